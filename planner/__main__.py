@@ -1,0 +1,5 @@
+"""``python -m planner`` runs the ``mailplan`` command."""
+
+from planner.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""The ``mailplan`` command line: thin commands that parse, call the planner API and print.
+
+Every command module registers itself on :data:`planner.cli.app.app`. Errors the user can
+fix (bad files, bad flags) print one line each as ``mailplan: ...`` and exit with status 2;
+nothing prints a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from planner.cli import plan  # noqa: F401  (registers validate, compare, size, catalog, schema)
+from planner.cli.app import app
+from planner.errors import PlannerError
+
+__all__ = ["app", "main"]
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(lines: Sequence[str], prefix: str = "mailplan") -> None:
+    for line in lines:
+        click.echo(f"{prefix}: {line}", err=True)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status instead of exiting."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rv = app(args=args, prog_name="mailplan", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        return EXIT_USAGE
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "mailplan"
+        hint = f" (see '{where} --help')"
+        _fail([exc.format_message().replace("\n", " ") + hint], prefix=where)
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        _fail([exc.format_message()])
+        return exc.exit_code
+    except PlannerError as exc:
+        _fail(exc.problems)
+        return EXIT_USAGE
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("mailplan: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point (``mailplan``)."""
+    sys.exit(run())

@@ -1,0 +1,115 @@
+"""Planning commands: ``validate``, ``compare``, ``size``, ``catalog``, ``schema``."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planner.catalog import load_catalog, load_scenario
+from planner.cli import render
+from planner.cli.app import app
+from planner.evaluate import Evaluation, evaluate
+from planner.models import Scenario
+
+
+class TableFormat(enum.StrEnum):
+    """Output formats for tabular commands."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class CatalogFormat(enum.StrEnum):
+    """Output formats for ``mailplan catalog``."""
+
+    table = "table"
+    json = "json"
+
+
+ScenarioArg = Annotated[
+    Path,
+    typer.Argument(metavar="SCENARIO", help="Scenario file (YAML or JSON).", show_default=False),
+]
+CatalogOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalog",
+        metavar="DIR",
+        help="Price catalog folder (default: the bundled data/catalog).",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _evaluate(path: Path, catalog_dir: Path | None) -> Evaluation:
+    scenario = load_scenario(path)
+    return evaluate(scenario, load_catalog(catalog_dir) if catalog_dir else None)
+
+
+def _print(items: list[object]) -> None:
+    con = render.console()
+    for i, item in enumerate(items):
+        if i:
+            con.print()
+        con.print(item)
+
+
+@app.command()
+def validate(scenario: ScenarioArg, catalog: CatalogOpt = None) -> None:
+    """Check a scenario file: print 'ok', or one line per problem and exit 2."""
+    ev = _evaluate(scenario, catalog)
+    print(f"ok: {ev.scenario.name} ({len(ev.options)} options, {ev.horizon} years)")
+
+
+@app.command()
+def compare(
+    scenario: ScenarioArg, fmt: FormatOpt = TableFormat.table, catalog: CatalogOpt = None
+) -> None:
+    """Total cost, NPV and cost per user-month of every option, and the cheapest."""
+    ev = _evaluate(scenario, catalog)
+    if fmt is TableFormat.json:
+        render.print_json(ev.comparison.model_dump(mode="json"))
+    elif fmt is TableFormat.csv:
+        print(render.frame_csv(ev.summary), end="")
+    else:
+        _print(list(render.comparison_table(ev)))
+
+
+@app.command()
+def size(
+    scenario: ScenarioArg, fmt: FormatOpt = TableFormat.table, catalog: CatalogOpt = None
+) -> None:
+    """Yearly sizing of every on-prem option: demand, storage, servers."""
+    ev = _evaluate(scenario, catalog)
+    if fmt is TableFormat.json:
+        render.print_json(render.sizing_json(ev))
+    elif fmt is TableFormat.csv:
+        print(render.frame_csv(ev.sizing), end="")
+    else:
+        _print(list(render.sizing_tables(ev)))
+
+
+@app.command("catalog")
+def catalog_cmd(
+    fmt: Annotated[CatalogFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        CatalogFormat.table
+    ),
+    catalog: CatalogOpt = None,
+) -> None:
+    """Every plan, stack, server profile and default with its price, source and date."""
+    cat = load_catalog(catalog)
+    if fmt is CatalogFormat.json:
+        render.print_json(cat.model_dump(mode="json"))
+    else:
+        _print(list(render.catalog_tables(cat)))
+
+
+@app.command()
+def schema() -> None:
+    """The JSON Schema of the scenario file."""
+    render.print_json(Scenario.model_json_schema())

@@ -1,0 +1,510 @@
+"""Pydantic models that cross module boundaries: the scenario file and the price catalog.
+
+The scenario file is a public format: its key names are kept stable. All prices, inline
+or from the catalog, are in US dollars; outputs are converted to the scenario's display
+currency at ``usd_exchange_rate``. Field names carry their units.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "CRITERIA",
+    "Billing",
+    "Catalog",
+    "CloudOption",
+    "CloudPlan",
+    "Criterion",
+    "CriterionInfo",
+    "Defaults",
+    "Escalation",
+    "OnPremOption",
+    "Organization",
+    "Qualitative",
+    "QualitativeCatalog",
+    "Redundancy",
+    "Relay",
+    "Requirement",
+    "Scenario",
+    "ScoreReason",
+    "ServerProfile",
+    "Sourced",
+    "SourcedText",
+    "Stack",
+    "StorageAddon",
+]
+
+Redundancy = Literal["none", "n+1", "2n"]
+Billing = Literal["annual", "annual_billed_monthly", "monthly"]
+Criterion = Literal[
+    "installation_cost",
+    "control",
+    "configuration",
+    "scalability",
+    "maintainability",
+    "customisation",
+    "confidentiality",
+    "service_levels",
+]
+CRITERIA: tuple[Criterion, ...] = (
+    "installation_cost",
+    "control",
+    "configuration",
+    "scalability",
+    "maintainability",
+    "customisation",
+    "confidentiality",
+    "service_levels",
+)
+
+OptionId = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$",
+        description="Short identifier: letters, digits, '.', '_', '+', '-'; at most 64 characters.",
+    ),
+]
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+YearlyChange = Annotated[float, Field(ge=-0.5, le=1.0, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# region #### scenario file ####
+
+
+class Escalation(_Model):
+    """Yearly price changes as fractions (0.03 = +3 % a year); year y is scaled by (1+e)^(y-1)."""
+
+    cloud_subscription: YearlyChange = Field(
+        0.0, description="Cloud subscription price change per year."
+    )
+    labour: YearlyChange = Field(0.0, description="Admin labour cost change per year.")
+    power: YearlyChange = Field(0.0, description="Electricity price change per year.")
+
+
+class Organization(_Model):
+    """Who the organisation is and how much mail it moves.
+
+    Defaults follow the Exchange 2003 "Average" user profile (30 sent / 75 received a day,
+    learn.microsoft.com/en-us/previous-versions/tn-archive/bb125019) and the 75 KB average
+    message of Microsoft's Exchange 2010 design example.
+    """
+
+    users: int = Field(ge=1, le=10_000_000, description="Mailbox users at the start of year 1.")
+    user_growth_per_year: float = Field(
+        0.0,
+        gt=-1,
+        le=5,
+        allow_inf_nan=False,
+        description="Yearly user growth as a fraction; users in year y = "
+        "floor(users * (1+g)^(y-1) + 0.5).",
+    )
+    messages_sent_per_user_day: NonNeg = Field(30, description="Messages each user sends a day.")
+    messages_received_per_user_day: NonNeg = Field(
+        90, description="Messages each user receives a day (spam that reaches the server included)."
+    )
+    outbound_share: Fraction = Field(
+        0.6, description="Fraction of sent messages that leave the organisation."
+    )
+    avg_message_kb: Positive = Field(75, description="Average message size in KB.")
+    mailbox_gb_per_user: NonNeg = Field(8, description="Average mailbox size in GB at the start.")
+    mailbox_growth_gb_per_user_year: NonNeg = Field(
+        3, description="Average mailbox growth in GB per user per year."
+    )
+    peak_factor: float = Field(
+        3.5,
+        ge=1,
+        le=100,
+        allow_inf_nan=False,
+        description="Busiest-hour message rate divided by the 24-hour average rate.",
+    )
+
+
+class OnPremOption(_Model):
+    """A self-hosted option. Any field given here wins over the stack, the server profile
+    and the catalog's global defaults, in that order."""
+
+    id: OptionId
+    label: str | None = Field(None, max_length=120, description="Name shown in reports.")
+    stack: str | None = Field(None, description="Software stack id from the catalog.")
+    server: str | None = Field(None, description="Hardware profile id from the catalog.")
+    relay: str | None = Field(
+        None,
+        description="Outbound relay service id from the catalog (sets outbound_relay_per_1000).",
+    )
+    server_price: NonNeg | None = Field(None, description="USD per server, bought outright.")
+    server_watts: NonNeg | None = Field(None, description="Average draw per server in W.")
+    capacity_msgs_per_s: Positive | None = Field(
+        None, description="Messages per second one server sustains at full load."
+    )
+    capacity_source: str | None = Field(
+        None, max_length=500, description="Where capacity_msgs_per_s comes from."
+    )
+    storage_tb_per_server: Positive | None = Field(
+        None, description="Usable mail storage per server in TB."
+    )
+    redundancy: Redundancy | None = Field(
+        None, description="Spare servers: none (+0), n+1 (+1), 2n (twice the servers)."
+    )
+    refresh_years: int | None = Field(
+        None, ge=1, le=15, description="Years before a server is replaced."
+    )
+    target_utilization: float | None = Field(
+        None, gt=0, le=1, allow_inf_nan=False, description="Planned load as a fraction of capacity."
+    )
+    electricity_per_kwh: NonNeg | None = Field(None, description="USD per kWh.")
+    pue: float | None = Field(
+        None, ge=1, le=5, allow_inf_nan=False, description="Power usage effectiveness of the room."
+    )
+    rack_per_server_month: NonNeg | None = Field(
+        None, description="USD per server-month for space."
+    )
+    admin_hours_per_month: NonNeg | None = Field(None, description="Fixed admin hours a month.")
+    admin_hours_per_server_month: NonNeg | None = Field(
+        None, description="Admin hours per server-month."
+    )
+    admin_hours_per_100_users_month: NonNeg | None = Field(
+        None, description="Admin hours per 100 users a month."
+    )
+    admin_hourly_cost: NonNeg | None = Field(None, description="USD per admin hour, fully loaded.")
+    licence_per_server_year: NonNeg | None = Field(None, description="USD per server-year.")
+    licence_per_user_year: NonNeg | None = Field(None, description="USD per user-year.")
+    filtering_per_user_month: NonNeg | None = Field(
+        None, description="USD per user-month for spam/virus filtering."
+    )
+    backup_per_tb_month: NonNeg | None = Field(None, description="USD per TB-month of backup.")
+    outbound_relay_per_1000: NonNeg | None = Field(
+        None, description="USD per 1,000 outbound messages through a relay."
+    )
+    setup_cost: NonNeg | None = Field(None, description="USD once, in year 1.")
+
+    @model_validator(mode="after")
+    def _standalone_needs_hardware(self) -> Self:
+        if self.stack is None and self.server is None:
+            missing = [
+                name
+                for name in ("server_price", "capacity_msgs_per_s", "storage_tb_per_server")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    "an option with neither 'stack' nor 'server' must give " + ", ".join(missing)
+                )
+        return self
+
+
+CUSTOM_PLAN = "custom"
+
+
+class CloudOption(_Model):
+    """A cloud mail option: a catalog plan, or ``plan: custom`` with an inline price.
+    Inline fields win over the plan's catalog values."""
+
+    id: OptionId
+    label: str | None = Field(None, max_length=120, description="Name shown in reports.")
+    plan: str = Field(description="Plan id from the catalog, or 'custom' for an inline plan.")
+    billing: Billing | None = Field(
+        None,
+        description="annual (default), annual_billed_monthly or monthly; the catalog's "
+        "surcharge for the plan's vendor applies.",
+    )
+    price_per_user_month: NonNeg | None = Field(None, description="USD per user-month.")
+    included_gb_per_user: NonNeg | None = Field(
+        None, description="Storage included per user in GB."
+    )
+    extra_storage_per_gb_month: NonNeg | None = Field(None, description="USD per extra GB-month.")
+    per_1000_messages: NonNeg | None = Field(None, description="USD per 1,000 outbound messages.")
+    migration_per_user: NonNeg | None = Field(None, description="USD per user, once, in year 1.")
+    admin_hours_per_month: NonNeg | None = Field(None, description="Admin hours a month.")
+    admin_hourly_cost: NonNeg | None = Field(None, description="USD per admin hour, fully loaded.")
+
+    @model_validator(mode="after")
+    def _custom_needs_price(self) -> Self:
+        if self.plan == CUSTOM_PLAN and self.price_per_user_month is None:
+            raise ValueError("plan 'custom' needs price_per_user_month")
+        return self
+
+
+class Qualitative(_Model):
+    """The decision matrix: weights per criterion, scores 1..5 per option, hard requirements."""
+
+    weights: dict[Criterion, NonNeg] = Field(
+        default_factory=lambda: dict.fromkeys(CRITERIA, 1.0),
+        description="Weight per criterion (missing criteria weigh 1).",
+    )
+    scores: dict[str, dict[Criterion, Annotated[int, Field(ge=1, le=5)]]] = Field(
+        default_factory=dict,
+        description="Per option id, scores 1..5; missing scores come from the catalog defaults.",
+    )
+    requirements: list[str] = Field(
+        default_factory=list, description="Requirement ids from the catalog that rule options out."
+    )
+
+
+class Scenario(_Model):
+    """A planning scenario: the organisation, its mail, and the options to compare."""
+
+    name: str = Field(min_length=1, max_length=200)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 display currency.")
+    usd_exchange_rate: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="Units of `currency` per USD."
+    )
+    horizon_years: int = Field(5, ge=1, le=15, description="Years to plan for.")
+    discount_rate: float = Field(
+        0.05, ge=0, le=1, allow_inf_nan=False, description="Real discount rate per year, for NPV."
+    )
+    start_date: dt.date | None = Field(
+        None, description="First day of year 1 (default: today); used to check end-of-life dates."
+    )
+    escalation: Escalation = Field(default_factory=Escalation)
+    organization: Organization
+    onprem: list[OnPremOption] = Field(default_factory=list)
+    cloud: list[CloudOption] = Field(default_factory=list)
+    qualitative: Qualitative | None = None
+
+    @model_validator(mode="after")
+    def _options_are_named_once(self) -> Self:
+        if not self.onprem and not self.cloud:
+            raise ValueError("give at least one option under 'onprem' or 'cloud'")
+        ids = [o.id for o in self.onprem] + [o.id for o in self.cloud]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError("option ids must be unique; repeated: " + ", ".join(dupes))
+        if self.qualitative is not None:
+            unknown = sorted(set(self.qualitative.scores) - set(ids))
+            if unknown:
+                raise ValueError(
+                    "qualitative.scores names options that are not in the scenario: "
+                    + ", ".join(unknown)
+                )
+        return self
+
+    def option_ids(self) -> list[str]:
+        """Ids of every option, on-prem first, in file order."""
+        return [o.id for o in self.onprem] + [o.id for o in self.cloud]
+
+
+# endregion
+# region #### catalog ####
+
+
+class Sourced(_Model):
+    """A figure with where it came from: ``source`` (URL) and ``as_of`` (the date the source
+    states, or the date it was read). ``estimate`` marks a figure that is not the vendor's
+    own or is derived; ``note`` then says how."""
+
+    value: float = Field(allow_inf_nan=False)
+    source: str = Field(pattern=r"^https?://\S+$")
+    as_of: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    estimate: bool = False
+    note: str | None = None
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_to_text(cls, v: Any) -> Any:
+        return v.isoformat() if isinstance(v, dt.date) else v
+
+    @model_validator(mode="after")
+    def _estimates_are_explained(self) -> Self:
+        if self.estimate and not self.note:
+            raise ValueError("an estimate needs a note saying how it was derived")
+        return self
+
+
+class SourcedText(_Model):
+    """A fact that is not a number (an end-of-life date, a policy), with its source."""
+
+    value: str
+    source: str = Field(pattern=r"^https?://\S+$")
+    as_of: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+    estimate: bool = False
+    note: str | None = None
+
+    @field_validator("value", "as_of", mode="before")
+    @classmethod
+    def _date_to_text(cls, v: Any) -> Any:
+        return v.isoformat() if isinstance(v, dt.date) else v
+
+
+class StorageAddon(_Model):
+    """A per-user add-on that raises a plan's storage (e.g. Exchange Online Archiving)."""
+
+    label: str
+    price_per_user_month: Sourced
+    gb_per_user: Sourced
+
+
+class CloudPlan(_Model):
+    """A cloud mail plan from the catalog."""
+
+    id: str
+    label: str
+    vendor: str
+    price_per_user_month: Sourced
+    included_gb_per_user: Sourced
+    storage_pooled: bool = Field(
+        False, description="Storage is pooled across the organisation (per-user figure x users)."
+    )
+    mailbox_cap_gb: Sourced | None = Field(
+        None, description="Hard cap per mailbox, archive included, that no purchase lifts."
+    )
+    extra_storage_per_gb_month: Sourced | None = None
+    storage_addon: StorageAddon | None = None
+    per_1000_messages: Sourced | None = None
+    migration_per_user: Sourced | None = None
+    admin_hours_per_month: Sourced
+    max_users: Sourced | None = None
+    end_of_life: SourcedText | None = None
+    selectable: bool = Field(
+        True, description="False for legacy plans that new plans should not pick."
+    )
+    properties: list[str] = Field(default_factory=list)
+    notes: str | None = None
+
+
+class Stack(_Model):
+    """An on-prem software stack: licences, admin effort, set-up, relative capacity."""
+
+    id: str
+    label: str
+    open_source: bool
+    licence_per_server_year: Sourced
+    licence_per_user_year: Sourced
+    admin_hours_per_month: Sourced
+    admin_hours_per_server_month: Sourced
+    admin_hours_per_100_users_month: Sourced
+    setup_cost: Sourced
+    filtering_per_user_month: Sourced | None = None
+    capacity_scale: Sourced = Field(
+        description="Capacity relative to the server profile's Postfix-class figure."
+    )
+    end_of_life: SourcedText | None = None
+    properties: list[str] = Field(default_factory=list)
+    notes: str | None = None
+
+
+class ServerProfile(_Model):
+    """A hardware profile for on-prem servers."""
+
+    id: str
+    label: str
+    server_price: Sourced
+    server_watts: Sourced
+    capacity_msgs_per_s: Sourced
+    storage_tb_per_server: Sourced
+    notes: str | None = None
+
+
+class Relay(_Model):
+    """An outbound relay service an on-prem option can send through (e.g. Amazon SES)."""
+
+    id: str
+    label: str
+    outbound_relay_per_1000: Sourced
+    notes: str | None = None
+
+
+class Defaults(_Model):
+    """Global defaults for on-prem options, each with its source."""
+
+    redundancy: SourcedText
+    refresh_years: Sourced
+    target_utilization: Sourced
+    electricity_per_kwh: Sourced
+    pue: Sourced
+    rack_per_server_month: Sourced
+    admin_hourly_cost: Sourced
+    admin_hours_per_month: Sourced
+    admin_hours_per_server_month: Sourced
+    admin_hours_per_100_users_month: Sourced
+    licence_per_server_year: Sourced
+    licence_per_user_year: Sourced
+    filtering_per_user_month: Sourced
+    backup_per_tb_month: Sourced
+    outbound_relay_per_1000: Sourced
+    setup_cost: Sourced
+    migration_per_user: Sourced = Field(
+        description="Cloud migration per user for catalog plans that do not give their own."
+    )
+
+
+class ScoreReason(_Model):
+    """A default qualitative score with a one-line reason."""
+
+    score: int = Field(ge=1, le=5)
+    reason: str
+
+
+class CriterionInfo(_Model):
+    """One criterion of the decision matrix."""
+
+    id: Criterion
+    label: str
+    description: str
+
+
+class Requirement(_Model):
+    """A hard requirement; options that lack the property of the same id are ruled out."""
+
+    id: str
+    label: str
+    description: str
+
+
+class QualitativeCatalog(_Model):
+    """Criteria, default scores per stack or plan id, and the known requirements."""
+
+    criteria: list[CriterionInfo]
+    scores: dict[str, dict[Criterion, ScoreReason]]
+    requirements: list[Requirement]
+
+
+class Catalog(_Model):
+    """Everything in ``data/catalog/``: plans, stacks, servers, relays, defaults, scores."""
+
+    plans: list[CloudPlan]
+    stacks: list[Stack]
+    servers: list[ServerProfile]
+    relays: list[Relay]
+    defaults: Defaults
+    billing_surcharges: dict[str, dict[Billing, Sourced]] = Field(
+        description="Per vendor, the price multiplier minus one for each billing term."
+    )
+    qualitative: QualitativeCatalog
+
+    @model_validator(mode="after")
+    def _ids_are_unique(self) -> Self:
+        for kind in ("plans", "stacks", "servers", "relays"):
+            ids = [e.id for e in getattr(self, kind)]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{kind}: repeated ids: {', '.join(dupes)}")
+        return self
+
+    def plan(self, plan_id: str) -> CloudPlan | None:
+        """The cloud plan with this id, or None."""
+        return next((p for p in self.plans if p.id == plan_id), None)
+
+    def stack(self, stack_id: str) -> Stack | None:
+        """The on-prem stack with this id, or None."""
+        return next((s for s in self.stacks if s.id == stack_id), None)
+
+    def server(self, server_id: str) -> ServerProfile | None:
+        """The hardware profile with this id, or None."""
+        return next((s for s in self.servers if s.id == server_id), None)
+
+    def relay(self, relay_id: str) -> Relay | None:
+        """The relay service with this id, or None."""
+        return next((r for r in self.relays if r.id == relay_id), None)
+
+
+# endregion

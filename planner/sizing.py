@@ -1,0 +1,184 @@
+"""Yearly demand and on-prem sizing, array-first.
+
+Every function works on column arrays of shape (N, 1) — one row per scenario point (a
+break-even sweep) or Monte Carlo draw — against the years of the horizon, and returns
+(N, H) arrays. A single scenario is simply N = 1. The formulas (README, "How the numbers
+are computed"):
+
+- users_y = floor(users * (1 + g)^(y-1) + 0.5)
+- messages_per_day_y = users_y * (sent + received)
+- peak_msgs_per_s_y = messages_per_day_y * peak_factor / 86400
+- storage_tb_y = users_y * (mailbox_gb + growth_gb * y) / 1000  (end of year y)
+- servers_y = max(ceil(peak / (capacity * util)), ceil(storage / (tb_per_server * util)), 1),
+  then redundancy: none +0, n+1 +1, 2n x2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel
+
+__all__ = [
+    "REDUNDANCY_CODES",
+    "Demand",
+    "FloatArray",
+    "Inputs",
+    "demand",
+    "fleet",
+    "servers_needed",
+    "users_by_year",
+    "years",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+REDUNDANCY_CODES = {"none": 0, "n+1": 1, "2n": 2}
+_EPS = 1e-9  # absorbs floating-point noise before floor/ceil (0.1 * 3 / 0.3 must be 1)
+
+
+def _column(value: Any) -> FloatArray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim > 1:
+        arr = arr.reshape(-1)
+    return arr.reshape(-1, 1)
+
+
+class Inputs:
+    """Numeric inputs as column arrays of shape (N, 1), read as attributes.
+
+    ``Inputs.of(model)`` takes every numeric field of a pydantic model (``redundancy`` as
+    its code 0/1/2); keyword overrides replace any field with a scalar or an (N,) array.
+    """
+
+    __slots__ = ("_values", "n")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        cols = {k: _column(v) for k, v in values.items()}
+        sizes = {c.shape[0] for c in cols.values()} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"inputs of different lengths: {sorted(sizes)}")
+        self._values = cols
+        self.n = sizes.pop() if sizes else 1
+
+    @classmethod
+    def of(cls, model: BaseModel | None = None, **overrides: Any) -> Inputs:
+        """Numeric fields of ``model`` (if any), then ``overrides``."""
+        values: dict[str, Any] = {}
+        if model is not None:
+            for name, value in model:
+                if name == "redundancy":
+                    values[name] = REDUNDANCY_CODES[value]
+                elif isinstance(value, int | float) and not isinstance(value, bool):
+                    values[name] = value
+        values.update(overrides)
+        return cls(values)
+
+    def replace(self, **overrides: Any) -> Inputs:
+        """A copy with some fields replaced."""
+        return Inputs({**self._values, **overrides})
+
+    def __getattr__(self, name: str) -> FloatArray:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"values": self._values, "n": self.n}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._values = state["values"]
+        self.n = state["n"]
+
+
+def years(horizon: int) -> FloatArray:
+    """Year numbers 1..horizon as a (H,) float array."""
+    return np.arange(1, horizon + 1, dtype=np.float64)
+
+
+def users_by_year(org: Inputs, horizon: int) -> FloatArray:
+    """Users in each year: floor(users * (1+g)^(y-1) + 0.5), shape (N, H)."""
+    growth = (1.0 + org.user_growth_per_year) ** (years(horizon) - 1.0)
+    return np.floor(org.users * growth + 0.5 + _EPS)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What the organisation asks of its mail system each year, arrays of shape (N, H)."""
+
+    users: FloatArray
+    messages_per_day: FloatArray
+    peak_msgs_per_s: FloatArray
+    mailbox_gb: FloatArray  # average mailbox at the end of each year, GB
+    storage_tb: FloatArray  # all mailboxes at the end of each year, TB
+
+
+def demand(org: Inputs, horizon: int) -> Demand:
+    """Users, messages a day, peak messages/s and storage for each year of the horizon."""
+    users = users_by_year(org, horizon)
+    per_day = users * (org.messages_sent_per_user_day + org.messages_received_per_user_day)
+    mailbox = org.mailbox_gb_per_user + org.mailbox_growth_gb_per_user_year * years(horizon)
+    mailbox = np.broadcast_to(mailbox, users.shape)
+    return Demand(
+        users=users,
+        messages_per_day=per_day,
+        peak_msgs_per_s=per_day * org.peak_factor / 86400.0,
+        mailbox_gb=mailbox,
+        storage_tb=users * mailbox / 1000.0,
+    )
+
+
+def servers_needed(d: Demand, opt: Inputs) -> FloatArray:
+    """Servers in service each year, redundancy included; shape (N, H), at least 1."""
+    util = opt.target_utilization
+    for_rate = np.ceil(d.peak_msgs_per_s / (opt.capacity_msgs_per_s * util) - _EPS)
+    for_storage = np.ceil(d.storage_tb / (opt.storage_tb_per_server * util) - _EPS)
+    base = np.maximum(np.maximum(for_rate, for_storage), 1.0)
+    code = opt.redundancy
+    return np.where(code == 2, base * 2.0, base + (code == 1))
+
+
+def fleet(servers: FloatArray, refresh_years: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Servers bought each year and the residual share of the fleet at the horizon's end.
+
+    A server bought in year b is replaced in year b + refresh_years if that is within the
+    horizon. When the fleet shrinks, the oldest servers retire first. Returns
+    ``(purchases, residual_units)``: purchases has shape (N, H); residual_units (N,) counts
+    servers in service at the end weighted by their undepreciated share,
+    max(0, 1 - (H - b + 1) / refresh_years) for a server bought in year b (straight line).
+    """
+    n, horizon = servers.shape
+    refresh = np.broadcast_to(np.rint(refresh_years[:, 0]), (n,))
+    cohorts = np.zeros((n, horizon))
+    purchases = np.zeros((n, horizon))
+    in_service = np.zeros(n)
+    for y in range(horizon):
+        target = servers[:, y]
+        excess = np.maximum(in_service - target, 0.0)
+        if excess.any():
+            for b in range(y):
+                take = np.minimum(cohorts[:, b], excess)
+                cohorts[:, b] -= take
+                excess -= take
+            in_service = np.minimum(in_service, target)
+        for b in range(y):
+            due = np.where(refresh == (y - b), cohorts[:, b], 0.0)
+            if due.any():
+                cohorts[:, b] -= due
+                cohorts[:, y] += due
+                purchases[:, y] += due
+        added = np.maximum(target - in_service, 0.0)
+        cohorts[:, y] += added
+        purchases[:, y] += added
+        in_service = in_service + added
+    used_years = horizon - np.arange(horizon, dtype=np.float64)  # bought in year b (0-based)
+    share = np.clip(1.0 - used_years[None, :] / refresh[:, None], 0.0, 1.0)
+    return purchases, (cohorts * share).sum(axis=1)
