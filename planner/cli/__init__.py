@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import click
 
-from planner.cli import plan  # noqa: F401  (registers validate, compare, size, catalog, schema)
+# Each command module registers its commands on the app when imported.
+from planner.cli import plan, users  # noqa: F401
 from planner.cli.app import app
 from planner.errors import PlannerError
 

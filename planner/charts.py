@@ -1,0 +1,227 @@
+"""Plotly figures from an evaluated scenario (never shown, never written: callers do that).
+
+Shared by the dashboard and the reports so that both draw the same thing. Every figure
+has a title and axis titles with units; money is in the scenario's display currency.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import plotly.graph_objects as go
+
+from planner.evaluate import SWEEP_MAX_USERS, SWEEP_MIN_USERS, Evaluation
+from planner.models import CRITERIA
+from planner.resolve import ResolvedOnPrem
+
+__all__ = [
+    "break_even_map",
+    "cumulative_tco",
+    "demand_vs_capacity",
+    "qualitative_radar",
+    "servers_by_year",
+    "yearly_by_category",
+]
+
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
+
+
+def cumulative_tco(ev: Evaluation) -> go.Figure:
+    """Cumulative undiscounted cost per option over the horizon (one line each)."""
+    cur = ev.scenario.currency
+    fig = go.Figure()
+    yrs = list(range(1, ev.horizon + 1))
+    for o in ev.options:
+        fig.add_trace(
+            go.Scatter(
+                x=yrs,
+                y=np.cumsum(ev.yearly(o.id)),
+                mode="lines+markers",
+                name=o.id,
+                line={"dash": "solid" if o.kind == "onprem" else "dot"},
+                hovertemplate=f"{o.id}<br>year %{{x}}<br>%{{y:,.0f}} {cur}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title="Cumulative cost of ownership",
+        xaxis_title="Year",
+        yaxis_title=f"Cumulative cost ({cur})",
+        xaxis={"dtick": 1},
+        legend_title="Option",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def yearly_by_category(ev: Evaluation) -> go.Figure:
+    """Yearly cost by category, stacked, grouped by option then year (residual below zero)."""
+    cur = ev.scenario.currency
+    costs = ev.costs
+    costs = costs[costs["amount"].abs() > 1e-9]
+    fig = go.Figure()
+    for category, rows in costs.groupby("category", sort=False):
+        fig.add_trace(
+            go.Bar(
+                x=[rows["option"].tolist(), rows["year"].astype(str).tolist()],
+                y=rows["amount"],
+                name=str(category).replace("_", " "),
+                hovertemplate=f"{category}<br>%{{x}}<br>%{{y:,.0f}} {cur}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title="Yearly cost by category",
+        barmode="relative",
+        xaxis_title="Option and year",
+        yaxis_title=f"Cost per year ({cur})",
+        legend_title="Category",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def break_even_map(ev: Evaluation, points: int = 200) -> go.Figure:
+    """Cost per user-month against organisation size (log scale) per option, with the
+    break-even sizes of each on-prem/cloud pair marked."""
+    cur = ev.scenario.currency
+    users: npt.NDArray[np.int64] = np.unique(
+        np.rint(np.geomspace(SWEEP_MIN_USERS, SWEEP_MAX_USERS, points)).astype(np.int64)
+    )
+    sweep = ev.sweep(users)
+    fig = go.Figure()
+    for o in ev.options:
+        rows = sweep[sweep["option"] == o.id]
+        fig.add_trace(
+            go.Scatter(
+                x=rows["users"],
+                y=rows["per_user_month"],
+                mode="lines",
+                name=o.id,
+                line={"dash": "solid" if o.kind == "onprem" else "dot"},
+                hovertemplate=(
+                    f"{o.id}<br>%{{x:,}} users<br>%{{y:,.2f}} {cur}/user-month<extra></extra>"
+                ),
+            )
+        )
+    marks = [(b, b.users) for b in ev.break_even if b.users is not None]
+    if marks:
+        crossing = ev.sweep([n for _, n in marks])
+        xs, ys, labels = [], [], []
+        for b, n in marks:
+            row = crossing[(crossing["option"] == b.onprem) & (crossing["users"] == n)]
+            xs.append(n)
+            ys.append(float(row["per_user_month"].iloc[0]))
+            labels.append(f"{b.onprem} = {b.cloud} at {n:,} users")
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name="break-even",
+                marker={"symbol": "x", "size": 11, "color": "black"},
+                text=labels,
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    fig.add_vline(
+        x=ev.scenario.organization.users,
+        line_dash="dash",
+        line_color="grey",
+        annotation_text="this scenario",
+    )
+    fig.update_layout(
+        title="Cost per user-month by organisation size",
+        xaxis={"type": "log", "title": "Users at the start (log scale)"},
+        yaxis={"title": f"Cost per user-month ({cur})", "rangemode": "tozero"},
+        legend_title="Option",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def demand_vs_capacity(ev: Evaluation, option_id: str) -> go.Figure:
+    """Peak messages/s and storage TB each year against what the option's servers provide
+    at the target utilisation (two y axes)."""
+    o = ev.option(option_id)
+    if not isinstance(o, ResolvedOnPrem):
+        raise ValueError(f"{option_id} is not an on-prem option")
+    rows = ev.sizing[ev.sizing["option"] == option_id]
+    util = o.target_utilization
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=rows["year"], y=rows["peak_msgs_per_s"], name="peak messages/s"))
+    fig.add_trace(
+        go.Scatter(
+            x=rows["year"],
+            y=rows["servers"] * o.capacity_msgs_per_s * util,
+            name="message capacity at target utilisation",
+            mode="lines+markers",
+            line_shape="hv",
+        )
+    )
+    fig.add_trace(
+        go.Bar(x=rows["year"], y=rows["storage_tb"], name="storage TB", yaxis="y2", opacity=0.5)
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=rows["year"],
+            y=rows["servers"] * o.storage_tb_per_server * util,
+            name="storage capacity TB at target utilisation",
+            mode="lines+markers",
+            line_shape="hv",
+            yaxis="y2",
+        )
+    )
+    fig.update_layout(
+        title=f"Demand and capacity: {option_id}",
+        xaxis={"title": "Year", "dtick": 1},
+        yaxis={"title": "Messages per second", "rangemode": "tozero"},
+        yaxis2={"title": "Storage (TB)", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        barmode="group",
+        legend={"orientation": "h", "y": -0.2},
+        **_LAYOUT,
+    )
+    return fig
+
+
+def servers_by_year(ev: Evaluation) -> go.Figure:
+    """Servers in service each year per on-prem option, as a step chart."""
+    fig = go.Figure()
+    for option_id, rows in ev.sizing.groupby("option", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["year"],
+                y=rows["servers"],
+                name=str(option_id),
+                mode="lines+markers",
+                line_shape="hv",
+            )
+        )
+    fig.update_layout(
+        title="Servers needed (redundancy included)",
+        xaxis={"title": "Year", "dtick": 1},
+        yaxis={"title": "Servers", "rangemode": "tozero", "dtick": 1},
+        legend_title="Option",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def qualitative_radar(ev: Evaluation) -> go.Figure:
+    """The decision matrix as a radar: each option's 1-5 score per criterion."""
+    labels = {c.id: c.label for c in ev.catalog.qualitative.criteria}
+    theta = [labels.get(c, c) for c in CRITERIA]
+    fig = go.Figure()
+    for o in ev.options:
+        scores = {cell.criterion: cell.score for cell in ev.assessments[o.id].criteria}
+        r = [scores[c] for c in CRITERIA]
+        fig.add_trace(
+            go.Scatterpolar(
+                r=[*r, r[0]], theta=[*theta, theta[0]], name=o.id, fill="toself", opacity=0.5
+            )
+        )
+    fig.update_layout(
+        title="Qualitative scores (1 = poor, 5 = best)",
+        polar={"radialaxis": {"range": [0, 5], "dtick": 1}},
+        legend_title="Option",
+        **_LAYOUT,
+    )
+    return fig
