@@ -52,7 +52,7 @@ __all__ = [
 
 SWEEP_MIN_USERS = 10
 SWEEP_MAX_USERS = 100_000
-_GRID_STEP = 1.01  # geometric step of the coarse break-even grid
+_GRID_STEP = 1.02  # geometric step of the coarse break-even grid
 _CHUNK = 20_000  # user counts evaluated per call in the exact break-even scan
 
 Option = ResolvedOnPrem | ResolvedCloud
@@ -325,7 +325,7 @@ class Evaluation:
                     "scenario", field, getattr(sc, field), field in sc.model_fields_set
                 )
             )
-        for field in sc.escalation.model_fields:
+        for field in type(sc.escalation).model_fields:
             rows.append(
                 self._scenario_row(
                     "escalation",
@@ -429,18 +429,18 @@ class Evaluation:
             return int(grid[0])
         candidates = np.flatnonzero(a[:-1] <= c[1:] + tol[1:])
         pending: list[npt.NDArray[np.int64]] = []
-        size = 0
+        size, limit = 0, 1  # the first candidate interval alone, then growing batches
         for i in candidates:
             pending.append(np.arange(grid[i] + 1, grid[i + 1] + 1))
             size += pending[-1].size
-            if size >= _CHUNK or i == candidates[-1]:
+            if size >= limit or i == candidates[-1]:
                 users = np.concatenate(pending)
                 ai = self.option_npv_for_users(onprem_id, users)
                 ci = self.option_npv_for_users(cloud_id, users)
                 hit = np.flatnonzero(ai <= ci + 1e-9 * np.maximum(np.abs(ci), 1.0))
                 if hit.size:
                     return int(users[hit[0]])
-                pending, size = [], 0
+                pending, limit, size = [], min(max(limit, size) * 4, _CHUNK), 0
         return None
 
     def break_even_year(self, onprem_id: str, cloud_id: str) -> int | None:

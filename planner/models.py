@@ -417,6 +417,7 @@ class Defaults(_Model):
     """Global defaults for on-prem options, each with its source."""
 
     redundancy: SourcedText
+    server_watts: Sourced
     refresh_years: Sourced
     target_utilization: Sourced
     electricity_per_kwh: Sourced

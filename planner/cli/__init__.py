@@ -10,7 +10,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
+import typer
+
+# Typer vendors its own copy of click; its exceptions are not the ``click`` package's.
+from typer._click import exceptions as click_exc
 
 # Each command module registers its commands on the app when imported.
 from planner.cli import plan, users  # noqa: F401
@@ -25,7 +28,7 @@ EXIT_INTERRUPTED = 130
 
 def _fail(lines: Sequence[str], prefix: str = "mailplan") -> None:
     for line in lines:
-        click.echo(f"{prefix}: {line}", err=True)
+        typer.echo(f"{prefix}: {line}", err=True)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -33,22 +36,22 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         rv = app(args=args, prog_name="mailplan", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+    except click_exc.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         return EXIT_USAGE
-    except click.UsageError as exc:
+    except click_exc.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "mailplan"
         hint = f" (see '{where} --help')"
         _fail([exc.format_message().replace("\n", " ") + hint], prefix=where)
         return EXIT_USAGE
-    except click.ClickException as exc:
+    except click_exc.ClickException as exc:
         _fail([exc.format_message()])
         return exc.exit_code
     except PlannerError as exc:
         _fail(exc.problems)
         return EXIT_USAGE
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("mailplan: interrupted", err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("mailplan: interrupted", err=True)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
