@@ -1,0 +1,671 @@
+"""The report's content, built once from an Evaluation and drawn by every document format.
+
+A :class:`Report` is a title, how it was made (date, mailplan version) and sections of
+blocks: paragraphs, bullet lists, tables whose cells are already formatted for people,
+charts (plotly figures from :mod:`planner.charts`, made only when a format draws them)
+and Markdown text (the formulas). ``html.py`` and ``markdown.py`` walk the same blocks,
+so the HTML, PDF and Markdown reports show the same figures. Every figure comes from the
+engine (:class:`~planner.evaluate.Evaluation`); this module only selects and formats.
+
+Sections, in order: executive summary, organisation and workload (with sizing), costs
+(with break-even), qualitative comparison, benchmark evidence (only when an on-prem
+option's capacity comes from a benchmark), assumptions and sources, how the numbers are
+computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from importlib import resources
+from typing import Any
+
+import plotly.graph_objects as go
+
+from planner import __version__, charts
+from planner.evaluate import Evaluation, OptionSummary
+from planner.models import CRITERIA, Escalation, Organization, Scenario
+
+__all__ = [
+    "CHART_HEIGHT_PX",
+    "CHART_WIDTH_PX",
+    "Block",
+    "Bullets",
+    "Chart",
+    "MarkdownText",
+    "Paragraph",
+    "Report",
+    "Section",
+    "Subheading",
+    "Table",
+    "build",
+    "formulas_markdown",
+    "number",
+]
+
+CHART_WIDTH_PX = 680  # fits an A4 page with 12 mm margins (186 mm = 703 CSS px)
+CHART_HEIGHT_PX = 400
+
+
+# region #### blocks ####
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of plain text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Subheading:
+    """A heading one level below the section's."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bullet list of plain-text items."""
+
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table with formatted cells. ``key`` is stable (used as the HTML id and by tests);
+    ``numeric`` marks the right-aligned columns."""
+
+    key: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A plotly figure, made on demand by ``make`` (the Markdown report draws none)."""
+
+    key: str
+    title: str
+    make: Callable[[], go.Figure]
+
+    def figure(self) -> go.Figure:
+        """The figure, sized for an A4 page (``CHART_WIDTH_PX`` x ``CHART_HEIGHT_PX``)."""
+        fig = self.make()
+        fig.update_layout(width=CHART_WIDTH_PX, height=CHART_HEIGHT_PX)
+        _vline_labels_on_log_axis(fig)
+        return fig
+
+
+def _vline_labels_on_log_axis(fig: go.Figure) -> None:
+    """Put the label of a vertical line on a log x axis where the line is.
+
+    plotly.js reads an annotation's x on a log axis as log10(x) but a shape's x as data,
+    so ``add_vline(x=250, annotation_text=...)`` on a log axis puts the label at 10^250
+    and stretches the axis to reach it (seen in ``charts.break_even_map``). A label whose
+    x equals a line's x is moved to log10(x); one already in log10 units is left alone.
+    """
+    if fig.layout.xaxis.type != "log":
+        return
+    lines = {s.x0 for s in fig.layout.shapes if s.type == "line" and s.x0 == s.x1}
+    for a in fig.layout.annotations:
+        if a.xref == "x" and a.x in lines and a.x > 0:
+            a.x = math.log10(a.x)
+
+
+@dataclass(frozen=True)
+class MarkdownText:
+    """Markdown source kept as such (headings start at level 3)."""
+
+    text: str
+
+
+Block = Paragraph | Subheading | Bullets | Table | Chart | MarkdownText
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of the report."""
+
+    key: str
+    title: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The whole report: title, provenance line and sections."""
+
+    title: str
+    scenario: str
+    generated: dt.datetime
+    version: str
+    start: dt.date
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+
+    @property
+    def byline(self) -> str:
+        """Who made it and when, in one line."""
+        return (
+            f"Generated {self.generated:%Y-%m-%d %H:%M} UTC by mailplan {self.version}; "
+            f"year 1 starts on {self.start.isoformat()}."
+        )
+
+    def tables(self) -> list[Table]:
+        """Every table, in order."""
+        return [b for s in self.sections for b in s.blocks if isinstance(b, Table)]
+
+    def charts(self) -> list[Chart]:
+        """Every chart, in order."""
+        return [b for s in self.sections for b in s.blocks if isinstance(b, Chart)]
+
+
+# endregion
+# region #### formatting ####
+
+
+def number(x: float, decimals: int = 0) -> str:
+    """``12,345`` / ``1.22``: thousands separators, a fixed number of decimals."""
+    return f"{x:,.{decimals}f}"
+
+
+def _value(v: Any) -> str:
+    """An input value as written (shortest exact form, thousands separators)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{int(v):,}" if v.is_integer() and abs(v) < 1e15 else f"{v:,}"
+    return str(v)
+
+
+def _text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def formulas_markdown() -> str:
+    """The formulas ("How the numbers are computed"), the same text as in the README."""
+    return resources.files("planner.report").joinpath("formulas.md").read_text("utf-8").strip()
+
+
+# endregion
+# region #### sections ####
+
+
+def _ranked(ev: Evaluation) -> list[OptionSummary]:
+    """Options by NPV, lowest first: those meeting the requirements (and the cheapest)."""
+    cmp = ev.comparison
+    return sorted(
+        (o for o in cmp.options if not o.ruled_out_by or o.id == cmp.cheapest),
+        key=lambda o: o.npv,
+    )
+
+
+def _best_scored(ev: Evaluation) -> tuple[list[str], float | None]:
+    """The option(s) with the highest weighted score among those meeting the requirements."""
+    pool = [o for o in ev.comparison.options if o.id in ev.eligible] or ev.comparison.options
+    scored = [o for o in pool if o.qualitative_score is not None]
+    if not scored:
+        return [], None
+    top = max(o.qualitative_score for o in scored if o.qualitative_score is not None)
+    return [o.id for o in scored if o.qualitative_score == top], top
+
+
+def _break_even_line(ev: Evaluation) -> str | None:
+    """Break-even of the cheapest on-prem option against the cheapest cloud option."""
+    ranked = sorted(ev.comparison.options, key=lambda o: o.npv)
+    onprem = next((o for o in ranked if o.kind == "onprem"), None)
+    cloud = next((o for o in ranked if o.kind == "cloud"), None)
+    if onprem is None or cloud is None:
+        return None
+    be = next(b for b in ev.break_even if b.onprem == onprem.id and b.cloud == cloud.id)
+    users = ev.scenario.organization.users
+    year = (
+        f"catches up in year {be.year} (cumulative cost)"
+        if be.year is not None
+        else f"does not catch up within {ev.horizon} years (cumulative cost)"
+    )
+    size = (
+        f"costs no more by NPV from {be.users:,} users at the start (this scenario: {users:,})"
+        if be.users is not None
+        else "costs more by NPV at every size from 10 to 100,000 users"
+    )
+    return (
+        f"Break-even: the cheapest on-prem option, {onprem.id}, against the cheapest cloud "
+        f"option, {cloud.id}, {year} and {size}."
+    )
+
+
+def _summary(ev: Evaluation) -> Section:
+    cmp = ev.comparison
+    cur = cmp.currency
+    cheapest = next(o for o in cmp.options if o.id == cmp.cheapest)
+    among = " among the options that meet every requirement" if ev.eligible else ""
+    items = [
+        f"Recommended by cost: {cheapest.id} ({cheapest.label}), the lowest net present value"
+        f"{among}: {cur} {number(cheapest.npv)} over {cmp.horizon_years} years "
+        f"(total {cur} {number(cheapest.total)}, "
+        f"{cur} {number(cheapest.per_user_month, 2)} per user-month)."
+    ]
+    ranked = _ranked(ev)
+    runner_up = next((o for o in ranked if o.id != cheapest.id), None)
+    if runner_up is not None:
+        saving = runner_up.npv - cheapest.npv
+        share = saving / runner_up.npv if runner_up.npv else 0.0
+        items.append(
+            f"Saving against the runner-up, {runner_up.id}: {cur} {number(saving)} of NPV "
+            f"({share:.0%})."
+        )
+    best, score = _best_scored(ev)
+    if score is not None:
+        verdict = (
+            "The cheapest option also scores best."
+            if cheapest.id in best
+            else f"This differs from the recommendation by cost ({cheapest.id} scores "
+            f"{cheapest.qualitative_score:.2f}): weigh the saving against the score."
+        )
+        items.append(
+            f"Recommended by the weighted qualitative score: {', '.join(best)} "
+            f"({score:.2f} of 5). {verdict}"
+        )
+    if (line := _break_even_line(ev)) is not None:
+        items.append(line)
+    ruled = [o for o in cmp.options if o.ruled_out_by]
+    if ruled:
+        items.append(
+            "Ruled out by the requirements: "
+            + "; ".join(f"{o.id} ({', '.join(o.ruled_out_by)})" for o in ruled)
+            + "."
+        )
+    items.extend(f"Note: {w}." for w in cmp.warnings)
+    return Section("summary", "Executive summary", (Bullets(tuple(items)), _totals_table(ev)))
+
+
+def _totals_table(ev: Evaluation) -> Table:
+    cmp = ev.comparison
+    cur = cmp.currency
+    rows = []
+    for o in sorted(cmp.options, key=lambda o: o.npv):
+        status = "recommended" if o.id == cmp.cheapest else ""
+        if o.ruled_out_by:
+            status = "ruled out: " + ", ".join(o.ruled_out_by)
+        rows.append(
+            (
+                o.id,
+                o.kind,
+                number(ev.total(o.id)),
+                number(ev.npv(o.id)),
+                number(ev.per_user_month(o.id), 2),
+                "" if o.qualitative_score is None else number(o.qualitative_score, 2),
+                status,
+            )
+        )
+    return Table(
+        key="totals",
+        title=f"Totals over {cmp.horizon_years} years ({cur})",
+        columns=(
+            "Option",
+            "Kind",
+            f"Total ({cur})",
+            f"NPV ({cur})",
+            f"Per user-month ({cur})",
+            "Score (1-5)",
+            "Status",
+        ),
+        rows=tuple(rows),
+        numeric=(False, False, True, True, True, True, False),
+        note=(
+            f"Sorted by NPV at a discount rate of {cmp.discount_rate:.1%} a year; "
+            "the total is undiscounted."
+        ),
+    )
+
+
+_SCENARIO_FIELDS: dict[str, dict[str, str | None]] = {
+    "scenario": {k: f.description for k, f in Scenario.model_fields.items()},
+    "escalation": {k: f.description for k, f in Escalation.model_fields.items()},
+    "organization": {k: f.description for k, f in Organization.model_fields.items()},
+}
+
+
+def _organisation(ev: Evaluation) -> Section:
+    a = ev.assumptions
+    rows = []
+    for r in a[a["scope"].isin(list(_SCENARIO_FIELDS))].itertuples():
+        meaning = _SCENARIO_FIELDS[str(r.scope)].get(str(r.field)) or ""
+        field_name = str(r.field) if r.scope != "escalation" else f"escalation.{r.field}"
+        rows.append((field_name, _value(r.value), meaning, _text(r.origin)))
+    org = Table(
+        key="organisation",
+        title="Organisation, workload and financial inputs",
+        columns=("Input", "Value", "Meaning", "Origin"),
+        rows=tuple(rows),
+        numeric=(False, True, False, False),
+    )
+    blocks: list[Block] = [org, Subheading("Sizing per year"), _demand_table(ev)]
+    onprem = ev.resolved.onprem
+    if onprem:
+        blocks.append(_capacity_table(ev))
+        blocks.append(
+            Chart("servers-by-year", "Servers needed", partial(charts.servers_by_year, ev))
+        )
+        for o in onprem:
+            blocks.append(
+                Chart(
+                    f"demand-vs-capacity-{o.id}",
+                    f"Demand and capacity: {o.id}",
+                    partial(charts.demand_vs_capacity, ev, o.id),
+                )
+            )
+    else:
+        blocks.append(Paragraph("No on-prem options in this scenario: no servers to size."))
+    return Section("organisation", "Organisation and workload", tuple(blocks))
+
+
+def _demand_table(ev: Evaluation) -> Table:
+    """Yearly demand (users, messages, peak rate, storage) and servers per on-prem option."""
+    d = ev.demand
+    onprem = [o.id for o in ev.resolved.onprem]
+    servers = {oid: ev.sizing.loc[ev.sizing["option"] == oid, "servers"].tolist() for oid in onprem}
+    rows = []
+    for y in range(ev.horizon):
+        rows.append(
+            (
+                str(y + 1),
+                number(float(d.users[0][y])),
+                number(float(d.messages_per_day[0][y])),
+                number(float(d.peak_msgs_per_s[0][y]), 2),
+                number(float(d.mailbox_gb[0][y]), 1),
+                number(float(d.storage_tb[0][y]), 2),
+                *(str(servers[oid][y]) for oid in onprem),
+            )
+        )
+    return Table(
+        key="sizing",
+        title="Demand and servers per year",
+        columns=(
+            "Year",
+            "Users",
+            "Messages/day",
+            "Peak msgs/s",
+            "Mailbox GB",
+            "Storage TB",
+            *(f"Servers {oid}" for oid in onprem),
+        ),
+        rows=tuple(rows),
+        numeric=(True,) * (6 + len(onprem)),
+        note="Mailbox and storage at the end of each year; servers include redundancy.",
+    )
+
+
+def _capacity_table(ev: Evaluation) -> Table:
+    rows = [
+        (
+            o.id,
+            number(o.capacity_msgs_per_s, 2),
+            o.capacity_kind,
+            o.capacity_source,
+            f"{o.target_utilization:.0%}",
+            _value(o.storage_tb_per_server),
+            o.redundancy,
+        )
+        for o in ev.resolved.onprem
+    ]
+    return Table(
+        key="capacity",
+        title="Capacity per server and where it comes from",
+        columns=(
+            "Option",
+            "Msgs/s per server",
+            "Kind",
+            "Source",
+            "Target utilisation",
+            "TB per server",
+            "Redundancy",
+        ),
+        rows=tuple(rows),
+        numeric=(False, True, False, False, True, True, False),
+    )
+
+
+def _yearly_table(ev: Evaluation, option_id: str) -> Table:
+    cur = ev.scenario.currency
+    frame = ev.costs[ev.costs["option"] == option_id]
+    by_cat = frame.pivot(index="category", columns="year", values="amount")
+    order = list(dict.fromkeys(frame["category"]))  # the engine's category order
+    rows = [
+        (_label(c), *(number(float(v)) for v in by_cat.loc[c]), number(float(by_cat.loc[c].sum())))
+        for c in order
+    ]
+    yearly = ev.yearly(option_id)
+    rows.append(("total", *(number(float(v)) for v in yearly), number(ev.total(option_id))))
+    years = tuple(f"Year {y}" for y in by_cat.columns)
+    return Table(
+        key=f"yearly-{option_id}",
+        title=f"{option_id}: cost per year by category ({cur})",
+        columns=("Category", *years, "All years"),
+        rows=tuple(rows),
+        numeric=(False, *(True,) * (len(years) + 1)),
+    )
+
+
+def _break_even_table(ev: Evaluation) -> Table:
+    users = ev.scenario.organization.users
+    rows = [
+        (
+            b.onprem,
+            b.cloud,
+            "-" if b.year is None else str(b.year),
+            "-" if b.users is None else number(b.users),
+        )
+        for b in ev.break_even
+    ]
+    return Table(
+        key="break-even",
+        title="Break-even: where on-prem costs no more than cloud",
+        columns=("On-prem", "Cloud", "Year (cumulative cost)", "Users at the start (NPV)"),
+        rows=tuple(rows),
+        numeric=(False, False, True, True),
+        note=(
+            f"Year: the first year whose cumulative on-prem cost is at or below the cloud's. "
+            f"Users: the smallest starting organisation (10 to 100,000) at which on-prem NPV "
+            f"is at or below cloud NPV; this scenario starts with {users:,}. "
+            "'-': never within the range."
+        ),
+    )
+
+
+def _costs(ev: Evaluation) -> Section:
+    blocks: list[Block] = [
+        Paragraph(
+            "Every amount is in "
+            f"{ev.scenario.currency}, at the start of the year it falls in. Residual is the "
+            "undepreciated value of the servers still in service at the end of the horizon "
+            "(negative: it reduces the cost)."
+        ),
+        Chart("cumulative-tco", "Cumulative cost of ownership", partial(charts.cumulative_tco, ev)),
+        Chart(
+            "yearly-by-category", "Yearly cost by category", partial(charts.yearly_by_category, ev)
+        ),
+    ]
+    for o in sorted(ev.comparison.options, key=lambda o: o.npv):
+        blocks.append(_yearly_table(ev, o.id))
+    if ev.break_even:
+        blocks += [
+            Subheading("Break-even"),
+            _break_even_table(ev),
+            Chart(
+                "break-even-map", "Cost per user-month by size", partial(charts.break_even_map, ev)
+            ),
+        ]
+    notes = [f"{o.id}: {w}" for o in ev.comparison.options for w in o.warnings]
+    if notes:
+        blocks += [Subheading("Notes on the options"), Bullets(tuple(notes))]
+    return Section("costs", "Costs", tuple(blocks))
+
+
+def _qualitative(ev: Evaluation) -> Section:
+    labels = {c.id: c.label for c in ev.catalog.qualitative.criteria}
+    options = [o.id for o in ev.options]
+    cells = {oid: {c.criterion: c for c in ev.assessments[oid].criteria} for oid in options}
+    weights = {c.criterion: c.weight for c in ev.assessments[options[0]].criteria}
+    rows = [
+        (labels.get(c, c), _value(weights[c]), *(str(cells[oid][c].score) for oid in options))
+        for c in CRITERIA
+    ]
+    scores = [ev.assessments[oid].score for oid in options]
+    rows.append(("Weighted score", "", *("-" if s is None else number(s, 2) for s in scores)))
+    matrix = Table(
+        key="qualitative",
+        title="Decision matrix (scores 1-5, 5 = best)",
+        columns=("Criterion", "Weight", *options),
+        rows=tuple(rows),
+        numeric=(False, True, *(True,) * len(options)),
+        note="Weighted score = sum of weight x score / sum of the weights.",
+    )
+    qual = ev.scenario.qualitative
+    requirements = list(qual.requirements) if qual is not None else []
+    req_labels = {r.id: r.label for r in ev.catalog.qualitative.requirements}
+    blocks: list[Block] = [matrix]
+    if requirements:
+        items = [f"{r}: {req_labels.get(r, r)}" for r in requirements]
+        blocks += [Paragraph("Requirements every option must meet:"), Bullets(tuple(items))]
+        ruled = [
+            f"{oid} is ruled out: " + "; ".join(ev.assessments[oid].reasons)
+            for oid in options
+            if ev.assessments[oid].ruled_out_by
+        ]
+        blocks.append(
+            Bullets(tuple(ruled)) if ruled else Paragraph("Every option meets the requirements.")
+        )
+    else:
+        blocks.append(Paragraph("The scenario sets no requirements, so no option is ruled out."))
+    blocks.append(
+        Chart("qualitative-radar", "Qualitative scores", partial(charts.qualitative_radar, ev))
+    )
+    reasons = [
+        (oid, labels.get(c.criterion, c.criterion), str(c.score), c.origin, c.reason)
+        for oid in options
+        for c in ev.assessments[oid].criteria
+    ]
+    blocks.append(
+        Table(
+            key="qualitative-reasons",
+            title="Why each score",
+            columns=("Option", "Criterion", "Score", "Origin", "Reason"),
+            rows=tuple(reasons),
+            numeric=(False, False, True, False, False),
+        )
+    )
+    return Section("qualitative", "Qualitative comparison", tuple(blocks))
+
+
+def _benchmark(ev: Evaluation) -> Section | None:
+    measured = [o for o in ev.resolved.onprem if o.capacity_kind == "benchmark"]
+    if not measured:
+        return None
+    rows = [(o.id, number(o.capacity_msgs_per_s, 2), o.capacity_source) for o in measured]
+    return Section(
+        "benchmark",
+        "Benchmark evidence",
+        (
+            Paragraph(
+                "These on-prem options are sized with a measured capacity instead of the "
+                "catalog's estimate."
+            ),
+            Table(
+                key="benchmark",
+                title="Measured capacity per server",
+                columns=("Option", "Msgs/s per server", "Benchmark"),
+                rows=tuple(rows),
+                numeric=(False, True, False),
+            ),
+        ),
+    )
+
+
+def _assumptions(ev: Evaluation) -> Section:
+    rows = [
+        (
+            _text(r.scope),
+            _text(r.field),
+            _value(r.value),
+            _text(r.origin),
+            _text(r.source),
+            _text(r.as_of),
+            "yes" if r.estimate is True else "",
+            _text(r.note),
+        )
+        for r in ev.assumptions.itertuples()
+    ]
+    return Section(
+        "assumptions",
+        "Assumptions and sources",
+        (
+            Paragraph(
+                "Every input of the calculation: where it came from (the scenario, a catalog "
+                "entry or a mailplan default), the source and the date the source states. "
+                "Estimates are marked; prices are in USD before conversion to the display "
+                "currency."
+            ),
+            Table(
+                key="assumptions",
+                title="Inputs, sources and dates",
+                columns=(
+                    "Scope",
+                    "Input",
+                    "Value",
+                    "Origin",
+                    "Source",
+                    "As of",
+                    "Estimate",
+                    "Note",
+                ),
+                rows=tuple(rows),
+                numeric=(False, False, True, False, False, False, False, False),
+            ),
+        ),
+    )
+
+
+def _formulas() -> Section:
+    return Section("formulas", "How the numbers are computed", (MarkdownText(formulas_markdown()),))
+
+
+# endregion
+
+
+def build(ev: Evaluation, generated: dt.datetime | None = None) -> Report:
+    """The report of ``ev``; ``generated`` (UTC) defaults to now."""
+    sections: Iterable[Section | None] = (
+        _summary(ev),
+        _organisation(ev),
+        _costs(ev),
+        _qualitative(ev),
+        _benchmark(ev),
+        _assumptions(ev),
+        _formulas(),
+    )
+    return Report(
+        title=f"Mail options for {ev.scenario.name}",
+        scenario=ev.scenario.name,
+        generated=generated or dt.datetime.now(dt.UTC),
+        version=__version__,
+        start=ev.start,
+        sections=tuple(s for s in sections if s is not None),
+    )

@@ -1,0 +1,179 @@
+"""The report as one self-contained HTML file: plotly.js inline, no outside scripts or fonts.
+
+The page is laid out for an A4 print as much as for a screen: charts have a fixed size
+that fits the printed page (``CHART_WIDTH_PX``), and the print stylesheet keeps charts,
+table rows and headings whole across page breaks (the PDF is this page printed by
+Chromium, see ``pdf.py``). Links to sources are plain ``<a href>``; nothing is loaded
+from the network.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import cache
+
+import plotly.offline
+from markdown_it import MarkdownIt
+
+from planner.report.content import (
+    Block,
+    Bullets,
+    Chart,
+    MarkdownText,
+    Paragraph,
+    Report,
+    Section,
+    Subheading,
+    Table,
+)
+
+__all__ = ["render_html"]
+
+_CSS = """
+@page { size: A4; margin: 14mm 12mm; }
+:root { color-scheme: light; }
+body { font-family: "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif;
+       font-size: 10pt; line-height: 1.4; color: #1a1a1a; max-width: 186mm;
+       margin: 1.5em auto; padding: 0 1em; }
+h1 { font-size: 18pt; margin: 0 0 0.2em; }
+h2 { font-size: 14pt; margin: 1.6em 0 0.5em; border-bottom: 2px solid #2b5d8a;
+     padding-bottom: 0.15em; }
+h3 { font-size: 11.5pt; margin: 1.2em 0 0.4em; }
+h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
+p.byline { color: #555; margin: 0 0 1em; }
+nav ol { margin: 0.3em 0 1em; padding-left: 1.4em; }
+table { border-collapse: collapse; width: 100%; margin: 0.6em 0 0.2em; font-size: 8.5pt; }
+caption { caption-side: top; text-align: left; font-weight: bold; font-size: 9.5pt;
+          padding: 0 0 0.3em; }
+th, td { border-bottom: 1px solid #d0d0d0; padding: 2px 5px; vertical-align: top;
+         text-align: left; }
+th { background: #eef2f6; border-bottom: 1px solid #888; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.nowrap { white-space: nowrap; }
+tr.total td { font-weight: bold; border-top: 1px solid #888; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; page-break-inside: avoid; }
+p.note { color: #555; font-size: 8.5pt; margin: 0.1em 0 0.8em; }
+table.wide td { overflow-wrap: break-word; }
+table.fixed { table-layout: fixed; }
+table.keep { break-inside: avoid; page-break-inside: avoid; }
+table.wide td a { word-break: break-all; }
+figure.chart { margin: 0.8em 0; break-inside: avoid; page-break-inside: avoid; }
+ul.summary li { margin-bottom: 0.3em; }
+a { color: #2b5d8a; text-decoration: none; }
+code { font-size: 9pt; }
+@media print {
+  body { margin: 0; padding: 0; max-width: none; }
+  nav { display: none; }
+  section.formulas, section.assumptions { break-before: page; page-break-before: always; }
+}
+"""
+
+_URL = re.compile(r"https?://\S+\Z")
+_NOWRAP_CHARS = 16  # numbers up to this long never wrap
+_KEEP_ROWS = 25  # tables up to this many rows are not split across pages
+_WIDE = {"assumptions", "qualitative-reasons", "capacity", "organisation"}
+_COLUMN_WIDTHS_PCT = {  # fixed layouts for the tables with long text and URLs
+    "assumptions": (11, 16, 10, 8, 20, 7, 7, 21),
+    "qualitative-reasons": (14, 15, 6, 8, 57),
+}
+
+
+@cache
+def _plotly_js() -> str:
+    """The plotly.js bundle shipped with the plotly package (no network)."""
+    return str(plotly.offline.get_plotlyjs())
+
+
+def _cell(text: str) -> str:
+    if _URL.match(text):
+        url = html.escape(text)
+        return f'<a href="{url}">{url}</a>'
+    return html.escape(text)
+
+
+def _table(t: Table) -> str:
+    def cls(i: int, text: str = "") -> str:
+        if not t.numeric[i]:
+            return ""
+        return ' class="num nowrap"' if len(text) <= _NOWRAP_CHARS else ' class="num"'
+
+    head = "".join(f"<th{cls(i)}>{html.escape(c)}</th>" for i, c in enumerate(t.columns))
+    body = []
+    for row in t.rows:
+        total = ' class="total"' if row[0] in ("total", "Weighted score") else ""
+        cells = "".join(f"<td{cls(i, v)}>{_cell(v)}</td>" for i, v in enumerate(row))
+        body.append(f"<tr{total}>{cells}</tr>")
+    classes = []
+    if t.key in _WIDE:
+        classes.append("wide")
+    if len(t.rows) <= _KEEP_ROWS:
+        classes.append("keep")
+    cols = ""
+    if (widths := _COLUMN_WIDTHS_PCT.get(t.key)) and len(widths) == len(t.columns):
+        classes.append("fixed")
+        cols = "<colgroup>" + "".join(f'<col style="width:{w}%">' for w in widths) + "</colgroup>"
+    out = (
+        f'<table id="{html.escape(t.key)}" class="{" ".join(classes)}">'
+        f"<caption>{html.escape(t.title)}</caption>{cols}"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+    if t.note:
+        out += f'<p class="note">{html.escape(t.note)}</p>'
+    return out
+
+
+def _chart(c: Chart) -> str:
+    div = c.figure().to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        div_id=f"chart-{c.key}",
+        config={"displayModeBar": False, "responsive": False},
+    )
+    return f'<figure class="chart" id="figure-{html.escape(c.key)}">{div}</figure>'
+
+
+def _block(b: Block) -> str:
+    if isinstance(b, Paragraph):
+        return f"<p>{html.escape(b.text)}</p>"
+    if isinstance(b, Subheading):
+        return f"<h3>{html.escape(b.text)}</h3>"
+    if isinstance(b, Bullets):
+        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in b.items) + "</ul>"
+    if isinstance(b, Table):
+        return _table(b)
+    if isinstance(b, Chart):
+        return _chart(b)
+    if isinstance(b, MarkdownText):
+        return str(MarkdownIt("commonmark").render(b.text))
+    raise TypeError(f"unknown block {b!r}")
+
+
+def _section(s: Section, n: int) -> str:
+    body = "\n".join(_block(b) for b in s.blocks)
+    return (
+        f'<section class="{s.key}" id="{s.key}">'
+        f"<h2>{n}. {html.escape(s.title)}</h2>\n{body}</section>"
+    )
+
+
+def render_html(report: Report) -> str:
+    """The whole report as one HTML document (UTF-8 text, about 5 MB with plotly.js)."""
+    toc = "".join(
+        f'<li><a href="#{s.key}">{html.escape(s.title)}</a></li>' for s in report.sections
+    )
+    sections = "\n".join(_section(s, i) for i, s in enumerate(report.sections, 1))
+    script = f'<script type="text/javascript">{_plotly_js()}</script>' if report.charts() else ""
+    title = html.escape(report.title)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<meta name="generator" content="mailplan {html.escape(report.version)}">'
+        f"<title>{title}</title><style>{_CSS}</style>{script}</head>\n"
+        f"<body><header><h1>{title}</h1>"
+        f'<p class="byline">{html.escape(report.byline)}</p></header>'
+        f"<nav><ol>{toc}</ol></nav>\n{sections}\n</body></html>\n"
+    )

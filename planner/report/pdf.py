@@ -1,0 +1,28 @@
+"""The report as PDF: the HTML report printed by headless Chromium (A4, vector charts).
+
+plotly draws its SVG charts while the page loads, so Chromium prints them as vectors
+with selectable text; the HTML's print stylesheet keeps charts and table rows whole.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from planner.report.chromium import print_to_pdf
+from planner.report.errors import ReportError
+
+__all__ = ["render_pdf"]
+
+
+def render_pdf(html: str) -> bytes:
+    """Print the HTML document ``html`` to PDF bytes (needs Chromium, see ``chromium.py``)."""
+    with tempfile.TemporaryDirectory(prefix="mailplan-pdf-") as tmp:
+        page = Path(tmp) / "report.html"
+        page.write_text(html, encoding="utf-8")
+        out = Path(tmp) / "report.pdf"
+        print_to_pdf(page, out)
+        data = out.read_bytes()
+    if not data.startswith(b"%PDF-"):
+        raise ReportError("report: Chromium wrote something that is not a PDF")
+    return data

@@ -1,0 +1,146 @@
+"""The report's data for programs and spreadsheets: CSV, XLSX and JSON.
+
+- CSV: the tidy cost frame (option, kind, year, category, amount), and the sizing frame
+  in a second file (``sizing_csv``), both at full precision.
+- XLSX: one sheet each: summary, costs, sizing, assumptions, break_even.
+- JSON: the ``mailplan compare --format json`` document plus ``sizing`` (the sizing frame's
+  rows), ``capacity`` (per on-prem option, with its source), ``qualitative`` (the decision
+  matrix), ``assumptions`` (every input with its source), ``generated`` and
+  ``mailplan_version``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from planner import __version__
+from planner.evaluate import Evaluation
+
+__all__ = [
+    "XLSX_SHEETS",
+    "costs_csv",
+    "frame_records",
+    "json_report",
+    "report_data",
+    "sizing_csv",
+    "xlsx_report",
+]
+
+XLSX_SHEETS = ("summary", "costs", "sizing", "assumptions", "break_even")
+_MONEY_COLUMNS = {"total", "npv", "per_user_month", "amount"}
+
+
+def _plain(v: Any) -> Any:
+    """A cell as a plain Python value: numpy scalars unwrapped, NaN -> None."""
+    if v is None:
+        return None
+    if hasattr(v, "item") and not isinstance(v, str):  # numpy scalar
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, bool | int | float | str):
+        return v
+    if isinstance(v, Sequence):
+        return ", ".join(map(str, v))
+    return str(v)
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as dicts of plain Python values (NaN -> None)."""
+    return [{str(k): _plain(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
+
+
+def costs_csv(ev: Evaluation) -> bytes:
+    """The tidy cost frame as CSV: option, kind, year, category, amount (display currency)."""
+    return ev.costs.to_csv(index=False).encode("utf-8")
+
+
+def sizing_csv(ev: Evaluation) -> bytes:
+    """The sizing frame as CSV: option, year, users, messages_per_day, peak_msgs_per_s,
+    storage_tb, capacity_msgs_per_s, servers."""
+    return ev.sizing.to_csv(index=False).encode("utf-8")
+
+
+def _break_even_frame(ev: Evaluation) -> pd.DataFrame:
+    return pd.DataFrame(
+        [b.model_dump() for b in ev.break_even], columns=["onprem", "cloud", "year", "users"]
+    )
+
+
+def report_data(ev: Evaluation, generated: dt.datetime | None = None) -> dict[str, Any]:
+    """The JSON report as a dict (see the module docstring)."""
+    data: dict[str, Any] = ev.comparison.model_dump(mode="json")
+    data["sizing"] = frame_records(ev.sizing)
+    data["capacity"] = [
+        {
+            "option": o.id,
+            "capacity_msgs_per_s": o.capacity_msgs_per_s,
+            "capacity_source": o.capacity_source,
+            "capacity_kind": o.capacity_kind,
+        }
+        for o in ev.resolved.onprem
+    ]
+    data["qualitative"] = {
+        oid: a.model_dump(mode="json", include={"score", "criteria", "ruled_out_by"})
+        for oid, a in ev.assessments.items()
+    }
+    data["assumptions"] = frame_records(ev.assumptions)
+    data["generated"] = (generated or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    data["mailplan_version"] = __version__
+    return data
+
+
+def json_report(ev: Evaluation) -> bytes:
+    """The JSON report, indented, UTF-8."""
+    return (json.dumps(report_data(ev), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _sheet(wb: Any, name: str, frame: pd.DataFrame) -> None:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(name)
+    ws.append([str(c) for c in frame.columns])
+    for rec in frame_records(frame):
+        ws.append(list(rec.values()))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    ws.freeze_panes = "A2"
+    if len(frame):
+        ws.auto_filter.ref = ws.dimensions
+    for i, col in enumerate(frame.columns, 1):
+        letter = get_column_letter(i)
+        longest = max([len(str(col)), *(len(str(v)) for v in frame[col].head(200))])
+        ws.column_dimensions[letter].width = min(60, max(8, longest + 2))
+        if col in _MONEY_COLUMNS:
+            for cell in ws[letter][1:]:
+                cell.number_format = "#,##0.00"
+
+
+def xlsx_report(ev: Evaluation) -> bytes:
+    """The XLSX workbook (sheets ``XLSX_SHEETS``), amounts in the display currency."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    frames = {
+        "summary": ev.summary,
+        "costs": ev.costs,
+        "sizing": ev.sizing,
+        "assumptions": ev.assumptions,
+        "break_even": _break_even_frame(ev),
+    }
+    for name in XLSX_SHEETS:
+        _sheet(wb, name, frames[name])
+    wb.properties.title = f"Mail options for {ev.scenario.name}"
+    wb.properties.creator = f"mailplan {__version__}"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
