@@ -1,0 +1,55 @@
+"""Report fixtures: evaluated scenarios (the presets and one sized from a benchmark) and
+the rendered reports, each built once per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from planner import Evaluation, evaluate, load_scenario, scenario_presets, with_capacity
+from planner.report import render
+
+START = dt.date(2026, 1, 1)  # fixed, so end-of-life checks do not move with the calendar
+BENCHMARK_SOURCE = "benchmark: mailplan bench smtp, 2026-11-29, 2 vCPU Debian 12 (loopback)"
+CASES = [*scenario_presets(), "default+benchmark"]
+
+
+def _scenario(case: str):
+    if case == "default+benchmark":
+        base = load_scenario(scenario_presets()["default"])
+        return with_capacity(base, "postfix-dovecot", 240.0, BENCHMARK_SOURCE)
+    return load_scenario(scenario_presets()[case])
+
+
+@pytest.fixture(scope="session", params=CASES)
+def case_ev(request: pytest.FixtureRequest) -> Evaluation:
+    """Each bundled scenario, and the default one with a benchmarked capacity."""
+    return evaluate(_scenario(request.param), start=START)
+
+
+@pytest.fixture(scope="session")
+def default_ev() -> Evaluation:
+    """The bundled default scenario."""
+    return evaluate(load_scenario(scenario_presets()["default"]), start=START)
+
+
+@pytest.fixture(scope="session")
+def default_html(default_ev: Evaluation) -> str:
+    """The HTML report of the default scenario."""
+    return render(default_ev, "html").decode("utf-8")
+
+
+@pytest.fixture(scope="session")
+def default_pdf(default_ev: Evaluation, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The PDF report of the default scenario, on disk (printed by the real Chromium)."""
+    path = tmp_path_factory.mktemp("pdf") / "default.pdf"
+    path.write_bytes(render(default_ev, "pdf"))
+    return path
+
+
+@pytest.fixture
+def scenario_file(presets: dict[str, Path]) -> Path:
+    """The bundled default scenario file."""
+    return presets["default"]

@@ -1,0 +1,84 @@
+"""The HTML report: every figure equals the engine's, and the file is self-contained."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from planner import Evaluation
+from planner.report import render
+from tests.report.figures import check_tables, html_tables
+
+_REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+
+
+class _References(HTMLParser):
+    """Collects what a browser would load: script src, link href, and CSS url()/@import."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.loads: list[str] = []
+        self.scripts = 0
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+            if a.get("src"):
+                self.loads.append(str(a["src"]))
+        elif tag == "link" and a.get("href"):
+            self.loads.append(str(a["href"]))
+        elif tag in ("img", "iframe", "embed", "object") and (a.get("src") or a.get("data")):
+            self.loads.append(str(a.get("src") or a.get("data")))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.loads += re.findall(r"url\(([^)]*)\)", data)
+            self.loads += re.findall(r"@import\s+['\"]?([^'\";]+)", data)
+
+
+@pytest.mark.timeout(60)
+def test_every_table_figure_equals_the_engine(case_ev: Evaluation) -> None:
+    """Totals, yearly costs, sizing, break-even, scores and assumptions match the engine."""
+    check_tables(html_tables(render(case_ev, "html").decode("utf-8")), case_ev)
+
+
+def test_no_remote_script_stylesheet_or_font(default_html: str) -> None:
+    """Nothing in the page is loaded from http(s): no script, stylesheet, font or image."""
+    refs = _References()
+    refs.feed(default_html)
+
+    assert [r for r in refs.loads if _REMOTE.match(r)] == []
+    assert refs.loads == []
+
+
+def test_plotly_js_is_inline_once(default_html: str) -> None:
+    """plotly.js is embedded once, inline (no script src), before the charts."""
+    assert default_html.count("plotly.js v") >= 1
+    head = default_html.split("</head>", 1)[0]
+    assert "Plotly" in head
+    assert "<script src" not in default_html
+
+
+def test_every_chart_is_drawn_with_a_fixed_print_size(default_html: str, default_ev) -> None:
+    """Each chart div is present, has a fixed width that fits A4, and no mode bar."""
+    ids = re.findall(r'<div id="(chart-[\w-]+)" class="plotly-graph-div"', default_html)
+    expected = 5 + len(default_ev.resolved.onprem)  # 5 overview charts + one per on-prem option
+    assert len(ids) == len(set(ids)) == expected
+    assert len(re.findall(r'"width":680\b', default_html)) == expected
+    assert len(re.findall(r'"displayModeBar":\s*false', default_html)) == expected
+
+
+def test_log_axis_label_sits_on_its_line(default_html: str) -> None:
+    """The 'this scenario' label of the break-even chart is at log10(users), not 10^users."""
+    chart = default_html.split('id="chart-break-even-map"', 1)[1]
+    label = re.search(r'"text":"this scenario","x":([0-9.e+-]+)', chart)
+    assert label is not None
+    assert float(label.group(1)) == pytest.approx(2.39794, abs=1e-4)  # log10(250)

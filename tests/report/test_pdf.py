@@ -1,0 +1,86 @@
+"""The PDF: Chromium's print of the HTML report, A4, vector charts, the engine's totals."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from planner import Evaluation
+from planner.report import ChromiumNotFound, render
+from planner.report.chromium import DEBIAN_PACKAGE, ENV_VAR
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _text(pdf: Path, *flags: str) -> str:
+    """The PDF's text by pdftotext (``-layout`` keeps table rows on one line)."""
+    out = subprocess.run(
+        ["pdftotext", *flags, str(pdf), "-"], capture_output=True, text=True, check=True
+    )
+    return out.stdout if flags else " ".join(out.stdout.split())
+
+
+def test_totals_and_recommendation_are_in_the_text(default_pdf: Path, default_ev) -> None:
+    """pdftotext finds every option's total and NPV and the recommended option."""
+    rows = [line.split() for line in _text(default_pdf, "-layout").splitlines()]
+
+    assert f"Recommended by cost: {default_ev.cheapest} (" in _text(default_pdf)
+    for o in default_ev.options:
+        ev = default_ev
+        row = [o.id, o.kind, f"{ev.total(o.id):,.0f}", f"{ev.npv(o.id):,.0f}"]
+        row.append(f"{ev.per_user_month(o.id):,.2f}")
+        assert row in [r[:5] for r in rows], o.id
+    recommended = [r[0] for r in rows if r[-1:] == ["recommended"]]
+    assert recommended == [default_ev.cheapest]
+
+
+def test_every_section_is_printed(default_pdf: Path) -> None:
+    """The printed report reaches the formulas at the end."""
+    text = _text(default_pdf)
+
+    for heading in ("1. Executive summary", "3. Costs", "6. How the numbers are computed"):
+        assert heading in text
+
+
+def test_pages_are_a4(default_pdf: Path) -> None:
+    """Every page is A4 (595 x 842 pt)."""
+    out = subprocess.run(
+        ["pdfinfo", "-f", "1", "-l", "999", str(default_pdf)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    sizes = {
+        line.split(":", 1)[1].strip()
+        for line in out.splitlines()
+        if line.startswith("Page") and "size:" in line
+    }
+
+    assert sizes
+    assert all(s.startswith("594.96 x 841.92 pts") for s in sizes)
+
+
+def test_charts_stay_vector(default_pdf: Path) -> None:
+    """No raster images: the plotly charts are printed as vector paths and text."""
+    out = subprocess.run(
+        ["pdfimages", "-list", str(default_pdf)], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert out.splitlines()[2:] == []
+    assert "Cumulative cost of ownership" in _text(default_pdf)  # chart title is real text
+
+
+def test_missing_chromium_names_the_debian_package(
+    default_ev: Evaluation, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With MAILPLAN_CHROMIUM at a missing path, the error is one line naming 'chromium'."""
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "no-such-chromium"))
+
+    with pytest.raises(ChromiumNotFound) as exc:
+        render(default_ev, "pdf")
+
+    (line,) = exc.value.problems
+    assert f"Debian package '{DEBIAN_PACKAGE}'" in line
+    assert ENV_VAR in line
