@@ -1,0 +1,98 @@
+"""How long each report format takes for the default scenario.
+
+Prints, per format, the wall-clock time of ``planner.report.render(ev, fmt)`` (the
+scenario already evaluated; the first call, which loads plotly.js and openpyxl, is
+reported apart as "first"), against the goals HTML < 1 s and PDF < 5 s, and two peers
+measured in the same run:
+- HTML: plotly's own ``fig.to_html(include_plotlyjs=True)`` of one chart (the floor of
+  any self-contained plotly page);
+- PDF: headless Chromium printing a one-line HTML page with the same flags (the floor
+  of any Chromium print: browser start and exit).
+
+Run: .venv/bin/python benchmarks/report.py [--repeat N] [--pdf-repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import planner
+from planner import charts, report
+from planner.report.chromium import print_to_pdf
+
+GOALS_S = {"html": 1.0, "pdf": 5.0}
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall-clock seconds of each of ``repeat`` calls."""
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def line(name: str, times: list[float], first: float | None = None, extra: str = "") -> None:
+    """One result line: median, min and max of the runs, and the first call if given."""
+    med = statistics.median(times)
+    text = f"{name:<34} median {med:7.3f} s  min {min(times):7.3f}  max {max(times):7.3f}"
+    text += f"  (n={len(times)})"
+    if first is not None:
+        text += f"  first {first:.3f} s"
+    print(text + extra)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per fast format")
+    parser.add_argument("--pdf-repeat", type=int, default=3, help="runs of the PDF")
+    args = parser.parse_args()
+
+    scenario = planner.load_scenario(planner.scenario_presets()["default"])
+    evaluate_s = timed(lambda: planner.evaluate(scenario).comparison, args.repeat)
+    line("evaluate (for scale)", evaluate_s)
+
+    results: dict[str, float] = {}
+    for fmt in report.FORMATS:
+        ev = planner.evaluate(scenario)
+        repeat = args.pdf_repeat if fmt == "pdf" else args.repeat
+        first = timed(lambda fmt=fmt: report.render(ev, fmt), 1)[0]  # type: ignore[misc]
+        # each run on a fresh Evaluation: its frames are cached per instance
+        runs = []
+        for _ in range(repeat):
+            ev = planner.evaluate(scenario)
+            runs += timed(lambda ev=ev, fmt=fmt: report.render(ev, fmt), 1)  # type: ignore[misc]
+        results[fmt] = statistics.median(runs)
+        goal = GOALS_S.get(fmt)
+        extra = ""
+        if goal is not None:
+            verdict = "meets" if results[fmt] < goal else "MISSES"
+            extra = f"  goal < {goal:g} s: {verdict}"
+        line(f"render {fmt}", runs, first, extra)
+
+    ev = planner.evaluate(scenario)
+    fig = charts.cumulative_tco(ev)
+    peer_html = timed(lambda: fig.to_html(include_plotlyjs=True), args.repeat)
+    line("peer: plotly to_html, 1 chart", peer_html)
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "blank.html"
+        page.write_text("<!DOCTYPE html><p>mailplan</p>")
+        pdf = Path(tmp) / "blank.pdf"
+        peer_pdf = timed(lambda: print_to_pdf(page, pdf), args.pdf_repeat)
+    line("peer: Chromium print of 1-line page", peer_pdf)
+
+    print()
+    print(
+        f"ratios: html / plotly to_html = {results['html'] / statistics.median(peer_html):.1f}x;"
+        f" pdf / blank Chromium print = {results['pdf'] / statistics.median(peer_pdf):.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
