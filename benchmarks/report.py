@@ -58,16 +58,18 @@ def main() -> None:
     evaluate_s = timed(lambda: planner.evaluate(scenario).comparison, args.repeat)
     line("evaluate (for scale)", evaluate_s)
 
+    def render_once(fmt: str) -> float:
+        """Seconds to render ``fmt`` from a fresh Evaluation (frames are cached per instance)."""
+        ev = planner.evaluate(scenario)
+        t = time.perf_counter()
+        report.render(ev, fmt)
+        return time.perf_counter() - t
+
     results: dict[str, float] = {}
     for fmt in report.FORMATS:
-        ev = planner.evaluate(scenario)
+        first = render_once(fmt)
         repeat = args.pdf_repeat if fmt == "pdf" else args.repeat
-        first = timed(lambda fmt=fmt: report.render(ev, fmt), 1)[0]  # type: ignore[misc]
-        # each run on a fresh Evaluation: its frames are cached per instance
-        runs = []
-        for _ in range(repeat):
-            ev = planner.evaluate(scenario)
-            runs += timed(lambda ev=ev, fmt=fmt: report.render(ev, fmt), 1)  # type: ignore[misc]
+        runs = [render_once(fmt) for _ in range(repeat)]
         results[fmt] = statistics.median(runs)
         goal = GOALS_S.get(fmt)
         extra = ""

@@ -29,6 +29,7 @@ from planner.report.tables import sizing_csv
 
 __all__ = [
     "FORMATS",
+    "MEDIA_TYPES",
     "ChromiumNotFound",
     "ReportError",
     "format_for",
@@ -39,6 +40,14 @@ __all__ = [
 ]
 
 FORMATS: tuple[str, ...] = ("html", "pdf", "md", "csv", "xlsx", "json")
+MEDIA_TYPES: dict[str, str] = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "md": "text/markdown; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
 
 _SUFFIXES = {
     ".html": "html",

@@ -301,9 +301,9 @@ def _totals_table(ev: Evaluation) -> Table:
     cur = cmp.currency
     rows = []
     for o in sorted(cmp.options, key=lambda o: o.npv):
-        status = "recommended" if o.id == cmp.cheapest else ""
+        status = ["recommended"] if o.id == cmp.cheapest else []
         if o.ruled_out_by:
-            status = "ruled out: " + ", ".join(o.ruled_out_by)
+            status.append("ruled out: " + ", ".join(o.ruled_out_by))
         rows.append(
             (
                 o.id,
@@ -312,7 +312,7 @@ def _totals_table(ev: Evaluation) -> Table:
                 number(ev.npv(o.id)),
                 number(ev.per_user_month(o.id), 2),
                 "" if o.qualitative_score is None else number(o.qualitative_score, 2),
-                status,
+                "; ".join(status),
             )
         )
     return Table(
@@ -550,9 +550,10 @@ def _qualitative(ev: Evaluation) -> Section:
             for oid in options
             if ev.assessments[oid].ruled_out_by
         ]
-        blocks.append(
-            Bullets(tuple(ruled)) if ruled else Paragraph("Every option meets the requirements.")
-        )
+        if ruled:
+            blocks += [Paragraph("Options ruled out:"), Bullets(tuple(ruled))]
+        else:
+            blocks.append(Paragraph("Every option meets the requirements."))
     else:
         blocks.append(Paragraph("The scenario sets no requirements, so no option is ruled out."))
     blocks.append(

@@ -53,7 +53,8 @@ def _block(b: Block) -> str | None:
 
 def render_markdown(report: Report) -> str:
     """The whole report as Markdown text."""
-    parts = [f"# {report.title}", f"_{report.byline}_"]
+    byline = f"_{report.byline} The charts are in the HTML and PDF versions of this report._"
+    parts = [f"# {report.title}", byline]
     for n, s in enumerate(report.sections, 1):
         parts.append(f"## {n}. {s.title}")
         parts.extend(text for b in s.blocks if (text := _block(b)) is not None)

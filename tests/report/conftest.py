@@ -9,17 +9,32 @@ from pathlib import Path
 import pytest
 
 from planner import Evaluation, evaluate, load_scenario, scenario_presets, with_capacity
+from planner.models import CRITERIA
 from planner.report import render
+from tests.conftest import make_scenario
 
 START = dt.date(2026, 1, 1)  # fixed, so end-of-life checks do not move with the calendar
 BENCHMARK_SOURCE = "benchmark: mailplan bench smtp, 2026-11-29, 2 vCPU Debian 12 (loopback)"
-CASES = [*scenario_presets(), "default+benchmark"]
+CASES = [*scenario_presets(), "default+benchmark", "cloud-only-unweighted", "onprem-only"]
 
 
 def _scenario(case: str):
     if case == "default+benchmark":
         base = load_scenario(scenario_presets()["default"])
         return with_capacity(base, "postfix-dovecot", 240.0, BENCHMARK_SOURCE)
+    if case == "cloud-only-unweighted":  # no sizing, no break-even, no qualitative score
+        zero = dict.fromkeys(CRITERIA, 0.0)
+        return make_scenario(
+            cloud=[
+                {"id": "flat", "plan": "custom", "price_per_user_month": 6.0},
+                {"id": "m365", "plan": "m365-business-basic"},
+            ],
+            qualitative={"weights": zero, "requirements": ["data_on_premises"]},
+        )
+    if case == "onprem-only":
+        return make_scenario(
+            cloud=[], onprem=[{"id": "box", "stack": "postfix-dovecot", "server": "smb-1u"}]
+        )
     return load_scenario(scenario_presets()[case])
 
 

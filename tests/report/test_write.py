@@ -9,13 +9,18 @@ import pytest
 
 import planner.report
 from planner import Evaluation
-from planner.report import FORMATS, ReportError, render, sizing_csv, write
+from planner.report import FORMATS, MEDIA_TYPES, ReportError, render, sizing_csv, write
 from planner.report.chromium import ENV_VAR
 
 
 def test_formats_are_the_published_tuple() -> None:
     """FORMATS is exactly the tuple the dashboard codes against."""
     assert FORMATS == ("html", "pdf", "md", "csv", "xlsx", "json")
+
+
+def test_every_format_has_a_media_type() -> None:
+    """MEDIA_TYPES gives a media type for each format (for download buttons)."""
+    assert set(MEDIA_TYPES) == set(FORMATS)
 
 
 def test_all_names_the_public_interface() -> None:
