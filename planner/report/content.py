@@ -269,7 +269,7 @@ def _summary(ev: Evaluation) -> Section:
         share = saving / runner_up.npv if runner_up.npv else 0.0
         items.append(
             f"Saving against the runner-up, {runner_up.id}: {cur} {number(saving)} of NPV "
-            f"({share:.0%})."
+            f"({share:.1%})."
         )
     best, score = _best_scored(ev)
     if score is not None:
