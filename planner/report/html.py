@@ -60,7 +60,6 @@ table.fixed { table-layout: fixed; }
 table.keep { break-inside: avoid; page-break-inside: avoid; }
 table.wide td a { word-break: break-all; }
 figure.chart { margin: 0.8em 0; break-inside: avoid; page-break-inside: avoid; }
-ul.summary li { margin-bottom: 0.3em; }
 a { color: #2b5d8a; text-decoration: none; }
 code { font-size: 9pt; }
 @media print {

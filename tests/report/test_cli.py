@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,7 +103,7 @@ def test_bad_scenario_exit_2_with_the_validation_lines(bad_scenario, tmp_path) -
 @pytest.mark.timeout(60)
 def test_missing_chromium_one_line_exit_2_no_file(scenario_file, tmp_path) -> None:
     """Without Chromium: one line naming the Debian package, exit 2, no PDF and no temp file."""
-    env = {**__import__("os").environ, ENV_VAR: str(tmp_path / "missing" / "chromium")}
+    env = {**os.environ, ENV_VAR: str(tmp_path / "missing" / "chromium")}
     out = tmp_path / "out"
     out.mkdir()
 
