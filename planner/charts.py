@@ -56,10 +56,13 @@ def cumulative_tco(ev: Evaluation) -> go.Figure:
 def yearly_by_category(ev: Evaluation) -> go.Figure:
     """Yearly cost by category, stacked, grouped by option then year (residual below zero)."""
     cur = ev.scenario.currency
-    costs = ev.costs
-    costs = costs[costs["amount"].abs() > 1e-9]
+    order = {o.id: i for i, o in enumerate(ev.options)}
+    costs = ev.costs.assign(_order=ev.costs["option"].map(order))
+    costs = costs.sort_values(["_order", "year"], kind="stable")
+    used = costs.groupby("category")["amount"].apply(lambda a: bool((a.abs() > 1e-9).any()))
     fig = go.Figure()
-    for category, rows in costs.groupby("category", sort=False):
+    # Every category keeps every option-year (zeros included) so the x axis stays in order.
+    for category, rows in costs[costs["category"].map(used)].groupby("category", sort=False):
         fig.add_trace(
             go.Bar(
                 x=[rows["option"].tolist(), rows["year"].astype(str).tolist()],
@@ -122,16 +125,24 @@ def break_even_map(ev: Evaluation, points: int = 200) -> go.Figure:
                 hovertemplate="%{text}<extra></extra>",
             )
         )
-    fig.add_vline(
-        x=ev.scenario.organization.users,
-        line_dash="dash",
-        line_color="grey",
-        annotation_text="this scenario",
+    # A vertical line at this scenario's size. A shape with an annotation would need the
+    # annotation's x in log10 units on a log axis; a two-point trace has no such trap.
+    here = ev.scenario.organization.users
+    positive = sweep["per_user_month"][sweep["per_user_month"] > 0]
+    fig.add_trace(
+        go.Scatter(
+            x=[here, here],
+            y=[float(positive.min()), float(positive.max())],
+            mode="lines",
+            name=f"this scenario ({here:,} users)",
+            line={"dash": "dash", "color": "grey", "width": 1},
+            hoverinfo="skip",
+        )
     )
     fig.update_layout(
         title="Cost per user-month by organisation size",
         xaxis={"type": "log", "title": "Users at the start (log scale)"},
-        yaxis={"title": f"Cost per user-month ({cur})", "rangemode": "tozero"},
+        yaxis={"type": "log", "title": f"Cost per user-month ({cur}, log scale)"},
         legend_title="Option",
         **_LAYOUT,
     )

@@ -99,24 +99,7 @@ class Chart:
         """The figure, sized for an A4 page (``CHART_WIDTH_PX`` x ``CHART_HEIGHT_PX``)."""
         fig = self.make()
         fig.update_layout(width=CHART_WIDTH_PX, height=CHART_HEIGHT_PX)
-        _vline_labels_on_log_axis(fig)
         return fig
-
-
-def _vline_labels_on_log_axis(fig: go.Figure) -> None:
-    """Put the label of a vertical line on a log x axis where the line is.
-
-    plotly.js reads an annotation's x on a log axis as log10(x) but a shape's x as data,
-    so ``add_vline(x=250, annotation_text=...)`` on a log axis puts the label at 10^250
-    and stretches the axis to reach it (seen in ``charts.break_even_map``). A label whose
-    x equals a line's x is moved to log10(x); one already in log10 units is left alone.
-    """
-    if fig.layout.xaxis.type != "log":
-        return
-    lines = {s.x0 for s in fig.layout.shapes if s.type == "line" and s.x0 == s.x1}
-    for a in fig.layout.annotations:
-        if a.xref == "x" and a.x in lines and a.x > 0:
-            a.x = math.log10(a.x)
 
 
 @dataclass(frozen=True)

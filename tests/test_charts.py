@@ -1,0 +1,90 @@
+"""The shared plotly figures draw the engine's numbers, titled and labelled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner import charts, evaluate, load_scenario
+
+
+@pytest.fixture(scope="module")
+def ev(presets):
+    """The default scenario, evaluated."""
+    return evaluate(load_scenario(presets["default"]))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        charts.cumulative_tco,
+        charts.yearly_by_category,
+        charts.break_even_map,
+        charts.servers_by_year,
+        charts.qualitative_radar,
+        lambda ev: charts.demand_vs_capacity(ev, "postfix-dovecot"),
+    ],
+    ids=["cumulative", "yearly", "break-even", "servers", "radar", "demand"],
+)
+def test_titled(ev, make):
+    """Every figure has a title, and axis titles where it has axes."""
+    fig = make(ev)
+    assert fig.layout.title.text
+    if fig.layout.xaxis.title.text is not None or make is not charts.qualitative_radar:
+        assert fig.layout.xaxis.title.text
+        assert fig.layout.yaxis.title.text
+
+
+def test_cumulative_tco_ends_at_totals(ev):
+    """Each option's cumulative line ends at its total."""
+    fig = charts.cumulative_tco(ev)
+    for trace in fig.data:
+        assert trace.y[-1] == pytest.approx(ev.total(trace.name))
+
+
+def test_yearly_bars_sum_to_totals_in_order(ev):
+    """Stacked bars add up to each option's total, and years run 1..H within each option."""
+    fig = charts.yearly_by_category(ev)
+    sums: dict[str, float] = {}
+    for trace in fig.data:
+        options, years = trace.x
+        assert list(years) == [str(y) for y in range(1, 6)] * (len(options) // 5)
+        for option, amount in zip(options, trace.y, strict=True):
+            sums[option] = sums.get(option, 0.0) + amount
+    for o in ev.options:
+        assert sums[o.id] == pytest.approx(ev.total(o.id))
+
+
+def test_break_even_map_marks_crossings(ev):
+    """The break-even marks sit at the engine's break-even sizes; the scenario line at its size."""
+    fig = charts.break_even_map(ev)
+    marks = next(t for t in fig.data if t.name == "break-even")
+    assert sorted(marks.x) == sorted(b.users for b in ev.break_even if b.users is not None)
+    here = next(t for t in fig.data if t.name.startswith("this scenario"))
+    assert list(here.x) == [250, 250]
+    assert fig.layout.xaxis.type == "log"
+    assert not fig.layout.annotations  # no log-axis annotation trap
+
+
+def test_servers_step_chart(ev):
+    """The servers chart shows the sizing frame's servers per year."""
+    fig = charts.servers_by_year(ev)
+    trace = next(t for t in fig.data if t.name == "postfix-dovecot")
+    expected = ev.sizing[ev.sizing["option"] == "postfix-dovecot"]["servers"].tolist()
+    assert list(trace.y) == expected
+    assert trace.line.shape == "hv"
+
+
+def test_demand_vs_capacity_rejects_cloud(ev):
+    """Only on-prem options have a capacity to draw."""
+    with pytest.raises(ValueError, match="not an on-prem option"):
+        charts.demand_vs_capacity(ev, "m365-basic")
+
+
+def test_radar_scores(ev):
+    """The radar shows each option's eight scores, closed."""
+    fig = charts.qualitative_radar(ev)
+    for trace in fig.data:
+        assert len(trace.r) == 9
+        assert trace.r[0] == trace.r[-1]
+        assert np.all((np.array(trace.r) >= 1) & (np.array(trace.r) <= 5))
