@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from planner.evaluate import SWEEP_MAX_USERS, SWEEP_MIN_USERS, Evaluation
 from planner.models import CRITERIA
@@ -150,45 +151,59 @@ def break_even_map(ev: Evaluation, points: int = 200) -> go.Figure:
 
 
 def demand_vs_capacity(ev: Evaluation, option_id: str) -> go.Figure:
-    """Peak messages/s and storage TB each year against what the option's servers provide
-    at the target utilisation (two y axes)."""
+    """Two panels for one on-prem option: peak messages/s and storage TB each year (bars)
+    against what its servers provide at the target utilisation (step lines)."""
     o = ev.option(option_id)
     if not isinstance(o, ResolvedOnPrem):
         raise ValueError(f"{option_id} is not an on-prem option")
     rows = ev.sizing[ev.sizing["option"] == option_id]
     util = o.target_utilization
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=rows["year"], y=rows["peak_msgs_per_s"], name="peak messages/s"))
-    fig.add_trace(
-        go.Scatter(
-            x=rows["year"],
-            y=rows["servers"] * o.capacity_msgs_per_s * util,
-            name="message capacity at target utilisation",
-            mode="lines+markers",
-            line_shape="hv",
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("Message rate (messages/s)", "Mail storage (TB)"),
+        horizontal_spacing=0.12,
+    )
+    panels = (
+        (1, rows["peak_msgs_per_s"], rows["servers"] * o.capacity_msgs_per_s * util, "msgs/s"),
+        (2, rows["storage_tb"], rows["servers"] * o.storage_tb_per_server * util, "TB"),
+    )
+    for col, need, have, unit in panels:
+        fig.add_trace(
+            go.Bar(
+                x=rows["year"],
+                y=need,
+                name="needed (peak hour / end of year)",
+                marker_color="#636efa",
+                text=[f"{v:,.3g}" for v in need],
+                textposition="outside",
+                showlegend=col == 1,
+                hovertemplate=f"year %{{x}}<br>needed %{{y:,.2f}} {unit}<extra></extra>",
+            ),
+            row=1,
+            col=col,
         )
-    )
-    fig.add_trace(
-        go.Bar(x=rows["year"], y=rows["storage_tb"], name="storage TB", yaxis="y2", opacity=0.5)
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=rows["year"],
-            y=rows["servers"] * o.storage_tb_per_server * util,
-            name="storage capacity TB at target utilisation",
-            mode="lines+markers",
-            line_shape="hv",
-            yaxis="y2",
+        fig.add_trace(
+            go.Scatter(
+                x=rows["year"],
+                y=have,
+                name=f"all servers, spares included, at {util:.0%} utilisation",
+                mode="lines+markers",
+                line={"shape": "hv", "color": "#ef553b"},
+                showlegend=col == 1,
+                hovertemplate=f"year %{{x}}<br>capacity %{{y:,.2f}} {unit}<extra></extra>",
+            ),
+            row=1,
+            col=col,
         )
-    )
+        fig.update_xaxes(title_text="Year", dtick=1, row=1, col=col)
+        fig.update_yaxes(rangemode="tozero", row=1, col=col)
+    fig.update_yaxes(title_text="Messages per second", row=1, col=1)
+    fig.update_yaxes(title_text="Terabytes", row=1, col=2)
     fig.update_layout(
         title=f"Demand and capacity: {option_id}",
-        xaxis={"title": "Year", "dtick": 1},
-        yaxis={"title": "Messages per second", "rangemode": "tozero"},
-        yaxis2={"title": "Storage (TB)", "overlaying": "y", "side": "right", "rangemode": "tozero"},
-        barmode="group",
-        legend={"orientation": "h", "y": -0.2},
-        **_LAYOUT,
+        legend={"orientation": "h", "y": -0.25},
+        **{**_LAYOUT, "margin": {"l": 60, "r": 20, "t": 100, "b": 50}},
     )
     return fig
 
