@@ -8,9 +8,34 @@ currency at ``usd_exchange_rate``. Field names carry their units.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from planner.ranges import (
+    Distribution,
+    add_range_forms,
+    correlation_problems,
+    extract_ranges,
+    inject_ranges,
+    numeric_fields,
+    round_half_up,
+    split_path,
+)
 
 __all__ = [
     "CRITERIA",
@@ -18,6 +43,7 @@ __all__ = [
     "Catalog",
     "CloudOption",
     "CloudPlan",
+    "Correlation",
     "Criterion",
     "CriterionInfo",
     "Defaults",
@@ -250,8 +276,25 @@ class Qualitative(_Model):
     )
 
 
+Correlation = tuple[str, str, Annotated[float, Field(ge=-1, le=1, allow_inf_nan=False)]]
+
+
+def _as_line_error(e: Any) -> InitErrorDetails:
+    """A pydantic error, as reported, ready to be raised again beside other problems."""
+    message = str(e["msg"]).replace("{", "{{").replace("}", "}}")
+    return InitErrorDetails(
+        type=PydanticCustomError(e["type"], message), loc=tuple(e["loc"]), input=e["input"]
+    )
+
+
 class Scenario(_Model):
-    """A planning scenario: the organisation, its mail, and the options to compare."""
+    """A planning scenario: the organisation, its mail, and the options to compare.
+
+    Numeric fields of ``organization``, ``escalation`` and the options may be written as
+    ranges (see ``planner.ranges``): the field then holds the range's typical value and
+    :attr:`ranges` holds the range, keyed by field path. Dumps put the ranges back in
+    place, so a dumped scenario reads like the file it came from.
+    """
 
     name: str = Field(min_length=1, max_length=200)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 display currency.")
@@ -270,6 +313,97 @@ class Scenario(_Model):
     onprem: list[OnPremOption] = Field(default_factory=list)
     cloud: list[CloudOption] = Field(default_factory=list)
     qualitative: Qualitative | None = None
+    correlations: list[Correlation] = Field(
+        default_factory=list,
+        description="Correlations between ranged inputs, as [field_path_a, field_path_b, rho] "
+        "(a Gaussian copula; rho in -1..1). Paths: organization.<field>, escalation.<field>, "
+        "onprem.<id>.<field>, cloud.<id>.<field>.",
+    )
+    _range_by_path: dict[str, Distribution] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_ranges(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Replace each range by its typical value, validate, then keep the ranges."""
+        if not isinstance(data, Mapping):
+            return handler(data)
+        found = extract_ranges(data, _RANGED_MODELS)
+        try:
+            scenario = handler(found.data)
+        except ValidationError as exc:
+            others = [
+                _as_line_error(e)
+                for e in exc.errors(include_url=False)
+                if not any(tuple(e["loc"])[: len(b)] == b for b in found.bad_locs)
+            ]
+            raise ValidationError.from_exception_data(
+                cls.__name__, [*found.problems, *others]
+            ) from None
+        problems = found.problems + correlation_problems(
+            scenario.correlations, found.ranges, scenario._names_field
+        )
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        scenario._range_by_path = found.ranges
+        return scenario
+
+    @model_serializer(mode="wrap")
+    def _ranges_in_place(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and info.include is None and info.exclude is None:
+            inject_ranges(data, self.ranges)
+        return data
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The JSON Schema of the scenario file, with the range forms on numeric fields."""
+        schema = super().model_json_schema(*args, **kwargs)
+        mode = kwargs.get("mode", args[3] if len(args) > 3 else "validation")
+        return add_range_forms(schema, _RANGED_MODELS) if mode == "validation" else schema
+
+    @property
+    def ranges(self) -> dict[str, Distribution]:
+        """The ranges on inputs, by field path (``organization.users``, ``onprem.<id>.pue``).
+
+        A range whose field no longer holds its typical value (the field was changed with
+        ``model_copy``) is left out: the number that was set wins.
+        """
+        return {
+            path: dist
+            for path, dist in self._range_by_path.items()
+            if self._holds_center(path, dist)
+        }
+
+    def field_value(self, path: str) -> float | None:
+        """The number at a field path, or None when the path names no numeric field."""
+        section, option_id, name = split_path(path)
+        model = _RANGED_MODELS.get(section)
+        if model is None or name not in numeric_fields(model):
+            return None
+        holder: BaseModel | None
+        if option_id is None:
+            holder = getattr(self, section)
+        else:
+            options: list[OnPremOption] | list[CloudOption] = getattr(self, section)
+            holder = next((o for o in options if o.id == option_id), None)
+        value = getattr(holder, name, None) if holder is not None else None
+        return float(value) if isinstance(value, int | float) else None
+
+    def _names_field(self, path: str) -> bool:
+        section, option_id, name = split_path(path)
+        model = _RANGED_MODELS.get(section)
+        if model is None or name not in numeric_fields(model):
+            return False
+        return option_id is None or option_id in self.option_ids()
+
+    def _holds_center(self, path: str, dist: Distribution) -> bool:
+        section, _, name = split_path(path)
+        spec = numeric_fields(_RANGED_MODELS[section])[name]
+        center = dist.center()
+        expected = round_half_up(center) if spec.integer else center
+        return self.field_value(path) == expected
 
     @model_validator(mode="after")
     def _options_are_named_once(self) -> Self:
@@ -291,6 +425,14 @@ class Scenario(_Model):
     def option_ids(self) -> list[str]:
         """Ids of every option, on-prem first, in file order."""
         return [o.id for o in self.onprem] + [o.id for o in self.cloud]
+
+
+_RANGED_MODELS: dict[str, type[BaseModel]] = {
+    "organization": Organization,
+    "escalation": Escalation,
+    "onprem": OnPremOption,
+    "cloud": CloudOption,
+}
 
 
 # endregion
