@@ -39,6 +39,7 @@ from planner.ranges import (
 
 __all__ = [
     "CRITERIA",
+    "RANGED_MODELS",
     "Billing",
     "Catalog",
     "CloudOption",
@@ -327,7 +328,7 @@ class Scenario(_Model):
         """Replace each range by its typical value, validate, then keep the ranges."""
         if not isinstance(data, Mapping):
             return handler(data)
-        found = extract_ranges(data, _RANGED_MODELS)
+        found = extract_ranges(data, RANGED_MODELS)
         try:
             scenario = handler(found.data)
         except ValidationError as exc:
@@ -361,7 +362,7 @@ class Scenario(_Model):
         """The JSON Schema of the scenario file, with the range forms on numeric fields."""
         schema = super().model_json_schema(*args, **kwargs)
         mode = kwargs.get("mode", args[3] if len(args) > 3 else "validation")
-        return add_range_forms(schema, _RANGED_MODELS) if mode == "validation" else schema
+        return add_range_forms(schema, RANGED_MODELS) if mode == "validation" else schema
 
     @property
     def ranges(self) -> dict[str, Distribution]:
@@ -379,7 +380,7 @@ class Scenario(_Model):
     def field_value(self, path: str) -> float | None:
         """The number at a field path, or None when the path names no numeric field."""
         section, option_id, name = split_path(path)
-        model = _RANGED_MODELS.get(section)
+        model = RANGED_MODELS.get(section)
         if model is None or name not in numeric_fields(model):
             return None
         holder: BaseModel | None
@@ -393,14 +394,14 @@ class Scenario(_Model):
 
     def _names_field(self, path: str) -> bool:
         section, option_id, name = split_path(path)
-        model = _RANGED_MODELS.get(section)
+        model = RANGED_MODELS.get(section)
         if model is None or name not in numeric_fields(model):
             return False
         return option_id is None or option_id in self.option_ids()
 
     def _holds_center(self, path: str, dist: Distribution) -> bool:
         section, _, name = split_path(path)
-        spec = numeric_fields(_RANGED_MODELS[section])[name]
+        spec = numeric_fields(RANGED_MODELS[section])[name]
         center = dist.center()
         expected = round_half_up(center) if spec.integer else center
         return self.field_value(path) == expected
@@ -427,7 +428,7 @@ class Scenario(_Model):
         return [o.id for o in self.onprem] + [o.id for o in self.cloud]
 
 
-_RANGED_MODELS: dict[str, type[BaseModel]] = {
+RANGED_MODELS: dict[str, type[BaseModel]] = {  # section of a field path -> its model
     "organization": Organization,
     "escalation": Escalation,
     "onprem": OnPremOption,
