@@ -93,9 +93,8 @@ def simulation_tables(sim: Simulation) -> list[Table | str]:
                 item.input, item.range, f"{item.typical:g}", f"{item.low:g}", f"{item.high:g}"
             )
         if s.correlations:
-            r.caption = "correlated: " + "; ".join(
-                f"{a} ~ {b} ({rho:g})" for a, b, rho in s.correlations
-            )
+            count = len(s.correlations)
+            r.caption = f"{count} correlation{'s' * (count != 1)} between them (Gaussian copula)"
             r.caption_justify = "left"
         out.append(r)
         out.append(
@@ -119,15 +118,15 @@ def sensitivity_tables(sens: Sensitivity) -> list[Table | str]:
     if not s.inputs:
         out.append("The scenario has no ranges: nothing to swing.")
         return out
+    moving = [r for r in s.inputs if r.swing > 0]
+    still = [r.input for r in s.inputs if r.swing == 0]
     t = Table(title="Inputs by swing of the NPV gap", title_justify="left")
     t.add_column("input", no_wrap=True)
-    t.add_column("range")
     for name in ("low", "high", "gap at low", "gap at high", "swing"):
         t.add_column(name, justify="right", no_wrap=True)
-    for r in s.inputs:
+    for r in moving:
         t.add_row(
             r.input + (" !" if r.flips else ""),
-            r.range,
             f"{r.low:g}",
             f"{r.high:g}",
             f"{r.npv_at_low:,.0f}",
@@ -139,7 +138,10 @@ def sensitivity_tables(sens: Sensitivity) -> list[Table | str]:
         "lognormal), the others typical; ! the cheaper option changes"
     )
     t.caption_justify = "left"
-    out.append(t)
+    if moving:
+        out.append(t)
+    if still:
+        out.append(f"No effect on this pair: {', '.join(still)}.")
     return out
 
 
