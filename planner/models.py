@@ -341,7 +341,7 @@ class Scenario(_Model):
                 cls.__name__, [*found.problems, *others]
             ) from None
         problems = found.problems + correlation_problems(
-            scenario.correlations, found.ranges, scenario._names_field
+            scenario.correlations, found.ranges, scenario.has_field
         )
         if problems:
             raise ValidationError.from_exception_data(cls.__name__, problems)
@@ -392,7 +392,8 @@ class Scenario(_Model):
         value = getattr(holder, name, None) if holder is not None else None
         return float(value) if isinstance(value, int | float) else None
 
-    def _names_field(self, path: str) -> bool:
+    def has_field(self, path: str) -> bool:
+        """Whether ``path`` names a numeric field that may hold a range (set or not)."""
         section, option_id, name = split_path(path)
         model = RANGED_MODELS.get(section)
         if model is None or name not in numeric_fields(model):

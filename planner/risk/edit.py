@@ -50,7 +50,7 @@ def with_range(
     keep its typical value. Correlations that name the input are dropped when it no longer
     has a range. Raises ScenarioError naming the field when the result is invalid.
     """
-    if scenario.field_value(path) is None:
+    if not scenario.has_field(path):
         raise ScenarioError(f"{path}: no such field in the scenario")
     data = scenario.model_dump(mode="json", exclude_unset=True)
     holder, name = _locate(data, path)

@@ -207,7 +207,7 @@ class Simulation:
                 label=o.label,
                 total=Percentiles.of(self.totals[o.id]),
                 npv=Percentiles.of(self.npvs[o.id]),
-                p_cheapest=round(p[o.id], 6),
+                p_cheapest=p[o.id],
                 ruled_out_by=list(ev.assessments[o.id].ruled_out_by),
             )
             for o in ev.options
@@ -220,8 +220,8 @@ class Simulation:
                     BreakEvenYears(
                         onprem=o.id,
                         cloud=c.id,
-                        p_by_year=[round(float(x), 6) for x in by_year],
-                        p_never=round(never, 6),
+                        p_by_year=[float(x) for x in by_year],
+                        p_never=never,
                     )
                 )
         return SimulationSummary(
@@ -234,7 +234,7 @@ class Simulation:
             inputs=[ranged_input(self.scenario, path) for path in self.inputs],
             correlations=[c for c in self.scenario.correlations if c[0] in self.inputs],
             cheapest=ev.cheapest,
-            p_cheapest_holds=round(p[ev.cheapest], 6),
+            p_cheapest_holds=p[ev.cheapest],
             options=options,
             break_even=pairs,
         )

@@ -1,0 +1,53 @@
+"""Risk figures: one trace per option or input, in the right order, with titled axes."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.risk import charts, sensitivity, simulate
+
+
+@pytest.fixture(scope="module")
+def sim(ranged_default):
+    """2,000 draws of the ranged default scenario."""
+    return simulate(ranged_default, draws=2000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def sens(ranged_default):
+    """The default pair's tornado."""
+    return sensitivity(ranged_default)
+
+
+class TestFigures:
+    def test_npv_distributions(self, sim):
+        """One line per option; each line's shares add up to 100 % of the draws."""
+        fig = charts.npv_distributions(sim, bins=40)
+        assert [t.name for t in fig.data] == [o.id for o in sim.evaluation.options]
+        for trace in fig.data:
+            assert len(trace.x) == 40
+            assert sum(trace.y) == pytest.approx(100.0)
+        assert fig.layout.xaxis.title.text == "NPV (USD)"
+
+    def test_p_cheapest(self, sim):
+        """Bars for every option, highest first, adding up to 100 %."""
+        bars = charts.p_cheapest(sim).data[0]
+        assert sorted(bars.x) == sorted(o.id for o in sim.evaluation.options)
+        assert list(bars.y) == sorted(bars.y, reverse=True)
+        assert sum(bars.y) == pytest.approx(100.0)
+
+    def test_tornado_puts_largest_swing_on_top(self, sens):
+        """The tornado draws the moving inputs, largest swing at the top (last in y)."""
+        fig = charts.tornado(sens, top=5)
+        low, high = fig.data
+        assert list(low.y)[::-1] == [r.input for r in sens.top(5)]
+        assert low.base == sens.base
+        widths = [abs(a - b) for a, b in zip(low.x, high.x, strict=True)]
+        assert widths == sorted(widths)
+
+    def test_break_even_years(self, sim):
+        """A stacked bar per pair: the years and 'never' add up to 100 %."""
+        fig = charts.break_even_years(sim)
+        assert [t.name for t in fig.data] == [*(f"year {y}" for y in range(1, 6)), "never"]
+        totals = [sum(t.x[i] for t in fig.data) for i in range(len(fig.data[0].y))]
+        assert totals == pytest.approx([100.0] * 6)
