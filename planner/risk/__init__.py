@@ -21,7 +21,6 @@ from planner.risk import charts
 from planner.risk.edit import ranged_inputs, scale_ranges, scaled, with_range
 from planner.risk.headline import RiskHeadline, headline
 from planner.risk.sensitivity import (
-    MEASURE,
     Sensitivity,
     SensitivitySummary,
     Swing,
@@ -29,7 +28,6 @@ from planner.risk.sensitivity import (
     sensitivity,
 )
 from planner.risk.simulate import (
-    MAX_DRAWS,
     BreakEvenYears,
     OptionRisk,
     Percentiles,
@@ -40,8 +38,6 @@ from planner.risk.simulate import (
 )
 
 __all__ = [
-    "MAX_DRAWS",
-    "MEASURE",
     "BreakEvenYears",
     "OptionRisk",
     "Percentiles",
