@@ -332,6 +332,8 @@ class Scenario(_Model):
         try:
             scenario = handler(found.data)
         except ValidationError as exc:
+            if not found.problems:
+                raise
             others = [
                 _as_line_error(e)
                 for e in exc.errors(include_url=False)
