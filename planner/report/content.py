@@ -9,8 +9,8 @@ engine (:class:`~planner.evaluate.Evaluation`); this module only selects and for
 
 Sections, in order: executive summary, organisation and workload (with sizing), costs
 (with break-even), qualitative comparison, benchmark evidence (only when an on-prem
-option's capacity comes from a benchmark), assumptions and sources, how the numbers are
-computed.
+option's capacity comes from a benchmark), uncertainty and sensitivity (only when the
+scenario has ranged inputs), assumptions and sources, how the numbers are computed.
 """
 
 from __future__ import annotations
@@ -21,13 +21,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
 from planner import __version__, charts
+from planner.errors import PlannerError
 from planner.evaluate import Evaluation, OptionSummary
 from planner.models import CRITERIA, Escalation, Organization, Scenario
+
+if TYPE_CHECKING:
+    from planner.risk import RiskHeadline, Sensitivity, Simulation
 
 __all__ = [
     "CHART_HEIGHT_PX",
@@ -38,12 +42,14 @@ __all__ = [
     "MarkdownText",
     "Paragraph",
     "Report",
+    "RiskAnalysis",
     "Section",
     "Subheading",
     "Table",
     "build",
     "formulas_markdown",
     "number",
+    "risk_analysis",
 ]
 
 CHART_WIDTH_PX = 680  # fits an A4 page with 12 mm margins (186 mm = 703 CSS px)
@@ -234,7 +240,37 @@ def _break_even_line(ev: Evaluation) -> str | None:
     )
 
 
-def _summary(ev: Evaluation) -> Section:
+RISK_DRAWS = 10_000
+RISK_SEED = 1  # fixed, so the same scenario always gives the same report
+
+
+@dataclass(frozen=True)
+class RiskAnalysis:
+    """The Monte Carlo run and tornado of a scenario with ranged inputs."""
+
+    simulation: Simulation
+    sensitivity: Sensitivity | None
+    headline: RiskHeadline
+
+
+def risk_analysis(ev: Evaluation) -> RiskAnalysis | None:
+    """Simulate and rank the sensitivities when the scenario has ranged inputs, else None.
+
+    The tornado needs an on-prem and a cloud option; without both it is left out.
+    """
+    if not ev.scenario.ranges:
+        return None
+    from planner import risk
+
+    sim = risk.simulate(ev.scenario, ev.catalog, draws=RISK_DRAWS, seed=RISK_SEED)
+    try:
+        sens: Sensitivity | None = risk.sensitivity(ev.scenario, catalog=ev.catalog)
+    except PlannerError:
+        sens = None
+    return RiskAnalysis(sim, sens, risk.headline(sim, sens, top=3))
+
+
+def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
     cmp = ev.comparison
     cur = cmp.currency
     cheapest = next(o for o in cmp.options if o.id == cmp.cheapest)
@@ -275,6 +311,8 @@ def _summary(ev: Evaluation) -> Section:
             + "; ".join(f"{o.id} ({', '.join(o.ruled_out_by)})" for o in ruled)
             + "."
         )
+    if analysis is not None:
+        items.extend(analysis.headline.lines)
     items.extend(f"Note: {w}." for w in cmp.warnings)
     return Section("summary", "Executive summary", (Bullets(tuple(items)), _totals_table(ev)))
 
@@ -583,6 +621,83 @@ def _benchmark(ev: Evaluation) -> Section | None:
     )
 
 
+def _risk(ev: Evaluation, analysis: RiskAnalysis | None) -> Section | None:
+    if analysis is None:
+        return None
+    from planner.risk import charts as risk_charts
+
+    sim, sens = analysis.simulation, analysis.sensitivity
+    summary = sim.summary
+    cur = summary.currency
+    rows = [
+        (
+            o.id,
+            o.kind,
+            number(o.npv.p10),
+            number(o.npv.p50),
+            number(o.npv.p90),
+            number(o.total.p50),
+            f"{o.p_cheapest:.0%}",
+        )
+        for o in sorted(summary.options, key=lambda o: o.npv.p50)
+    ]
+    blocks: list[Block] = [
+        Paragraph(
+            f"{summary.draws:,} draws (seed {summary.seed}) of the {len(summary.inputs)} ranged "
+            "inputs, each evaluated through the whole cost model; P10 and P90 bound the middle "
+            "80 % of outcomes."
+        ),
+        Table(
+            key="risk-options",
+            title=f"NPV over the draws ({cur})",
+            columns=(
+                "Option",
+                "Kind",
+                f"NPV P10 ({cur})",
+                f"NPV P50 ({cur})",
+                f"NPV P90 ({cur})",
+                f"Total P50 ({cur})",
+                "Cheapest in",
+            ),
+            rows=tuple(rows),
+            numeric=(False, False, True, True, True, True, True),
+        ),
+        Chart("risk-npv", "NPV distributions", partial(risk_charts.npv_distributions, sim)),
+    ]
+    if sens is not None:
+        swings = sens.table.head(10)
+        blocks.append(
+            Table(
+                key="risk-tornado",
+                title=f"Sensitivity of the NPV gap {sens.onprem} - {sens.cloud} ({cur})",
+                columns=(
+                    "Input",
+                    "Range",
+                    f"Gap at low ({cur})",
+                    f"Gap at high ({cur})",
+                    f"Swing ({cur})",
+                    "Can reverse",
+                ),
+                rows=tuple(
+                    (
+                        str(r["input"]),
+                        str(r["range"]),
+                        number(float(r["npv_at_low"])),
+                        number(float(r["npv_at_high"])),
+                        number(float(r["swing"])),
+                        "yes" if r["flips"] else "",
+                    )
+                    for r in swings.to_dict(orient="records")
+                ),
+                numeric=(False, False, True, True, True, False),
+                note="One input at a time at its low and high value (P10/P90 for normal and "
+                "lognormal ranges); below zero the on-prem option is cheaper.",
+            )
+        )
+        blocks.append(Chart("risk-tornado", "Tornado", partial(risk_charts.tornado, sens, top=10)))
+    return Section("risk", "Uncertainty and sensitivity", tuple(blocks))
+
+
 def _assumptions(ev: Evaluation) -> Section:
     rows = [
         (
@@ -636,12 +751,14 @@ def _formulas() -> Section:
 
 def build(ev: Evaluation, generated: dt.datetime | None = None) -> Report:
     """The report of ``ev``; ``generated`` (UTC) defaults to now."""
+    analysis = risk_analysis(ev)
     sections: Iterable[Section | None] = (
-        _summary(ev),
+        _summary(ev, analysis),
         _organisation(ev),
         _costs(ev),
         _qualitative(ev),
         _benchmark(ev),
+        _risk(ev, analysis),
         _assumptions(ev),
         _formulas(),
     )

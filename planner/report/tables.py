@@ -5,8 +5,9 @@
 - XLSX: one sheet each: summary, costs, sizing, assumptions, break_even.
 - JSON: the ``mailplan compare --format json`` document plus ``sizing`` (the sizing frame's
   rows), ``capacity`` (per on-prem option, with its source), ``qualitative`` (the decision
-  matrix), ``assumptions`` (every input with its source), ``generated`` and
-  ``mailplan_version``.
+  matrix), ``assumptions`` (every input with its source), ``risk`` (only for a scenario
+  with ranged inputs: the Monte Carlo summary, the tornado and the headline sentences),
+  ``generated`` and ``mailplan_version``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 
 from planner import __version__
 from planner.evaluate import Evaluation
+from planner.report.content import risk_analysis
 
 __all__ = [
     "XLSX_SHEETS",
@@ -92,6 +94,13 @@ def report_data(ev: Evaluation, generated: dt.datetime | None = None) -> dict[st
         for oid, a in ev.assessments.items()
     }
     data["assumptions"] = frame_records(ev.assumptions)
+    if (analysis := risk_analysis(ev)) is not None:
+        sens = analysis.sensitivity
+        data["risk"] = {
+            "simulation": analysis.simulation.summary.model_dump(mode="json"),
+            "sensitivity": None if sens is None else sens.summary.model_dump(mode="json"),
+            "headline": analysis.headline.lines,
+        }
     data["generated"] = (generated or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     data["mailplan_version"] = __version__
     return data

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from planner import Evaluation
+from planner import Evaluation, evaluate, load_scenario
 from planner.report import render
 from tests.report.figures import check_tables, markdown_tables
 
@@ -37,6 +38,7 @@ GOLDEN_DEFAULT = """\
 ### On-prem costs per year
 ### Cloud costs per year
 ### Escalation, currency, totals
+### Ranges, Monte Carlo and sensitivity
 """
 
 
@@ -72,7 +74,8 @@ def test_summary_names_the_recommendation_and_the_disagreement(default_ev: Evalu
     assert f"- Recommended by cost: {default_ev.cheapest} (" in summary
     assert "Recommended by the weighted qualitative score: m365-basic, m365-standard" in summary
     assert "This differs from the recommendation by cost" in summary
-    assert "sensitiv" not in md.lower()  # left out until the uncertainty analysis exists
+    assert "draws" not in summary  # no ranged inputs: no risk lines, nothing faked
+    assert "## 5. Uncertainty and sensitivity" not in md
 
 
 def test_summary_break_even_line_uses_the_engine_pair(default_ev: Evaluation) -> None:
@@ -92,3 +95,22 @@ def test_ruled_out_options_are_named(case_ev: Evaluation) -> None:
     for oid, a in case_ev.assessments.items():
         for req in a.ruled_out_by:
             assert f"{oid} ({req}" in md
+
+
+def test_ranged_scenario_names_risk_in_summary(presets: dict[str, Path]) -> None:
+    """With ranged inputs the summary gives the probability the recommendation holds and the
+    top sensitivities, and a section shows the simulation and the tornado."""
+    from planner import risk
+
+    scenario = load_scenario(presets["default-ranges"])
+    ev = evaluate(scenario)
+    md = render(ev, "md").decode("utf-8")
+    summary = md.split("## 1. Executive summary", 1)[1].split("**Totals", 1)[0]
+    sim = risk.simulate(scenario, draws=10_000, seed=1)
+    sens = risk.sensitivity(scenario)
+    p_holds = sim.summary.p_cheapest_holds
+    assert f"stays the cheapest in {p_holds:.0%} of 10,000 draws" in summary
+    for swing in sens.top(3):
+        assert swing.input in summary
+    assert "Uncertainty and sensitivity" in md
+    assert "**Sensitivity of the NPV gap postfix-dovecot - m365-basic (USD)**" in md

@@ -75,7 +75,7 @@ class TestJson:
     def test_comparison_part_equals_compare_json(self, case_ev: Evaluation) -> None:
         """Without the added keys, the document is `mailplan compare --format json`."""
         doc = json.loads(render(case_ev, "json"))
-        added = {"sizing", "capacity", "qualitative", "assumptions", "generated"}
+        added = {"sizing", "capacity", "qualitative", "assumptions", "risk", "generated"}
         base = {k: v for k, v in doc.items() if k not in added | {"mailplan_version"}}
 
         assert base == case_ev.comparison.model_dump(mode="json")
@@ -106,3 +106,20 @@ class TestJson:
         for oid, a in case_ev.assessments.items():
             assert doc["qualitative"][oid]["score"] == a.score
             assert doc["qualitative"][oid]["ruled_out_by"] == list(a.ruled_out_by)
+
+
+def test_json_has_risk_for_ranged_scenarios(presets) -> None:
+    """A ranged scenario's JSON report carries the simulation, tornado and headline."""
+    import json
+
+    from planner import evaluate, load_scenario, risk
+    from planner.report import render
+
+    scenario = load_scenario(presets["default-ranges"])
+    data = json.loads(render(evaluate(scenario), "json"))
+    sim = risk.simulate(scenario, draws=10_000, seed=1)
+    assert data["risk"]["simulation"]["p_cheapest_holds"] == sim.summary.p_cheapest_holds
+    assert data["risk"]["sensitivity"]["onprem"] == "postfix-dovecot"
+    assert data["risk"]["headline"]
+    plain = json.loads(render(evaluate(load_scenario(presets["default"])), "json"))
+    assert "risk" not in plain
