@@ -211,14 +211,15 @@ def demand_vs_capacity(ev: Evaluation, option_id: str) -> go.Figure:
 def servers_by_year(ev: Evaluation) -> go.Figure:
     """Servers in service each year per on-prem option, as a step chart."""
     fig = go.Figure()
-    for option_id, rows in ev.sizing.groupby("option", sort=False):
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
+    for i, (option_id, rows) in enumerate(ev.sizing.groupby("option", sort=False)):
         fig.add_trace(
             go.Scatter(
                 x=rows["year"],
                 y=rows["servers"],
                 name=str(option_id),
                 mode="lines+markers",
-                line_shape="hv",
+                line={"shape": "hv", "dash": dashes[i % len(dashes)], "width": 3 - (i % 2)},
             )
         )
     fig.update_layout(
@@ -247,7 +248,7 @@ def qualitative_radar(ev: Evaluation) -> go.Figure:
     fig.update_layout(
         title="Qualitative scores (1 = poor, 5 = best)",
         polar={"radialaxis": {"range": [0, 5], "dtick": 1}},
-        legend_title="Option",
+        legend={"title": "Option", "orientation": "h", "y": -0.15},
         **_LAYOUT,
     )
     return fig
