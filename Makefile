@@ -1,4 +1,4 @@
-# Two commands for a fresh machine: `make run` and `make test`.
+# Two commands for a fresh machine: `make run` (the dashboard) and `make test`.
 # Both create .venv (if missing) and install mailplan into it with its dev tools.
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/mailplan compare data/scenarios/default.yaml
+	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --browser.gatherUsageStats false
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,29 @@
+"""mailplan's browser dashboard: the router and the frame.
+
+Run with ``make run`` (``streamlit run app.py --server.address 127.0.0.1
+--browser.gatherUsageStats false``) and open http://localhost:8501. The pages live in
+``planner/dashboard/pages/``; the sidebar drawn here (scenario picker, upload, currency)
+stays the same on every page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from planner.dashboard import DEFAULT_PAGE, PAGES, PAGES_DIR, sidebar
+
+
+def run() -> None:
+    """Register the pages, draw the frame, run the chosen page."""
+    page = st.navigation(
+        [
+            st.Page(PAGES_DIR / file, title=title, url_path=url, default=file == DEFAULT_PAGE)
+            for file, title, url in PAGES
+        ]
+    )
+    st.set_page_config(page_title=f"mailplan · {page.title}", layout="wide")
+    sidebar.render()
+    page.run()
+
+
+run()

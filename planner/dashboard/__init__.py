@@ -1,0 +1,34 @@
+"""The browser dashboard: the only Streamlit code besides ``app.py``.
+
+Opt-in: ``import planner`` does not load it. Modules:
+
+- ``fields``  what each scenario field looks like in a form (label, unit, step); no Streamlit
+- ``views``   display tables and call-outs built from an Evaluation; no Streamlit
+- ``upload``  an uploaded scenario file, size-capped and validated; no Streamlit
+- ``state``   the session: scenarios to pick from, the one in use, the form draft, its problems
+- ``cached``  every planner call the UI makes, behind ``st.cache_data``
+- ``widgets`` shared UI pieces: field inputs with help and errors, charts, money
+- ``sidebar`` the frame's sidebar: scenario picker, upload, currency
+- ``pages/``  one script per page (Scenario, Costs, Scale, Compare, Report)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["PAGES", "PAGES_DIR"]
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+"""Folder of the page scripts that ``app.py`` hands to ``st.navigation``."""
+
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("scenario.py", "Scenario", "scenario"),
+    ("costs.py", "Costs", "costs"),
+    ("scale.py", "Scale", "scale"),
+    ("compare.py", "Compare", "compare"),
+    ("report.py", "Report", "report"),
+)
+"""(file in ``pages/``, title, url path), in navigation order."""
+
+DEFAULT_PAGE = "costs.py"
+"""The page shown at ``/``."""

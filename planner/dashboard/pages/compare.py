@@ -1,0 +1,87 @@
+"""Compare: the side the numbers miss, as a weighted decision matrix with hard requirements."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from planner.dashboard import cached, state, views, widgets
+from planner.models import CRITERIA
+
+_COLUMNS = 4
+
+
+def _reset(option_id: str) -> None:
+    state.reset_scores(st.session_state, option_id, widgets.check())
+
+
+def render() -> None:
+    """Requirements, weights, the matrix and radar, then one option's scores with reasons."""
+    scenario, ev = widgets.current_evaluation()
+    widgets.page_header(
+        "Compare", scenario, "control, effort, confidentiality and the rest, weighed"
+    )
+    qual = ev.catalog.qualitative
+    criteria = {c.id: c for c in qual.criteria}
+
+    st.subheader("Hard requirements")
+    widgets.multi_field(
+        ("qualitative", "requirements"),
+        "Options must meet",
+        {r.id: r.label for r in qual.requirements},
+        help="\n\n".join(f"**{r.label}**: {r.description}" for r in qual.requirements),
+    )
+    ruled_out = views.requirement_table(ev)
+    if ruled_out.empty:
+        st.caption("No option is ruled out.")
+    else:
+        st.table(ruled_out.set_index("Option"))
+
+    st.subheader("Weights")
+    st.caption("How much each criterion counts; 0 leaves it out.")
+    cols = st.columns(_COLUMNS)
+    for i, c in enumerate(CRITERIA):
+        with cols[i % _COLUMNS]:
+            widgets.plain_number(
+                ("qualitative", "weights", c),
+                f"{criteria[c].label} (weight)",
+                default=1.0,
+                step=0.5,
+                fmt="%.1f",
+                help=criteria[c].description,
+            )
+
+    st.subheader("Decision matrix")
+    left, right = st.columns(2)
+    with left:
+        st.table(views.decision_matrix(ev))
+        st.caption("Scores 1 (poor) to 5 (best); weighted score = Σ weight × score / Σ weight.")
+    with right:
+        widgets.chart(cached.qualitative_radar(scenario), key="qualitative_radar")
+
+    st.subheader("Scores and reasons")
+    labels = views.option_labels(ev)
+    widgets.keep_choice("compare_option", list(labels))
+    option_id = st.selectbox(
+        "Option", list(labels), format_func=labels.__getitem__, key="compare_option"
+    )
+    cells = {cell.criterion: cell for cell in ev.assessments[option_id].criteria}
+    halves = st.columns(2)
+    for i, c in enumerate(CRITERIA):
+        cell = cells[c]
+        with halves[i % 2]:
+            widgets.score_field(
+                ("qualitative", "scores", option_id, c),
+                criteria[c].label,
+                default=cell.score,
+                help=criteria[c].description,
+            )
+            st.caption(f"{cell.origin}: {cell.reason}")
+    st.button(
+        "Back to the catalog's scores for this option",
+        on_click=_reset,
+        args=(option_id,),
+        key="reset_scores",
+    )
+
+
+render()

@@ -1,0 +1,308 @@
+"""Display tables and call-outs built from an evaluated scenario; no Streamlit here.
+
+The figures come from the engine (``Evaluation``); this module only picks, labels and
+formats them for a page: money with thousands separators and the currency, units in
+column headers. The one derived figure is the saving of the cheapest option over the
+next cheapest (a difference of two NPVs).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from planner.errors import ScenarioError
+from planner.evaluate import BreakEven, Evaluation, OptionSummary
+from planner.models import CRITERIA, Catalog, Scenario
+from planner.resolve import Provenance, ResolvedOnPrem, resolve
+
+__all__ = [
+    "Callout",
+    "Default",
+    "assumptions_table",
+    "break_even_table",
+    "capacity_rows",
+    "catalog_defaults",
+    "cheapest_callout",
+    "comparison_json",
+    "costs_csv",
+    "decision_matrix",
+    "headline_break_even",
+    "money",
+    "option_labels",
+    "reasons_table",
+    "requirement_table",
+    "sizing_table",
+    "totals_table",
+]
+
+
+def money(amount: float, currency: str, decimals: int = 0) -> str:
+    """``12,345 USD``: thousands separators and the currency code."""
+    return f"{amount:,.{decimals}f} {currency}"
+
+
+def option_labels(ev: Evaluation) -> dict[str, str]:
+    """Option id -> ``label (id)`` for pickers and headings."""
+    return {o.id: f"{o.label} ({o.id})" for o in ev.options}
+
+
+# region #### costs ####
+
+
+class Callout(BaseModel):
+    """The cheapest option and what it saves over the next cheapest (by NPV)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cheapest: OptionSummary
+    runner_up: OptionSummary | None
+    saving_npv: float | None
+    among: str  # "eligible options" or "all options"
+
+
+def cheapest_callout(ev: Evaluation) -> Callout:
+    """The engine's cheapest option, the next cheapest in the same pool, and the NPV gap."""
+    comp = ev.comparison
+    by_id = {o.id: o for o in comp.options}
+    eligible = set(ev.eligible)
+    pool = [o for o in comp.options if o.id in eligible] or comp.options
+    rest = sorted((o for o in pool if o.id != comp.cheapest), key=lambda o: o.npv)
+    runner = rest[0] if rest else None
+    return Callout(
+        cheapest=by_id[comp.cheapest],
+        runner_up=runner,
+        saving_npv=None if runner is None else round(runner.npv - by_id[comp.cheapest].npv, 2),
+        among="eligible options" if eligible and len(pool) < len(comp.options) else "all options",
+    )
+
+
+def totals_table(ev: Evaluation) -> pd.DataFrame:
+    """One row per option, amounts with thousands separators (currency in the headers):
+    option, name, kind, total, NPV, cost per user-month, qualitative score, ruled out by."""
+    cur = ev.scenario.currency
+    comp = ev.comparison
+    rows = [
+        {
+            "Option": o.id + (" (cheapest)" if o.id == comp.cheapest else ""),
+            "Name": o.label,
+            "Kind": "on-prem" if o.kind == "onprem" else "cloud",
+            f"Total, {ev.horizon} years ({cur})": f"{o.total:,.0f}",
+            f"NPV ({cur})": f"{o.npv:,.0f}",
+            f"Per user-month ({cur})": f"{o.per_user_month:,.2f}",
+            "Score (1-5)": "–" if o.qualitative_score is None else f"{o.qualitative_score:.2f}",
+            "Ruled out by": ", ".join(o.ruled_out_by) or "–",
+        }
+        for o in comp.options
+    ]
+    return pd.DataFrame(rows).set_index("Option")
+
+
+def headline_break_even(ev: Evaluation) -> BreakEven | None:
+    """The break-even of the lowest-NPV on-prem option against the lowest-NPV cloud option."""
+    onprem = [o.id for o in ev.resolved.onprem]
+    cloud = [o.id for o in ev.resolved.cloud]
+    if not onprem or not cloud:
+        return None
+    best_onprem, best_cloud = min(onprem, key=ev.npv), min(cloud, key=ev.npv)
+    return next(b for b in ev.break_even if b.onprem == best_onprem and b.cloud == best_cloud)
+
+
+def break_even_table(ev: Evaluation) -> pd.DataFrame:
+    """Every on-prem/cloud pair: break-even year (cumulative cost) and users (NPV)."""
+    rows = [
+        {
+            "On-prem": b.onprem,
+            "Cloud": b.cloud,
+            "Break-even year": str(b.year) if b.year else f"none within {ev.horizon} years",
+            "Break-even users": f"{b.users:,}" if b.users else "none from 10 to 100,000",
+        }
+        for b in ev.break_even
+    ]
+    return pd.DataFrame(rows, columns=["On-prem", "Cloud", "Break-even year", "Break-even users"])
+
+
+# endregion
+# region #### scale ####
+
+
+def sizing_table(ev: Evaluation, option_id: str) -> pd.DataFrame:
+    """The sizing frame of one on-prem option, units in the column names."""
+    rows = ev.sizing[ev.sizing["option"] == option_id]
+    return pd.DataFrame(
+        {
+            "Year": rows["year"],
+            "Users": rows["users"],
+            "Messages per day": rows["messages_per_day"].round(0),
+            "Peak messages/s": rows["peak_msgs_per_s"].round(2),
+            "Storage (TB)": rows["storage_tb"].round(2),
+            "Capacity (msgs/s per server)": rows["capacity_msgs_per_s"],
+            "Servers": rows["servers"],
+        }
+    ).set_index("Year")
+
+
+def capacity_rows(ev: Evaluation) -> pd.DataFrame:
+    """Where each on-prem option's capacity figure came from: kind, source text, reference."""
+    rows = []
+    for o in ev.resolved.onprem:
+        prov = o.provenance.get("capacity_msgs_per_s", Provenance(origin="inline"))
+        rows.append(
+            {
+                "Option": o.id,
+                "Capacity (msgs/s per server)": o.capacity_msgs_per_s,
+                "From": o.capacity_kind,
+                "How": o.capacity_source,
+                "Source": prov.source or "–",
+                "As of": prov.as_of or "–",
+                "Note": prov.note or "–",
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "Option",
+            "Capacity (msgs/s per server)",
+            "From",
+            "How",
+            "Source",
+            "As of",
+            "Note",
+        ],
+    )
+
+
+# endregion
+# region #### compare ####
+
+
+def decision_matrix(ev: Evaluation) -> pd.DataFrame:
+    """Criteria (with weight) by option: the 1-5 score per cell, the weighted score last."""
+    labels = {c.id: c.label for c in ev.catalog.qualitative.criteria}
+    table: dict[str, list[Any]] = {
+        "Criterion": [labels.get(c, c) for c in CRITERIA] + ["Weighted score"],
+    }
+    first = ev.assessments[ev.options[0].id]
+    table["Weight"] = [f"{cell.weight:g}" for cell in first.criteria] + [""]
+    for o in ev.options:
+        a = ev.assessments[o.id]
+        table[o.id] = [str(cell.score) for cell in a.criteria] + [
+            "–" if a.score is None else f"{a.score:.2f}"
+        ]
+    return pd.DataFrame(table).set_index("Criterion")
+
+
+def reasons_table(ev: Evaluation, option_id: str) -> pd.DataFrame:
+    """One option's scores with where each came from and the one-line reason."""
+    labels = {c.id: c.label for c in ev.catalog.qualitative.criteria}
+    return pd.DataFrame(
+        [
+            {
+                "Criterion": labels.get(cell.criterion, cell.criterion),
+                "Score": cell.score,
+                "From": cell.origin,
+                "Reason": cell.reason,
+            }
+            for cell in ev.assessments[option_id].criteria
+        ]
+    ).set_index("Criterion")
+
+
+def requirement_table(ev: Evaluation) -> pd.DataFrame:
+    """Options ruled out by the scenario's hard requirements, with why."""
+    rows = [
+        {"Option": o.id, "Ruled out by": ", ".join(a.ruled_out_by), "Why": "; ".join(a.reasons)}
+        for o in ev.options
+        if (a := ev.assessments[o.id]).ruled_out_by
+    ]
+    return pd.DataFrame(rows, columns=["Option", "Ruled out by", "Why"])
+
+
+# endregion
+# region #### scenario form ####
+
+
+class Default(BaseModel):
+    """The value an option field takes when left empty, and where it comes from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: Any
+    origin: str
+    source: str | None = None
+    as_of: str | None = None
+    estimate: bool = False
+    note: str | None = None
+
+
+_ONPREM_KEEP = ("id", "label", "stack", "server", "relay")
+_STANDALONE = ("server_price", "capacity_msgs_per_s", "storage_tb_per_server")
+_CLOUD_KEEP = ("id", "label", "plan", "billing")
+
+
+def catalog_defaults(scenario: Scenario, catalog: Catalog) -> dict[str, dict[str, Default]]:
+    """Per option id and field, what the catalog gives when the field is left empty.
+
+    Resolves a copy of the scenario with every inline override removed, so an overridden
+    field still shows the default it replaces. Options that cannot be resolved that way
+    (a custom plan, a server-less option) are left out.
+    """
+    data = scenario.model_dump(mode="json", exclude_unset=True)
+    bare_onprem = []
+    for o in data.get("onprem", []):
+        keep: tuple[str, ...] = _ONPREM_KEEP
+        if not (o.get("stack") or o.get("server")):
+            keep += _STANDALONE
+        bare_onprem.append({k: v for k, v in o.items() if k in keep})
+    bare_cloud = []
+    for c in data.get("cloud", []):
+        keep = _CLOUD_KEEP
+        if c.get("plan") == "custom":
+            keep += ("price_per_user_month",)
+        bare_cloud.append({k: v for k, v in c.items() if k in keep})
+    bare = {**data, "onprem": bare_onprem, "cloud": bare_cloud}
+    bare.pop("qualitative", None)
+    try:
+        resolved = resolve(Scenario.model_validate(bare), catalog)
+    except (ScenarioError, ValueError):
+        return {}
+    out: dict[str, dict[str, Default]] = {}
+    for option in resolved.options:
+        fields: dict[str, Default] = {}
+        for field, prov in option.provenance.items():
+            if not hasattr(option, field):
+                continue
+            fields[field] = Default(value=getattr(option, field), **prov.model_dump())
+        if isinstance(option, ResolvedOnPrem):
+            fields["capacity_source"] = Default(
+                value=option.capacity_source, origin=option.capacity_kind
+            )
+        out[option.id] = fields
+    return out
+
+
+def assumptions_table(ev: Evaluation) -> pd.DataFrame:
+    """Every input with its origin and source (``Evaluation.assumptions``), values as text."""
+    frame = ev.assumptions.copy()
+    frame["value"] = frame["value"].map(lambda v: "–" if v is None else str(v))
+    return frame
+
+
+# endregion
+# region #### exports ####
+
+
+def costs_csv(ev: Evaluation) -> bytes:
+    """The tidy cost frame as CSV: option, kind, year, category, amount (display currency)."""
+    return ev.costs.to_csv(index=False).encode("utf-8")
+
+
+def comparison_json(ev: Evaluation) -> bytes:
+    """The comparison in the shape of ``mailplan compare --format json``."""
+    return (json.dumps(ev.comparison.model_dump(mode="json"), indent=2) + "\n").encode("utf-8")
+
+
+# endregion

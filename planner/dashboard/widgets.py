@@ -1,0 +1,228 @@
+"""Shared UI pieces: form fields bound to the draft, problem messages, charts, page headers.
+
+A form field is keyed by its scenario path (``state.widget_key``), takes its first value
+from the draft, and on change writes the draft back through ``state.edit``, which
+validates it. Its problems are shown right under it, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from planner.dashboard import cached, state
+from planner.dashboard.fields import FieldSpec, Path, path_key
+from planner.dashboard.views import Default
+from planner.evaluate import Evaluation
+from planner.models import Scenario
+
+__all__ = [
+    "chart",
+    "check",
+    "choice_field",
+    "current_evaluation",
+    "date_field",
+    "default_help",
+    "keep_choice",
+    "multi_field",
+    "number",
+    "number_field",
+    "page_header",
+    "plain_number",
+    "score_field",
+    "show_problems",
+    "text_field",
+]
+
+_CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def check() -> state.Check:
+    """The validation every form change goes through: parse, then evaluate (cached)."""
+    return state.checker(cached.evaluation)
+
+
+def number(value: float) -> str:
+    """A number for help texts: thousands separators, no needless decimals."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+
+
+def _on_change(path: Path, key: str) -> None:
+    value = st.session_state[key]
+    if isinstance(value, dt.date):
+        value = value.isoformat()
+    state.edit(st.session_state, path, value, check())
+
+
+def show_problems(path: Path | str) -> None:
+    """The draft's problems at exactly this path, as error boxes."""
+    key = path if isinstance(path, str) else path_key(path)
+    for msg in state.problems(st.session_state).get(key, []):
+        st.error(f"{key or 'scenario'}: {msg}")
+
+
+def _prime(path: Path, value: Any) -> str:
+    key = state.widget_key(path)
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
+
+
+def default_help(spec: FieldSpec, default: Default | None) -> str:
+    """The field's description and where the value used when it is left empty comes from."""
+    parts = [spec.description]
+    if default is not None and isinstance(default.value, int | float):
+        line = f"Left empty: **{number(default.value)}** {spec.unit}, from {default.origin}"
+        if default.source:
+            line += f"; source {default.source}"
+        if default.as_of:
+            line += f", as of {default.as_of}"
+        parts.append(line + ".")
+        if default.note:
+            parts.append(("Estimate: " if default.estimate else "Note: ") + default.note)
+    elif spec.default is not None:
+        parts.append(f"mailplan default: {spec.default} {spec.unit}.")
+    return "\n\n".join(p for p in parts if p)
+
+
+def number_field(
+    path: Path,
+    spec: FieldSpec,
+    *,
+    optional: bool = False,
+    default: Default | None = None,
+) -> None:
+    """A number input for ``spec`` at ``path``; ``optional`` ones may stay empty (catalog)."""
+    value = state.draft_value(st.session_state, path)
+    if value is None and not optional:
+        value = spec.default
+    if value is not None:
+        value = int(value) if spec.kind == "int" else float(value)
+    key = _prime(path, value)
+    placeholder = None
+    if optional and default is not None and isinstance(default.value, int | float):
+        placeholder = f"{number(default.value)} from {default.origin}"
+    st.number_input(
+        spec.title,
+        key=key,
+        step=1 if spec.kind == "int" else spec.step,
+        format=spec.fmt,
+        help=default_help(spec, default),
+        placeholder=placeholder or ("empty: 0" if optional else None),
+        on_change=_on_change,
+        args=(path, key),
+    )
+    show_problems(path)
+
+
+def text_field(path: Path, label: str, *, help: str | None = None, placeholder: str = "") -> None:
+    """A text input at ``path`` (empty removes the key)."""
+    key = _prime(path, state.draft_value(st.session_state, path) or "")
+    st.text_input(
+        label,
+        key=key,
+        help=help,
+        placeholder=placeholder or None,
+        on_change=_on_change,
+        args=(path, key),
+    )
+    show_problems(path)
+
+
+def choice_field(
+    path: Path, label: str, choices: Mapping[str | None, str], *, help: str | None = None
+) -> None:
+    """A select box at ``path`` over ``choices`` (value -> text); a None value means "not set"."""
+    value = state.draft_value(st.session_state, path)
+    options = list(choices)
+    key = _prime(path, value if value in choices else options[0])
+    st.selectbox(
+        label,
+        options,
+        key=key,
+        format_func=choices.__getitem__,
+        help=help,
+        on_change=_on_change,
+        args=(path, key),
+    )
+    show_problems(path)
+
+
+def plain_number(
+    path: Path, label: str, *, default: float, step: float, fmt: str, help: str | None = None
+) -> None:
+    """A number input at ``path`` for a value outside the field tables (a weight)."""
+    value = state.draft_value(st.session_state, path)
+    key = _prime(path, float(default if value is None else value))
+    st.number_input(
+        label, key=key, step=step, format=fmt, help=help, on_change=_on_change, args=(path, key)
+    )
+    show_problems(path)
+
+
+def score_field(path: Path, label: str, *, default: int, help: str | None = None) -> None:
+    """A 1-5 slider at ``path``."""
+    value = state.draft_value(st.session_state, path)
+    key = _prime(path, int(default if value is None else value))
+    st.slider(label, 1, 5, key=key, step=1, help=help, on_change=_on_change, args=(path, key))
+    show_problems(path)
+
+
+def multi_field(
+    path: Path, label: str, choices: Mapping[str, str], *, help: str | None = None
+) -> None:
+    """A multiselect at ``path`` over ``choices`` (value -> text); empty removes the key."""
+    value = state.draft_value(st.session_state, path) or []
+    key = _prime(path, [v for v in value if v in choices])
+    st.multiselect(
+        label,
+        list(choices),
+        key=key,
+        format_func=choices.__getitem__,
+        help=help,
+        on_change=_on_change,
+        args=(path, key),
+    )
+    show_problems(path)
+
+
+def date_field(path: Path, label: str, *, help: str | None = None) -> None:
+    """A date input at ``path`` that may stay empty."""
+    value = state.draft_value(st.session_state, path)
+    key = _prime(path, dt.date.fromisoformat(value) if isinstance(value, str) else None)
+    st.date_input(label, key=key, help=help, on_change=_on_change, args=(path, key))
+    show_problems(path)
+
+
+def keep_choice(key: str, options: list[str]) -> None:
+    """Forget a picker's value that is no longer among its options (another scenario)."""
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]
+
+
+def current_evaluation() -> tuple[Scenario, Evaluation]:
+    """The scenario in use and its (cached) evaluation."""
+    scenario = state.current(st.session_state)
+    return scenario, cached.evaluation(scenario)
+
+
+def page_header(title: str, scenario: Scenario, what: str) -> None:
+    """Page title, the scenario it shows, and one line saying what the page does."""
+    st.title(title)
+    st.caption(
+        f"{scenario.name} · {scenario.horizon_years} years · amounts in {scenario.currency}"
+        f" (USD × {scenario.usd_exchange_rate:g}) · {what}"
+    )
+    if state.problems(st.session_state):
+        st.warning(
+            "The Scenario page has changes with problems; this page shows the last valid version."
+        )
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """A plotly figure at full width with a trimmed mode bar."""
+    st.plotly_chart(fig, key=key, config=_CHART_CONFIG)
