@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -21,6 +22,7 @@ from planner.evaluate import Evaluation, evaluate
 from planner.models import Catalog, Scenario
 
 __all__ = [
+    "assumptions",
     "break_even_map",
     "catalog",
     "catalog_defaults",
@@ -58,9 +60,15 @@ def presets() -> dict[str, Scenario]:
 def evaluation(scenario: Scenario) -> Evaluation:
     """``planner.evaluate(scenario)`` with its frames, comparison and break-even computed."""
     ev = evaluate(scenario)
-    for _ in (ev.costs, ev.sizing, ev.summary, ev.comparison, ev.assumptions):
+    for _ in (ev.costs, ev.sizing, ev.summary, ev.comparison):
         pass
     return ev
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def assumptions(scenario: Scenario) -> pd.DataFrame:
+    """Every input with its origin, source and date (``Evaluation.assumptions``), as text."""
+    return views.assumptions_table(evaluation(scenario))
 
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)

@@ -108,6 +108,7 @@ def number_field(
         placeholder = f"{number(default.value)} from {default.origin}"
     st.number_input(
         spec.title,
+        value=None,  # the session value wins; None makes a cleared field read as empty, not 0
         key=key,
         step=1 if spec.kind == "int" else spec.step,
         format=spec.fmt,
@@ -159,7 +160,14 @@ def plain_number(
     value = state.draft_value(st.session_state, path)
     key = _prime(path, float(default if value is None else value))
     st.number_input(
-        label, key=key, step=step, format=fmt, help=help, on_change=_on_change, args=(path, key)
+        label,
+        value=None,
+        key=key,
+        step=step,
+        format=fmt,
+        help=help,
+        on_change=_on_change,
+        args=(path, key),
     )
     show_problems(path)
 

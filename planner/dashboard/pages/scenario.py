@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from planner.dashboard import cached, state, views, widgets
+from planner.dashboard import cached, state, widgets
 from planner.dashboard.fields import (
     CLOUD_NUMBERS,
     ESCALATION,
@@ -287,7 +287,7 @@ def render() -> None:
 
     with st.expander("Where every value comes from"):
         st.dataframe(
-            views.assumptions_table(ev),
+            cached.assumptions(scenario),
             hide_index=True,
             column_config={"source": st.column_config.LinkColumn("source")},
         )

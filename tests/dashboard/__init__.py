@@ -1,0 +1,1 @@
+"""Tests of the browser dashboard (planner.dashboard and app.py)."""

@@ -1,0 +1,127 @@
+"""The dashboard session on a plain dict: picking, editing, problems by field path."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner import evaluate
+from planner.dashboard import state
+from tests.conftest import make_scenario
+
+CHECK = state.checker(evaluate)
+POSTFIX = {"id": "postfix", "stack": "postfix-dovecot", "server": "smb-1u"}
+
+
+@pytest.fixture(name="session")
+def _session() -> dict:
+    """A session with two presets, the first in use."""
+    session: dict = {}
+    state.init(
+        session,
+        {"small": make_scenario(name="Small"), "big": make_scenario(organization={"users": 900})},
+        first="small",
+    )
+    return session
+
+
+class TestLibrary:
+    def test_starts_on_the_first_preset(self, session):
+        """A new session shows the requested preset and loads it into the form."""
+        assert (state.current(session).name, session[state.PICKER]) == ("Small", "small")
+        assert state.draft_value(session, ("organization", "users")) == 100
+
+    def test_select_loads_the_scenario_and_forgets_the_form(self, session):
+        """Picking another scenario shows it and drops the form widgets' old values."""
+        session["f:organization.users"] = 123
+
+        state.select(session, "big")
+
+        assert state.current(session).organization.users == 900
+        assert "f:organization.users" not in session
+
+    def test_upload_joins_the_library_and_is_used(self, session):
+        """An uploaded scenario gets a label of its own and is put in use."""
+        label = state.add_upload(session, "mine.yaml", make_scenario(name="Mine"))
+
+        assert (label, state.current(session).name) == ("upload: mine.yaml", "Mine")
+        assert state.choices(session) == ["small", "big", "upload: mine.yaml"]
+
+
+class TestEdit:
+    def test_valid_edit_becomes_the_edited_scenario(self, session):
+        """A valid change is applied as 'edited' and put in use."""
+        assert state.edit(session, ("organization", "users"), 250, CHECK)
+
+        assert state.current(session).organization.users == 250
+        assert (session[state.PICKER], state.problems(session)) == ("edited", {})
+
+    def test_invalid_edit_keeps_the_last_valid_scenario(self, session):
+        """A refused change is kept in the draft with its problem; the scenario stays."""
+        assert not state.edit(session, ("organization", "users"), 0, CHECK)
+
+        assert state.current(session).organization.users == 100
+        assert state.draft_value(session, ("organization", "users")) == 0
+        assert state.problems(session) == {
+            "organization.users": ["Input should be greater than or equal to 1 (got 0)"]
+        }
+
+    def test_catalog_problems_name_the_field(self, session):
+        """A problem found when evaluating (unknown catalog id) is filed under its field."""
+        state.add_option(session, "onprem", POSTFIX, CHECK)
+
+        state.edit(session, ("onprem", 0, "server"), "no-such-box", CHECK)
+
+        (message,) = state.problems(session)["onprem[0].server"]
+        assert message.startswith("unknown server profile 'no-such-box'")
+
+    def test_scenario_wide_problem_has_an_empty_path(self, session):
+        """A problem of the scenario as a whole is filed under ''."""
+        state.add_option(
+            session, "cloud", {"id": "x", "plan": "custom", "price_per_user_month": 1}, CHECK
+        )
+
+        state.edit(session, ("cloud", 1, "id"), "flat", CHECK)
+
+        assert state.problems(session)[""] == ["option ids must be unique; repeated: flat"]
+
+    def test_empty_value_removes_the_key(self, session):
+        """Clearing a field removes it from the scenario, so its default applies again."""
+        state.edit(session, ("organization", "peak_factor"), 5.0, CHECK)
+        state.edit(session, ("organization", "peak_factor"), None, CHECK)
+
+        assert "peak_factor" not in state.current(session).organization.model_fields_set
+
+    def test_renaming_an_option_carries_its_scores(self, session):
+        """Scores follow an option to its new id."""
+        state.edit(session, ("qualitative", "scores", "flat", "control"), 2, CHECK)
+
+        assert state.edit(session, ("cloud", 0, "id"), "renamed", CHECK)
+
+        assert state.current(session).qualitative.scores == {"renamed": {"control": 2}}
+
+    def test_added_option_gets_an_unused_id(self, session):
+        """Adding a plan twice numbers the second id."""
+        state.add_option(session, "cloud", {"id": "zoho", "plan": "zoho-mail-lite"}, CHECK)
+        state.add_option(session, "cloud", {"id": "zoho", "plan": "zoho-mail-lite"}, CHECK)
+
+        assert state.current(session).option_ids() == ["flat", "zoho", "zoho-2"]
+
+    def test_removed_option_takes_its_scores(self, session):
+        """Removing an option also removes its qualitative scores."""
+        state.add_option(session, "onprem", POSTFIX, CHECK)
+        state.edit(session, ("qualitative", "scores", "postfix", "control"), 2, CHECK)
+
+        assert state.remove_option(session, "onprem", 0, CHECK)
+
+        assert state.current(session).qualitative.scores == {}
+        assert state.current(session).option_ids() == ["flat"]
+
+    def test_reset_scores_goes_back_to_the_catalog(self, session):
+        """Resetting an option's scores forgets them and their form widgets."""
+        state.edit(session, ("qualitative", "scores", "flat", "control"), 2, CHECK)
+        session["f:qualitative.scores.flat.control"] = 2
+
+        state.reset_scores(session, "flat", CHECK)
+
+        assert state.current(session).qualitative.scores == {}
+        assert "f:qualitative.scores.flat.control" not in session
