@@ -21,6 +21,7 @@ from planner.evaluate import Evaluation
 from planner.models import Scenario
 
 __all__ = [
+    "NOT_SET",
     "chart",
     "check",
     "choice_field",
@@ -37,6 +38,9 @@ __all__ = [
     "show_problems",
     "text_field",
 ]
+
+NOT_SET = ""
+"""The choice that leaves a field unset (the catalog or model default applies)."""
 
 _CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
@@ -105,7 +109,7 @@ def number_field(
     key = _prime(path, value)
     placeholder = None
     if optional and default is not None and isinstance(default.value, int | float):
-        placeholder = f"{number(default.value)} from {default.origin}"
+        placeholder = f"{number(default.value)} · {default.origin.split()[0]}"
     st.number_input(
         spec.title,
         value=None,  # the session value wins; None makes a cleared field read as empty, not 0
@@ -135,9 +139,12 @@ def text_field(path: Path, label: str, *, help: str | None = None, placeholder: 
 
 
 def choice_field(
-    path: Path, label: str, choices: Mapping[str | None, str], *, help: str | None = None
+    path: Path, label: str, choices: Mapping[str, str], *, help: str | None = None
 ) -> None:
-    """A select box at ``path`` over ``choices`` (value -> text); a None value means "not set"."""
+    """A select box at ``path`` over ``choices`` (value -> text); NOT_SET leaves it unset.
+
+    (A select box's None means "nothing selected", so "not set" is spelled NOT_SET.)
+    """
     value = state.draft_value(st.session_state, path)
     options = list(choices)
     key = _prime(path, value if value in choices else options[0])

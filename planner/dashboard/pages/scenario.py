@@ -19,6 +19,7 @@ from planner.dashboard.fields import (
     path_key,
 )
 from planner.dashboard.views import Default
+from planner.dashboard.widgets import NOT_SET
 from planner.models import CloudOption, OnPremOption, Organization
 
 _COLUMNS = 4
@@ -115,21 +116,21 @@ def _onprem_option(
             widgets.choice_field(
                 (*prefix, "stack"),
                 "Software stack",
-                {None: "none", **{s.id: s.label for s in cat.stacks}},
+                {NOT_SET: "none", **{s.id: s.label for s in cat.stacks}},
                 help=_desc(OnPremOption, "stack"),
             )
         with cols[3]:
             widgets.choice_field(
                 (*prefix, "server"),
                 "Server profile",
-                {None: "none: give hardware below", **{s.id: s.label for s in cat.servers}},
+                {NOT_SET: "none: give hardware below", **{s.id: s.label for s in cat.servers}},
                 help=_desc(OnPremOption, "server"),
             )
         with cols[4]:
             widgets.choice_field(
                 (*prefix, "relay"),
                 "Outbound relay",
-                {None: "none: deliver directly", **{r.id: r.label for r in cat.relays}},
+                {NOT_SET: "none: deliver directly", **{r.id: r.label for r in cat.relays}},
                 help=_desc(OnPremOption, "relay"),
             )
         cols = st.columns([1, 3])
@@ -139,7 +140,7 @@ def _onprem_option(
             widgets.choice_field(
                 (*prefix, "redundancy"),
                 "Redundancy",
-                {None: f"{catalog_value} (catalog)", "none": "none", "n+1": "n+1", "2n": "2n"},
+                {NOT_SET: f"{catalog_value} (catalog)", "none": "none", "n+1": "n+1", "2n": "2n"},
                 help=_desc(OnPremOption, "redundancy") + _source_line(redundancy),
             )
         with cols[1]:
@@ -158,8 +159,8 @@ def _onprem_option(
         )
 
 
-_BILLING: dict[str | None, str] = {
-    None: "annual (default)",
+_BILLING = {
+    NOT_SET: "annual (default)",
     "annual": "annual",
     "annual_billed_monthly": "annual, billed monthly",
     "monthly": "monthly",
@@ -185,9 +186,7 @@ def _cloud_option(
                 help=_desc(CloudOption, "label"),
                 placeholder="the plan's name",
             )
-        plans: dict[str | None, str] = {
-            p.id: p.label + ("" if p.selectable else " (legacy)") for p in cat.plans
-        }
+        plans = {p.id: p.label + ("" if p.selectable else " (legacy)") for p in cat.plans}
         plans["custom"] = "custom: give the price below"
         with cols[2]:
             widgets.choice_field(

@@ -1,0 +1,187 @@
+"""The dashboard in a real browser: ``streamlit run app.py`` on a free loopback port, driven
+by Playwright through Debian's Chromium with the offline flags (no ``playwright install``).
+
+Screenshots of every page go to ``test-artifacts/dashboard/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from planner import evaluate, load_scenario, scenario_presets
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+WAIT_MS = 30_000
+PAGES = [("costs", ""), ("scenario", "scenario"), ("scale", "scale"), ("compare", "compare"),
+         ("report", "report")]  # fmt: skip
+CHARTED = {"costs", "scale", "compare"}
+
+pytestmark = pytest.mark.timeout(120)
+expect.set_options(timeout=WAIT_MS)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()}")
+
+
+@pytest.fixture(name="app_url", scope="module")
+def _app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port of 127.0.0.1, stopped after the module."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(name="browser", scope="module")
+def _browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, with no way off loopback."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(name="page")
+def _page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser tab (a new dashboard session) that accepts downloads."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    yield page
+    context.close()
+
+
+def open_page(page: Page, url: str, title: str) -> None:
+    """Load a page and wait until its title is drawn (and its charts, when it has some)."""
+    page.goto(url)
+    expect(page.locator("h1", has_text=title)).to_be_visible()
+    if title.lower() in CHARTED:
+        page.locator(".js-plotly-plot .main-svg").first.wait_for()
+
+
+def default_evaluation():
+    """The bundled default scenario, evaluated."""
+    return evaluate(load_scenario(scenario_presets()["default"]))
+
+
+def test_costs_page_draws_its_charts(page, app_url):
+    """The first page is Costs; its cumulative chart has one line per option."""
+    open_page(page, app_url, "Costs")
+
+    lines = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace")
+    expect(lines).to_have_count(len(default_evaluation().options))
+    expect(page.locator(".js-plotly-plot")).to_have_count(3)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
+def test_changing_users_updates_the_totals(page, app_url):
+    """A new user count typed on the Scenario page changes the totals on the Costs page."""
+    scenario = load_scenario(scenario_presets()["default"])
+    edited = scenario.model_copy(
+        update={"organization": scenario.organization.model_copy(update={"users": 500})}
+    )
+    before, after = (
+        f"{evaluate(s).total('m365-basic'):,.0f}" for s in (scenario, edited)
+    )  # fmt: skip
+    open_page(page, app_url, "Costs")
+    totals = page.locator("[data-testid='stTable']").first
+    row = totals.locator("tr", has_text="Microsoft 365 Business Basic")
+    expect(row).to_contain_text(before)
+
+    page.get_by_role("link", name="Scenario").click()
+    users = page.get_by_role("spinbutton", name="Users at the start (users)", exact=True)
+    users.fill("500")
+    users.press("Enter")
+    picker = page.get_by_role("combobox", name="Scenario", exact=True)
+    expect(picker).to_have_value("edited: Acme, 250 staff")
+    page.get_by_role("link", name="Costs").click()
+
+    expect(row).to_contain_text(after)
+    assert before != after
+
+
+def test_csv_download_holds_the_cost_frame(page, app_url, tmp_path):
+    """The Report page's CSV download is the engine's cost frame, number for number."""
+    open_page(page, f"{app_url}/report", "Report")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download costs (CSV)").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+
+    assert path.name == "acme-250-staff-costs.csv"
+    frame = pd.read_csv(io.BytesIO(path.read_bytes()))
+    pd.testing.assert_frame_equal(frame, default_evaluation().costs, check_dtype=False)
+
+
+def test_every_page_renders(page, app_url):
+    """Each page draws without an exception; a full-height screenshot is kept of each."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for name, path in PAGES:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        open_page(page, f"{app_url}/{path}", name.capitalize())
+        if name == "scenario":
+            page.get_by_text("On-prem: postfix-dovecot").click()
+            price = page.get_by_role("spinbutton", name="Server price (USD per server)", exact=True)
+            expect(price.first).to_be_visible()
+        expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+        page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
+        page.wait_for_timeout(500)  # let plotly redraw at the new size before the shot
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
