@@ -1,0 +1,112 @@
+"""How long the Costs page takes to rerun after one input changes (goal: under 300 ms).
+
+Runs the dashboard headless under Streamlit's AppTest, from the entrypoint, on the bundled
+default scenario and the 5,000-user preset. For each it times, over ``--runs`` reruns:
+
+- changed:   the sidebar exchange rate set to a value not seen before (every cached
+             planner call misses: evaluation, break-even search, three figures);
+- revisited: the rate set back to a value already seen (every cached call hits);
+- unchanged: a rerun with no input changed.
+
+It also times the planner work of one change without Streamlit (evaluate, comparison with
+break-even, the three Costs figures), the share of "changed" that caching cannot avoid.
+
+Usage: .venv/bin/python benchmarks/dashboard.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from planner import charts, evaluate, load_scenario, scenario_presets
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+PRESETS = ("default", "org-5000")
+GOAL_MS = 300.0
+
+
+def _ms(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return (
+        f"median {statistics.median(ordered) * 1000:7.1f} ms  p90 {p90 * 1000:7.1f} ms  "
+        f"max {ordered[-1] * 1000:7.1f} ms"
+    )
+
+
+def _timed(step: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def bench_app(preset: str, runs: int, offset: int) -> dict[str, list[float]]:
+    """Rerun times of the Costs page for one preset."""
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.sidebar.selectbox(key="picker").set_value(preset).run()
+    if at.exception or at.title[0].value != "Costs":
+        raise RuntimeError(f"the app did not start on the Costs page of {preset}")
+
+    def set_rate(value: float) -> None:
+        at.number_input(key="f:usd_exchange_rate").set_value(value).run()
+        if at.exception or at.error:
+            raise RuntimeError(f"rerun with usd_exchange_rate={value} failed")
+
+    out: dict[str, list[float]] = {"changed": [], "revisited": [], "unchanged": []}
+    for i in range(runs):
+        new_rate = 1.0 + (offset + i + 1) / 1000  # never seen before: every cache misses
+        out["changed"].append(_timed(lambda r=new_rate: set_rate(r)))  # type: ignore[misc]
+        out["revisited"].append(_timed(lambda: set_rate(1.0)))
+        out["unchanged"].append(_timed(at.run))
+    return out
+
+
+def bench_engine(preset: str, runs: int) -> list[float]:
+    """The planner work behind one changed input, without Streamlit."""
+    scenario = load_scenario(scenario_presets()[preset])
+
+    def work(i: int) -> None:
+        sc = scenario.model_copy(update={"usd_exchange_rate": 2.0 + i / 1000})
+        ev = evaluate(sc)
+        _ = ev.costs, ev.summary, ev.comparison
+        charts.cumulative_tco(ev)
+        charts.yearly_by_category(ev)
+        charts.break_even_map(ev)
+
+    work(-1)  # warm imports and plotly's validators
+    return [_timed(lambda i=i: work(i)) for i in range(runs)]  # type: ignore[misc]
+
+
+def main() -> None:
+    """Print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15, help="reruns per measurement")
+    args = parser.parse_args()
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+
+    print(f"Costs page rerun under AppTest, {args.runs} runs each; goal < {GOAL_MS:.0f} ms")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
+          f"{os.cpu_count()} CPUs (shared machine: figures are noisy)")  # fmt: skip
+    for n, preset in enumerate(PRESETS):
+        users = load_scenario(scenario_presets()[preset]).organization.users
+        print(f"\n{preset} ({users:,} users)")
+        results = bench_app(preset, args.runs, offset=n * 1000)
+        for kind, samples in results.items():
+            print(f"  {kind:<10} {_ms(samples)}")
+        print(f"  {'engine':<10} {_ms(bench_engine(preset, args.runs))}  (no Streamlit)")
+        worst = statistics.median(results["changed"]) * 1000
+        verdict = "meets" if worst < GOAL_MS else "MISSES"
+        print(f"  changed-input median {worst:.0f} ms {verdict} the {GOAL_MS:.0f} ms goal")
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
