@@ -26,4 +26,5 @@ def run() -> None:
     page.run()
 
 
-run()
+if __name__ == "__main__":
+    run()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from planner import catalog as catalog_module
 from planner import charts
 from planner.catalog import dump_scenario, load_catalog, load_scenario, scenario_presets
 from planner.dashboard import upload, views
@@ -31,6 +33,7 @@ __all__ = [
     "cumulative_tco",
     "demand_vs_capacity",
     "evaluation",
+    "parse_scenario",
     "presets",
     "qualitative_radar",
     "read_upload",
@@ -54,6 +57,12 @@ def catalog() -> Catalog:
 def presets() -> dict[str, Scenario]:
     """The bundled scenarios by name (``default``, ``office-25``, ...)."""
     return {name: load_scenario(path) for name, path in scenario_presets().items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def parse_scenario(data: Any, *, name: str) -> Scenario:
+    """``planner.parse_scenario``: the form's data as a Scenario (ScenarioError if invalid)."""
+    return catalog_module.parse_scenario(data, name=name)
 
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)

@@ -56,7 +56,7 @@ def render() -> None:
             help=f"At most {MAX_UPLOAD_BYTES // 1024} KB; checked like `mailplan validate`.",
         )
         for line in state.upload_problems(ss):
-            st.error(line)
+            st.error(widgets.plain(line))
         currency, rate = SIDEBAR
         widgets.text_field(
             ("currency",),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from planner.catalog import parse_scenario
 from planner.dashboard.fields import Path, path_key
@@ -71,12 +71,18 @@ def widget_key(path: Path) -> str:
     return FIELD + path_key(path)
 
 
-def checker(evaluate: Callable[[Scenario], object]) -> Check:
-    """A Check that validates the data as a scenario and then evaluates it (catalog ids,
-    missing inputs)."""
+class Parse(Protocol):
+    """``planner.parse_scenario``'s shape."""
+
+    def __call__(self, data: Any, *, name: str) -> Scenario: ...
+
+
+def checker(evaluate: Callable[[Scenario], object], parse: Parse = parse_scenario) -> Check:
+    """A Check that validates the data as a scenario (``parse(data, name)``) and then
+    evaluates it, which finds unknown catalog ids and missing inputs."""
 
     def check(data: dict[str, Any]) -> Scenario:
-        scenario = parse_scenario(data, name=_NAME)
+        scenario = parse(data, name=_NAME)
         evaluate(scenario)
         return scenario
 

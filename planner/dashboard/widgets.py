@@ -8,6 +8,7 @@ validates it. Its problems are shown right under it, never as a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "number",
     "number_field",
     "page_header",
+    "plain",
     "plain_number",
     "score_field",
     "show_problems",
@@ -47,7 +49,16 @@ _CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "se
 
 def check() -> state.Check:
     """The validation every form change goes through: parse, then evaluate (cached)."""
-    return state.checker(cached.evaluation)
+    return state.checker(cached.evaluation, cached.parse_scenario)
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>!$~|#])")
+
+
+def plain(text: str) -> str:
+    """``text`` escaped for Streamlit markdown, so that names and values taken from a
+    scenario file render as written (no links, images, emphasis or maths)."""
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def number(value: float) -> str:
@@ -66,7 +77,7 @@ def show_problems(path: Path | str) -> None:
     """The draft's problems at exactly this path, as error boxes."""
     key = path if isinstance(path, str) else path_key(path)
     for msg in state.problems(st.session_state).get(key, []):
-        st.error(f"{key or 'scenario'}: {msg}")
+        st.error(plain(f"{key or 'scenario'}: {msg}"))
 
 
 def _prime(path: Path, value: Any) -> str:
@@ -229,7 +240,7 @@ def page_header(title: str, scenario: Scenario, what: str) -> None:
     """Page title, the scenario it shows, and one line saying what the page does."""
     st.title(title)
     st.caption(
-        f"{scenario.name} · {scenario.horizon_years} years · amounts in {scenario.currency}"
+        f"{plain(scenario.name)} · {scenario.horizon_years} years · amounts in {scenario.currency}"
         f" (USD × {scenario.usd_exchange_rate:g}) · {what}"
     )
     if state.problems(st.session_state):

@@ -4,6 +4,7 @@ they should, bad input gives a message next to the field, never an exception."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
 
@@ -23,6 +24,11 @@ def table_rows(at, index=0):
     """A st.table as {row label: {column: text}}, ' (cheapest)' cut from the labels."""
     rows = at.table[index].value.to_dict(orient="index")
     return {str(k).removesuffix(" (cheapest)"): v for k, v in rows.items()}
+
+
+def errors(block):
+    """The error messages in a block (the page or the sidebar), markdown escapes removed."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in block.error]
 
 
 def metric(at, label):
@@ -79,8 +85,10 @@ class TestFrame:
         """A currency that is not an ISO code shows an error in the sidebar; nothing changes."""
         app.text_input(key="f:currency").set_value("euro").run()
         assert_clean(app)
-        errors = [e.value for e in app.sidebar.error]
-        assert any(e.startswith("currency: String should match pattern") for e in errors)
+        assert any(
+            e.startswith("currency: String should match pattern '^[A-Z]{3}$' (got 'euro')")
+            for e in errors(app.sidebar)
+        )
         assert app.sidebar.selectbox(key=state.PICKER).value == "default"
         assert app.caption[0].value.endswith(
             "total cost of ownership, NPV and break-even of every option"
@@ -95,6 +103,11 @@ class TestUpload:
         assert_clean(app)
         assert app.sidebar.selectbox(key=state.PICKER).value == "upload: flat.yaml"
         assert app.caption[0].value.startswith("Uploaded org")
+
+    def test_names_from_a_file_are_shown_as_text(self, app, upload):
+        """Markdown in an uploaded scenario's name is escaped, not rendered (no image fetch)."""
+        upload(app, "md.yaml", scenario_yaml(name="![x](http://example.invalid/x.png) **b**"))
+        assert app.caption[0].value.startswith(r"\!\[x\](http://example.invalid/x.png) \*\*b\*\*")
 
     def test_json_file_is_accepted(self, app, upload):
         """A JSON scenario is read as JSON."""
@@ -139,9 +152,7 @@ class TestUpload:
         """A bad upload is explained in the sidebar; the scenario in use stays."""
         upload(app, name, data)
         assert_clean(app)
-        assert any(e.value.startswith(expected) for e in app.sidebar.error), [
-            e.value for e in app.sidebar.error
-        ]
+        assert any(e.startswith(expected) for e in errors(app.sidebar)), errors(app.sidebar)
         assert app.sidebar.selectbox(key=state.PICKER).value == "default"
 
 
@@ -187,9 +198,9 @@ class TestScenarioPage:
         open_page(app, "scenario")
         app.number_input(key="f:organization.users").set_value(0).run()
         assert_clean(app)
-        assert "organization.users: Input should be greater than or equal to 1 (got 0)" in [
-            e.value for e in app.error
-        ]
+        assert "organization.users: Input should be greater than or equal to 1 (got 0)" in errors(
+            app
+        )
         assert app.sidebar.selectbox(key=state.PICKER).value == "default"
         open_page(app, "costs")
         assert "last valid version" in app.warning[0].value
@@ -236,7 +247,7 @@ class TestScenarioPage:
         open_page(app, "scenario")
         app.selectbox(key="f:cloud[0].plan").set_value("custom").run()
         assert_clean(app)
-        assert "cloud[0]: plan 'custom' needs price_per_user_month" in [e.value for e in app.error]
+        assert "cloud[0]: plan 'custom' needs price_per_user_month" in errors(app)
 
     def test_offers_the_scenario_as_yaml_and_json(self, app, open_page):
         """The scenario can be downloaded as YAML and JSON."""

@@ -17,11 +17,13 @@ def render() -> None:
 
     call = views.cheapest_callout(ev)
     best = call.cheapest
-    text = f"Cheapest: **{best.label}** (`{best.id}`), NPV {views.money(best.npv, cur)}"
+    text = (
+        f"Cheapest: **{widgets.plain(best.label)}** (`{best.id}`), NPV {views.money(best.npv, cur)}"
+    )
     if call.runner_up is not None and call.saving_npv is not None:
         text += (
             f", saving **{views.money(call.saving_npv, cur)}** (NPV) over the next cheapest, "
-            f"{call.runner_up.label} (`{call.runner_up.id}`)"
+            f"{widgets.plain(call.runner_up.label)} (`{call.runner_up.id}`)"
         )
     st.success(text + f"; among {call.among}.")
 

@@ -100,7 +100,8 @@ def _onprem_option(
     cat = cached.catalog()
     prefix: tuple[str | int, ...] = ("onprem", i)
     name = option.get("label") or labels.get(option.get("id", ""), "")
-    with st.expander(f"On-prem: {option.get('id', '?')} — {name}", expanded=_open(prefix)):
+    title = widgets.plain(f"On-prem: {option.get('id', '?')} — {name}")
+    with st.expander(title, expanded=_open(prefix)):
         widgets.show_problems(prefix)
         cols = st.columns(_COLUMNS + 1)
         with cols[0]:
@@ -174,7 +175,8 @@ def _cloud_option(
     prefix: tuple[str | int, ...] = ("cloud", i)
     plan = cat.plan(str(option.get("plan", "")))
     name = option.get("label") or labels.get(option.get("id", ""), "")
-    with st.expander(f"Cloud: {option.get('id', '?')} — {name}", expanded=_open(prefix)):
+    title = widgets.plain(f"Cloud: {option.get('id', '?')} — {name}")
+    with st.expander(title, expanded=_open(prefix)):
         widgets.show_problems(prefix)
         cols = st.columns(_COLUMNS)
         with cols[0]:
@@ -264,9 +266,10 @@ def render() -> None:
     widgets.page_header("Scenario", scenario, "every input of the plan")
     problems = state.problems(ss)
     if problems:
+        lines = [f"{path or 'scenario'}: {m}" for path, ms in problems.items() for m in ms]
         st.error(
             "Not applied, the pages show the last valid version. Problems: "
-            + "; ".join(f"{path or 'scenario'}: {m}" for path, ms in problems.items() for m in ms)
+            + widgets.plain("; ".join(lines))
         )
     _downloads()
     _general()
