@@ -236,14 +236,15 @@ def current_evaluation() -> tuple[Scenario, Evaluation]:
     return scenario, cached.evaluation(scenario)
 
 
-def page_header(title: str, scenario: Scenario, what: str) -> None:
-    """Page title, the scenario it shows, and one line saying what the page does."""
+def page_header(title: str, scenario: Scenario, what: str, *, warn: bool = True) -> None:
+    """Page title, the scenario it shows, one line saying what the page does, and (with
+    ``warn``) a warning when the form holds changes that were not applied."""
     st.title(title)
     st.caption(
         f"{plain(scenario.name)} · {scenario.horizon_years} years · amounts in {scenario.currency}"
         f" (USD × {scenario.usd_exchange_rate:g}) · {what}"
     )
-    if state.problems(st.session_state):
+    if warn and state.problems(st.session_state):
         st.warning(
             "The Scenario page has changes with problems; this page shows the last valid version."
         )

@@ -14,7 +14,7 @@ import yaml
 from planner import evaluate, load_catalog, load_scenario, parse_scenario, scenario_presets
 from planner.dashboard import state, views
 from planner.dashboard.fields import ESCALATION, GENERAL, ONPREM_NUMBERS, ORGANIZATION
-from tests.dashboard.conftest import ONPREM, scenario_yaml
+from tests.dashboard.conftest import ONPREM, PAGES, scenario_yaml
 
 TOTAL = "Total, 3 years (USD)"
 ZERO_USERS = "zero.yaml: organization.users: Input should be greater than or equal to 1"
@@ -94,6 +94,25 @@ class TestFrame:
             "total cost of ownership, NPV and break-even of every option"
         )
         assert "(USD)" in app.table[0].value.columns[2]
+
+
+@pytest.mark.parametrize("preset", sorted(scenario_presets()))
+def test_every_page_renders_every_preset(app, open_page, preset):
+    """Each bundled scenario draws on every page without an exception."""
+    app.sidebar.selectbox(key=state.PICKER).set_value(preset).run()
+    for page in PAGES:
+        open_page(app, page)
+        assert_clean(app)
+        assert app.title[0].value == page.capitalize()
+
+
+def test_on_prem_only_scenario_renders_every_page(app, open_page, upload):
+    """A scenario with no cloud option (no break-even pairs) draws on every page."""
+    upload(app, "onprem.yaml", scenario_yaml(onprem=[ONPREM], cloud=[]))
+    assert app.caption[0].value.startswith("test")
+    for page in PAGES:
+        open_page(app, page)
+        assert_clean(app)
 
 
 class TestUpload:

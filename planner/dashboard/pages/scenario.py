@@ -263,7 +263,7 @@ def render() -> None:
     """The whole form, then the table of where every value came from."""
     ss = st.session_state
     scenario, ev = widgets.current_evaluation()
-    widgets.page_header("Scenario", scenario, "every input of the plan")
+    widgets.page_header("Scenario", scenario, "every input of the plan", warn=False)
     problems = state.problems(ss)
     if problems:
         lines = [f"{path or 'scenario'}: {m}" for path, ms in problems.items() for m in ms]
