@@ -11,6 +11,9 @@ default scenario and the 5,000-user preset. For each it times, over ``--runs`` r
 It also times the planner work of one change without Streamlit (evaluate, comparison with
 break-even, the three Costs figures), the share of "changed" that caching cannot avoid.
 
+Wall time is what a user waits; CPU time (this process, all threads) is what the rerun
+costs, and is far less disturbed by other work on a shared machine.
+
 Usage: .venv/bin/python benchmarks/dashboard.py [--runs 15]
 """
 
@@ -33,22 +36,28 @@ PRESETS = ("default", "org-5000")
 GOAL_MS = 300.0
 
 
-def _ms(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+def _ms(samples: list[tuple[float, float]]) -> str:
+    def stats(values: list[float]) -> tuple[float, float, float]:
+        ordered = sorted(values)
+        p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+        return statistics.median(ordered) * 1000, p90 * 1000, ordered[-1] * 1000
+
+    wall = stats([w for w, _ in samples])
+    cpu = stats([c for _, c in samples])
     return (
-        f"median {statistics.median(ordered) * 1000:7.1f} ms  p90 {p90 * 1000:7.1f} ms  "
-        f"max {ordered[-1] * 1000:7.1f} ms"
+        f"wall median {wall[0]:6.1f} p90 {wall[1]:6.1f} max {wall[2]:6.1f} ms | "
+        f"cpu median {cpu[0]:6.1f} p90 {cpu[1]:6.1f} ms"
     )
 
 
-def _timed(step: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def _timed(step: Callable[[], object]) -> tuple[float, float]:
+    """Wall time and this process's CPU time (all threads: AppTest runs the script in one)."""
+    wall, cpu = time.perf_counter(), time.process_time()
     step()
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def bench_app(preset: str, runs: int, offset: int) -> dict[str, list[float]]:
+def bench_app(preset: str, runs: int, offset: int) -> dict[str, list[tuple[float, float]]]:
     """Rerun times of the Costs page for one preset."""
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     at.sidebar.selectbox(key="picker").set_value(preset).run()
@@ -60,7 +69,7 @@ def bench_app(preset: str, runs: int, offset: int) -> dict[str, list[float]]:
         if at.exception or at.error:
             raise RuntimeError(f"rerun with usd_exchange_rate={value} failed")
 
-    out: dict[str, list[float]] = {"changed": [], "revisited": [], "unchanged": []}
+    out: dict[str, list[tuple[float, float]]] = {"changed": [], "revisited": [], "unchanged": []}
     for i in range(runs):
         new_rate = 1.0 + (offset + i + 1) / 1000  # never seen before: every cache misses
         out["changed"].append(_timed(lambda r=new_rate: set_rate(r)))  # type: ignore[misc]
@@ -69,7 +78,7 @@ def bench_app(preset: str, runs: int, offset: int) -> dict[str, list[float]]:
     return out
 
 
-def bench_engine(preset: str, runs: int) -> list[float]:
+def bench_engine(preset: str, runs: int) -> list[tuple[float, float]]:
     """The planner work behind one changed input, without Streamlit."""
     scenario = load_scenario(scenario_presets()[preset])
 
@@ -102,9 +111,13 @@ def main() -> None:
         for kind, samples in results.items():
             print(f"  {kind:<10} {_ms(samples)}")
         print(f"  {'engine':<10} {_ms(bench_engine(preset, args.runs))}  (no Streamlit)")
-        worst = statistics.median(results["changed"]) * 1000
-        verdict = "meets" if worst < GOAL_MS else "MISSES"
-        print(f"  changed-input median {worst:.0f} ms {verdict} the {GOAL_MS:.0f} ms goal")
+        wall = statistics.median(w for w, _ in results["changed"]) * 1000
+        cpu = statistics.median(c for _, c in results["changed"]) * 1000
+        verdict = "meets" if wall < GOAL_MS else "MISSES"
+        print(
+            f"  changed input: median {wall:.0f} ms wall ({cpu:.0f} ms CPU) {verdict} "
+            f"the {GOAL_MS:.0f} ms goal"
+        )
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from planner.evaluate import SWEEP_MAX_USERS, SWEEP_MIN_USERS, Evaluation
@@ -24,7 +25,14 @@ __all__ = [
     "yearly_by_category",
 ]
 
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
+_WHITE = pio.templates["plotly_white"]
+# plotly_white cut to the trace types drawn here: the same look, and a figure that is about
+# three times cheaper to build, copy and pickle (the dashboard caches and copies figures)
+_TEMPLATE = go.layout.Template(
+    layout=_WHITE.layout,
+    data={kind: getattr(_WHITE.data, kind) for kind in ("bar", "scatter", "scatterpolar")},
+)
+_LAYOUT = {"template": _TEMPLATE, "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
 
 
 def cumulative_tco(ev: Evaluation) -> go.Figure:
