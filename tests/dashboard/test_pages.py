@@ -442,7 +442,7 @@ class TestReportPage:
         monkeypatch.setitem(sys.modules, "planner.report", fake)
         open_page(app, "report")
         assert_clean(app)
-        assert [b.label for b in app.download_button][2:] == ["Download HTML", "Download Markdown"]
+        assert [b.label for b in app.download_button][2:] == ["Report (HTML)", "Report (Markdown)"]
 
 
 def test_flat_scenario_fixture_is_what_the_tests_assume():

@@ -18,7 +18,14 @@ MIME = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
-NAMES = {"html": "HTML", "pdf": "PDF", "md": "Markdown", "csv": "CSV", "xlsx": "Excel (XLSX)"}
+NAMES = {
+    "html": "HTML",
+    "pdf": "PDF",
+    "md": "Markdown",
+    "csv": "CSV",
+    "xlsx": "Excel",
+    "json": "JSON",
+}
 
 
 def _stem(scenario: Scenario) -> str:
@@ -64,7 +71,7 @@ def render() -> None:
         return
     for col, fmt in zip(st.columns(len(formats)), formats, strict=True):
         col.download_button(
-            f"Download {NAMES.get(fmt, fmt.upper())}",
+            f"Report ({NAMES.get(fmt, fmt.upper())})",
             functools.partial(cached.report, scenario, fmt),
             file_name=f"{stem}.{fmt}",
             mime=MIME.get(fmt, "application/octet-stream"),
