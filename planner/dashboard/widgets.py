@@ -118,9 +118,11 @@ def number_field(
     if value is not None:
         value = int(value) if spec.kind == "int" else float(value)
     key = _prime(path, value)
-    placeholder = None
+    placeholder = "empty: 0" if optional else None
     if optional and default is not None and isinstance(default.value, int | float):
         placeholder = f"{number(default.value)} · {default.origin.split()[0]}"
+    elif not optional and isinstance(spec.default, int | float):
+        placeholder = f"{number(spec.default)} · default"
     st.number_input(
         spec.title,
         value=None,  # the session value wins; None makes a cleared field read as empty, not 0
@@ -128,7 +130,7 @@ def number_field(
         step=1 if spec.kind == "int" else spec.step,
         format=spec.fmt,
         help=default_help(spec, default),
-        placeholder=placeholder or ("empty: 0" if optional else None),
+        placeholder=placeholder,
         on_change=_on_change,
         args=(path, key),
     )
@@ -220,7 +222,7 @@ def date_field(path: Path, label: str, *, help: str | None = None) -> None:
     """A date input at ``path`` that may stay empty."""
     value = state.draft_value(st.session_state, path)
     key = _prime(path, dt.date.fromisoformat(value) if isinstance(value, str) else None)
-    st.date_input(label, key=key, help=help, on_change=_on_change, args=(path, key))
+    st.date_input(label, value=None, key=key, help=help, on_change=_on_change, args=(path, key))
     show_problems(path)
 
 

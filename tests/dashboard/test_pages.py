@@ -3,6 +3,7 @@ they should, bad input gives a message next to the field, never an exception."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import sys
@@ -240,6 +241,14 @@ class TestScenarioPage:
         assert state.current(app.session_state).onprem[0].server_price == 9000.0
         app.number_input(key="f:onprem[0].server_price").set_value(None).run()
         assert state.current(app.session_state).onprem[0].server_price is None
+
+    def test_start_date_can_be_set_and_cleared(self, app, open_page):
+        """The optional start date is written as a date and removed when cleared."""
+        open_page(app, "scenario")
+        app.date_input(key="f:start_date").set_value(dt.date(2027, 1, 1)).run()
+        assert state.current(app.session_state).start_date == dt.date(2027, 1, 1)
+        app.date_input(key="f:start_date").set_value(None).run()
+        assert "start_date" not in state.current(app.session_state).model_fields_set
 
     def test_add_a_cloud_plan_from_the_catalog(self, app, open_page):
         """A catalog plan picked under 'Add an option' joins the comparison."""
