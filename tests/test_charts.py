@@ -88,3 +88,27 @@ def test_radar_scores(ev):
         assert len(trace.r) == 9
         assert trace.r[0] == trace.r[-1]
         assert np.all((np.array(trace.r) >= 1) & (np.array(trace.r) <= 5))
+
+
+def test_demand_and_capacity_are_two_panels(ev):
+    """Messages/s and storage each get a panel, demand as bars and capacity as a step line."""
+    fig = charts.demand_vs_capacity(ev, "postfix-dovecot")
+    assert [(t.type, t.xaxis, t.yaxis) for t in fig.data] == [
+        ("bar", "x", "y"),
+        ("scatter", "x", "y"),
+        ("bar", "x2", "y2"),
+        ("scatter", "x2", "y2"),
+    ]
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == (
+        "Messages per second",
+        "Terabytes",
+    )
+    assert fig.data[1].line.shape == "hv"
+
+
+def test_figures_keep_the_plotly_white_look(ev):
+    """The trimmed template is plotly_white's layout."""
+    import plotly.io as pio
+
+    fig = charts.cumulative_tco(ev)
+    assert fig.layout.template.layout == pio.templates["plotly_white"].layout

@@ -9,11 +9,10 @@ next cheapest (a difference of two NPVs).
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, PydanticDeprecatedSince211
+from pydantic import BaseModel, ConfigDict
 
 from planner.errors import ScenarioError
 from planner.evaluate import BreakEven, Evaluation, OptionSummary
@@ -287,13 +286,7 @@ def catalog_defaults(scenario: Scenario, catalog: Catalog) -> dict[str, dict[str
 
 def assumptions_table(ev: Evaluation) -> pd.DataFrame:
     """Every input with its origin and source (``Evaluation.assumptions``), values as text."""
-    with warnings.catch_warnings():
-        # planner/evaluate.py reads ``model_fields`` from an instance, which pydantic 2.11
-        # deprecates; harmless, and to be fixed in the engine (reported, not our module)
-        warnings.filterwarnings(
-            "ignore", "Accessing the 'model_fields' attribute", PydanticDeprecatedSince211
-        )
-        frame = ev.assumptions.copy()
+    frame = ev.assumptions.copy()
     frame["value"] = frame["value"].map(lambda v: "–" if v is None else str(v))
     return frame
 
