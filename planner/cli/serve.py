@@ -1,0 +1,233 @@
+"""``mailplan serve`` (the reference mail server) and ``mailplan queue`` (its relay queue)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from planner.cli.app import app
+from planner.errors import PlannerError
+
+OFF = "off"
+
+_OPTION_OF_FIELD = {
+    "max_message_size_bytes": "--max-message-size",
+    "max_recipients": "--max-recipients",
+    "max_command_line_bytes": "--max-command-line",
+    "max_line_length_bytes": "--max-line-length",
+    "idle_timeout_s": "--idle-timeout",
+    "session_timeout_s": "--session-timeout",
+    "max_connections": "--max-connections",
+    "max_errors": "--max-errors",
+    "max_auth_failures": "--max-auth-failures",
+    "auth_failure_delay_s": "--auth-failure-delay",
+    "max_hops": "--max-hops",
+    "retry_initial_s": "--retry-initial",
+    "retry_max_s": "--retry-max",
+    "queue_lifetime_s": "--queue-lifetime",
+    "queue_scan_s": "--queue-scan",
+    "relay_port": "--relay-port",
+    "connect_timeout_s": "--relay-timeout",
+    "command_timeout_s": "--relay-timeout",
+    "workers": "--workers",
+    "io_threads": "--io-threads",
+    "shutdown_grace_s": "--shutdown-grace",
+}
+
+
+def _validation_problems(exc: Any) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][-1]) if err["loc"] else "value"
+        option = _OPTION_OF_FIELD.get(field, f"--{field.replace('_', '-')}")
+        lines.append(f"{option}: {err['msg']} (got {err.get('input')!r})")
+    return lines
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command("serve")
+def serve(
+    data_dir: Annotated[Path, typer.Option("--data-dir", metavar="DIR", help="Mail store, queue, users file, stats.json.", show_default=False)],
+    domain: Annotated[list[str], typer.Option("--domain", metavar="DOMAIN", help="A local mail domain (repeatable).", show_default=False)],
+    smtp: Annotated[str, typer.Option("--smtp", metavar="HOST:PORT", help="Inbound SMTP listener (port 0: any free port; 'off': none).")] = "127.0.0.1:2525",
+    submission: Annotated[str, typer.Option("--submission", metavar="HOST:PORT", help="Submission listener, AUTH required ('off': none).")] = "127.0.0.1:2587",
+    pop3: Annotated[str | None, typer.Option("--pop3", metavar="HOST:PORT", help="Also serve POP3 from one server process.")] = None,
+    hostname: Annotated[str | None, typer.Option("--hostname", help="Name in the greeting and Received: headers [default: this host's name].")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Server processes (each one event loop) [default: CPU count].")] = 0,
+    io_threads: Annotated[int, typer.Option("--io-threads", help="Write/fsync threads per process.")] = 16,
+    dns: Annotated[str | None, typer.Option("--dns", metavar="HOST:PORT", help="DNS server for MX look-ups [default: the system's].")] = None,
+    relay_port: Annotated[int, typer.Option("--relay-port", help="Port of remote MX hosts.")] = 25,
+    insecure_auth: Annotated[bool, typer.Option("--insecure-auth", help="Allow AUTH without TLS (loopback listeners only; for tests).")] = False,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", metavar="PEM", help="Certificate chain [default: self-signed in DATA_DIR/tls].")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", metavar="PEM", help="Private key for --tls-cert.")] = None,
+    access: Annotated[Path | None, typer.Option("--access", metavar="FILE", help="Allow/deny rules [default: DATA_DIR/access].")] = None,
+    log_file: Annotated[Path | None, typer.Option("--log-file", metavar="FILE", help="Append the log here [default: standard error].")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+    max_message_size: Annotated[int, typer.Option("--max-message-size", metavar="BYTES")] = 10_240_000,
+    max_recipients: Annotated[int, typer.Option("--max-recipients", metavar="N")] = 100,
+    max_line_length: Annotated[int, typer.Option("--max-line-length", metavar="BYTES", help="Longest DATA line, CRLF included.")] = 1000,
+    max_command_line: Annotated[int, typer.Option("--max-command-line", metavar="BYTES")] = 512,
+    idle_timeout: Annotated[float, typer.Option("--idle-timeout", metavar="SECONDS")] = 300.0,
+    session_timeout: Annotated[float, typer.Option("--session-timeout", metavar="SECONDS")] = 1800.0,
+    max_connections: Annotated[int, typer.Option("--max-connections", metavar="N")] = 500,
+    max_errors: Annotated[int, typer.Option("--max-errors", metavar="N")] = 20,
+    max_auth_failures: Annotated[int, typer.Option("--max-auth-failures", metavar="N")] = 3,
+    auth_failure_delay: Annotated[float, typer.Option("--auth-failure-delay", metavar="SECONDS")] = 1.0,
+    max_hops: Annotated[int, typer.Option("--max-hops", metavar="N")] = 50,
+    retry_initial: Annotated[float, typer.Option("--retry-initial", metavar="SECONDS")] = 300.0,
+    retry_max: Annotated[float, typer.Option("--retry-max", metavar="SECONDS")] = 4000.0,
+    queue_lifetime: Annotated[float, typer.Option("--queue-lifetime", metavar="SECONDS")] = 432000.0,
+    queue_scan: Annotated[float, typer.Option("--queue-scan", metavar="SECONDS")] = 60.0,
+    relay_timeout: Annotated[float, typer.Option("--relay-timeout", metavar="SECONDS", help="Connect and per-command timeout of outbound SMTP.")] = 300.0,
+    shutdown_grace: Annotated[float, typer.Option("--shutdown-grace", metavar="SECONDS")] = 10.0,
+) -> None:
+    """Run the reference mail server (SMTP in, Maildir and relay queue out) until SIGTERM."""  # fmt: skip
+    from pydantic import ValidationError
+
+    from planner.mailserver.config import RelaySettings, ServerConfig, parse_hostport
+    from planner.mailserver.policy import Limits
+
+    problems: list[str] = []
+
+    def listen(text: str | None, option: str) -> Any:
+        if text is None or text.strip().lower() == OFF:
+            return None
+        try:
+            return parse_hostport(text, option)
+        except ValueError as exc:
+            problems.append(str(exc))
+            return None
+
+    smtp_l, sub_l, pop3_l = listen(smtp, "--smtp"), listen(submission, "--submission"), listen(pop3, "--pop3")
+    dns_l = listen(dns, "--dns")
+    domains = tuple(d.strip().lower().removesuffix(".") for d in domain)
+    for d in domains:
+        if not d or "@" in d or "/" in d or d.startswith(".") or ".." in d:
+            problems.append(f"--domain: not a domain name: {d!r}")
+    if smtp_l is None and sub_l is None and not problems:
+        problems.append("--smtp/--submission: at least one SMTP listener is needed")
+    if (tls_cert is None) != (tls_key is None):
+        problems.append("--tls-cert/--tls-key: give both or neither")
+    if insecure_auth:
+        for name, lst in (("--smtp", smtp_l), ("--submission", sub_l), ("--pop3", pop3_l)):
+            if lst is not None and not _loopback(lst.host):
+                problems.append(f"--insecure-auth: allowed on loopback only, but {name} is {lst}")
+    if problems:
+        raise PlannerError(problems)
+    if pop3_l is not None:
+        try:
+            from planner.mailserver import pop3 as _pop3  # type: ignore[attr-defined]  # noqa: F401
+        except ImportError:
+            raise PlannerError("--pop3: POP3 server not available in this build") from None
+    try:
+        config = ServerConfig(
+            data_dir=data_dir.resolve(),
+            domains=domains,
+            hostname=hostname or socket.gethostname() or "localhost",
+            smtp=smtp_l,
+            submission=sub_l,
+            pop3=pop3_l,
+            workers=workers or os.cpu_count() or 1,
+            io_threads=io_threads,
+            insecure_auth=insecure_auth,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            access_file=access if access is not None else data_dir.resolve() / "access",
+            log_file=log_file,
+            log_level=log_level,
+            shutdown_grace_s=shutdown_grace,
+            limits=Limits(
+                max_message_size_bytes=max_message_size,
+                max_recipients=max_recipients,
+                max_command_line_bytes=max_command_line,
+                max_line_length_bytes=max_line_length,
+                idle_timeout_s=idle_timeout,
+                session_timeout_s=session_timeout,
+                max_connections=max_connections,
+                max_errors=max_errors,
+                max_auth_failures=max_auth_failures,
+                auth_failure_delay_s=auth_failure_delay,
+                max_hops=max_hops,
+            ),
+            relay=RelaySettings(
+                dns=dns_l,
+                relay_port=relay_port,
+                retry_initial_s=retry_initial,
+                retry_max_s=retry_max,
+                queue_lifetime_s=queue_lifetime,
+                queue_scan_s=queue_scan,
+                connect_timeout_s=min(relay_timeout, 30.0),
+                command_timeout_s=relay_timeout,
+                data_timeout_s=2 * relay_timeout,
+            ),
+        )
+    except ValidationError as exc:
+        raise PlannerError(_validation_problems(exc)) from None
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise PlannerError(f"--log-level: one of debug, info, warning, error, not {log_level!r}")
+    if insecure_auth:
+        print(
+            "mailplan: warning: --insecure-auth: AUTH is accepted without TLS, passwords "
+            "cross the connection in clear (for loopback tests only)",
+            file=sys.stderr,
+            flush=True,
+        )
+    from planner.mailserver.serve import run_server
+
+    raise typer.Exit(run_server(config))
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@app.command("queue")
+def queue(
+    data_dir: Annotated[Path, typer.Option("--data-dir", metavar="DIR", help="The server's data folder.", show_default=False)],
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """List the relay queue: each message waiting for delivery, its recipients and last error."""  # fmt: skip
+    from planner.mailserver.store import Store
+
+    if output not in ("text", "json"):
+        raise PlannerError(f"--format: text or json, not {output!r}")
+    if not data_dir.is_dir():
+        raise PlannerError(f"--data-dir: no such folder: {data_dir}")
+    entries = list(Store(data_dir).entries())
+    if output == "json":
+        print(json.dumps([e.model_dump(mode="json") for e in entries], indent=1))
+        return
+    now = time.time()
+    if not entries:
+        print("queue is empty")
+        return
+    for e in entries:
+        wait = e.next_attempt_at_s - now
+        print(
+            f"{e.qid}  age={_age(now - e.created_at_s)}  size={e.size_bytes}  "
+            f"attempts={e.attempts}  next={'now' if wait <= 0 else 'in ' + _age(wait)}  "
+            f"from=<{e.sender}>"
+        )
+        for r in e.recipients:
+            print(f"    to=<{r.address}>" + (f"  last: {r.last_error}" if r.last_error else ""))
+    print(f"{len(entries)} message(s) queued")

@@ -1,0 +1,275 @@
+"""The SMTP handler: who may send, where each recipient goes, and the durable commit.
+
+The four steps of delivery, each logged with the queue id:
+
+1. accept: after DATA, the message gets a queue id (``accepted``);
+2. route: each recipient is local (a user of a ``--domain``) or relayed (``route``);
+3. find the remote server: done by the relay worker (:mod:`planner.mailserver.relay`);
+4. deliver: local recipients get a Maildir file, relayed ones one queue file, and only
+   when every file is durable is the reply 250 (``delivered`` / ``queued``).
+
+aiosmtpd calls ``handle_MAIL`` and ``handle_RCPT``; :class:`~planner.mailserver.smtp.ServerSMTP`
+calls ``handle_DATA`` once the data is framed and checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import re
+import ssl
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from planner.mailserver.config import ServerConfig
+from planner.mailserver.policy import AccessList, RouteKind, routing_trick, split_address
+from planner.mailserver.smtp import Reply, RoutedEnvelope, session_login
+from planner.mailserver.stats import CounterRow
+from planner.mailserver.store import (
+    QueueEntry,
+    QueueRecipient,
+    Store,
+    StoreError,
+    maildir_content,
+    new_queue_id,
+    unsafe_local_part,
+)
+from planner.mailserver.users import UserDB
+
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import Session
+
+    from planner.mailserver.smtp import ServerSMTP
+
+__all__ = ["DeliveryHandler", "ServerContext", "received_header"]
+
+log = logging.getLogger("mailplan.delivery")
+
+_RECEIVED_RE = re.compile(rb"^received:", re.IGNORECASE | re.MULTILINE)
+_HELO_SAFE = re.compile(r"[^A-Za-z0-9.\-\[\]:_]")
+_NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+@dataclass
+class ServerContext:
+    """What every connection of one server process shares."""
+
+    config: ServerConfig
+    loop: asyncio.AbstractEventLoop
+    store: Store
+    users: UserDB
+    access: AccessList
+    stats: CounterRow
+    executor: Executor
+    tls_context: ssl.SSLContext | None
+    connections: Callable[[], int]
+    """Open SMTP connections over all processes."""
+    kick_relay: Callable[[Path], None] | None = None
+    sessions: set[ServerSMTP] = field(default_factory=set)
+    stopping: bool = False
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _rfc5322_date() -> str:
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, localtime=False))
+    return _date_cache[1]
+
+
+def received_header(
+    *,
+    helo: str,
+    client_ip: str,
+    hostname: str,
+    protocol: str,
+    qid: str,
+    recipient: str | None,
+) -> bytes:
+    """A ``Received:`` trace header (RFC 5321 §4.4), folded, without the final line end."""
+    helo = _HELO_SAFE.sub("?", helo)[:100] or "unknown"
+    text = (
+        f"Received: from {helo} ([{client_ip}])\r\n\tby {hostname} (mailplan) "
+        f"with {protocol} id {qid}"
+    )
+    if recipient is not None:
+        text += f"\r\n\tfor <{recipient}>"
+    return (text + f"; {_rfc5322_date()}").encode("ascii", "replace")
+
+
+def _protocol_name(session: Session) -> str:
+    name = "ESMTP" if session.extended_smtp else "SMTP"
+    if session.ssl is not None:
+        name += "S"
+    if session.authenticated:
+        name += "A"
+    return name
+
+
+def _client_ip(session: Session) -> str:
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) else "unknown"
+
+
+class DeliveryHandler:
+    """aiosmtpd handler hooks: MAIL (access lists), RCPT (routing), DATA (commit)."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self.domains = frozenset(d.lower() for d in ctx.config.domains)
+
+    async def handle_MAIL(
+        self,
+        server: ServerSMTP,
+        session: Session,
+        envelope: RoutedEnvelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        """Refuse senders and clients on the deny list (unless allowed), accept the rest."""
+        sender = "" if address == "<>" else address
+        denied = self.ctx.access.decide(_client_ip(session), sender or None)
+        if denied == "client":
+            self.ctx.stats.reject("client_denied")
+            log.info("reject client=[%s] from=<%s>: client denied", _client_ip(session), sender)
+            return Reply.CLIENT_DENIED
+        if denied is not None:
+            self.ctx.stats.reject("sender_denied")
+            log.info("reject client=[%s] from=<%s>: sender denied", _client_ip(session), sender)
+            return Reply.SENDER_DENIED.format(addr=sender)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return Reply.SENDER_OK
+
+    async def handle_RCPT(
+        self,
+        server: ServerSMTP,
+        session: Session,
+        envelope: RoutedEnvelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        """Route a recipient: a local user, or the relay queue for authenticated senders only."""
+        stats = self.ctx.stats
+        if len(envelope.routes) >= self.ctx.config.limits.max_recipients:
+            stats.reject("too_many_recipients")
+            return Reply.TOO_MANY_RCPTS
+        if routing_trick(address) is not None:
+            stats.reject("routing")
+            log.info("reject client=[%s] to=<%s>: sender-specified routing",
+                     _client_ip(session), address)  # fmt: skip
+            return Reply.RELAY_DENIED.format(addr=address)
+        local, domain = split_address(address)
+        if domain in self.domains:
+            canonical = f"{local.lower()}@{domain}"
+            if unsafe_local_part(local.lower()) or not self.ctx.users.exists(canonical):
+                stats.reject("unknown_user")
+                return Reply.UNKNOWN_USER.format(addr=address)
+            kind = RouteKind.LOCAL
+        elif session.authenticated:
+            canonical = f"{local}@{domain}"
+            kind = RouteKind.RELAY
+        else:
+            stats.reject("relay_denied")
+            log.info("reject client=[%s] to=<%s>: relay access denied",
+                     _client_ip(session), address)  # fmt: skip
+            return Reply.RELAY_DENIED.format(addr=address)
+        if all(canonical != c for c, _ in envelope.routes):
+            envelope.routes.append((canonical, kind))
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return Reply.RCPT_OK
+
+    async def handle_DATA(
+        self, server: ServerSMTP, session: Session, envelope: RoutedEnvelope
+    ) -> str:
+        """Check the hop count, write every copy durably, then answer 250 (or 451/452)."""
+        content = envelope.content
+        assert isinstance(content, bytes)
+        header_end = content.find(b"\r\n\r\n")
+        header = content if header_end < 0 else content[: header_end + 2]
+        if len(_RECEIVED_RE.findall(header)) >= self.ctx.config.limits.max_hops:
+            self.ctx.stats.reject("too_many_hops")
+            return Reply.TOO_MANY_HOPS
+        qid = new_queue_id()
+        sender = "" if envelope.mail_from in (None, "<>") else str(envelope.mail_from)
+        client_ip = _client_ip(session)
+        routes = envelope.routes
+        received = received_header(
+            helo=session.host_name or "unknown",
+            client_ip=client_ip,
+            hostname=self.ctx.config.hostname,
+            protocol=_protocol_name(session),
+            qid=qid,
+            recipient=routes[0][0] if len(routes) == 1 else None,
+        )
+        log.info(
+            "%s: accepted from=<%s> size=%d nrcpt=%d client=[%s] helo=%s proto=%s%s",
+            qid, sender, len(content), len(routes), client_ip, session.host_name,
+            _protocol_name(session),
+            f" auth={session_login(session)}" if session.authenticated else "",
+        )  # fmt: skip
+        local = [addr for addr, kind in routes if kind is RouteKind.LOCAL]
+        remote = [addr for addr, kind in routes if kind is RouteKind.RELAY]
+        for addr, kind in routes:
+            log.info("%s: route to=<%s> %s", qid, addr, kind.value)
+        local_jobs: list[tuple[str, bytes, int]] = []
+        if local:
+            return_path = f"Return-Path: <{sender}>".encode("ascii", "replace")
+            data, size_crlf = maildir_content((return_path, received), content)
+            local_jobs = [(addr, data, size_crlf) for addr in local]
+        queue_jobs: list[tuple[QueueEntry, bytes]] = []
+        if remote:
+            queued = received + b"\r\n" + content
+            now = time.time()
+            entry = QueueEntry(
+                qid=qid,
+                sender=sender,
+                recipients=tuple(QueueRecipient(address=a) for a in remote),
+                created_at_s=now,
+                next_attempt_at_s=now,
+                size_bytes=len(queued),
+                client=client_ip,
+            )
+            queue_jobs = [(entry, queued)]
+        try:
+            files, paths = await self._commit(local_jobs, queue_jobs)
+        except StoreError as exc:
+            self.ctx.stats.reject("storage_error")
+            log.error("%s: not accepted, store failed: %s", qid, exc)
+            return Reply.NO_STORAGE if exc.errno in _NO_SPACE_ERRNOS else Reply.LOCAL_ERROR
+        stats = self.ctx.stats
+        stats.incr("accepted")
+        for addr, f in zip(local, files, strict=True):
+            log.info("%s: delivered to=<%s> maildir=%s", qid, addr, f.path.name)
+        if files:
+            stats.incr("delivered_local", len(files))
+        if paths:
+            stats.incr("queued")
+            log.info("%s: queued to=%s", qid, ",".join(f"<{a}>" for a in remote))
+            if self.ctx.kick_relay is not None:
+                for path in paths:
+                    self.ctx.kick_relay(path)
+        return Reply.QUEUED.format(qid=qid)
+
+    async def _commit(
+        self, local: list[tuple[str, bytes, int]], queued: list[tuple[QueueEntry, bytes]]
+    ) -> Any:
+        """Run the store commit in the I/O pool; a dropped connection cannot cancel it."""
+        fut = self.ctx.loop.run_in_executor(self.ctx.executor, self.ctx.store.commit, local, queued)
+        fut.add_done_callback(_consume_exception)
+        return await asyncio.shield(fut)
+
+
+def _consume_exception(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()

@@ -1,0 +1,455 @@
+"""The SMTP protocol of the reference server: aiosmtpd's ``SMTP`` with exact framing and limits.
+
+What this subclass changes in aiosmtpd 1.4.6 (and why):
+
+- DATA is read in chunks up to the end-of-data line instead of line by line (CPU), and
+  ends **only** at ``<CR><LF>.<CR><LF>``; any bare CR or LF in the data rejects the
+  message with 550 5.5.2 after its end (SMTP smuggling, CERT VU#302671).
+- Limits with their RFC reply codes (:class:`~planner.mailserver.policy.Limits`): message
+  size, text line, command line, idle and total session time (421 4.4.2 is *sent*, not just
+  a dropped connection), connections, errors per session, AUTH failures (growing delay).
+- AUTH PLAIN/LOGIN check the users file in a thread (scrypt would stall the loop), and are
+  offered and accepted only under TLS unless ``insecure_auth``; a second STARTTLS is refused.
+- Anything unexpected answers 451 4.3.0 and resets the transaction (aiosmtpd's default is a
+  permanent ``500 Error: (Exc)`` that leaks internals).
+
+Routing, policy and delivery live in the handler (:mod:`planner.mailserver.handler`); this
+module only speaks the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import collections
+import logging
+from base64 import b64decode
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+
+from planner.mailserver.policy import RouteKind
+
+if TYPE_CHECKING:
+    from planner.mailserver.handler import DeliveryHandler
+
+__all__ = ["READ_CHUNK_BYTES", "Reply", "RoutedEnvelope", "ServerSMTP", "read_data", "unstuff"]
+
+log = logging.getLogger("mailplan.smtp")
+
+READ_CHUNK_BYTES = 65536
+"""Stream buffer limit: the largest piece of DATA read at once (and the longest command
+line held in memory before it is refused)."""
+
+
+class Reply:
+    """Reply lines (RFC 5321 codes, RFC 3463 enhanced codes; texts after Postfix's)."""
+
+    GREETING_IDENT = "ESMTP mailplan"
+    OK = "250 2.0.0 Ok"
+    SENDER_OK = "250 2.1.0 Ok"
+    RCPT_OK = "250 2.1.5 Ok"
+    QUEUED = "250 2.0.0 Ok: queued as {qid}"
+    START_DATA = "354 End data with <CR><LF>.<CR><LF>"
+    BYE = "221 2.0.0 Bye"
+    AUTH_OK = "235 2.7.0 Authentication successful"
+    READY_TLS = "220 2.0.0 Ready to start TLS"
+    SHUTTING_DOWN = "421 4.3.2 {host} Service shutting down, closing transmission channel"
+    TIMEOUT = "421 4.4.2 {host} Error: timeout exceeded"
+    TOO_MANY_ERRORS = "421 4.7.0 {host} Error: too many errors"
+    TOO_MANY_CONNECTIONS = "421 4.7.0 {host} Error: too many connections"
+    TOO_MANY_AUTH_FAILURES = "421 4.7.0 {host} Error: too many failed authentications"
+    LOCAL_ERROR = "451 4.3.0 Error: local error in processing, try again later"
+    NO_STORAGE = "452 4.3.1 Error: insufficient system storage"
+    TOO_MANY_RCPTS = "452 4.5.3 Error: too many recipients"
+    COMMAND_TOO_LONG = "500 5.5.2 Error: command line too long"
+    LINE_TOO_LONG = "500 5.5.2 Error: message line longer than {limit} octets (RFC 5321 4.5.3.1.6)"
+    BAD_SYNTAX = "500 5.5.2 Error: bad syntax"
+    DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
+    EHLO_SYNTAX = "501 5.5.4 Syntax: EHLO hostname"
+    NEED_HELO = "503 5.5.1 Error: send HELO/EHLO first"
+    NEED_MAIL = "503 5.5.1 Error: need MAIL command"
+    NESTED_MAIL = "503 5.5.1 Error: nested MAIL command"
+    NEED_RCPT = "503 5.5.1 Error: need RCPT command"
+    ALREADY_AUTH = "503 5.5.1 Error: already authenticated"
+    AUTH_NEEDS_TLS = "538 5.7.11 Encryption required for requested authentication mechanism"
+    AUTH_FAILED = "535 5.7.8 Error: authentication failed"
+    AUTH_REQUIRED = "530 5.7.0 Authentication required"
+    UNKNOWN_USER = (
+        "550 5.1.1 <{addr}>: Recipient address rejected: User unknown in local recipient table"
+    )
+    BARE_NEWLINE = "550 5.5.2 Error: bare <CR> or <LF> received"
+    TOO_BIG = "552 5.3.4 Error: message size exceeds fixed limit"
+    SENDER_DENIED = "553 5.7.1 <{addr}>: Sender address rejected: Access denied"
+    RELAY_DENIED = "554 5.7.1 <{addr}>: Relay access denied"
+    CLIENT_DENIED = "554 5.7.1 Client host rejected: Access denied"
+    TOO_MANY_HOPS = "554 5.4.6 Error: too many hops"
+    TLS_ACTIVE = "554 5.5.1 Error: TLS already active"
+
+
+# aiosmtpd's own reply texts that lack an enhanced status code, mapped in one place.
+_AIOSMTPD_REPLIES = {
+    "500 Command line too long": Reply.COMMAND_TOO_LONG,
+    "500 Error: bad syntax": Reply.BAD_SYNTAX,
+    "503 Error: send HELO first": Reply.NEED_HELO,
+    "503 Error: send EHLO first": Reply.NEED_HELO,
+    "503 Error: need MAIL command": Reply.NEED_MAIL,
+    "503 Error: nested MAIL command": Reply.NESTED_MAIL,
+    "503 Error: need RCPT command": Reply.NEED_RCPT,
+    "503 Already authenticated": Reply.ALREADY_AUTH,
+    "552 Error: message size exceeds fixed maximum message size": Reply.TOO_BIG,
+    "221 Bye": Reply.BYE,
+    "250 OK": Reply.OK,
+    "220 Ready to start TLS": Reply.READY_TLS,
+    "538 5.7.11 Encryption required for requested authentication mechanism": (
+        Reply.AUTH_NEEDS_TLS
+    ),
+    "530 5.7.0 Authentication required": Reply.AUTH_REQUIRED,
+}
+
+
+class RoutedEnvelope(Envelope):  # type: ignore[misc]
+    """aiosmtpd's envelope plus the route chosen for each accepted recipient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.routes: list[tuple[str, RouteKind]] = []
+
+
+def unstuff(raw: bytes) -> bytes:
+    """Remove the transparency dot of each line that starts with one (RFC 5321 §4.5.2)."""
+    if raw[:1] == b"." or b"\r\n." in raw:
+        return (b"\r\n" + raw).replace(b"\r\n.", b"\r\n")[2:]
+    return raw
+
+
+async def read_data(
+    reader: asyncio.StreamReader, max_bytes: int, on_progress: Any = None
+) -> tuple[bytes | None, int]:
+    """Read DATA up to the line ``.``; ``(raw bytes with dot-stuffing, size)``.
+
+    The data ends only where a line holding a single ``.`` follows a CRLF: the DATA
+    command's own CRLF counts as the one before the first line. Pieces are read with
+    ``readuntil(b".\\r\\n")`` (or as much as the buffer holds), so a message costs a few
+    calls, not one per line. Over ``max_bytes`` the rest is read and dropped and the
+    content returned is None (RFC 5321 §4.2.5: reply only after the end of data).
+    """
+    parts: list[bytes] = []
+    size = 0
+    tail = b"\r\n"
+    kept = True
+    while True:
+        try:
+            piece = await reader.readuntil(b".\r\n")
+            at_dot = True
+        except asyncio.LimitOverrunError as exc:
+            piece = await reader.readexactly(exc.consumed)
+            at_dot = False
+        if on_progress is not None:
+            on_progress()
+        if at_dot:
+            before = piece[-5:-3] if len(piece) >= 5 else (tail + piece[:-3])[-2:]
+            if before == b"\r\n":
+                body = piece[:-3]
+                size += len(body)
+                if kept and size <= max_bytes:
+                    parts.append(body)
+                else:
+                    kept = False
+                break
+        size += len(piece)
+        if kept and size <= max_bytes:
+            parts.append(piece)
+        elif kept:
+            kept = False
+            parts.clear()
+        tail = piece[-2:] if len(piece) >= 2 else (tail + piece)[-2:]
+    return (b"".join(parts) if kept else None), size
+
+
+def bare_newline(raw: bytes) -> bool:
+    """True when ``raw`` holds a CR or LF that is not part of a CRLF pair."""
+    crlf = raw.count(b"\r\n")
+    return raw.count(b"\n") != crlf or raw.count(b"\r") != crlf
+
+
+def longest_line(content: bytes) -> int:
+    """Length of the longest line of CRLF-separated ``content``, CRLF included."""
+    return max(map(len, content.split(b"\r\n"))) + 2
+
+
+class ServerSMTP(SMTP):  # type: ignore[misc]
+    """One SMTP connection of the reference server (inbound or submission listener)."""
+
+    line_length_limit = READ_CHUNK_BYTES  # aiosmtpd uses this as the StreamReader limit
+    local_part_limit = 64  # RFC 5321 §4.5.3.1.1
+
+    def __init__(self, handler: DeliveryHandler, *, submission: bool) -> None:
+        ctx = handler.ctx
+        limits = ctx.config.limits
+        super().__init__(
+            handler,
+            data_size_limit=limits.max_message_size_bytes,
+            hostname=ctx.config.hostname,
+            ident=Reply.GREETING_IDENT,
+            tls_context=ctx.tls_context,
+            timeout=limits.idle_timeout_s,
+            auth_required=submission,
+            auth_require_tls=not ctx.config.insecure_auth,
+            loop=ctx.loop,
+        )
+        self.handler = handler
+        self.ctx = ctx
+        self.limits = limits
+        self.submission = submission
+        # aiosmtpd keeps these limits in a class-level dict that every EHLO increments;
+        # keep our own per connection (the SIZE parameter adds 26 octets to MAIL, RFC 1870).
+        self.command_size_limits = collections.defaultdict(
+            lambda: limits.max_command_line_bytes - 2
+        )
+        self.command_size_limits["MAIL"] = limits.max_command_line_bytes - 2 + 26
+        self.busy = False
+        self._errors = 0
+        self._auth_failures = 0
+        self._refused = False
+        self._closing = False
+        self._session_timer: asyncio.TimerHandle | None = None
+
+    # region #### connection life ####
+
+    def _create_envelope(self) -> RoutedEnvelope:
+        return RoutedEnvelope()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # the TCP connection (not the switch to TLS)
+            if self.ctx.connections() >= self.limits.max_connections or self.ctx.stopping:
+                self._refused = True
+                text = (
+                    Reply.SHUTTING_DOWN if self.ctx.stopping else Reply.TOO_MANY_CONNECTIONS
+                ).format(host=self.hostname)
+                transport.write(text.encode("ascii") + b"\r\n")  # type: ignore[attr-defined]
+                transport.close()
+                if not self.ctx.stopping:
+                    self.ctx.stats.reject("too_many_connections")
+                return
+            self.ctx.stats.incr("connections")
+            self.ctx.sessions.add(self)
+            self._session_timer = self.loop.call_later(
+                self.limits.session_timeout_s, self._session_timeout
+            )
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        self.ctx.stats.incr("connections", -1)
+        self.ctx.sessions.discard(self)
+        if self._session_timer is not None:
+            self._session_timer.cancel()
+        super().connection_lost(error)
+
+    def say_and_close(self, text: str) -> None:
+        """Send one reply line and close the connection (timeouts, limits, shutdown)."""
+        if self._closing or self.transport is None:
+            return
+        self._closing = True
+        self._writer.write(text.encode("ascii") + b"\r\n")
+        self.transport.close()
+
+    def _timeout_cb(self) -> None:
+        log.info("%s idle timeout", self._peer_text())
+        self.ctx.stats.reject("timeout")
+        self.say_and_close(Reply.TIMEOUT.format(host=self.hostname))
+
+    def _session_timeout(self) -> None:
+        log.info("%s session time limit", self._peer_text())
+        self.ctx.stats.reject("timeout")
+        self.say_and_close(Reply.TIMEOUT.format(host=self.hostname))
+
+    def shutdown(self) -> None:
+        """Tell the client the server is going away and close (between transactions)."""
+        self.say_and_close(Reply.SHUTTING_DOWN.format(host=self.hostname))
+
+    def _peer_text(self) -> str:
+        peer = self.session.peer if self.session is not None else None
+        return f"[{peer[0]}]:{peer[1]}" if isinstance(peer, tuple) else "[unknown]"
+
+    # endregion
+
+    # region #### replies ####
+
+    async def push(self, status: str | bytes) -> None:
+        """Send a reply; count errors and disconnect after ``max_errors`` (421 4.7.0)."""
+        if isinstance(status, bytes):
+            await super().push(status)
+            return
+        status = _AIOSMTPD_REPLIES.get(status, status)
+        if status.startswith("500 Error: command "):  # aiosmtpd's unknown-command reply
+            status = "500 5.5.2 " + status[4:]
+        await super().push(status)
+        if status[0] in "45" and not status.startswith("421"):
+            self._errors += 1
+            if self._errors >= self.limits.max_errors:
+                log.info("%s too many errors", self._peer_text())
+                self.ctx.stats.reject("too_many_errors")
+                self.say_and_close(Reply.TOO_MANY_ERRORS.format(host=self.hostname))
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Any unexpected error: log the traceback, reset the transaction, answer 451 4.3.0."""
+        log.error("%s internal error", self._peer_text(), exc_info=error)
+        self.ctx.stats.reject("internal_error")
+        self._set_rset_state()
+        self.busy = False
+        return Reply.LOCAL_ERROR
+
+    # endregion
+
+    # region #### commands ####
+
+    async def smtp_EHLO(self, hostname: str | None) -> None:
+        """EHLO: the keywords this server supports (AUTH only under TLS unless insecure)."""
+        if not hostname:
+            await self.push(Reply.EHLO_SYNTAX)
+            return
+        self._set_rset_state()
+        assert self.session is not None
+        self.session.extended_smtp = True
+        self.session.host_name = hostname
+        tls_active = self._tls_protocol is not None
+        lines = [self.hostname, "PIPELINING", f"SIZE {self.data_size_limit}", "8BITMIME"]
+        if self.tls_context is not None and not tls_active:
+            lines.append("STARTTLS")
+        if tls_active or not self._auth_require_tls:
+            lines.append("AUTH PLAIN LOGIN")
+        lines.append("HELP")
+        text = "\r\n".join(
+            f"250-{line}" if i < len(lines) - 1 else f"250 {line}" for i, line in enumerate(lines)
+        )
+        await self.push(text)
+
+    async def smtp_STARTTLS(self, arg: str | None) -> None:
+        """STARTTLS (RFC 3207); refused once TLS is active. aiosmtpd ≥1.4.6 drops buffered
+        plaintext after the handshake and starts a fresh session (§4.2)."""
+        if self._tls_protocol is not None:
+            await self.push(Reply.TLS_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        """DATA: read to CRLF.CRLF, check the framing and limits, then call the handler."""
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push(Reply.NEED_RCPT)
+            return
+        if arg:
+            await self.push(Reply.DATA_SYNTAX)
+            return
+        self.busy = True
+        try:
+            await self.push(Reply.START_DATA)
+            try:
+                raw, size = await read_data(
+                    self._reader, self.limits.max_message_size_bytes, self._reset_timeout
+                )
+            except asyncio.IncompleteReadError:
+                self._writer.close()
+                return
+            status = self._check_data(raw)
+            if status is None:
+                assert raw is not None
+                content = unstuff(raw)
+                if len(content) > self.limits.max_line_length_bytes - 2 and (
+                    longest_line(content) > self.limits.max_line_length_bytes
+                ):
+                    self.ctx.stats.reject("line_too_long")
+                    status = Reply.LINE_TOO_LONG.format(limit=self.limits.max_line_length_bytes)
+                else:
+                    self.envelope.content = self.envelope.original_content = content
+                    status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()
+            await self.push(status)
+        finally:
+            self.busy = False
+
+    def _check_data(self, raw: bytes | None) -> str | None:
+        if raw is None:
+            self.ctx.stats.reject("message_too_big")
+            return Reply.TOO_BIG
+        if bare_newline(raw):
+            self.ctx.stats.reject("bare_newline")
+            return Reply.BARE_NEWLINE
+        return None
+
+    # endregion
+
+    # region #### AUTH ####
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        """AUTH PLAIN (RFC 4616): ``authzid NUL authcid NUL password``, initial response or 334."""
+        if len(args) == 1:
+            blob = await self.challenge_auth("")
+            if not isinstance(blob, bytes):
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = b64decode(args[1].encode("ascii"), validate=True)
+            except (binascii.Error, UnicodeEncodeError):
+                await self.push("501 5.5.2 Error: cannot decode base64")
+                return AuthResult(success=False, handled=True)
+        fields = blob.split(b"\0")
+        if len(fields) != 3:
+            await self.push("501 5.5.2 Error: malformed AUTH PLAIN response")
+            return AuthResult(success=False, handled=True)
+        return await self._verify(fields[1], fields[2])
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        """AUTH LOGIN: user name and password, each base64 after a 334 challenge."""
+        if len(args) == 1:
+            login = await self.challenge_auth("Username:")
+        else:
+            try:
+                login = b64decode(args[1].encode("ascii"), validate=True)
+            except (binascii.Error, UnicodeEncodeError):
+                await self.push("501 5.5.2 Error: cannot decode base64")
+                return AuthResult(success=False, handled=True)
+        if not isinstance(login, bytes):
+            return AuthResult(success=False, handled=True)
+        password = await self.challenge_auth("Password:")
+        if not isinstance(password, bytes):
+            return AuthResult(success=False, handled=True)
+        return await self._verify(login, password)
+
+    async def _verify(self, login_b: bytes, password_b: bytes) -> AuthResult:
+        try:
+            login, password = login_b.decode("utf-8"), password_b.decode("utf-8")
+        except UnicodeDecodeError:
+            login, password = "", ""
+        ok = bool(login) and await self.loop.run_in_executor(
+            None, self.ctx.users.verify, login, password
+        )
+        if ok:
+            log.info("%s authenticated as %s", self._peer_text(), login.lower())
+            return AuthResult(success=True, auth_data=login.lower(), message=Reply.AUTH_OK)
+        self._auth_failures += 1
+        self.ctx.stats.reject("auth_failed")
+        log.info("%s authentication failed for %r", self._peer_text(), login[:64])
+        await asyncio.sleep(self.limits.auth_failure_delay_s * 2 ** (self._auth_failures - 1))
+        if self._auth_failures >= self.limits.max_auth_failures:
+            self.ctx.stats.reject("too_many_auth_failures")
+            self.say_and_close(Reply.TOO_MANY_AUTH_FAILURES.format(host=self.hostname))
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False, message=Reply.AUTH_FAILED)
+
+    # endregion
+
+
+def session_login(session: Session) -> str | None:
+    """The address a session authenticated as, or None."""
+    if not session.authenticated:
+        return None
+    data = session.auth_data
+    return data if isinstance(data, str) else None

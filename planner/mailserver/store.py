@@ -1,0 +1,470 @@
+"""The mail store on disk: Maildir delivery and the relay queue, both durable before a 250.
+
+Layout under ``DATA_DIR``::
+
+    mailboxes/<domain>/<local-part>/{tmp,new,cur}/   one Maildir per local user (lower-cased)
+    queue/tmp/                                        queue files being written
+    queue/entries/<qid>                               complete queue files (one per message)
+
+Every write follows the same discipline (cr.yp.to/proto/maildir.html, RFC 5321 §6.1):
+write to ``tmp/`` with ``O_EXCL``, ``fsync`` the file, ``rename`` it into place, ``fsync``
+the directory. Only then may the server answer 250. Directory fsyncs are group-committed:
+one fsync covers every rename that happened before it started (:class:`DirSyncer`), and
+each caller still waits for a sync that started after its own rename.
+
+Maildir file names are ``<sec>.M<usec>P<pid>Q<n>.<host>,S=<bytes on disk>,W=<bytes with
+CRLF>``; files hold LF line ends and start with ``Return-Path:`` and ``Received:``. The
+part before the first comma (at most 70 characters) is the POP3 UIDL.
+
+A queue file is one JSON line (the envelope and delivery state, see :class:`QueueEntry`)
+followed by the message with CRLF line ends. Its presence in ``entries/`` means it is
+complete; state changes replace it by rename. A delivery worker holds ``flock`` on the
+file while it works on it, so several server processes can share one queue.
+
+All functions here block: call them from a thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import itertools
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "DirSyncer",
+    "LockedEntry",
+    "MaildirFile",
+    "QueueEntry",
+    "QueueRecipient",
+    "Store",
+    "StoreError",
+    "maildir_content",
+    "new_queue_id",
+    "unsafe_local_part",
+]
+
+UIDL_MAX = 70
+TMP_MAX_AGE_S = 36 * 3600  # qmail's rule for stale files in Maildir tmp/
+QUEUE_MAGIC = b"MAILPLAN-QUEUE-1 "
+_counter = itertools.count(1)
+_id_counter = itertools.count(1)
+
+
+class StoreError(OSError):
+    """A store operation failed; ``errno`` is kept so the server can pick 451 or 452."""
+
+
+def _host_for_names() -> str:
+    host = socket.gethostname() or "localhost"
+    return host.replace("/", "\\057").replace(":", "\\072").replace(",", "\\054")
+
+
+def new_queue_id() -> str:
+    """A queue id unique across processes and time: hex seconds, microseconds, pid, counter."""
+    now = time.time()
+    sec, usec = int(now), int((now % 1) * 1_000_000)
+    return f"{sec:08X}{usec:05X}{os.getpid():X}{next(_id_counter):X}"
+
+
+def unsafe_local_part(local: str) -> bool:
+    """True when a local part cannot be a directory name (``/``, NUL, ``.``, ``..``, empty)."""
+    return not local or local in (".", "..") or "/" in local or "\0" in local
+
+
+def maildir_content(header_lines: Iterable[bytes], message_crlf: bytes) -> tuple[bytes, int]:
+    """The file body for Maildir and its size with CRLF line ends (the name's ``W=``).
+
+    ``header_lines`` are prepended (each without line end); the message must use CRLF
+    only (the SMTP side has rejected bare CR and LF), so every LF on disk stands for one
+    CRLF on the wire.
+    """
+    text = b"\n".join(header_lines) + b"\n" + message_crlf.replace(b"\r\n", b"\n")
+    return text, len(text) + text.count(b"\n")
+
+
+def _fsync_dir(path: Path | str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Create ``path`` (must not exist), write ``data``, fsync; unlink on failure."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise
+    os.close(fd)
+
+
+class DirSyncer:
+    """Group commit of directory fsyncs, shared by every thread of one process.
+
+    :meth:`sync` returns once an fsync of the directory that *started after the call*
+    has finished: the first waiter runs it for everyone queued so far (leader/follower),
+    waiters that arrive meanwhile get the next round. A failed fsync raises in its leader;
+    the others try again in the next round, so nobody is told "durable" by mistake.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._cond = threading.Condition()
+        self._requested = 0
+        self._done = 0
+        self._running = False
+        self.fsyncs = 0
+
+    def sync(self) -> None:
+        """Block until this directory's entries up to now are durable."""
+        with self._cond:
+            self._requested += 1
+            mine = self._requested
+            while self._done < mine:
+                if self._running:
+                    self._cond.wait()
+                    continue
+                self._running = True
+                target = self._requested
+                self._cond.release()
+                ok = False
+                try:
+                    _fsync_dir(self.path)
+                    ok = True
+                finally:
+                    self._cond.acquire()
+                    self._running = False
+                    if ok:
+                        self._done = max(self._done, target)
+                        self.fsyncs += 1
+                    self._cond.notify_all()
+
+
+class _SyncerRegistry:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._syncers: dict[Path, DirSyncer] = {}
+
+    def get(self, path: Path) -> DirSyncer:
+        syncer = self._syncers.get(path)
+        if syncer is None:
+            with self._lock:
+                syncer = self._syncers.setdefault(path, DirSyncer(path))
+        return syncer
+
+
+@dataclass(frozen=True)
+class MaildirFile:
+    """A message written into a Maildir's ``new/``."""
+
+    path: Path
+    size_on_disk: int
+    size_crlf: int
+
+    @property
+    def uidl(self) -> str:
+        """The POP3 UIDL: the file name up to the first comma."""
+        return self.path.name.split(",", 1)[0]
+
+
+# region #### queue entries ####
+
+
+class QueueRecipient(BaseModel):
+    """A recipient still to be relayed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address: str
+    last_error: str = ""
+
+
+class QueueEntry(BaseModel):
+    """The envelope and delivery state of one queued message (the queue file's first line)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    qid: str
+    sender: str
+    """Envelope sender; empty for the null sender ``<>`` (bounces)."""
+    recipients: tuple[QueueRecipient, ...]
+    created_at_s: float
+    """Unix time the message was accepted."""
+    attempts: int = 0
+    next_attempt_at_s: float = 0.0
+    """Unix time of the next delivery attempt."""
+    size_bytes: int = 0
+    """Message size with CRLF line ends."""
+    client: str = ""
+
+
+@dataclass
+class LockedEntry:
+    """A queue file held under ``flock`` by this process; release with :meth:`Store.release`."""
+
+    path: Path
+    fd: int
+    entry: QueueEntry
+    content: bytes = field(repr=False)
+
+
+def encode_queue_file(entry: QueueEntry, content: bytes) -> bytes:
+    """The bytes of a queue file: magic, JSON envelope line, message with CRLF."""
+    return QUEUE_MAGIC + entry.model_dump_json().encode("utf-8") + b"\n" + content
+
+
+def decode_queue_head(head: bytes) -> QueueEntry:
+    """The entry from a queue file's first line; ValueError when it is not one."""
+    if not head.startswith(QUEUE_MAGIC):
+        raise ValueError("not a mailplan queue file")
+    return QueueEntry.model_validate(json.loads(head[len(QUEUE_MAGIC) :]))
+
+
+# endregion
+
+
+@dataclass(frozen=True)
+class _Pending:
+    tmp: Path
+    final: Path
+    data: bytes
+
+
+class Store:
+    """Maildirs and queue under one data folder; every method blocks (run it in a thread)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.mailboxes = self.data_dir / "mailboxes"
+        self.queue_dir = self.data_dir / "queue"
+        self.queue_tmp = self.queue_dir / "tmp"
+        self.queue_entries = self.queue_dir / "entries"
+        self.host = _host_for_names()
+        self._known_maildirs: set[Path] = set()
+        self._known_lock = threading.Lock()
+        self._syncers = _SyncerRegistry()
+
+    # region #### layout ####
+
+    def prepare(self) -> None:
+        """Create the top folders (durably) if they are missing."""
+        for path in (self.mailboxes, self.queue_tmp, self.queue_entries):
+            self._makedirs_durable(path)
+
+    def _makedirs_durable(self, path: Path) -> None:
+        """mkdir -p, fsyncing each parent in which a folder was created."""
+        missing: list[Path] = []
+        p = path
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        for d in reversed(missing):
+            try:
+                os.mkdir(d, 0o700)
+            except FileExistsError:
+                continue
+            _fsync_dir(d.parent)
+
+    def maildir(self, address: str) -> Path:
+        """The Maildir of a local address: ``mailboxes/<domain>/<local-part>`` (lower-cased)."""
+        local, _, domain = address.lower().rpartition("@")
+        if unsafe_local_part(local) or unsafe_local_part(domain):
+            raise StoreError(errno.EINVAL, f"address cannot name a mailbox: {address!r}")
+        return self.mailboxes / domain / local
+
+    def ensure_maildir(self, maildir: Path) -> None:
+        """Create ``tmp``, ``new`` and ``cur`` (durably) the first time a mailbox is used."""
+        if maildir in self._known_maildirs:
+            return
+        for sub in ("tmp", "new", "cur"):
+            self._makedirs_durable(maildir / sub)
+        with self._known_lock:
+            self._known_maildirs.add(maildir)
+
+    def _unique(self) -> str:
+        now = time.time()
+        sec, usec = int(now), int((now % 1) * 1_000_000)
+        base = f"{sec}.M{usec}P{os.getpid()}Q{next(_counter)}."
+        return base + self.host[: max(1, UIDL_MAX - len(base))]
+
+    # endregion
+
+    # region #### durable commit ####
+
+    def _commit(self, pending: list[_Pending]) -> None:
+        """Write, fsync, rename and dir-fsync every file; all or raise (tmp files removed)."""
+        written: list[_Pending] = []
+        try:
+            for p in pending:
+                _write_synced(p.tmp, p.data)
+                written.append(p)
+            dirs: dict[Path, None] = {}
+            while written:
+                p = written.pop(0)
+                os.rename(p.tmp, p.final)
+                dirs[p.final.parent] = None
+            for d in dirs:
+                self._syncers.get(d).sync()
+        except OSError as exc:
+            for p in written:
+                try:
+                    os.unlink(p.tmp)
+                except OSError:
+                    pass
+            raise StoreError(exc.errno or errno.EIO, str(exc)) from exc
+
+    def commit(
+        self, local: list[tuple[str, bytes, int]], queued: list[tuple[QueueEntry, bytes]]
+    ) -> tuple[list[MaildirFile], list[Path]]:
+        """Deliver ``(address, maildir bytes, CRLF size)`` to Maildirs and write queue entries.
+
+        Returns once every file is durable (file fsync, rename, directory fsync). Raises
+        :class:`StoreError` on any failure; files already in ``new/`` may then stay
+        (a retry duplicates them, which RFC 5321 §6.1 prefers to losing them).
+        """
+        pending: list[_Pending] = []
+        delivered: list[MaildirFile] = []
+        try:
+            for address, data, size_crlf in local:
+                md = self.maildir(address)
+                self.ensure_maildir(md)
+                name = f"{self._unique()},S={len(data)},W={size_crlf}"
+                pending.append(_Pending(md / "tmp" / name, md / "new" / name, data))
+                delivered.append(MaildirFile(md / "new" / name, len(data), size_crlf))
+        except OSError as exc:
+            raise StoreError(exc.errno or errno.EIO, str(exc)) from exc
+        paths: list[Path] = []
+        for entry, content in queued:
+            final = self.queue_entries / entry.qid
+            pending.append(
+                _Pending(self.queue_tmp / entry.qid, final, encode_queue_file(entry, content))
+            )
+            paths.append(final)
+        self._commit(pending)
+        return delivered, paths
+
+    # endregion
+
+    # region #### queue ####
+
+    def queue_paths(self) -> list[Path]:
+        """Every complete queue file, oldest name first."""
+        try:
+            names = sorted(os.listdir(self.queue_entries))
+        except FileNotFoundError:
+            return []
+        return [self.queue_entries / n for n in names if not n.startswith(".")]
+
+    def read_entry(self, path: Path) -> QueueEntry | None:
+        """The envelope of a queue file without its content; None if it is gone or invalid."""
+        try:
+            with open(path, "rb") as f:
+                head = f.readline(1 << 20)
+            return decode_queue_head(head)
+        except (OSError, ValueError):
+            return None
+
+    def entries(self) -> Iterator[QueueEntry]:
+        """Every readable queue entry."""
+        for path in self.queue_paths():
+            entry = self.read_entry(path)
+            if entry is not None:
+                yield entry
+
+    def lock(self, path: Path) -> LockedEntry | None:
+        """Take the queue file for delivery; None if it is gone or another process has it."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            st = os.fstat(fd)
+            if st.st_nlink == 0 or os.stat(path).st_ino != st.st_ino:
+                os.close(fd)
+                return None
+            with os.fdopen(os.dup(fd), "rb") as f:
+                head = f.readline(1 << 20)
+                content = f.read()
+            entry = decode_queue_head(head)
+        except (OSError, ValueError):
+            os.close(fd)
+            return None
+        return LockedEntry(path, fd, entry, content)
+
+    def update(self, locked: LockedEntry, entry: QueueEntry) -> None:
+        """Replace the queue file's state durably (tmp, fsync, rename, dir fsync)."""
+        tmp = self.queue_tmp / f"{entry.qid}.{os.getpid()}.{next(_counter)}"
+        self._commit([_Pending(tmp, locked.path, encode_queue_file(entry, locked.content))])
+        locked.entry = entry
+
+    def remove(self, locked: LockedEntry) -> None:
+        """Delete a queue file that needs no more delivery (durably)."""
+        try:
+            os.unlink(locked.path)
+        except FileNotFoundError:
+            return
+        self._syncers.get(locked.path.parent).sync()
+
+    @staticmethod
+    def release(locked: LockedEntry) -> None:
+        """Drop the lock taken by :meth:`lock`."""
+        try:
+            os.close(locked.fd)
+        except OSError:
+            pass
+
+    # endregion
+
+    def recover(self, *, now: float | None = None) -> dict[str, int]:
+        """Start-up clean-up (no server process may be running): returns what was removed.
+
+        Deletes queue files left half-written in ``queue/tmp`` (never acknowledged) and
+        Maildir ``tmp/`` files older than 36 hours (qmail's rule); complete queue files
+        stay and are delivered again.
+        """
+        now = time.time() if now is None else now
+        removed = {"queue_tmp": 0, "maildir_tmp": 0}
+        if self.queue_tmp.is_dir():
+            for name in os.listdir(self.queue_tmp):
+                try:
+                    os.unlink(self.queue_tmp / name)
+                    removed["queue_tmp"] += 1
+                except OSError:
+                    pass
+        if self.mailboxes.is_dir():
+            for tmp in self.mailboxes.glob("*/*/tmp"):
+                for name in os.listdir(tmp):
+                    path = tmp / name
+                    try:
+                        if now - path.stat().st_mtime > TMP_MAX_AGE_S:
+                            path.unlink()
+                            removed["maildir_tmp"] += 1
+                    except OSError:
+                        pass
+        return removed
