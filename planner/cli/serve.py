@@ -63,41 +63,140 @@ def _loopback(host: str) -> bool:
 
 @app.command("serve")
 def serve(
-    data_dir: Annotated[Path, typer.Option("--data-dir", metavar="DIR", help="Mail store, queue, users file, stats.json.", show_default=False)],
-    domain: Annotated[list[str], typer.Option("--domain", metavar="DOMAIN", help="A local mail domain (repeatable).", show_default=False)],
-    smtp: Annotated[str, typer.Option("--smtp", metavar="HOST:PORT", help="Inbound SMTP listener (port 0: any free port; 'off': none).")] = "127.0.0.1:2525",
-    submission: Annotated[str, typer.Option("--submission", metavar="HOST:PORT", help="Submission listener, AUTH required ('off': none).")] = "127.0.0.1:2587",
-    pop3: Annotated[str | None, typer.Option("--pop3", metavar="HOST:PORT", help="Also serve POP3 from one server process.")] = None,
-    hostname: Annotated[str | None, typer.Option("--hostname", help="Name in the greeting and Received: headers [default: this host's name].")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Server processes (each one event loop) [default: CPU count].")] = 0,
-    io_threads: Annotated[int, typer.Option("--io-threads", help="Write/fsync threads per process.")] = 16,
-    dns: Annotated[str | None, typer.Option("--dns", metavar="HOST:PORT", help="DNS server for MX look-ups [default: the system's].")] = None,
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            help="Mail store, queue, users file, stats.json.",
+            show_default=False,
+        ),
+    ],
+    domain: Annotated[
+        list[str],
+        typer.Option(
+            "--domain",
+            metavar="DOMAIN",
+            help="A local mail domain (repeatable).",
+            show_default=False,
+        ),
+    ],
+    smtp: Annotated[
+        str,
+        typer.Option(
+            "--smtp",
+            metavar="HOST:PORT",
+            help="Inbound SMTP listener (port 0: any free port; 'off': none).",
+        ),
+    ] = "127.0.0.1:2525",
+    submission: Annotated[
+        str,
+        typer.Option(
+            "--submission",
+            metavar="HOST:PORT",
+            help="Submission listener, AUTH required ('off': none).",
+        ),
+    ] = "127.0.0.1:2587",
+    pop3: Annotated[
+        str | None,
+        typer.Option(
+            "--pop3", metavar="HOST:PORT", help="Also serve POP3 from one server process."
+        ),
+    ] = None,
+    hostname: Annotated[
+        str | None,
+        typer.Option(
+            "--hostname",
+            help="Name in the greeting and Received: headers [default: this host's name].",
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", help="Server processes (each one event loop) [default: CPU count]."
+        ),
+    ] = 0,
+    io_threads: Annotated[
+        int, typer.Option("--io-threads", help="Write/fsync threads per process.")
+    ] = 16,
+    dns: Annotated[
+        str | None,
+        typer.Option(
+            "--dns", metavar="HOST:PORT", help="DNS server for MX look-ups [default: the system's]."
+        ),
+    ] = None,
     relay_port: Annotated[int, typer.Option("--relay-port", help="Port of remote MX hosts.")] = 25,
-    insecure_auth: Annotated[bool, typer.Option("--insecure-auth", help="Allow AUTH without TLS (loopback listeners only; for tests).")] = False,
-    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", metavar="PEM", help="Certificate chain [default: self-signed in DATA_DIR/tls].")] = None,
-    tls_key: Annotated[Path | None, typer.Option("--tls-key", metavar="PEM", help="Private key for --tls-cert.")] = None,
-    access: Annotated[Path | None, typer.Option("--access", metavar="FILE", help="Allow/deny rules [default: DATA_DIR/access].")] = None,
-    log_file: Annotated[Path | None, typer.Option("--log-file", metavar="FILE", help="Append the log here [default: standard error].")] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
-    max_message_size: Annotated[int, typer.Option("--max-message-size", metavar="BYTES")] = 10_240_000,
+    insecure_auth: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-auth", help="Allow AUTH without TLS (loopback listeners only; for tests)."
+        ),
+    ] = False,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert",
+            metavar="PEM",
+            help="Certificate chain [default: self-signed in DATA_DIR/tls].",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", metavar="PEM", help="Private key for --tls-cert.")
+    ] = None,
+    access: Annotated[
+        Path | None,
+        typer.Option(
+            "--access", metavar="FILE", help="Allow/deny rules [default: DATA_DIR/access]."
+        ),
+    ] = None,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file", metavar="FILE", help="Append the log here [default: standard error]."
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug, info, warning or error.")
+    ] = "info",
+    max_message_size: Annotated[
+        int, typer.Option("--max-message-size", metavar="BYTES")
+    ] = 10_240_000,
     max_recipients: Annotated[int, typer.Option("--max-recipients", metavar="N")] = 100,
-    max_line_length: Annotated[int, typer.Option("--max-line-length", metavar="BYTES", help="Longest DATA line, CRLF included.")] = 1000,
+    max_line_length: Annotated[
+        int,
+        typer.Option(
+            "--max-line-length", metavar="BYTES", help="Longest DATA line, CRLF included."
+        ),
+    ] = 1000,
     max_command_line: Annotated[int, typer.Option("--max-command-line", metavar="BYTES")] = 512,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", metavar="SECONDS")] = 300.0,
-    session_timeout: Annotated[float, typer.Option("--session-timeout", metavar="SECONDS")] = 1800.0,
+    session_timeout: Annotated[
+        float, typer.Option("--session-timeout", metavar="SECONDS")
+    ] = 1800.0,
     max_connections: Annotated[int, typer.Option("--max-connections", metavar="N")] = 500,
     max_errors: Annotated[int, typer.Option("--max-errors", metavar="N")] = 20,
     max_auth_failures: Annotated[int, typer.Option("--max-auth-failures", metavar="N")] = 3,
-    auth_failure_delay: Annotated[float, typer.Option("--auth-failure-delay", metavar="SECONDS")] = 1.0,
+    auth_failure_delay: Annotated[
+        float, typer.Option("--auth-failure-delay", metavar="SECONDS")
+    ] = 1.0,
     max_hops: Annotated[int, typer.Option("--max-hops", metavar="N")] = 50,
     retry_initial: Annotated[float, typer.Option("--retry-initial", metavar="SECONDS")] = 300.0,
     retry_max: Annotated[float, typer.Option("--retry-max", metavar="SECONDS")] = 4000.0,
-    queue_lifetime: Annotated[float, typer.Option("--queue-lifetime", metavar="SECONDS")] = 432000.0,
+    queue_lifetime: Annotated[
+        float, typer.Option("--queue-lifetime", metavar="SECONDS")
+    ] = 432000.0,
     queue_scan: Annotated[float, typer.Option("--queue-scan", metavar="SECONDS")] = 60.0,
-    relay_timeout: Annotated[float, typer.Option("--relay-timeout", metavar="SECONDS", help="Connect and per-command timeout of outbound SMTP.")] = 300.0,
+    relay_timeout: Annotated[
+        float,
+        typer.Option(
+            "--relay-timeout",
+            metavar="SECONDS",
+            help="Connect and per-command timeout of outbound SMTP.",
+        ),
+    ] = 300.0,
     shutdown_grace: Annotated[float, typer.Option("--shutdown-grace", metavar="SECONDS")] = 10.0,
 ) -> None:
-    """Run the reference mail server (SMTP in, Maildir and relay queue out) until SIGTERM."""  # fmt: skip
+    """Run the reference mail server (SMTP in, Maildir and relay queue out) until SIGTERM."""
     from pydantic import ValidationError
 
     from planner.mailserver.config import RelaySettings, ServerConfig, parse_hostport
@@ -114,7 +213,11 @@ def serve(
             problems.append(str(exc))
             return None
 
-    smtp_l, sub_l, pop3_l = listen(smtp, "--smtp"), listen(submission, "--submission"), listen(pop3, "--pop3")
+    smtp_l, sub_l, pop3_l = (
+        listen(smtp, "--smtp"),
+        listen(submission, "--submission"),
+        listen(pop3, "--pop3"),
+    )
     dns_l = listen(dns, "--dns")
     domains = tuple(d.strip().lower().removesuffix(".") for d in domain)
     for d in domains:
@@ -203,10 +306,15 @@ def _age(seconds: float) -> str:
 
 @app.command("queue")
 def queue(
-    data_dir: Annotated[Path, typer.Option("--data-dir", metavar="DIR", help="The server's data folder.", show_default=False)],
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir", metavar="DIR", help="The server's data folder.", show_default=False
+        ),
+    ],
     output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
-    """List the relay queue: each message waiting for delivery, its recipients and last error."""  # fmt: skip
+    """List the relay queue: each message waiting for delivery, its recipients and last error."""
     from planner.mailserver.store import Store
 
     if output not in ("text", "json"):

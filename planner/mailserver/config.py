@@ -41,7 +41,9 @@ def parse_hostport(text: str, option: str) -> Listen:
         ipaddress.ip_address(host)
     except ValueError:
         if host != "localhost":
-            raise ValueError(f"{option}: HOST must be an IP address or localhost: {text!r}") from None
+            raise ValueError(
+                f"{option}: HOST must be an IP address or localhost: {text!r}"
+            ) from None
     return Listen(host=host, port=int(port))
 
 

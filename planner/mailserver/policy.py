@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -65,7 +65,7 @@ class Limits(BaseModel):
     """Received: headers a message may carry (RFC 5321 §6.3); at this many: 554 5.4.6."""
 
 
-class RouteKind(str, Enum):
+class RouteKind(StrEnum):
     """Where a recipient goes."""
 
     LOCAL = "local"
@@ -154,7 +154,9 @@ def parse_access(text: str, source: str) -> tuple[AccessRule, ...]:
             try:
                 net = ipaddress.ip_network(value, strict=False)
             except ValueError:
-                raise AccessError(f"{source}:{n}: not an IP address or network: {value!r}") from None
+                raise AccessError(
+                    f"{source}:{n}: not an IP address or network: {value!r}"
+                ) from None
             rules.append(AccessRule(action, "client", value, net))  # type: ignore[arg-type]
         elif kind == "sender":
             if "@" not in value:
@@ -163,7 +165,9 @@ def parse_access(text: str, source: str) -> tuple[AccessRule, ...]:
         elif kind == "domain":
             rules.append(AccessRule(action, "domain", value.lstrip(".").removesuffix(".")))  # type: ignore[arg-type]
         else:
-            raise AccessError(f"{source}:{n}: kind must be sender, domain or client, not {parts[1]!r}")
+            raise AccessError(
+                f"{source}:{n}: kind must be sender, domain or client, not {parts[1]!r}"
+            )
     return tuple(rules)
 
 

@@ -14,14 +14,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dns.asyncresolver
 import dns.exception
@@ -54,6 +56,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("mailplan.relay")
+_T = TypeVar("_T")
 
 
 class DeliveryFailure(Exception):
@@ -72,9 +75,7 @@ class DeliveryFailure(Exception):
 
 def next_delay_s(attempts: int, settings: RelaySettings) -> float:
     """Seconds to wait after ``attempts`` failed attempts: initial × 2^(n−1), capped."""
-    return float(
-        min(settings.retry_max_s, settings.retry_initial_s * 2 ** max(0, attempts - 1))
-    )
+    return float(min(settings.retry_max_s, settings.retry_initial_s * 2 ** max(0, attempts - 1)))
 
 
 def dot_stuff(content: bytes) -> bytes:
@@ -277,10 +278,8 @@ async def send_message(
         return SendResult(results, where)
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()
-        except (OSError, ssl.SSLError):
-            pass
 
 
 # endregion
@@ -337,7 +336,7 @@ class RelayWorker:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
 
-    async def _io(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _io(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await self.ctx.loop.run_in_executor(self.ctx.executor, fn, *args)
 
     async def _attempt(self, path: Path) -> None:

@@ -101,14 +101,12 @@ _AIOSMTPD_REPLIES = {
     "221 Bye": Reply.BYE,
     "250 OK": Reply.OK,
     "220 Ready to start TLS": Reply.READY_TLS,
-    "538 5.7.11 Encryption required for requested authentication mechanism": (
-        Reply.AUTH_NEEDS_TLS
-    ),
+    "538 5.7.11 Encryption required for requested authentication mechanism": (Reply.AUTH_NEEDS_TLS),
     "530 5.7.0 Authentication required": Reply.AUTH_REQUIRED,
 }
 
 
-class RoutedEnvelope(Envelope):  # type: ignore[misc]
+class RoutedEnvelope(Envelope):
     """aiosmtpd's envelope plus the route chosen for each accepted recipient."""
 
     def __init__(self) -> None:
@@ -178,7 +176,7 @@ def longest_line(content: bytes) -> int:
     return max(map(len, content.split(b"\r\n"))) + 2
 
 
-class ServerSMTP(SMTP):  # type: ignore[misc]
+class ServerSMTP(SMTP):
     """One SMTP connection of the reference server (inbound or submission listener)."""
 
     line_length_limit = READ_CHUNK_BYTES  # aiosmtpd uses this as the StreamReader limit
@@ -298,7 +296,7 @@ class ServerSMTP(SMTP):  # type: ignore[misc]
         """Any unexpected error: log the traceback, reset the transaction, answer 451 4.3.0."""
         log.error("%s internal error", self._peer_text(), exc_info=error)
         self.ctx.stats.reject("internal_error")
-        self._set_rset_state()
+        self._set_rset_state()  # type: ignore[no-untyped-call]
         self.busy = False
         return Reply.LOCAL_ERROR
 
@@ -311,7 +309,7 @@ class ServerSMTP(SMTP):  # type: ignore[misc]
         if not hostname:
             await self.push(Reply.EHLO_SYNTAX)
             return
-        self._set_rset_state()
+        self._set_rset_state()  # type: ignore[no-untyped-call]
         assert self.session is not None
         self.session.extended_smtp = True
         self.session.host_name = hostname
@@ -335,6 +333,15 @@ class ServerSMTP(SMTP):  # type: ignore[misc]
             return
         await super().smtp_STARTTLS(arg)
 
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        """RCPT: refuse source routes (``<@a,@b:user@d>``) before aiosmtpd strips them."""
+        rest = (arg or "")[3:].lstrip() if (arg or "")[:3].upper() == "TO:" else ""
+        if rest.startswith("<@"):
+            self.ctx.stats.reject("routing")
+            await self.push(Reply.RELAY_DENIED.format(addr=rest.strip("<> ")))
+            return
+        await super().smtp_RCPT(arg)
+
     async def smtp_DATA(self, arg: str | None) -> None:
         """DATA: read to CRLF.CRLF, check the framing and limits, then call the handler."""
         if await self.check_helo_needed():
@@ -352,7 +359,7 @@ class ServerSMTP(SMTP):  # type: ignore[misc]
         try:
             await self.push(Reply.START_DATA)
             try:
-                raw, size = await read_data(
+                raw, _size = await read_data(
                     self._reader, self.limits.max_message_size_bytes, self._reset_timeout
                 )
             except asyncio.IncompleteReadError:
@@ -370,7 +377,7 @@ class ServerSMTP(SMTP):  # type: ignore[misc]
                 else:
                     self.envelope.content = self.envelope.original_content = content
                     status = await self._call_handler_hook("DATA")
-            self._set_post_data_state()
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
             await self.push(status)
         finally:
             self.busy = False

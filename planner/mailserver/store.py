@@ -26,6 +26,7 @@ All functions here block: call them from a thread, never from the event loop.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import itertools
@@ -111,10 +112,8 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fd)
     except BaseException:
         os.close(fd)
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass
         raise
     os.close(fd)
 
@@ -328,10 +327,8 @@ class Store:
                 self._syncers.get(d).sync()
         except OSError as exc:
             for p in written:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(p.tmp)
-                except OSError:
-                    pass
             raise StoreError(exc.errno or errno.EIO, str(exc)) from exc
 
     def commit(
@@ -434,10 +431,8 @@ class Store:
     @staticmethod
     def release(locked: LockedEntry) -> None:
         """Drop the lock taken by :meth:`lock`."""
-        try:
+        with contextlib.suppress(OSError):
             os.close(locked.fd)
-        except OSError:
-            pass
 
     # endregion
 
