@@ -160,7 +160,7 @@ class DeliveryHandler:
     ) -> str:
         """Route a recipient: a local user, or the relay queue for authenticated senders only."""
         stats = self.ctx.stats
-        if len(envelope.routes) >= self.ctx.config.limits.max_recipients:
+        if len(envelope.rcpt_tos) >= self.ctx.config.limits.max_recipients:
             stats.reject("too_many_recipients")
             return Reply.TOO_MANY_RCPTS
         if routing_trick(address) is not None:
