@@ -85,9 +85,9 @@ def unsafe_local_part(local: str) -> bool:
 def maildir_content(header_lines: Iterable[bytes], message_crlf: bytes) -> tuple[bytes, int]:
     """The file body for Maildir and its size with CRLF line ends (the name's ``W=``).
 
-    ``header_lines`` are prepended (each without final line end, folded with CRLF); the message must use CRLF
-    only (the SMTP side has rejected bare CR and LF), so every LF on disk stands for one
-    CRLF on the wire.
+    ``header_lines`` are prepended (each without final line end, folded with CRLF); the
+    message must use CRLF only (the SMTP side has rejected bare CR and LF), so every LF
+    on disk stands for one CRLF on the wire.
     """
     head = b"\n".join(header_lines).replace(b"\r\n", b"\n")
     text = head + b"\n" + message_crlf.replace(b"\r\n", b"\n")

@@ -87,7 +87,8 @@ class ServerProcess:
 
     def smtp(self, port: int | None = None, timeout: float = 10) -> smtplib.SMTP:
         """An smtplib client connected to the inbound listener (or ``port``)."""
-        return smtplib.SMTP("127.0.0.1", port or self.smtp_port, local_hostname="client.test", timeout=timeout)  # fmt: skip
+        port = port or self.smtp_port
+        return smtplib.SMTP("127.0.0.1", port, local_hostname="client.test", timeout=timeout)
 
     def maildir_files(self, address: str, sub: str = "new") -> list[Path]:
         """Files in a user's Maildir folder."""

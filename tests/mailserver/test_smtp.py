@@ -182,7 +182,7 @@ class TestSession:
 
 class TestLocalDelivery:
     def test_file_in_new_with_headers_lf_and_sizes(self, server):
-        """A 250 leaves one Maildir file: LF only, Return-Path and Received first, S= and W= exact."""
+        """A 250 leaves one Maildir file: LF only, trace headers first, S= and W= exact."""
         tok = token()
         with server.smtp() as c:
             c.sendmail("a@client.test", ["Bob@Example.Test"], message(tok, "line 1\r\n.dot\r\n"))
@@ -205,7 +205,8 @@ class TestLocalDelivery:
         """Two local recipients: one file in each Maildir, one 250."""
         tok = token()
         with server.smtp() as c:
-            refused = c.sendmail("a@client.test", ["bob@example.test", "alice@example.test"], message(tok))  # fmt: skip
+            rcpts = ["bob@example.test", "alice@example.test"]
+            refused = c.sendmail("a@client.test", rcpts, message(tok))
         assert refused == {}
         assert len(files_with(server, "bob@example.test", tok)) == 1
         assert len(files_with(server, "alice@example.test", tok)) == 1
@@ -261,7 +262,8 @@ class TestLocalDelivery:
         tok = token()
         out = subprocess.run(
             ["swaks", "--server", "127.0.0.1", "--port", str(server.smtp_port),
-             "--from", "a@client.test", "--to", "alice@example.test", "--header", f"Subject: {tok}"],
+             "--from", "a@client.test", "--to", "alice@example.test",
+             "--header", f"Subject: {tok}"],
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert out.returncode == 0, out.stdout
