@@ -110,9 +110,9 @@ class ServerProcess:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-        assert self.proc.stdout is not None
-        self.lines += self.proc.stdout.read().splitlines()
-        self.proc.stdout.close()
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
+            self.lines += self.proc.stdout.read().splitlines()
+            self.proc.stdout.close()
         return int(self.proc.returncode)
 
     def kill(self) -> None:
@@ -246,6 +246,7 @@ class FakeDNS:
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
+            self.server.server.server_close()
 
     @property
     def address(self) -> str:
