@@ -1,4 +1,4 @@
-"""Relaying: MX look-up against a real DNS server, delivery to loopback MX hosts, retries, bounces."""
+"""Relaying: MX look-up on a real DNS server, loopback MX hosts, retries and bounces."""
 
 from __future__ import annotations
 
@@ -71,7 +71,12 @@ def remote(dns_server: FakeDNS, mx_port: int, tmp_path: Path) -> Iterator[object
         mx.close()
 
 
-def send(server: ServerProcess, rcpts: list[str], body: bytes = b"Hi.\r\n", sender: str = "bob@example.test") -> str:  # fmt: skip
+def send(
+    server: ServerProcess,
+    rcpts: list[str],
+    body: bytes = b"Hi.\r\n",
+    sender: str = "bob@example.test",
+) -> str:
     """Send as bob (AUTH PLAIN on loopback); returns the subject token."""
     tok = uuid.uuid4().hex
     msg = b"Subject: " + tok.encode() + b"\r\nFrom: " + sender.encode() + b"\r\n\r\n" + body
@@ -143,7 +148,8 @@ class TestUnits:
 
     def test_equal_preferences_are_shuffled(self, dns_server):
         """Hosts of equal preference come in random order, lower preference always first."""
-        dns_server.mx("shuffle.test", (5, "a.shuffle.test"), *((10, f"h{i}.shuffle.test") for i in range(6)))  # fmt: skip
+        hosts = [(10, f"h{i}.shuffle.test") for i in range(6)]
+        dns_server.mx("shuffle.test", (5, "a.shuffle.test"), *hosts)
         settings = RelaySettings(dns=Listen(host="127.0.0.1", port=dns_server.port))
 
         async def lookups() -> list[list[str]]:
@@ -242,7 +248,7 @@ class TestDelivery:
     @pytest.mark.parametrize(
         ("kind", "status"),
         [("nullmx", b"5.1.10"), ("nxdomain", b"5.1.2")],
-        ids=["null-mx", "nxdomain"],  # fmt: skip
+        ids=["null-mx", "nxdomain"],
     )
     def test_undeliverable_domain_bounces(self, server, dns_server, kind, status):
         """Null MX and a domain that does not exist bounce at once, no retry."""
