@@ -66,6 +66,12 @@ def listen_line(name: str, sockname: tuple[Any, ...]) -> str:
 def _bind(listen: Listen, *, listening: bool) -> socket.socket:
     host = "127.0.0.1" if listen.host == "localhost" else listen.host
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if not listening and listen.port != 0:
+        # SO_REUSEPORT would silently share a port another server already listens on
+        # (same user): probe without it first, so a taken port is an error.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, listen.port))
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

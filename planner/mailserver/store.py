@@ -315,19 +315,20 @@ class Store:
     def _commit(self, pending: list[_Pending]) -> None:
         """Write, fsync, rename and dir-fsync every file; all or raise (tmp files removed)."""
         written: list[_Pending] = []
+        renamed = 0
         try:
             for p in pending:
                 _write_synced(p.tmp, p.data)
                 written.append(p)
             dirs: dict[Path, None] = {}
-            while written:
-                p = written.pop(0)
+            for n, p in enumerate(written):
                 os.rename(p.tmp, p.final)
+                renamed = n + 1
                 dirs[p.final.parent] = None
             for d in dirs:
                 self._syncers.get(d).sync()
         except OSError as exc:
-            for p in written:
+            for p in written[renamed:]:
                 with contextlib.suppress(OSError):
                     os.unlink(p.tmp)
             raise StoreError(exc.errno or errno.EIO, str(exc)) from exc
