@@ -54,6 +54,9 @@ log = logging.getLogger("mailplan.delivery")
 _RECEIVED_RE = re.compile(rb"^received:", re.IGNORECASE | re.MULTILINE)
 _HELO_SAFE = re.compile(r"[^A-Za-z0-9.\-\[\]:_]")
 _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+USERS_RECHECK_S = 1.0
+"""How long a "user exists" answer is reused (so RCPT does not stat the users file)."""
+_USERS_CACHE_MAX = 10_000
 
 
 @dataclass
@@ -126,6 +129,19 @@ class DeliveryHandler:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.domains = frozenset(d.lower() for d in ctx.config.domains)
+        self._users_cache: dict[str, tuple[bool, float]] = {}
+
+    def user_exists(self, address: str) -> bool:
+        """Whether a local user exists; answers are reused for USERS_RECHECK_S seconds."""
+        now = time.monotonic()
+        hit = self._users_cache.get(address)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        exists = self.ctx.users.exists(address)
+        if len(self._users_cache) >= _USERS_CACHE_MAX:
+            self._users_cache.clear()
+        self._users_cache[address] = (exists, now + USERS_RECHECK_S)
+        return exists
 
     async def handle_MAIL(
         self,
@@ -171,7 +187,7 @@ class DeliveryHandler:
         local, domain = split_address(address)
         if domain in self.domains:
             canonical = f"{local.lower()}@{domain}"
-            if unsafe_local_part(local.lower()) or not self.ctx.users.exists(canonical):
+            if unsafe_local_part(local.lower()) or not self.user_exists(canonical):
                 stats.reject("unknown_user")
                 return Reply.UNKNOWN_USER.format(addr=address)
             kind = RouteKind.LOCAL

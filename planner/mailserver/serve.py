@@ -32,6 +32,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -86,14 +87,71 @@ def _bind(listen: Listen, *, listening: bool) -> socket.socket:
     return sock
 
 
+class _BufferedHandler(logging.Handler):
+    """Log lines collected in memory and appended to the file a few times a second.
+
+    One ``write`` per flush instead of one per line (a busy server logs four lines per
+    message); a background thread flushes every ``FLUSH_S`` seconds, and at 64 KiB.
+    """
+
+    FLUSH_S = 0.2
+    MAX_BUFFER = 65536
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        if path is None:
+            self._fd, self._own = sys.stderr.fileno(), False
+        else:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._own = True
+        self._buf: list[bytes] = []
+        self._size = 0
+        self._closed = False
+        self._flusher = threading.Thread(target=self._flush_loop, daemon=True)
+        self._flusher.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = (self.format(record) + "\n").encode("utf-8", "replace")
+        except Exception:
+            self.handleError(record)
+            return
+        with self.lock:  # type: ignore[union-attr]
+            self._buf.append(line)
+            self._size += len(line)
+            full = self._size >= self.MAX_BUFFER
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            data, self._buf, self._size = b"".join(self._buf), [], 0
+        with contextlib.suppress(OSError):
+            while data:
+                data = data[os.write(self._fd, data) :]
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            time.sleep(self.FLUSH_S)
+            self.flush()
+
+    def close(self) -> None:
+        self._closed = True
+        self.flush()
+        if self._own:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        super().close()
+
+
 def _setup_logging(config: ServerConfig, tag: str) -> None:
-    handler: logging.Handler
-    if config.log_file is not None:
-        handler = logging.FileHandler(config.log_file, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
+    logging.logProcesses = False  # the pid is in the format already
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # no caller look-up per record  # type: ignore[attr-defined]
+    handler = _BufferedHandler(config.log_file)
     handler.setFormatter(
-        logging.Formatter(f"%(asctime)s mailplan/{tag}[%(process)d] %(levelname)s %(message)s")
+        logging.Formatter(f"%(asctime)s mailplan/{tag}[{os.getpid()}] %(levelname)s %(message)s")
     )
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -299,6 +357,8 @@ class _Supervisor:
         self.counters.row(index).set("connections", 0)
         sys.stdout.flush()
         sys.stderr.flush()
+        for h in logging.getLogger().handlers:
+            h.flush()  # the child must not inherit (and write again) buffered lines
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             code = 1

@@ -448,6 +448,7 @@ class TestFailures:
         users = server.data_dir / "users"
         good = users.read_bytes()
         users.write_text("this line is not valid\n")
+        time.sleep(1.2)  # RCPT reuses a user look-up for up to a second
         try:
             with server.smtp() as c:
                 c.ehlo()
@@ -457,6 +458,7 @@ class TestFailures:
                 )  # fmt: skip
         finally:
             users.write_bytes(good)
+        time.sleep(1.2)
         with server.smtp() as c:
             assert c.sendmail("a@client.test", ["bob@example.test"], message(token())) == {}
         assert "internal error" in server.log()
