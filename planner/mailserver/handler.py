@@ -36,6 +36,7 @@ from planner.mailserver.store import (
     QueueRecipient,
     Store,
     StoreError,
+    encode_queue_file,
     maildir_content,
     new_queue_id,
     unsafe_local_part,
@@ -45,6 +46,7 @@ from planner.mailserver.users import UserDB
 if TYPE_CHECKING:
     from aiosmtpd.smtp import Session
 
+    from planner.mailserver.committer import CommitClient
     from planner.mailserver.smtp import ServerSMTP
 
 __all__ = ["DeliveryHandler", "ServerContext", "received_header"]
@@ -74,6 +76,8 @@ class ServerContext:
     connections: Callable[[], int]
     """Open SMTP connections over all processes."""
     kick_relay: Callable[[Path], None] | None = None
+    committer: CommitClient | None = None
+    """The store process for durable writes (None: the I/O thread pool)."""
     sessions: set[ServerSMTP] = field(default_factory=set)
     stopping: bool = False
 
@@ -280,8 +284,16 @@ class DeliveryHandler:
     async def _commit(
         self, local: list[tuple[str, bytes, int]], queued: list[tuple[QueueEntry, bytes]]
     ) -> Any:
-        """Run the store commit in the I/O pool; a dropped connection cannot cancel it."""
-        fut = self.ctx.loop.run_in_executor(self.ctx.executor, self.ctx.store.commit, local, queued)
+        """Make the files durable (store process, else I/O threads); a dropped connection
+        cannot cancel a commit once started (aiosmtpd cancels the handler on EOF)."""
+        fut: asyncio.Future[Any]
+        if self.ctx.committer is not None:
+            raw = [(e.qid, encode_queue_file(e, c)) for e, c in queued]
+            fut = asyncio.ensure_future(self.ctx.committer.commit(local, raw))
+        else:
+            fut = self.ctx.loop.run_in_executor(
+                self.ctx.executor, self.ctx.store.commit, local, queued
+            )
         fut.add_done_callback(_consume_exception)
         return await asyncio.shield(fut)
 

@@ -184,8 +184,10 @@ class _Worker:
         self.ready_fd = ready_fd
         self.tls_files = tls_files
         self.parent_pid = parent_pid
+        self.store_sock: socket.socket | None = None
 
     async def main(self) -> int:
+        from planner.mailserver.committer import CommitClient
         from planner.mailserver.handler import DeliveryHandler, ServerContext
         from planner.mailserver.relay import RelayWorker
         from planner.mailserver.smtp import ServerSMTP
@@ -206,6 +208,9 @@ class _Worker:
             tls_context=tls_context,
             connections=lambda: self.counters.total("connections"),
         )
+        if self.store_sock is not None:
+            ctx.committer = CommitClient(loop, ctx.store)
+            await ctx.committer.connect(self.store_sock)
         handler = DeliveryHandler(ctx)
         relay = RelayWorker(ctx, config.relay, scan=self.index == 0)
         ctx.kick_relay = relay.kick
@@ -260,6 +265,8 @@ class _Worker:
         watch_task.cancel()
         await relay.stop()
         await asyncio.sleep(0.05)
+        if ctx.committer is not None:
+            ctx.committer.close()
         executor.shutdown(wait=True)
         log.info("worker %d stopped", self.index)
         return 0
@@ -273,13 +280,19 @@ class _Worker:
                 return
 
     def run(self) -> int:
+        from planner.mailserver.committer import start_store_process
+
         try:
             import uvloop
 
             runner: Callable[[Any], int] = uvloop.run
         except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
             runner = asyncio.run
+        store_pid = 0
         try:
+            store_pid, self.store_sock = start_store_process(
+                self.config.data_dir, self.config.io_threads
+            )
             return runner(self.main())
         except Exception as exc:
             log.error("worker %d failed: %s\n%s", self.index, exc, traceback.format_exc())
@@ -287,6 +300,12 @@ class _Worker:
                 line = f"error {self.index} {exc}".replace("\n", " ")[:400]
                 os.write(self.ready_fd, (line + "\n").encode("utf-8", "replace"))
             return 1
+        finally:
+            if self.store_sock is not None:
+                self.store_sock.close()
+            if store_pid:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(store_pid, 0)
 
 
 # endregion

@@ -8,9 +8,11 @@ Layout under ``DATA_DIR``::
 
 Every write follows the same discipline (cr.yp.to/proto/maildir.html, RFC 5321 §6.1):
 write to ``tmp/`` with ``O_EXCL``, ``fsync`` the file, ``rename`` it into place, ``fsync``
-the directory. Only then may the server answer 250. Directory fsyncs are group-committed:
-one fsync covers every rename that happened before it started (:class:`DirSyncer`), and
-each caller still waits for a sync that started after its own rename.
+the directory. Only then may the server answer 250. Commits are grouped: a batch of
+messages is written first and fsynced after (:meth:`Store.commit_batch`), so one journal
+commit covers many files, and each directory is fsynced once per batch; between threads,
+:class:`DirSyncer` lets one directory fsync cover every rename made before it started,
+while each caller still waits for a sync that started after its own rename.
 
 Maildir file names are ``<sec>.M<usec>P<pid>Q<n>.<host>,S=<bytes on disk>,W=<bytes with
 CRLF>``; files hold LF line ends and start with ``Return-Path:`` and ``Received:``. The
@@ -27,6 +29,8 @@ All functions here block: call them from a thread, never from the event loop.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import errno
 import fcntl
 import itertools
@@ -35,7 +39,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,21 +107,44 @@ def _fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    """Create ``path`` (must not exist), write ``data``, fsync; unlink on failure."""
+def _load_sync_file_range() -> Callable[[int], None] | None:
+    """``sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`` from libc, or None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+
+    def start_writeback(fd: int) -> None:
+        fn(fd, 0, 0, 2)  # SYNC_FILE_RANGE_WRITE: start write-back, do not wait
+
+    return start_writeback
+
+
+_start_writeback = _load_sync_file_range()
+
+
+def _write_started(path: Path, data: bytes) -> int:
+    """Create ``path`` (must not exist), write ``data``, start its write-back; the open fd.
+
+    The caller fsyncs and closes the fd; on failure here the file is removed.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
             view = view[n:]
-        os.fsync(fd)
+        if _start_writeback is not None:
+            _start_writeback(fd)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
-    os.close(fd)
+    return fd
 
 
 class DirSyncer:
@@ -314,34 +342,90 @@ class Store:
 
     def _commit(self, pending: list[_Pending]) -> None:
         """Write, fsync, rename and dir-fsync every file; all or raise (tmp files removed)."""
-        written: list[_Pending] = []
-        renamed = 0
-        try:
-            for p in pending:
-                _write_synced(p.tmp, p.data)
-                written.append(p)
-            dirs: dict[Path, None] = {}
-            for n, p in enumerate(written):
-                os.rename(p.tmp, p.final)
-                renamed = n + 1
-                dirs[p.final.parent] = None
-            for d in dirs:
-                self._syncers.get(d).sync()
-        except OSError as exc:
-            for p in written[renamed:]:
-                with contextlib.suppress(OSError):
-                    os.unlink(p.tmp)
-            raise StoreError(exc.errno or errno.EIO, str(exc)) from exc
+        (error,) = self.commit_batch([pending])
+        if error is not None:
+            raise error
 
-    def commit(
-        self, local: list[tuple[str, bytes, int]], queued: list[tuple[QueueEntry, bytes]]
-    ) -> tuple[list[MaildirFile], list[Path]]:
-        """Deliver ``(address, maildir bytes, CRLF size)`` to Maildirs and write queue entries.
+    def commit_batch(
+        self, groups: list[list[_Pending]], fsync_pool: Executor | None = None
+    ) -> list[StoreError | None]:
+        """Make several independent groups of files durable at once; one result per group.
 
-        Returns once every file is durable (file fsync, rename, directory fsync). Raises
-        :class:`StoreError` on any failure; files already in ``new/`` may then stay
-        (a retry duplicates them, which RFC 5321 §6.1 prefers to losing them).
+        Group commit: every file is written and its write-back started
+        (``sync_file_range``) before any is fsynced; the fsyncs then run at the same
+        time on ``fsync_pool`` so the file system merges them into few journal commits
+        (one after the other, each would wait for a commit of its own); each directory
+        that got a rename is fsynced once. A failure fails only the groups it touches
+        (their tmp files are removed); the others are durable when this returns.
         """
+        errors: list[StoreError | None] = [None] * len(groups)
+        fds: list[list[int]] = [[] for _ in groups]
+        renamed = [0] * len(groups)
+
+        def fail(i: int, exc: OSError) -> None:
+            if errors[i] is None:
+                errors[i] = StoreError(exc.errno or errno.EIO, str(exc))
+
+        try:
+            for i, group in enumerate(groups):
+                for p in group:
+                    try:
+                        fds[i].append(_write_started(p.tmp, p.data))
+                    except OSError as exc:
+                        fail(i, exc)
+                        break
+            jobs = [(i, fd) for i in range(len(groups)) if errors[i] is None for fd in fds[i]]
+            if fsync_pool is not None and len(jobs) > 1:
+                futures = [(i, fsync_pool.submit(os.fsync, fd)) for i, fd in jobs]
+                for i, fut in futures:
+                    err = fut.exception()
+                    if isinstance(err, OSError):
+                        fail(i, err)
+                    elif err is not None:
+                        raise err
+            else:
+                for i, fd in jobs:
+                    try:
+                        os.fsync(fd)
+                    except OSError as exc:
+                        fail(i, exc)
+            for i in range(len(groups)):
+                for fd in fds[i]:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                fds[i] = []
+            dirs: dict[Path, list[int]] = {}
+            for i, group in enumerate(groups):
+                if errors[i] is not None:
+                    continue
+                try:
+                    for p in group:
+                        os.rename(p.tmp, p.final)
+                        renamed[i] += 1
+                        dirs.setdefault(p.final.parent, []).append(i)
+                except OSError as exc:
+                    fail(i, exc)
+            for d, users in dirs.items():
+                try:
+                    self._syncers.get(d).sync()
+                except OSError as exc:
+                    for i in users:
+                        fail(i, exc)
+        finally:
+            for i, group in enumerate(groups):
+                for fd in fds[i]:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                if errors[i] is not None:
+                    for p in group[renamed[i] :]:
+                        with contextlib.suppress(OSError):
+                            os.unlink(p.tmp)
+        return errors
+
+    def plan(
+        self, local: list[tuple[str, bytes, int]], queued: list[tuple[str, bytes]]
+    ) -> tuple[list[_Pending], list[MaildirFile], list[Path]]:
+        """The files a delivery writes: Maildir copies and queue files ``(qid, file bytes)``."""
         pending: list[_Pending] = []
         delivered: list[MaildirFile] = []
         try:
@@ -354,12 +438,25 @@ class Store:
         except OSError as exc:
             raise StoreError(exc.errno or errno.EIO, str(exc)) from exc
         paths: list[Path] = []
-        for entry, content in queued:
-            final = self.queue_entries / entry.qid
-            pending.append(
-                _Pending(self.queue_tmp / entry.qid, final, encode_queue_file(entry, content))
-            )
+        for qid, data in queued:
+            if unsafe_local_part(qid):
+                raise StoreError(errno.EINVAL, f"bad queue id {qid!r}")
+            final = self.queue_entries / qid
+            pending.append(_Pending(self.queue_tmp / qid, final, data))
             paths.append(final)
+        return pending, delivered, paths
+
+    def commit(
+        self, local: list[tuple[str, bytes, int]], queued: list[tuple[QueueEntry, bytes]]
+    ) -> tuple[list[MaildirFile], list[Path]]:
+        """Deliver ``(address, maildir bytes, CRLF size)`` to Maildirs and write queue entries.
+
+        Returns once every file is durable (file fsync, rename, directory fsync). Raises
+        :class:`StoreError` on any failure; files already in ``new/`` may then stay
+        (a retry duplicates them, which RFC 5321 §6.1 prefers to losing them).
+        """
+        raw = [(entry.qid, encode_queue_file(entry, content)) for entry, content in queued]
+        pending, delivered, paths = self.plan(local, raw)
         self._commit(pending)
         return delivered, paths
 

@@ -72,8 +72,9 @@ class TestStartAndStop:
         srv = server_factory(workers=2)
         for i in range(30):
             send_one(srv.smtp_port, tag=f"w{i}")
-        accepted_by = set(re.findall(r"mailplan/(w\d)\[\d+\] INFO \w+: accepted", srv.log()))
-        assert accepted_by == {"w0", "w1"}
+        pattern = re.compile(r"mailplan/(w\d)\[\d+\] INFO \w+: accepted")
+        wait_for(lambda: len(pattern.findall(srv.log())) == 30, 5, "30 log lines")
+        assert set(pattern.findall(srv.log())) == {"w0", "w1"}
 
     def test_dead_worker_is_replaced(self, server_factory):
         """A worker killed with SIGKILL is restarted and the server keeps accepting mail."""

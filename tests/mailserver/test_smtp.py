@@ -461,7 +461,7 @@ class TestFailures:
         time.sleep(1.2)
         with server.smtp() as c:
             assert c.sendmail("a@client.test", ["bob@example.test"], message(token())) == {}
-        assert "internal error" in server.log()
+        wait_for(lambda: "internal error" in server.log(), 5, "the traceback in the log")
 
 
 class TestLimitsOnTheirOwnServer:
