@@ -15,7 +15,7 @@ every service unchrooted. Needs root (Postfix's master runs as root) and the pos
 
 Usage::
 
-    .venv/bin/python benchmarks/smtp_vs_postfix.py                  # 1 and 10 KB, 10 and 50 sessions
+    .venv/bin/python benchmarks/smtp_vs_postfix.py   # 1 and 10 KB, 10 and 50 sessions
     .venv/bin/python benchmarks/smtp_vs_postfix.py --messages 3000 --rounds 5
 
 Prints messages/s (median of the rounds, and every run) and the ratio mailplan/Postfix.
@@ -133,7 +133,8 @@ class Postfix:
         subprocess.run(["postfix", "-c", str(self.conf), "start"], check=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):  # fmt: skip
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
                 return
             time.sleep(0.2)
         raise RuntimeError("postfix did not start listening")
