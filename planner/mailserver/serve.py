@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -222,9 +223,7 @@ class _Worker:
             sock = _bind(listen, listening=True)
             submission = name == "submission"
 
-            def factory(submission: bool = submission) -> ServerSMTP:
-                return ServerSMTP(handler, submission=submission)
-
+            factory = ServerSMTP.factory(handler, submission=submission)
             servers.append(await loop.create_server(factory, sock=sock))
         if "pop3" in self.ports and self.index == 0:
             from planner.mailserver import pop3  # type: ignore[attr-defined]
@@ -242,6 +241,8 @@ class _Worker:
             servers.append(pop3_server)
             host, port = pop3_server.sockets[0].getsockname()[:2]
             report += f" pop3={host}|{port}"
+        gc.freeze()  # start-up objects need no more collecting
+        gc.set_threshold(20_000, 20, 20)  # fewer collections of short-lived session objects
         os.write(self.ready_fd, (report + "\n").encode("ascii"))
         log.info("worker %d serving", self.index)
 
