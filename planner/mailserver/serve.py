@@ -495,6 +495,7 @@ class _Supervisor:
                 if name in self.ports:
                     p = self.ports[name]
                     self.print(listen_line(name, (p.host, p.port)))
+            self.write_stats()
             self.print(f"ready workers={self.config.workers} pid={os.getpid()}")
             next_stats = 0.0
             while not stop_requested:

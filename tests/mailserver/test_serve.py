@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from planner.cli import run
 from tests.mailserver.conftest import MAILPLAN, wait_for
 
 pytestmark = pytest.mark.timeout(90)
@@ -143,14 +144,12 @@ class TestBadOptions:
             "bad-domain",
         ],
     )
-    def test_one_line_and_exit_2(self, tmp_path, args, message):
+    def test_one_line_and_exit_2(self, tmp_path, capsys, args, message):
         """Bad options print one 'mailplan: ...' line naming the option, exit 2, no traceback."""
-        out = subprocess.run(
-            [*MAILPLAN, "serve", "--data-dir", str(tmp_path), "--domain", "example.test",
-             "--submission", "off", *args],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert (out.returncode, out.stderr.strip()) == (2, message)
+        argv = ["serve", "--data-dir", str(tmp_path), "--domain", "example.test",
+                "--submission", "off", *args]  # fmt: skip
+        assert run(argv) == 2
+        assert capsys.readouterr().err.strip() == message
 
     def test_port_in_use(self, server_factory, tmp_path):
         """A listener port already taken is a one-line error with exit 2."""
@@ -165,20 +164,18 @@ class TestBadOptions:
             f"mailplan: --submission: cannot listen on 127.0.0.1:{srv.smtp_port}"
         )
 
-    def test_pop3_listener_or_clear_error(self, server_factory, tmp_path):
+    def test_pop3_listener_or_clear_error(self, server_factory, tmp_path, capsys):
         """--pop3 starts the POP3 listener when this build has it, else says so (exit 2)."""
         if importlib.util.find_spec("planner.mailserver.pop3") is not None:
             srv = server_factory("--pop3", "127.0.0.1:0", "--insecure-auth")
             assert "pop3" in srv.ports
             return
-        out = subprocess.run(
-            [*MAILPLAN, "serve", "--data-dir", str(tmp_path), "--domain", "example.test",
-             "--pop3", "127.0.0.1:0"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert (out.returncode, out.stderr) == (
-            2, "mailplan: --pop3: POP3 server not available in this build\n"
-        )  # fmt: skip
+        argv = ["serve", "--data-dir", str(tmp_path), "--domain", "example.test",
+                "--pop3", "127.0.0.1:0"]  # fmt: skip
+        assert run(argv) == 2
+        assert capsys.readouterr().err == (
+            "mailplan: --pop3: POP3 server not available in this build\n"
+        )
 
     def test_insecure_auth_warns_at_start(self, tmp_path):
         """--insecure-auth prints a warning on standard error when the server starts."""
