@@ -16,6 +16,7 @@ socket; the store process finishes the batch in hand and exits.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pickle
 import signal
@@ -29,6 +30,7 @@ from planner.mailserver.store import MaildirFile, Store, StoreError
 
 __all__ = ["CommitClient", "run_store_process", "start_store_process"]
 
+log = logging.getLogger("mailplan.store")
 _HEAD = struct.Struct("!QI")
 _MAX_BATCH = 256
 
@@ -160,6 +162,7 @@ class CommitClient:
         self._transport: asyncio.Transport | None = None
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self._next = 0
+        self._closing = False
 
     async def connect(self, sock: socket.socket) -> None:
         """Attach to the socket from :func:`start_store_process`."""
@@ -168,6 +171,7 @@ class CommitClient:
 
     def close(self) -> None:
         """Close the socket; the store process finishes its batch and exits."""
+        self._closing = True
         if self._transport is not None:
             self._transport.close()
 
@@ -181,7 +185,14 @@ class CommitClient:
         else:
             fut.set_exception(StoreError(reply[1], reply[2]))
 
+    @property
+    def alive(self) -> bool:
+        """True while the store process is connected."""
+        return self._transport is not None
+
     def _lost(self) -> None:
+        if self._transport is not None and not self._closing:
+            log.error("store process went away; writing from I/O threads from now on")
         self._transport = None
         waiting, self._waiting = self._waiting, {}
         for fut in waiting.values():

@@ -287,7 +287,7 @@ class DeliveryHandler:
         """Make the files durable (store process, else I/O threads); a dropped connection
         cannot cancel a commit once started (aiosmtpd cancels the handler on EOF)."""
         fut: asyncio.Future[Any]
-        if self.ctx.committer is not None:
+        if self.ctx.committer is not None and self.ctx.committer.alive:
             raw = [(e.qid, encode_queue_file(e, c)) for e, c in queued]
             fut = asyncio.ensure_future(self.ctx.committer.commit(local, raw))
         else:

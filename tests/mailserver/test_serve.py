@@ -92,6 +92,17 @@ class TestStartAndStop:
             send_one(srv.smtp_port, tag=f"r{i}")
         assert len(srv.maildir_files("bob@example.test")) == 5
 
+    def test_store_process_death_falls_back_to_threads(self, server_factory):
+        """If a worker's store process dies, mail still gets durably written and a 250."""
+        srv = server_factory()
+        (worker,) = worker_pids(srv.proc.pid)
+        (store,) = worker_pids(worker)
+        os.kill(store, signal.SIGKILL)
+        wait_for(lambda: "store process went away" in srv.log(), 10, "the worker to notice")
+        for i in range(3):
+            send_one(srv.smtp_port, tag=f"f{i}")
+        assert len(srv.maildir_files("bob@example.test")) == 3
+
     def test_shutdown_finishes_message_in_flight(self, server_factory):
         """A message whose DATA is under way when SIGTERM comes is still accepted (250)."""
         srv = server_factory("--shutdown-grace", "10")
