@@ -6,6 +6,7 @@ import os
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,20 @@ def test_dir_syncer_groups_concurrent_syncs(tmp_path):
         t.join(30)
     assert len(done) == 8
     assert 1 <= syncer.fsyncs < 80
+
+
+def test_batch_failure_fails_only_its_group(store):
+    """In one batch a group that cannot be written fails alone; the others are delivered."""
+    md = store.maildir("c@d.test")
+    store.ensure_maildir(md)
+    os.rmdir(md / "new")
+    (md / "new").write_text("in the way")
+    good, _, _ = store.plan([("a@d.test", b"x\n", 4)], [])
+    bad, _, _ = store.plan([("c@d.test", b"y\n", 4)], [])
+    with ThreadPoolExecutor(4) as pool:
+        errors = store.commit_batch([good, bad, good[:0]], pool)
+    assert errors[0] is None
+    assert isinstance(errors[1], StoreError)
+    assert errors[2] is None
+    assert len(os.listdir(store.maildir("a@d.test") / "new")) == 1
+    assert os.listdir(md / "tmp") == []
