@@ -507,6 +507,20 @@ class TestLimitsOnTheirOwnServer:
             assert c.sendmail("a@client.test", ["bob@example.test"], message(tok)) == {}
         assert len(srv.maildir_files("bob@example.test")) == 1
 
+    def test_given_certificate_is_used_for_starttls(self, server_factory, tmp_path):
+        """With --tls-cert/--tls-key, STARTTLS presents that certificate."""
+        import ssl
+
+        from planner.mailserver.tls import ensure_self_signed
+
+        cert, key = ensure_self_signed(tmp_path / "given", "given.example.test")
+        srv = server_factory("--tls-cert", str(cert), "--tls-key", str(key))
+        with srv.smtp() as c:
+            c.starttls(context=client_tls())
+            der = c.sock.getpeercert(binary_form=True)
+        assert der == ssl.PEM_cert_to_DER_cert(cert.read_text())
+        assert not (srv.data_dir / "tls").exists()
+
     def test_access_list_reloads_without_restart(self, server_factory):
         """deny rules refuse (553/554 5.7.1), allow rules exempt, edits apply without restart."""
         srv = server_factory()
