@@ -269,6 +269,20 @@ class TestLocalDelivery:
         assert out.returncode == 0, out.stdout
         assert len(files_with(server, "alice@example.test", tok)) == 1
 
+    def test_swaks_auth_under_starttls(self, server):
+        """swaks submits with STARTTLS and AUTH PLAIN on the submission listener."""
+        tok = token()
+        out = subprocess.run(
+            ["swaks", "--server", "127.0.0.1", "--port", str(server.submission_port), "--tls",
+             "--auth", "PLAIN", "--auth-user", "bob@example.test", "--auth-password", "bob-secret",
+             "--from", "bob@example.test", "--to", "alice@example.test",
+             "--header", f"Subject: {tok}"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout
+        assert "<~  235 2.7.0 Authentication successful" in out.stdout  # <~ : under TLS
+        assert len(files_with(server, "alice@example.test", tok)) == 1
+
     def test_msmtp_with_starttls_and_auth_on_submission(self, server, tmp_path):
         """msmtp submits over STARTTLS with AUTH PLAIN and pipelining."""
         tok = token()
