@@ -17,7 +17,7 @@ END = "END-OF-MESSAGE"
 
 @pytest.mark.timeout(120)
 def test_kill_9_loses_no_acknowledged_message(server_factory):
-    """After kill -9 and restart, each 250'd message is in a Maildir or the queue; no partial file."""  # noqa: E501
+    """After kill -9 and restart, each 250'd message is in a Maildir or the queue; no partial file."""
     srv = server_factory(
         "--insecure-auth", "--dns", "127.0.0.1:9", "--relay-timeout", "2", workers=2, name="crash"
     )

@@ -180,7 +180,7 @@ class TestUnits:
 
 class TestDelivery:
     def test_relayed_with_starttls_crlf_and_dot_stuffing(self, server, remote):
-        """The remote MX gets the message over STARTTLS, CRLF only, dot-stuffed, with a trace header."""  # noqa: E501
+        """The remote MX gets the message over STARTTLS, CRLF only, dot-stuffed, with a trace header."""
         domain, mx = remote("accept", tls=True)
         tok = send(server, [f"carol@{domain}"], b"line\r\n.dot\r\n")
         wait_for(lambda: mx.received, what="delivery to the MX")
