@@ -857,6 +857,7 @@ async def start_pop3_server(
     implicit_tls: bool = False,
     login_delay_s: float = 0.0,
     auth_failure_delay_s: float = 2.0,
+    auth_failure_max_delay_s: float = 15.0,
     max_connections: int = 1000,
     max_connections_per_ip: int = 100,
     sock: socket.socket | None = None,
@@ -881,6 +882,7 @@ async def start_pop3_server(
         idle_timeout_s=idle_timeout_s,
         login_delay_s=login_delay_s,
         auth_failure_delay_s=auth_failure_delay_s,
+        auth_failure_max_delay_s=auth_failure_max_delay_s,
         max_connections=max_connections,
         max_connections_per_ip=max_connections_per_ip,
     )
@@ -934,7 +936,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (POP3S)")
     p.add_argument("--idle-timeout", type=float, default=600.0, metavar="SECONDS")
     p.add_argument("--login-delay", type=float, default=0.0, metavar="SECONDS")
-    p.add_argument("--auth-failure-delay", type=float, default=2.0, metavar="SECONDS")
+    p.add_argument(
+        "--auth-failure-delay",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="delay before answering a failed login; doubles per failure from the same address",
+    )
+    p.add_argument("--auth-failure-max-delay", type=float, default=15.0, metavar="SECONDS")
     p.add_argument("--max-connections", type=int, default=1000)
     p.add_argument("--workers", type=int, default=1, help="processes sharing the listener")
     p.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio loop")
@@ -968,6 +977,7 @@ async def _serve(args: argparse.Namespace, sock: socket.socket, announce: bool) 
         implicit_tls=args.implicit_tls,
         login_delay_s=args.login_delay,
         auth_failure_delay_s=args.auth_failure_delay,
+        auth_failure_max_delay_s=args.auth_failure_max_delay,
         max_connections=args.max_connections,
         sock=sock,
     )

@@ -6,11 +6,14 @@
   MX, NXDOMAIN, SERVFAIL).
 - :class:`FakeMX`: a small SMTP listener acting as the remote MX (accept, 4xx, 5xx, drop
   mid-DATA), with STARTTLS, recording what it received.
+- POP3 fixtures (prefixed ``pop3_``): a POP3 server process per module and fresh mailboxes
+  on it (helpers in ``pop3_support``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import smtplib
@@ -31,6 +34,7 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from planner.mailserver.tls import ensure_self_signed
 from planner.mailserver.users import UserDB
+from tests.mailserver.pop3_support import Pop3Process, Wire, add_user, deliver
 
 MAILPLAN = [sys.executable, "-m", "planner"]
 DOMAIN = "example.test"
@@ -406,6 +410,77 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15, what: str = "con
             return value
         time.sleep(0.05)
     pytest.fail(f"timed out waiting for {what}")
+
+
+# endregion
+
+
+# region #### POP3 ####
+
+_users = itertools.count(1)
+
+
+@dataclass
+class Pop3Mailbox:
+    """A user of a test server and its Maildir."""
+
+    address: str
+    password: str
+    root: Path
+
+    def deliver(self, body: bytes, **kwargs: object) -> str:
+        """Write a message into this Maildir (see ``pop3_support.deliver``)."""
+        return deliver(self.root, body, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def pop3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pop3Process]:
+    """A server (plain-text logins allowed on loopback, short failure delay) for the module."""
+    server = Pop3Process(
+        tmp_path_factory.mktemp("pop3-data"),
+        *("--insecure-auth", "--auth-failure-delay", "0.01", "--auth-failure-max-delay", "0.04"),
+    ).start()
+    yield server
+    server.stop()
+    assert "Traceback" not in server.log(), server.log()
+
+
+@pytest.fixture
+def pop3_mailbox(pop3_server: Pop3Process) -> Pop3Mailbox:
+    """A new user with an empty Maildir on the module's server."""
+    n = next(_users)
+    address, password = f"user{n}@example.test", f"pw {n} secret"
+    return Pop3Mailbox(address, password, add_user(pop3_server.data_dir, address, password))
+
+
+@pytest.fixture
+def pop3_connect(pop3_server: Pop3Process) -> Iterator[Callable[..., Wire]]:
+    """Open raw connections (to the module's server, or to ``port``); closed after the test."""
+    wires: list[Wire] = []
+
+    def connect(port: int | None = None) -> Wire:
+        wire = Wire.connect(port or pop3_server.port)
+        wires.append(wire)
+        return wire
+
+    yield connect
+    for wire in wires:
+        wire.close()
+
+
+@pytest.fixture
+def pop3_start(tmp_path: Path) -> Iterator[Callable[..., Pop3Process]]:
+    """Start servers with particular flags on ``tmp_path``; stopped after the test."""
+    servers: list[Pop3Process] = []
+
+    def start(*args: str, data_dir: Path | None = None) -> Pop3Process:
+        server = Pop3Process(data_dir or tmp_path, *args, log_dir=tmp_path).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 # endregion
