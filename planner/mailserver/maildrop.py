@@ -105,9 +105,15 @@ def uidl_for(unique: str) -> str:
     return "H" + hashlib.sha256(unique.encode("utf-8", "surrogateescape")).hexdigest()[:40]
 
 
-def _delivery_order(name: str) -> tuple[int, str]:
-    head = name.split(".", 1)[0]
-    return (int(head) if head.isdigit() else 0, name)
+_ORDER_RE = re.compile(r"^(\d+)\.(?:[^.]*?M(\d+))?")
+
+
+def _delivery_order(name: str) -> tuple[int, int, str]:
+    """Seconds, then microseconds (the ``M<usec>`` of the delivery id), then the name."""
+    match = _ORDER_RE.match(name)
+    if match is None:
+        return (0, 0, name)
+    return (int(match.group(1)), int(match.group(2) or 0), name)
 
 
 # endregion

@@ -64,6 +64,7 @@ def deliver(maildir: Path, body: bytes, *, sub: str = "new", plain_name: bool = 
 
 def add_user(data_dir: Path, address: str, password: str) -> Path:
     """Add a user (cheap hash) and create its Maildir; returns the Maildir path."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     users = data_dir / "users"
     old = users.read_text() if users.exists() else ""
     tmp = data_dir / ".users.tmp"

@@ -1,0 +1,195 @@
+"""Real POP3 clients from Debian (fetchmail, mpop) against the server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from planner.mailserver.maildrop import maildir_path
+from tests.mailserver.pop3_support import Pop3Process, add_user, deliver, make_tls_files
+
+pytestmark = pytest.mark.timeout(90)
+
+ADDRESS, PASSWORD = "client@example.test", "s3cret pass"
+MESSAGES = [
+    b"From: a@example.test\nSubject: dots\n\nHello\n.\n..two dots\n.leading\nend\n",
+    b"From: b@example.test\r\nSubject: crlf from another MTA\r\n\r\nLine 1\r\n.\r\n",
+    b"From: c@example.test\nSubject: big\n\n" + b".dot line in a big message\n" * 12_000,
+]
+
+
+def as_lf(body: bytes) -> bytes:
+    """What a client stores locally: LF line ends."""
+    return body.replace(b"\r\n", b"\n")
+
+
+def without_received(message: bytes) -> bytes:
+    """fetchmail's delivered message without the Received: header it adds on top."""
+    lines = message.split(b"\n")
+    assert lines[0].startswith(b"Received: ")
+    i = 1
+    while lines[i].startswith((b"\t", b" ")):
+        i += 1
+    return b"\n".join(lines[i:])
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> Path:
+    """A data dir with one user whose Maildir holds MESSAGES (one under a foreign name)."""
+    data = tmp_path / "data"
+    root = add_user(data, ADDRESS, PASSWORD)
+    for i, body in enumerate(MESSAGES):
+        deliver(root, body, plain_name=i == 1)
+    return data
+
+
+@pytest.fixture
+def server(filled: Path, tmp_path: Path) -> Iterator[Pop3Process]:
+    """The server on ``filled``, plain-text logins allowed on loopback."""
+    srv = Pop3Process(filled, "--insecure-auth", log_dir=tmp_path).start()
+    yield srv
+    srv.stop()
+    assert "Traceback" not in srv.log()
+
+
+def stored_count(data: Path) -> int:
+    """Messages left in the user's Maildir."""
+    root = maildir_path(data, ADDRESS)
+    return len(os.listdir(root / "cur")) + len(os.listdir(root / "new"))
+
+
+class TestFetchmail:
+    def run(self, tmp_path: Path, port: int, *, keep: bool) -> subprocess.CompletedProcess[str]:
+        """One fetchmail poll (rc file as in the research notes), each message to its own file."""
+        out = tmp_path / "out"
+        out.mkdir(exist_ok=True)
+        rc = tmp_path / "fetchmailrc"
+        rc.write_text(
+            f"poll 127.0.0.1 service {port} protocol POP3 uidl\n"
+            f'  user "{ADDRESS}" password "{PASSWORD}" sslproto "" no sslcertck '
+            f"{'keep' if keep else 'nokeep'}\n"
+            f"  mda \"/bin/sh -c 'cat > $(mktemp {out}/msg.XXXXXX)'\"\n"
+        )
+        rc.chmod(0o600)
+        env = {**os.environ, "HOME": str(tmp_path), "FETCHMAILHOME": str(tmp_path)}
+        return subprocess.run(
+            ["fetchmail", "-f", str(rc), "-N", "-v", "-i", str(tmp_path / "ids")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    def fetched(self, tmp_path: Path) -> list[bytes]:
+        """The messages fetchmail delivered, Received: header removed, sorted."""
+        return sorted(without_received(p.read_bytes()) for p in (tmp_path / "out").iterdir())
+
+    def test_keep_retrieves_delivered_bytes(self, server: Pop3Process, tmp_path: Path) -> None:
+        """fetchmail in keep mode gets every message byte for byte and leaves them on the server."""
+        proc = self.run(tmp_path, server.port, keep=True)
+
+        assert proc.returncode == 0, proc.stderr
+        assert self.fetched(tmp_path) == sorted(as_lf(m) for m in MESSAGES)
+        assert stored_count(server.data_dir) == 3
+
+    def test_keep_second_poll_fetches_nothing(self, server: Pop3Process, tmp_path: Path) -> None:
+        """A second keep-mode poll finds nothing new: the UIDLs did not change."""
+        self.run(tmp_path, server.port, keep=True)
+        proc = self.run(tmp_path, server.port, keep=True)
+
+        assert proc.returncode == 1, proc.stderr  # 1: no mail
+        assert "3 messages (3 seen)" in proc.stderr + proc.stdout
+        assert len(list((tmp_path / "out").iterdir())) == 3
+
+    def test_fetch_and_delete(self, server: Pop3Process, tmp_path: Path) -> None:
+        """Without keep, fetchmail retrieves, deletes at QUIT, and the Maildir is empty."""
+        proc = self.run(tmp_path, server.port, keep=False)
+
+        assert proc.returncode == 0, proc.stderr
+        assert len(self.fetched(tmp_path)) == 3
+        assert stored_count(server.data_dir) == 0
+
+
+class TestMpop:
+    def run(self, tmp_path: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
+        """One mpop run delivering to a local Maildir."""
+        local = tmp_path / "local"
+        for sub in ("cur", "new", "tmp"):
+            (local / sub).mkdir(parents=True, exist_ok=True)
+        return subprocess.run(
+            [
+                "mpop",
+                "--host=127.0.0.1",
+                f"--port={port}",
+                f"--user={ADDRESS}",
+                f"--passwordeval=echo '{PASSWORD}'",
+                f"--delivery=maildir,{local}",
+                f"--uidls-file={tmp_path / 'uidls'}",
+                "--received-header=off",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def fetched(self, tmp_path: Path) -> list[bytes]:
+        """The messages mpop delivered to the local Maildir, sorted."""
+        return sorted(p.read_bytes() for p in (tmp_path / "local" / "new").iterdir())
+
+    def test_keep_retrieves_delivered_bytes(self, server: Pop3Process, tmp_path: Path) -> None:
+        """mpop (pipelining, USER/PASS) gets every message byte for byte."""
+        proc = self.run(tmp_path, server.port, "--tls=off", "--auth=user", "--keep=on")
+
+        assert proc.returncode == 0, proc.stderr
+        assert self.fetched(tmp_path) == sorted(as_lf(m) for m in MESSAGES)
+        assert stored_count(server.data_dir) == 3
+
+    def test_second_run_fetches_nothing(self, server: Pop3Process, tmp_path: Path) -> None:
+        """mpop's UIDL list makes a second run fetch nothing new."""
+        self.run(tmp_path, server.port, "--tls=off", "--auth=user", "--keep=on")
+        proc = self.run(tmp_path, server.port, "--tls=off", "--auth=user", "--keep=on")
+
+        assert proc.returncode == 0, proc.stderr
+        assert len(self.fetched(tmp_path)) == 3
+
+    def test_delete(self, server: Pop3Process, tmp_path: Path) -> None:
+        """mpop without keep deletes what it fetched."""
+        proc = self.run(tmp_path, server.port, "--tls=off", "--auth=user", "--keep=off")
+
+        assert proc.returncode == 0, proc.stderr
+        assert (len(self.fetched(tmp_path)), stored_count(server.data_dir)) == (3, 0)
+
+    def test_stls_and_auth_plain(self, filled: Path, tmp_path: Path) -> None:
+        """mpop upgrades with STLS and logs in with AUTH PLAIN on a TLS-only server."""
+        cert, key = make_tls_files(tmp_path)
+        srv = Pop3Process(filled, "--tls-cert", str(cert), "--tls-key", str(key), log_dir=tmp_path)
+        srv.start()
+        try:
+            proc = self.run(
+                tmp_path,
+                srv.port,
+                *("--tls=on", "--tls-starttls=on", "--tls-certcheck=off", "--auth=plain"),
+                "--keep=on",
+            )
+        finally:
+            srv.stop()
+
+        assert proc.returncode == 0, proc.stderr
+        assert self.fetched(tmp_path) == sorted(as_lf(m) for m in MESSAGES)
+
+    def test_cleartext_login_refused(self, filled: Path, tmp_path: Path) -> None:
+        """Without TLS, a server without --insecure-auth refuses mpop's login."""
+        srv = Pop3Process(filled, log_dir=tmp_path).start()
+        try:
+            proc = self.run(tmp_path, srv.port, "--tls=off", "--auth=user", "--keep=on")
+        finally:
+            srv.stop()
+
+        assert proc.returncode != 0
+        assert "Plaintext authentication disallowed" in proc.stderr
+        assert not (tmp_path / "local" / "new").exists() or self.fetched(tmp_path) == []
