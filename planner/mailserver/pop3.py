@@ -26,7 +26,6 @@ import base64
 import binascii
 import contextlib
 import enum
-import io
 import ipaddress
 import logging
 import os
@@ -42,6 +41,7 @@ from typing import ClassVar, cast
 
 from planner.mailserver.maildrop import (
     READ_BLOCK,
+    MaildropIndex,
     MaildropLocked,
     Message,
     Pop3Encoder,
@@ -52,7 +52,6 @@ from planner.mailserver.maildrop import (
     iter_top,
     maildir_path,
     resolve_path,
-    scan_maildrop,
 )
 from planner.mailserver.users import UserDB
 
@@ -197,6 +196,7 @@ class _Shared:
     per_ip: dict[str, int] = field(default_factory=dict)
     failures: dict[str, tuple[int, float]] = field(default_factory=dict)  # ip -> (n, last)
     last_login: dict[str, float] = field(default_factory=dict)  # address -> monotonic time
+    index: MaildropIndex = field(default_factory=MaildropIndex)
 
     def penalty_s(self, ip: str, config: Pop3Config) -> float:
         """Record a failed login from ``ip``; the delay before answering it (doubles each time)."""
@@ -268,6 +268,7 @@ class POP3(asyncio.Protocol):
         self.lock: SessionLock | None = None
         self.messages: list[Message] = []
         self.deleted: set[int] = set()  # 0-based indexes marked by DELE
+        self.count = self.octets = 0  # STAT of the messages not marked deleted
         # plumbing
         self._buffer = bytearray()
         self._eof = False
@@ -596,9 +597,16 @@ class POP3(asyncio.Protocol):
         return await self._login(authcid, password)
 
     async def _login(self, address: str, password: str) -> str:
-        """Verify, apply the login delay, lock and scan the maildrop, enter TRANSACTION."""
+        """Verify, apply the login delay, lock and list the maildrop, enter TRANSACTION.
+
+        The common case (credentials verified a moment ago, an unchanged maildrop) stays on
+        the event loop: a dictionary lookup, two ``stat`` calls and an ``flock``. Hashing a
+        password and scanning a Maildir run in a thread.
+        """
         users = self.config.users
-        ok = await asyncio.to_thread(users.verify, address, password)
+        ok = users.verify_cached(address, password)
+        if not ok:
+            ok = await asyncio.to_thread(users.verify, address, password)
         if not ok:
             return await self._fail_login()
         addr = address.strip().lower()
@@ -609,17 +617,32 @@ class POP3(asyncio.Protocol):
                 return ERR_LOGIN_DELAY.format(seconds=int(delay + 0.999))
         try:
             root = maildir_path(self.config.data_dir, addr)
-            lock, messages = await asyncio.to_thread(_open_maildrop, root)
+            lock = SessionLock(root)
+            try:
+                lock.acquire()
+            except FileNotFoundError:  # a user who never got mail: no Maildir yet
+                await asyncio.to_thread(ensure_maildir, root)
+                lock.acquire()
         except MaildropLocked:
             return ERR_IN_USE
         except (OSError, ValueError):
-            log.exception("pop3 cannot open the maildrop of %s", addr)
+            log.exception("pop3 cannot lock the maildrop of %s", addr)
+            return ERR_MAILDROP_UNAVAILABLE
+        self.lock = lock  # released by _release_maildrop, whatever happens next
+        try:
+            listing = self.shared.index.lookup(root)
+            if listing is None:
+                listing = await asyncio.to_thread(self.shared.index.scan, root)
+        except OSError:
+            log.exception("pop3 cannot list the maildrop of %s", addr)
+            self._release_maildrop()
             return ERR_MAILDROP_UNAVAILABLE
         if self._closed:  # the client left while we scanned
-            lock.release()
             raise _Closed
-        self.address, self.root, self.lock, self.messages = addr, root, lock, messages
+        self.address, self.root = addr, root
+        self.messages = list(listing.messages)  # the session's snapshot: numbers stay fixed
         self.deleted = set()
+        self.count, self.octets = len(self.messages), listing.octets
         self.state = State.TRANSACTION
         if delay > 0:
             self.shared.last_login[addr] = time.monotonic()
@@ -637,14 +660,6 @@ class POP3(asyncio.Protocol):
     # endregion
 
     # region #### TRANSACTION ####
-
-    def _totals(self) -> tuple[int, int]:
-        count = octets = 0
-        for i, msg in enumerate(self.messages):
-            if i not in self.deleted:
-                count += 1
-                octets += msg.size_octets
-        return count, octets
 
     def _message(self, text: str) -> tuple[int, Message] | str:
         """The (index, message) a message-number argument names, or the -ERR reply."""
@@ -669,8 +684,7 @@ class POP3(asyncio.Protocol):
         """RFC 1939 §5 STAT: count and octets of the messages not marked deleted."""
         if arg.strip():
             return ERR_NOISE
-        count, octets = self._totals()
-        return OK_STAT.format(count=count, octets=octets)
+        return OK_STAT.format(count=self.count, octets=self.octets)
 
     async def pop3_LIST(self, arg: str) -> str | None:
         """RFC 1939 §5 LIST [n]: sizes in octets with CRLF line ends, no stuffing dots."""
@@ -680,8 +694,7 @@ class POP3(asyncio.Protocol):
                 return found
             index, msg = found
             return OK_LIST_ONE.format(number=index + 1, octets=msg.size_octets)
-        count, octets = self._totals()
-        lines = [OK_LIST_ALL.format(count=count, octets=octets)]
+        lines = [OK_LIST_ALL.format(count=self.count, octets=self.octets)]
         lines += [
             f"{i + 1} {m.size_octets}" for i, m in enumerate(self.messages) if i not in self.deleted
         ]
@@ -708,7 +721,10 @@ class POP3(asyncio.Protocol):
         found = self._one_message(arg)
         if isinstance(found, str):
             return found
-        self.deleted.add(found[0])
+        index, msg = found
+        self.deleted.add(index)
+        self.count -= 1
+        self.octets -= msg.size_octets
         return OK_DELE
 
     async def pop3_RSET(self, arg: str) -> str | None:
@@ -716,8 +732,8 @@ class POP3(asyncio.Protocol):
         if arg.strip():
             return ERR_NOISE
         self.deleted.clear()
-        count, octets = self._totals()
-        return OK_RSET.format(count=count, octets=octets)
+        self.count, self.octets = len(self.messages), sum(m.size_octets for m in self.messages)
+        return OK_RSET.format(count=self.count, octets=self.octets)
 
     async def pop3_NOOP(self, arg: str) -> str | None:
         """RFC 1939 §5 NOOP."""
@@ -731,28 +747,30 @@ class POP3(asyncio.Protocol):
         if isinstance(found, str):
             return found
         index, msg = found
-        fh = self._open_message(index, msg)
-        if fh is None:
+        fd = self._open_message(index, msg)
+        if fd is None:
             return ERR_MESSAGE_GONE.format(number=index + 1)
-        head = OK_RETR.format(octets=msg.size_octets).encode() + CRLF
-        with fh:
-            data = fh.read(WHOLE_READ_LIMIT)
-            if len(data) < WHOLE_READ_LIMIT:  # the whole message: one write
+        try:
+            head = OK_RETR.format(octets=msg.size_octets).encode() + CRLF
+            # W= is at least the stored size; a read of a regular file returns all it asked
+            # for unless it hit the end, so a short read means the whole message is here
+            want = min(msg.size_octets, WHOLE_READ_LIMIT) + 1
+            data = os.read(fd, want)
+            if len(data) < want:
                 self._send(head + encode_message(data))
                 return None
             self._send(head)
             try:  # a large message: stream it, reading blocks off the event loop
                 encoder = Pop3Encoder()
                 self._send(encoder.feed(data))
-                while True:
-                    block = await self.loop.run_in_executor(None, fh.read, READ_BLOCK)
-                    if not block:
-                        break
+                while block := await self.loop.run_in_executor(None, os.read, fd, READ_BLOCK):
                     self._send(encoder.feed(block))
                     await self._drain()
                 self._send(encoder.finish())
             except (_Closed, OSError) as exc:
                 raise _StreamBroken from exc
+        finally:
+            os.close(fd)
         return None
 
     async def pop3_TOP(self, arg: str) -> str | None:
@@ -770,12 +788,12 @@ class POP3(asyncio.Protocol):
         if lines is None:
             return ERR_LINES_INVALID.format(text=_printable(parts[1]))
         index, msg = found
-        fh = self._open_message(index, msg)
-        if fh is None:
+        fd = self._open_message(index, msg)
+        if fd is None:
             return ERR_MESSAGE_GONE.format(number=index + 1)
         self._send(OK_TOP.encode() + CRLF)
         try:
-            with fh:
+            with open(fd, "rb") as fh:
                 encoder = Pop3Encoder()
                 pending = bytearray()
                 for piece in iter_top(fh, lines):
@@ -789,17 +807,17 @@ class POP3(asyncio.Protocol):
             raise _StreamBroken from exc
         return None
 
-    def _open_message(self, index: int, msg: Message) -> io.BufferedReader | None:
-        """Open a message file, following a rename by another Maildir reader."""
+    def _open_message(self, index: int, msg: Message) -> int | None:
+        """A file descriptor of the message, following a rename by another Maildir reader."""
         try:
-            return open(msg.path, "rb")
+            return os.open(msg.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             assert self.root is not None
             path = resolve_path(self.root, msg)
             if path is None:
                 return None
             self.messages[index] = Message(msg.uid, path, msg.size_octets, msg.unique)
-            return open(path, "rb")
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
     async def pop3_QUIT(self, arg: str) -> str | None:
         """RFC 1939 §6: from TRANSACTION enter UPDATE and remove the marked messages."""
@@ -828,18 +846,6 @@ class POP3(asyncio.Protocol):
 
 
 POP3._build_methods()
-
-
-def _open_maildrop(root: Path) -> tuple[SessionLock, list[Message]]:
-    """Lock then scan a maildrop (blocking); the lock is released if the scan fails."""
-    ensure_maildir(root)
-    lock = SessionLock(root)
-    lock.acquire()
-    try:
-        return lock, scan_maildrop(root)
-    except BaseException:
-        lock.release()
-        raise
 
 
 # region #### listener ####

@@ -181,22 +181,33 @@ class UserDB:
 
     # endregion
 
+    def verify_cached(self, address: str, password: str) -> bool:
+        """True when these credentials were verified less than ``cache_ttl_s`` ago.
+
+        Never hashes, so an event loop may call it directly; False means "call verify".
+        """
+        addr = address.strip().lower()
+        tag = hmac.new(self._key, password.encode("utf-8", "surrogateescape"), "sha256").digest()
+        with self._lock:
+            self._load()
+            hit = self._cache.get(addr)
+            return (
+                addr in self._hashes
+                and hit is not None
+                and hit.expires > time.monotonic()
+                and hmac.compare_digest(hit.tag, tag)
+            )
+
     def verify(self, address: str, password: str) -> bool:
         """True when the password is right; unknown users cost a hash too (no timing oracle)."""
+        if self.verify_cached(address, password):
+            return True
         addr = address.strip().lower()
         tag = hmac.new(self._key, password.encode("utf-8", "surrogateescape"), "sha256").digest()
         now = time.monotonic()
         with self._lock:
             self._load()
             stored = self._hashes.get(addr)
-            hit = self._cache.get(addr)
-            if (
-                stored is not None
-                and hit is not None
-                and hit.expires > now
-                and hmac.compare_digest(hit.tag, tag)
-            ):
-                return True
         ok = verify_hash(password, stored or _DUMMY_HASH) and stored is not None
         if ok:
             with self._lock:

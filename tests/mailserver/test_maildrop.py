@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from planner.mailserver.maildrop import (
     LOCK_FILE,
     SIZE_CACHE_FILE,
+    MaildropIndex,
     MaildropLocked,
     Pop3Encoder,
     SessionLock,
@@ -140,6 +142,15 @@ class TestScan:
         uids = [m.uid for m in scan_maildrop(tmp_path)]
         assert uids == ["999999999.M1P1Q1.h", "1700000000.M1P1Q1.h", "1700000100.M1P1Q1.h"]
 
+    def test_delivery_order_within_a_second(self, tmp_path: Path) -> None:
+        """Within one second, the microseconds of the delivery id decide the order."""
+        (tmp_path / "cur").mkdir(parents=True)
+        for usec in (248400, 52708):
+            (tmp_path / "cur" / f"1700000000.M{usec}P1Q1.h,S=1,W=1:2,").write_bytes(b"x")
+
+        uids = [m.uid for m in scan_maildrop(tmp_path)]
+        assert uids == ["1700000000.M52708P1Q1.h", "1700000000.M248400P1Q1.h"]
+
     def test_size_cache_for_foreign_files(self, tmp_path: Path) -> None:
         """Files without W= are measured once; later scans take the size from the cache."""
         name = deliver(tmp_path, b"a\nb\n", sub="cur", plain_name=True)
@@ -195,6 +206,62 @@ class TestScan:
         assert len(msgs) == 50_000
         assert sum(m.size_octets for m in msgs) == sum(i % 97 + 1 for i in range(50_000))
         assert not (tmp_path / SIZE_CACHE_FILE).exists()
+
+
+def _age(root: Path, seconds: float) -> None:
+    """Set the mtime of new/ and cur/ ``seconds`` into the past."""
+    then = time.time() - seconds
+    for sub in ("new", "cur"):
+        os.utime(root / sub, (then, then))
+
+
+class TestIndex:
+    def test_unchanged_maildrop_is_not_scanned_again(self, tmp_path: Path) -> None:
+        """A settled, unchanged maildrop's listing is reused (no directory read)."""
+        deliver(tmp_path, b"x\n", sub="cur")
+        _age(tmp_path, 10)
+        index = MaildropIndex()
+        first = index.scan(tmp_path)
+
+        assert index.lookup(tmp_path) is first
+
+    def test_delivery_invalidates(self, tmp_path: Path) -> None:
+        """A new delivery changes new/ and the listing is read again."""
+        deliver(tmp_path, b"x\n", sub="cur")
+        _age(tmp_path, 10)
+        index = MaildropIndex()
+        index.scan(tmp_path)
+        deliver(tmp_path, b"y\n")
+
+        assert index.lookup(tmp_path) is None
+        assert len(index.scan(tmp_path).messages) == 2
+
+    def test_recent_change_not_trusted(self, tmp_path: Path) -> None:
+        """A listing read right after a change is not kept (a second change may share the mtime)."""
+        deliver(tmp_path, b"x\n", sub="cur")
+        index = MaildropIndex(settle_s=60)
+        index.scan(tmp_path)
+
+        assert index.lookup(tmp_path) is None
+
+    def test_budget_drops_least_recent(self, tmp_path: Path) -> None:
+        """Past the message budget the least recently used maildrop is forgotten."""
+        roots = [tmp_path / "a", tmp_path / "b"]
+        for root in roots:
+            deliver(root, b"x\n", sub="cur")
+            _age(root, 10)
+        index = MaildropIndex(budget_messages=1)
+        for root in roots:
+            index.scan(root)
+
+        assert (index.lookup(roots[0]), index.lookup(roots[1]) is not None) == (None, True)
+
+    def test_listing_total(self, tmp_path: Path) -> None:
+        """A listing carries the total of its sizes."""
+        deliver(tmp_path, b"ab\n", sub="cur")
+        deliver(tmp_path, b"c\n", sub="cur")
+
+        assert MaildropIndex().scan(tmp_path).octets == 4 + 3
 
 
 class TestLock:
