@@ -95,7 +95,7 @@ class UserDB:
     """The users file, re-read when it changes on disk; safe to share between threads.
 
     ``verify`` costs one scrypt hash (about 40 ms) the first time and a dictionary lookup
-    for ``cache_ttl_s`` seconds after a success.
+    for ``cache_ttl_s`` seconds after the last successful use.
     """
 
     def __init__(self, path: Path, *, cache_ttl_s: float = 60.0) -> None:
@@ -182,21 +182,26 @@ class UserDB:
     # endregion
 
     def verify_cached(self, address: str, password: str) -> bool:
-        """True when these credentials were verified less than ``cache_ttl_s`` ago.
+        """True when these credentials were verified and used within the last ``cache_ttl_s``.
 
+        Each hit restarts the time to live; a change to the users file empties the cache.
         Never hashes, so an event loop may call it directly; False means "call verify".
         """
         addr = address.strip().lower()
         tag = hmac.new(self._key, password.encode("utf-8", "surrogateescape"), "sha256").digest()
+        now = time.monotonic()
         with self._lock:
             self._load()
             hit = self._cache.get(addr)
-            return (
-                addr in self._hashes
-                and hit is not None
-                and hit.expires > time.monotonic()
-                and hmac.compare_digest(hit.tag, tag)
-            )
+            if (
+                addr not in self._hashes
+                or hit is None
+                or hit.expires <= now
+                or not hmac.compare_digest(hit.tag, tag)
+            ):
+                return False
+            hit.expires = now + self.cache_ttl_s  # sliding: a user who keeps logging in
+            return True
 
     def verify(self, address: str, password: str) -> bool:
         """True when the password is right; unknown users cost a hash too (no timing oracle)."""

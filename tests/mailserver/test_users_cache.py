@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,15 @@ class TestVerifyCached:
         (tmp_path / "users").write_text("")
 
         assert users.verify_cached("a@example.test", "right") is False
+
+    def test_use_extends_life(self, tmp_path: Path) -> None:
+        """Each cached login restarts the time to live (a user who keeps polling stays cached)."""
+        add_user(tmp_path, "c@example.test", "pw")
+        db = UserDB(tmp_path / "users", cache_ttl_s=1.0)
+        db.verify("c@example.test", "pw")
+        for _ in range(4):
+            time.sleep(1.1)
+            assert db.verify_cached("c@example.test", "pw") is True
+        time.sleep(1.1)
+
+        assert db.verify_cached("c@example.test", "pw") is False
