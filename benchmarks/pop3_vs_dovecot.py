@@ -14,7 +14,7 @@ Every server answers every row in the same run, rows interleaved, so a busy neig
 them alike. One driver (asyncio + uvloop, in this process) runs C concurrent sessions, session i
 as user i, for DURATION seconds per cell: USER, PASS, STAT, [RETR 1..k], QUIT.
 Rows: logins/s (k = 0) and retrieval (k = 10 and 100: messages/s and MB/s), at 1, 10 and
-50 sessions. Before measuring, every user logs in once on every server (Maildir new/ -> cur/,
+50 sessions. Before measuring, every user logs in on every server (Maildir new/ -> cur/,
 Dovecot's index, the credential cache), and the pool is read once (page cache).
 
 Run: .venv/bin/python benchmarks/pop3_vs_dovecot.py [--duration 3] [--repeat 1] [--quick]
@@ -285,13 +285,14 @@ async def drive(port: int, sessions: int, retrieve: int, duration_s: float) -> t
 
 
 async def warm_up(port: int, users: int, retrieve: int) -> None:
-    """Every user logs in once; user 0 reads the first ``retrieve`` messages."""
+    """Every user logs in four times (each worker process sees each user); user 0 reads."""
     tally = Tally()
     await one_session(port, 0, retrieve, tally)
-    for start in range(0, users, 10):
-        await asyncio.gather(
-            *(one_session(port, u, 0, tally) for u in range(start, min(users, start + 10)))
-        )
+    for _ in range(4):
+        for start in range(0, users, 10):
+            await asyncio.gather(
+                *(one_session(port, u, 0, tally) for u in range(start, min(users, start + 10)))
+            )
     if tally.errors:
         raise RuntimeError(f"warm-up failed on port {port}: {tally.error_lines}")
 

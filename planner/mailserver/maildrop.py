@@ -41,6 +41,7 @@ __all__ = [
     "Listing",
     "MaildropIndex",
     "MaildropLocked",
+    "MaildropSession",
     "Message",
     "Pop3Encoder",
     "SessionLock",
@@ -524,6 +525,68 @@ def apply_deletions(root: Path, messages: Iterable[Message]) -> DeletionResult:
         finally:
             os.close(fd)
     return DeletionResult(tuple(removed), tuple(failed))
+
+
+# endregion
+
+
+# region #### a POP3 session's hold on a maildrop ####
+
+
+class MaildropSession:
+    """One POP3 session's maildrop: the lock, a fixed snapshot and the DELE marks.
+
+    RFC 1939: message numbers stay fixed for the session; a marked message is hidden but
+    stays on disk until :meth:`update` (the UPDATE state, after QUIT); :meth:`release`
+    drops the lock, and a session that ends any other way leaves every message in place.
+    """
+
+    def __init__(self, root: Path, lock: SessionLock, listing: Listing) -> None:
+        self.root = root
+        self.lock = lock
+        self.messages = list(listing.messages)
+        self.marked: set[int] = set()  # 0-based indexes
+        self.count = len(self.messages)  # messages not marked
+        self.octets = listing.octets  # their size
+
+    def visible(self) -> Iterator[tuple[int, Message]]:
+        """(message number, message) of every message not marked deleted."""
+        marked = self.marked
+        return ((i + 1, m) for i, m in enumerate(self.messages) if i not in marked)
+
+    def mark(self, index: int) -> None:
+        """DELE: hide the message; it goes at :meth:`update`."""
+        if index not in self.marked:
+            self.marked.add(index)
+            self.count -= 1
+            self.octets -= self.messages[index].size_octets
+
+    def unmark_all(self) -> None:
+        """RSET: every message visible again."""
+        self.marked.clear()
+        self.count = len(self.messages)
+        self.octets = sum(m.size_octets for m in self.messages)
+
+    def open_message(self, index: int) -> int | None:
+        """A read-only descriptor of a message, following a flag rename by another reader;
+        None when the message is gone."""
+        msg = self.messages[index]
+        try:
+            return os.open(msg.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            path = resolve_path(self.root, msg)
+            if path is None:
+                return None
+            self.messages[index] = Message(msg.uid, path, msg.size_octets, msg.unique)
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+    def update(self) -> DeletionResult:
+        """The UPDATE state: remove the marked messages (blocking: call from a thread)."""
+        return apply_deletions(self.root, [self.messages[i] for i in sorted(self.marked)])
+
+    def release(self) -> None:
+        """Drop the lock (idempotent)."""
+        self.lock.release()
 
 
 # endregion

@@ -6,10 +6,12 @@ PLAIN (RFC 4616). APOP is not offered: it needs the clear-text secret and passwo
 stored as scrypt hashes.
 
 Read it like aiosmtpd's ``smtp.py``: :class:`POP3` is the protocol object of one
-connection; :meth:`POP3._handle_client` reads a line, enforces the limits, checks the
-command against :data:`COMMAND_STATES` (the only place the state is checked) and calls
-``pop3_<VERB>``. Reply texts are the module constants below. Anything unexpected answers
-``-ERR [SYS/TEMP]`` and the session goes on.
+connection; :meth:`POP3._handle_client` reads a line and enforces the limits,
+:meth:`POP3._command` checks the verb against :data:`COMMAND_STATES` (the only place the
+state is checked) and calls ``pop3_<VERB>``, which returns its one-line reply (or sends
+a multi-line one itself). Reply texts are the module constants below. Anything
+unexpected answers ``-ERR [SYS/TEMP]`` and the session goes on. The locked maildrop, its
+snapshot and the DELE marks live in a :class:`MaildropSession` (``maildrop.py``).
 
 Run a server on its own (tests, benchmarks)::
 
@@ -43,15 +45,14 @@ from planner.mailserver.maildrop import (
     READ_BLOCK,
     MaildropIndex,
     MaildropLocked,
+    MaildropSession,
     Message,
     Pop3Encoder,
     SessionLock,
-    apply_deletions,
     encode_message,
     ensure_maildir,
     iter_top,
     maildir_path,
-    resolve_path,
 )
 from planner.mailserver.users import UserDB
 
@@ -262,13 +263,9 @@ class POP3(asyncio.Protocol):
         # authorization
         self.user: str | None = None
         self.auth_failures = 0
-        # transaction
+        # transaction: the locked maildrop, its snapshot and the DELE marks
         self.address: str | None = None
-        self.root: Path | None = None
-        self.lock: SessionLock | None = None
-        self.messages: list[Message] = []
-        self.deleted: set[int] = set()  # 0-based indexes marked by DELE
-        self.count = self.octets = 0  # STAT of the messages not marked deleted
+        self.maildrop: MaildropSession | None = None
         # plumbing
         self._buffer = bytearray()
         self._eof = False
@@ -419,7 +416,7 @@ class POP3(asyncio.Protocol):
     # region #### session loop ####
 
     async def _handle_client(self) -> None:
-        """Greet, then read, limit, check state and dispatch commands until QUIT or EOF."""
+        """Greet, then run commands until QUIT, end of input, a limit or the idle timeout."""
         bad_commands = 0
         try:
             self.push(GREETING)
@@ -428,26 +425,12 @@ class POP3(asyncio.Protocol):
                     line = await self._readline(COMMAND_LINE_LIMIT)
                 except _LineTooLong:
                     self.push(ERR_LINE_TOO_LONG)
-                    bad_commands += 1
-                    if bad_commands >= BAD_COMMAND_LIMIT:
-                        self.push(ERR_TOO_MANY_BAD_COMMANDS)
-                        break
-                    continue
-                if line is None:
-                    break
-                text = line.decode("utf-8", "surrogateescape")
-                verb, _, arg = text.partition(" ")
-                verb = verb.upper()
-                states = COMMAND_STATES.get(verb)
-                if states is None:
-                    self.push(ERR_UNKNOWN_COMMAND)
-                    bad_commands += 1
-                elif self.state not in states:
-                    self.push(ERR_WRONG_STATE)
-                    bad_commands += 1
+                    ok = False
                 else:
-                    ok = await self._dispatch(verb, arg)
-                    bad_commands = 0 if ok else bad_commands + 1
+                    if line is None:
+                        break
+                    ok = await self._command(line)
+                bad_commands = 0 if ok else bad_commands + 1
                 if bad_commands >= BAD_COMMAND_LIMIT:
                     self.push(ERR_TOO_MANY_BAD_COMMANDS)
                     break
@@ -461,9 +444,22 @@ class POP3(asyncio.Protocol):
         except Exception:  # a bug outside a command: log it, never leave the lock behind
             log.exception("pop3 session failed")
         finally:
-            self._release_maildrop()
+            self._release_maildrop()  # without QUIT nothing was deleted (RFC 1939 §6)
             if self.transport is not None and not self.transport.is_closing():
                 self.transport.close()
+
+    async def _command(self, line: bytes) -> bool:
+        """Split a command line, check the verb against the state, run it; True on +OK."""
+        verb, _, arg = line.decode("utf-8", "surrogateescape").partition(" ")
+        verb = verb.upper()
+        states = COMMAND_STATES.get(verb)
+        if states is None:
+            self.push(ERR_UNKNOWN_COMMAND)
+            return False
+        if self.state not in states:
+            self.push(ERR_WRONG_STATE)
+            return False
+        return await self._dispatch(verb, arg)
 
     async def _dispatch(self, verb: str, arg: str) -> bool:
         """Run ``pop3_<verb>``; True when it answered +OK. Unexpected errors -> [SYS/TEMP]."""
@@ -483,9 +479,8 @@ class POP3(asyncio.Protocol):
         return reply.startswith("+")
 
     def _release_maildrop(self) -> None:
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
+        if self.maildrop is not None:
+            self.maildrop.release()
 
     # endregion
 
@@ -628,22 +623,23 @@ class POP3(asyncio.Protocol):
         except (OSError, ValueError):
             log.exception("pop3 cannot lock the maildrop of %s", addr)
             return ERR_MAILDROP_UNAVAILABLE
-        self.lock = lock  # released by _release_maildrop, whatever happens next
         try:
             listing = self.shared.index.lookup(root)
             if listing is None:
                 listing = await asyncio.to_thread(self.shared.index.scan, root)
         except OSError:
+            lock.release()
             log.exception("pop3 cannot list the maildrop of %s", addr)
-            self._release_maildrop()
             return ERR_MAILDROP_UNAVAILABLE
+        except BaseException:  # never keep the lock
+            lock.release()
+            raise
+        self.maildrop = MaildropSession(root, lock, listing)  # released in _handle_client
         if self._closed:  # the client left while we scanned
             raise _Closed
-        self.address, self.root = addr, root
-        self.messages = list(listing.messages)  # the session's snapshot: numbers stay fixed
-        self.deleted = set()
-        self.count, self.octets = len(self.messages), listing.octets
+        self.address = addr
         self.state = State.TRANSACTION
+        log.info("pop3 login %s from %s, %d messages", addr, self.peer_ip, len(listing.messages))
         if delay > 0:
             self.shared.last_login[addr] = time.monotonic()
         return OK_LOGGED_IN
@@ -663,16 +659,17 @@ class POP3(asyncio.Protocol):
 
     def _message(self, text: str) -> tuple[int, Message] | str:
         """The (index, message) a message-number argument names, or the -ERR reply."""
+        assert self.maildrop is not None
         if not text:
             return ERR_NUMBER_MISSING
         number = _parse_number(text)
         if number is None:
             return ERR_NUMBER_INVALID.format(text=_printable(text))
-        if not 1 <= number <= len(self.messages):
+        if not 1 <= number <= len(self.maildrop.messages):
             return ERR_NO_SUCH_MESSAGE.format(number=number)
-        if number - 1 in self.deleted:
+        if number - 1 in self.maildrop.marked:
             return ERR_DELETED
-        return number - 1, self.messages[number - 1]
+        return number - 1, self.maildrop.messages[number - 1]
 
     def _one_message(self, arg: str) -> tuple[int, Message] | str:
         first, _, rest = arg.strip(" ").partition(" ")
@@ -684,7 +681,8 @@ class POP3(asyncio.Protocol):
         """RFC 1939 §5 STAT: count and octets of the messages not marked deleted."""
         if arg.strip():
             return ERR_NOISE
-        return OK_STAT.format(count=self.count, octets=self.octets)
+        assert self.maildrop is not None
+        return OK_STAT.format(count=self.maildrop.count, octets=self.maildrop.octets)
 
     async def pop3_LIST(self, arg: str) -> str | None:
         """RFC 1939 §5 LIST [n]: sizes in octets with CRLF line ends, no stuffing dots."""
@@ -694,10 +692,10 @@ class POP3(asyncio.Protocol):
                 return found
             index, msg = found
             return OK_LIST_ONE.format(number=index + 1, octets=msg.size_octets)
-        lines = [OK_LIST_ALL.format(count=self.count, octets=self.octets)]
-        lines += [
-            f"{i + 1} {m.size_octets}" for i, m in enumerate(self.messages) if i not in self.deleted
-        ]
+        drop = self.maildrop
+        assert drop is not None
+        lines = [OK_LIST_ALL.format(count=drop.count, octets=drop.octets)]
+        lines += [f"{n} {m.size_octets}" for n, m in drop.visible()]
         lines.append(".")
         self._send("\r\n".join(lines).encode() + CRLF)
         return None
@@ -711,7 +709,8 @@ class POP3(asyncio.Protocol):
             index, msg = found
             return OK_UIDL_ONE.format(number=index + 1, uid=msg.uid)
         lines = [OK_UIDL_ALL]
-        lines += [f"{i + 1} {m.uid}" for i, m in enumerate(self.messages) if i not in self.deleted]
+        assert self.maildrop is not None
+        lines += [f"{n} {m.uid}" for n, m in self.maildrop.visible()]
         lines.append(".")
         self._send("\r\n".join(lines).encode() + CRLF)
         return None
@@ -721,19 +720,18 @@ class POP3(asyncio.Protocol):
         found = self._one_message(arg)
         if isinstance(found, str):
             return found
-        index, msg = found
-        self.deleted.add(index)
-        self.count -= 1
-        self.octets -= msg.size_octets
+        assert self.maildrop is not None
+        self.maildrop.mark(found[0])
         return OK_DELE
 
     async def pop3_RSET(self, arg: str) -> str | None:
         """RFC 1939 §5 RSET: unmark every message marked deleted."""
         if arg.strip():
             return ERR_NOISE
-        self.deleted.clear()
-        self.count, self.octets = len(self.messages), sum(m.size_octets for m in self.messages)
-        return OK_RSET.format(count=self.count, octets=self.octets)
+        drop = self.maildrop
+        assert drop is not None
+        drop.unmark_all()
+        return OK_RSET.format(count=drop.count, octets=drop.octets)
 
     async def pop3_NOOP(self, arg: str) -> str | None:
         """RFC 1939 §5 NOOP."""
@@ -747,7 +745,8 @@ class POP3(asyncio.Protocol):
         if isinstance(found, str):
             return found
         index, msg = found
-        fd = self._open_message(index, msg)
+        assert self.maildrop is not None
+        fd = self.maildrop.open_message(index)
         if fd is None:
             return ERR_MESSAGE_GONE.format(number=index + 1)
         try:
@@ -787,8 +786,9 @@ class POP3(asyncio.Protocol):
         lines = _parse_number(parts[1])
         if lines is None:
             return ERR_LINES_INVALID.format(text=_printable(parts[1]))
-        index, msg = found
-        fd = self._open_message(index, msg)
+        index = found[0]
+        assert self.maildrop is not None
+        fd = self.maildrop.open_message(index)
         if fd is None:
             return ERR_MESSAGE_GONE.format(number=index + 1)
         self._send(OK_TOP.encode() + CRLF)
@@ -807,36 +807,18 @@ class POP3(asyncio.Protocol):
             raise _StreamBroken from exc
         return None
 
-    def _open_message(self, index: int, msg: Message) -> int | None:
-        """A file descriptor of the message, following a rename by another Maildir reader."""
-        try:
-            return os.open(msg.path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            assert self.root is not None
-            path = resolve_path(self.root, msg)
-            if path is None:
-                return None
-            self.messages[index] = Message(msg.uid, path, msg.size_octets, msg.unique)
-            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-
     async def pop3_QUIT(self, arg: str) -> str | None:
         """RFC 1939 §6: from TRANSACTION enter UPDATE and remove the marked messages."""
-        if self.state is State.AUTHORIZATION:
-            self.state = State.UPDATE
-            return OK_QUIT
-        self.state = State.UPDATE
-        marked = [self.messages[i] for i in sorted(self.deleted)]
-        if not marked:
+        drop, self.state = self.maildrop, State.UPDATE
+        if drop is None or not drop.marked:
             self._release_maildrop()
             return OK_QUIT
-        assert self.root is not None
         try:
-            result = await asyncio.to_thread(apply_deletions, self.root, marked)
-            failed = len(result.failed)
+            failed = len((await asyncio.to_thread(drop.update)).failed)
         except Exception:
             log.exception("pop3 deleting messages of %s failed", self.address)
-            failed = len(marked)
-        self._release_maildrop()
+            failed = len(drop.marked)
+        self._release_maildrop()  # before the answer, so the client may log in again at once
         if failed:
             log.error("pop3 %s: %d deleted messages not removed", self.address, failed)
             return ERR_QUIT_NOT_REMOVED.format(count=failed)
