@@ -11,11 +11,14 @@ What a POP3 session needs from the Maildir store, and nothing else:
   field of the file name, or from a size cache (``mailplan-pop3.sizes``) for files delivered
   by other programs; the UIDL is derived from the Maildir unique name, so it is stable across
   sessions, restarts and the new/ -> cur/ rename.
+- :class:`MaildropIndex` — listings of unchanged maildrops kept in memory (Dovecot keeps an
+  index for the same reason), trusted only while ``new/`` and ``cur/`` keep their mtimes.
+- :class:`MaildropSession` — one session's locked maildrop: the snapshot and DELE marks, and
+  the UPDATE state (RFC 1939 §6) through :func:`apply_deletions`: unlink the marked
+  messages, fsync the directories; whatever cannot be removed stays and is reported.
 - :class:`Pop3Encoder` and :func:`iter_top` — stored bytes (LF or CRLF line ends) to RFC 1939
   §3 multi-line data: CRLF line ends, byte-stuffed leading dots, ``.`` terminator; chunked,
   so RETR streams a file rather than loading it whole.
-- :func:`apply_deletions` — the UPDATE state (RFC 1939 §6): unlink the marked messages, then
-  fsync the directory; whatever cannot be removed stays and is reported.
 """
 
 from __future__ import annotations

@@ -933,6 +933,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--auth-failure-max-delay", type=float, default=15.0, metavar="SECONDS")
     p.add_argument("--max-connections", type=int, default=1000)
+    p.add_argument(
+        "--credential-cache-ttl",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a verified password is remembered after its last use (0: never)",
+    )
     p.add_argument("--workers", type=int, default=1, help="processes sharing the listener")
     p.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio loop")
     return p
@@ -958,7 +965,7 @@ async def _serve(args: argparse.Namespace, sock: socket.socket, announce: bool) 
         host="",
         port=0,
         data_dir=args.data_dir,
-        users=UserDB(args.data_dir / "users"),
+        users=UserDB(args.data_dir / "users", cache_ttl_s=args.credential_cache_ttl),
         ssl_context=ssl_context,
         insecure_auth=args.insecure_auth,
         idle_timeout_s=args.idle_timeout,
