@@ -522,30 +522,31 @@ class TestUIDL:
         assert os.listdir(root / "new") == []
 
 
+BAD_COMMANDS = [
+    ("RETR", P.ERR_NUMBER_MISSING),
+    ("RETR 0", P.ERR_NO_SUCH_MESSAGE.format(number=0)),
+    ("RETR 3", P.ERR_NO_SUCH_MESSAGE.format(number=3)),
+    ("RETR -1", P.ERR_NUMBER_INVALID.format(text="-1")),
+    ("RETR abc", P.ERR_NUMBER_INVALID.format(text="abc")),
+    ("RETR 1 2", P.ERR_NUMBER_NOISE.format(text="2")),
+    ("RETR 99999999999999", P.ERR_NUMBER_INVALID.format(text="99999999999999")),
+    ("LIST x", P.ERR_NUMBER_INVALID.format(text="x")),
+    ("DELE 7", P.ERR_NO_SUCH_MESSAGE.format(number=7)),
+    ("UIDL 1 x", P.ERR_NUMBER_NOISE.format(text="x")),
+    ("TOP 1", P.ERR_LINES_INVALID.format(text="")),
+    ("TOP 1 -2", P.ERR_LINES_INVALID.format(text="-2")),
+    ("TOP 5 1", P.ERR_NO_SUCH_MESSAGE.format(number=5)),
+    ("STAT 1", P.ERR_NOISE),
+    ("LAST", P.ERR_UNKNOWN_COMMAND),
+    ("XYZZY", P.ERR_UNKNOWN_COMMAND),
+    ("USER again@example.test", P.ERR_WRONG_STATE),
+    ("STLS", P.ERR_WRONG_STATE),
+]
+
+
 class TestBadInput:
     @pytest.mark.parametrize(
-        ("command", "reply"),
-        [
-            ("RETR", P.ERR_NUMBER_MISSING),
-            ("RETR 0", P.ERR_NO_SUCH_MESSAGE.format(number=0)),
-            ("RETR 3", P.ERR_NO_SUCH_MESSAGE.format(number=3)),
-            ("RETR -1", P.ERR_NUMBER_INVALID.format(text="-1")),
-            ("RETR abc", P.ERR_NUMBER_INVALID.format(text="abc")),
-            ("RETR 1 2", P.ERR_NUMBER_NOISE.format(text="2")),
-            ("RETR 99999999999999", P.ERR_NUMBER_INVALID.format(text="99999999999999")),
-            ("LIST x", P.ERR_NUMBER_INVALID.format(text="x")),
-            ("DELE 7", P.ERR_NO_SUCH_MESSAGE.format(number=7)),
-            ("UIDL 1 x", P.ERR_NUMBER_NOISE.format(text="x")),
-            ("TOP 1", P.ERR_LINES_INVALID.format(text="")),
-            ("TOP 1 -2", P.ERR_LINES_INVALID.format(text="-2")),
-            ("TOP 5 1", P.ERR_NO_SUCH_MESSAGE.format(number=5)),
-            ("STAT 1", P.ERR_NOISE),
-            ("LAST", P.ERR_UNKNOWN_COMMAND),
-            ("XYZZY", P.ERR_UNKNOWN_COMMAND),
-            ("USER again@example.test", P.ERR_WRONG_STATE),
-            ("STLS", P.ERR_WRONG_STATE),
-        ],
-        ids=lambda v: v if isinstance(v, str) and not v.startswith(("-", "+")) else "",
+        ("command", "reply"), BAD_COMMANDS, ids=[command for command, _ in BAD_COMMANDS]
     )
     def test_bad_commands_keep_session(
         self, pop3_connect: Connect, pop3_mailbox: Pop3Mailbox, command: str, reply: str
