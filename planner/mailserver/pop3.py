@@ -492,9 +492,12 @@ class POP3(asyncio.Protocol):
         if not self.config.insecure_auth:
             return False
         try:
-            return ipaddress.ip_address(self.peer_ip.split("%", 1)[0]).is_loopback
+            ip = ipaddress.ip_address(self.peer_ip.split("%", 1)[0])
         except ValueError:
             return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped.is_loopback  # 127.0.0.1 on a dual-stack listener
+        return ip.is_loopback
 
     async def pop3_CAPA(self, arg: str) -> str | None:
         """RFC 2449 §5: the capability list (STLS, USER and SASL only when usable now)."""

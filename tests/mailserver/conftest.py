@@ -34,7 +34,7 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from planner.mailserver.tls import ensure_self_signed
 from planner.mailserver.users import UserDB
-from tests.mailserver.pop3_support import Pop3Process, Wire, add_user, deliver
+from tests.mailserver.pop3_support import Pop3Mailbox, Pop3Process, Wire, add_user
 
 MAILPLAN = [sys.executable, "-m", "planner"]
 DOMAIN = "example.test"
@@ -417,20 +417,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15, what: str = "con
 
 # region #### POP3 ####
 
-_users = itertools.count(1)
-
-
-@dataclass
-class Pop3Mailbox:
-    """A user of a test server and its Maildir."""
-
-    address: str
-    password: str
-    root: Path
-
-    def deliver(self, body: bytes, **kwargs: object) -> str:
-        """Write a message into this Maildir (see ``pop3_support.deliver``)."""
-        return deliver(self.root, body, **kwargs)  # type: ignore[arg-type]
+_pop3_users = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -448,7 +435,7 @@ def pop3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pop3Proces
 @pytest.fixture
 def pop3_mailbox(pop3_server: Pop3Process) -> Pop3Mailbox:
     """A new user with an empty Maildir on the module's server."""
-    n = next(_users)
+    n = next(_pop3_users)
     address, password = f"user{n}@example.test", f"pw {n} secret"
     return Pop3Mailbox(address, password, add_user(pop3_server.data_dir, address, password))
 

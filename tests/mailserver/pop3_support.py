@@ -62,6 +62,19 @@ def deliver(maildir: Path, body: bytes, *, sub: str = "new", plain_name: bool = 
     return name
 
 
+@dataclass
+class Pop3Mailbox:
+    """A user of a test server and its Maildir."""
+
+    address: str
+    password: str
+    root: Path
+
+    def deliver(self, body: bytes, *, sub: str = "new", plain_name: bool = False) -> str:
+        """Write a message into this Maildir (see :func:`deliver`)."""
+        return deliver(self.root, body, sub=sub, plain_name=plain_name)
+
+
 def add_user(data_dir: Path, address: str, password: str) -> Path:
     """Add a user (cheap hash) and create its Maildir; returns the Maildir path."""
     data_dir.mkdir(parents=True, exist_ok=True)

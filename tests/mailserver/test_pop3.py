@@ -22,8 +22,8 @@ from planner.mailserver import pop3 as P
 from planner.mailserver.maildrop import LOCK_FILE, maildir_path
 from planner.mailserver.pop3 import start_pop3_server
 from planner.mailserver.users import UserDB
-from tests.mailserver.conftest import Pop3Mailbox
 from tests.mailserver.pop3_support import (
+    Pop3Mailbox,
     Pop3Process,
     Wire,
     add_user,

@@ -2,7 +2,7 @@
 
 Invariants: no message is deleted without QUIT, UIDLs never change, STAT matches the
 model, every reply line ends in CRLF (the raw client raises otherwise), and the session
-survives every bad command.
+survives every bad command and commands split across TCP sends.
 """
 
 from __future__ import annotations
@@ -184,6 +184,15 @@ class Pop3Machine(RuleBasedStateMachine):
     @rule(command=st.sampled_from(BAD_COMMANDS))
     def bad_command(self, command: str) -> None:
         assert self.w.cmd(command).startswith("-ERR ")
+
+    @rule(cut=st.integers(min_value=1, max_value=5), bare_lf=st.booleans())
+    def noop_in_pieces(self, cut: int, bare_lf: bool) -> None:
+        """A command split across two TCP sends (and with a bare LF end) is read whole."""
+        data = b"NOOP\n" if bare_lf else b"NOOP\r\n"
+        self.w.send(data[:cut])
+        time.sleep(0.002)
+        self.w.send(data[cut:])
+        assert self.w.line() == P.OK_NOOP
 
     @rule(body=bodies, plain=st.booleans())
     def new_delivery(self, body: bytes, plain: bool) -> None:
