@@ -56,7 +56,15 @@ from planner.mailserver.maildrop import (
 )
 from planner.mailserver.users import UserDB
 
-__all__ = ["COMMAND_STATES", "POP3", "Pop3Config", "State", "main", "start_pop3_server"]
+__all__ = [
+    "COMMAND_STATES",
+    "POP3",
+    "Pop3Config",
+    "State",
+    "is_loopback",
+    "main",
+    "start_pop3_server",
+]
 
 log = logging.getLogger("mailplan.pop3")
 
@@ -233,6 +241,17 @@ class _LineTooLong(Exception):
 def _printable(text: str, limit: int = 40) -> str:
     clean = "".join(c if " " <= c <= "~" else "?" for c in text)
     return clean[:limit]
+
+
+def is_loopback(peer_ip: str) -> bool:
+    """True for a loopback peer address, IPv4-mapped IPv6 (a dual-stack listener) included."""
+    try:
+        ip = ipaddress.ip_address(peer_ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
 
 
 def _parse_number(text: str) -> int | None:
@@ -489,15 +508,7 @@ class POP3(asyncio.Protocol):
     def _plaintext_allowed(self) -> bool:
         if self.tls_active:
             return True
-        if not self.config.insecure_auth:
-            return False
-        try:
-            ip = ipaddress.ip_address(self.peer_ip.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped.is_loopback  # 127.0.0.1 on a dual-stack listener
-        return ip.is_loopback
+        return self.config.insecure_auth and is_loopback(self.peer_ip)
 
     async def pop3_CAPA(self, arg: str) -> str | None:
         """RFC 2449 §5: the capability list (STLS, USER and SASL only when usable now)."""

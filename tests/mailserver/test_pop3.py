@@ -199,6 +199,23 @@ class TestCleartextRefused:
 
         assert wire.cmd(command) == P.ERR_PLAINTEXT_DISALLOWED
 
+    @pytest.mark.parametrize(
+        ("peer", "loopback"),
+        [
+            ("127.0.0.1", True),
+            ("127.8.9.10", True),
+            ("::1", True),
+            ("::ffff:127.0.0.1", True),
+            ("192.0.2.7", False),
+            ("::ffff:192.0.2.7", False),
+            ("fe80::1%eth0", False),
+            ("unknown", False),
+        ],
+    )
+    def test_insecure_auth_is_for_loopback_peers(self, peer: str, loopback: bool) -> None:
+        """--insecure-auth allows clear-text logins from loopback addresses only."""
+        assert P.is_loopback(peer) is loopback
+
     def test_capa_hides_login_without_tls(self, pop3_connect: Connect, pop3_start: Start) -> None:
         """CAPA does not offer USER or SASL when they would be refused."""
         _, body = pop3_connect(pop3_start().port).multi("CAPA")
