@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import poplib
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,3 +196,54 @@ class TestMpop:
         assert proc.returncode != 0
         assert "Plaintext authentication disallowed" in proc.stderr
         assert not (tmp_path / "local" / "new").exists() or self.fetched(tmp_path) == []
+
+
+class TestOtherMTA:
+    LDA = "/usr/lib/dovecot/dovecot-lda"
+
+    @pytest.fixture
+    def open_dir(self) -> Iterator[Path]:
+        """A temporary folder others may enter (the LDA runs as nobody when we are root)."""
+        folder = Path(tempfile.mkdtemp(prefix="pop3-lda-"))
+        folder.chmod(0o755)
+        yield folder
+        shutil.rmtree(folder)
+
+    def deliver_with_lda(self, maildir: Path, message: bytes, folder: Path) -> None:
+        """Deliver through Dovecot's LDA (package dovecot-core) into ``maildir``."""
+        conf = folder / "lda.conf"
+        conf.write_text(
+            f"mail_location = maildir:{maildir}\npostmaster_address = postmaster@example.test\n"
+            "log_path = /dev/stderr\n"
+        )
+        conf.chmod(0o644)
+        cmd = [self.LDA, "-c", str(conf), "-f", "sender@example.test"]
+        if os.geteuid() == 0:  # as root the LDA wants a userdb service: deliver as nobody
+            for path in (*maildir.parents[: len(maildir.relative_to(folder).parts) - 1], maildir):
+                path.chmod(0o755)
+            for path in (maildir, *maildir.iterdir()):
+                os.chown(path, 65534, 65534)
+            cmd = ["runuser", "-u", "nobody", "--", *cmd]
+        env = {**os.environ, "HOME": str(folder)}
+        proc = subprocess.run(cmd, input=message, capture_output=True, timeout=30, env=env)
+        assert proc.returncode == 0, proc.stderr
+
+    def test_dovecot_lda_delivery_served(self, open_dir: Path) -> None:
+        """Mail that Dovecot's LDA wrote into the Maildir is listed and retrieved exactly."""
+        data = open_dir / "data"
+        root = add_user(data, ADDRESS, PASSWORD)
+        message = b"From: x@example.test\r\nSubject: lda\r\n\r\n.dot line\r\nbody\r\n"
+        self.deliver_with_lda(root, message, open_dir)
+        srv = Pop3Process(data, "--insecure-auth", log_dir=open_dir).start()
+        try:
+            client = poplib.POP3("127.0.0.1", srv.port, timeout=10)
+            client.user(ADDRESS)
+            client.pass_(PASSWORD)
+            listed = client.list()[1]
+            _, lines, octets = client.retr(1)
+            client.quit()
+        finally:
+            srv.stop()
+
+        assert listed == [f"1 {len(message)}".encode()]
+        assert (b"\r\n".join(lines) + b"\r\n", octets) == (message, len(message))
