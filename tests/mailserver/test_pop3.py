@@ -80,6 +80,12 @@ class TestGreetingAndCapa:
 
         assert (b"USER" in body, b"SASL" in body, b"TOP\r\n" in body) == (False, False, True)
 
+    def test_every_command_has_a_state_entry(self) -> None:
+        """Each pop3_* method is in COMMAND_STATES and each entry has a method."""
+        methods = {name[5:] for name in dir(P.POP3) if name.startswith("pop3_")}
+
+        assert methods == set(P.COMMAND_STATES)
+
     def test_default_idle_timeout_is_ten_minutes(self) -> None:
         """The idle timeout defaults to at least 10 minutes (RFC 1939 §3)."""
         default = inspect.signature(start_pop3_server).parameters["idle_timeout_s"].default
