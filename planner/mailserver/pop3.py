@@ -36,7 +36,7 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, cast
@@ -423,6 +423,10 @@ class POP3(asyncio.Protocol):
         """Send one reply line (CRLF added)."""
         self._send(reply.encode("utf-8", "replace") + CRLF)
 
+    def push_multiline(self, first: str, lines: Iterable[str]) -> None:
+        """Send a multi-line reply of short text lines (none starts with '.'), then '.'."""
+        self._send("\r\n".join([first, *lines, "."]).encode() + CRLF)
+
     async def _drain(self) -> None:
         if self._closed:
             raise _Closed
@@ -522,7 +526,7 @@ class POP3(asyncio.Protocol):
             caps.append(f"LOGIN-DELAY {int(self.config.login_delay_s + 0.999)}")
         caps.append("EXPIRE NEVER")
         caps.append("IMPLEMENTATION mailplan")
-        self._send("\r\n".join([OK_CAPA, *caps, "."]).encode() + CRLF)
+        self.push_multiline(OK_CAPA, caps)
         return None
 
     async def pop3_STLS(self, arg: str) -> str | None:
@@ -576,7 +580,7 @@ class POP3(asyncio.Protocol):
         mech, _, initial = arg.strip().partition(" ")
         if not mech:
             mechs = ["PLAIN"] if self._plaintext_allowed() else []
-            self._send("\r\n".join([OK_AUTH_MECHS, *mechs, "."]).encode() + CRLF)
+            self.push_multiline(OK_AUTH_MECHS, mechs)
             return None
         if mech.upper() != "PLAIN":
             return ERR_AUTH_MECH
@@ -708,10 +712,8 @@ class POP3(asyncio.Protocol):
             return OK_LIST_ONE.format(number=index + 1, octets=msg.size_octets)
         drop = self.maildrop
         assert drop is not None
-        lines = [OK_LIST_ALL.format(count=drop.count, octets=drop.octets)]
-        lines += [f"{n} {m.size_octets}" for n, m in drop.visible()]
-        lines.append(".")
-        self._send("\r\n".join(lines).encode() + CRLF)
+        first = OK_LIST_ALL.format(count=drop.count, octets=drop.octets)
+        self.push_multiline(first, (f"{n} {m.size_octets}" for n, m in drop.visible()))
         return None
 
     async def pop3_UIDL(self, arg: str) -> str | None:
@@ -722,11 +724,8 @@ class POP3(asyncio.Protocol):
                 return found
             index, msg = found
             return OK_UIDL_ONE.format(number=index + 1, uid=msg.uid)
-        lines = [OK_UIDL_ALL]
         assert self.maildrop is not None
-        lines += [f"{n} {m.uid}" for n, m in self.maildrop.visible()]
-        lines.append(".")
-        self._send("\r\n".join(lines).encode() + CRLF)
+        self.push_multiline(OK_UIDL_ALL, (f"{n} {m.uid}" for n, m in self.maildrop.visible()))
         return None
 
     async def pop3_DELE(self, arg: str) -> str | None:
