@@ -99,8 +99,12 @@ def serve(
     ] = "127.0.0.1:2587",
     pop3: Annotated[
         str | None,
+        typer.Option("--pop3", metavar="HOST:PORT", help="Also serve POP3 (STLS offered)."),
+    ] = None,
+    pop3s: Annotated[
+        str | None,
         typer.Option(
-            "--pop3", metavar="HOST:PORT", help="Also serve POP3 from one server process."
+            "--pop3s", metavar="HOST:PORT", help="Also serve POP3 over TLS from the first byte."
         ),
     ] = None,
     hostname: Annotated[
@@ -213,10 +217,11 @@ def serve(
             problems.append(str(exc))
             return None
 
-    smtp_l, sub_l, pop3_l = (
+    smtp_l, sub_l, pop3_l, pop3s_l = (
         listen(smtp, "--smtp"),
         listen(submission, "--submission"),
         listen(pop3, "--pop3"),
+        listen(pop3s, "--pop3s"),
     )
     dns_l = listen(dns, "--dns")
     domains = tuple(d.strip().lower().removesuffix(".") for d in domain)
@@ -233,11 +238,6 @@ def serve(
                 problems.append(f"--insecure-auth: allowed on loopback only, but {name} is {lst}")
     if problems:
         raise PlannerError(problems)
-    if pop3_l is not None:
-        try:
-            from planner.mailserver import pop3 as _pop3  # type: ignore[attr-defined]  # noqa: F401
-        except ImportError:
-            raise PlannerError("--pop3: POP3 server not available in this build") from None
     try:
         config = ServerConfig(
             data_dir=data_dir.resolve(),
@@ -246,6 +246,7 @@ def serve(
             smtp=smtp_l,
             submission=sub_l,
             pop3=pop3_l,
+            pop3s=pop3s_l,
             workers=workers or os.cpu_count() or 1,
             io_threads=io_threads,
             insecure_auth=insecure_auth,

@@ -85,6 +85,7 @@ class ServerConfig(BaseModel):
     smtp: Listen | None
     submission: Listen | None
     pop3: Listen | None = None
+    pop3s: Listen | None = None
     workers: int = Field(2, ge=1, le=64)
     io_threads: int = Field(16, ge=1, le=256)
     """Threads per process that write and fsync (parallel fsyncs share journal commits)."""

@@ -9,15 +9,18 @@ SIGTERM/SIGINT tells every worker to stop.
 Each worker runs one event loop (uvloop when installed) with its own ``SO_REUSEPORT``
 listening sockets on the same ports (the kernel spreads connections over the workers),
 its own I/O thread pool for durable writes, and a relay worker for the queue entries it
-accepts; worker 0 also scans the queue for retries and, with ``--pop3``, runs the POP3
-listener. Workers share the store through the file system only (unique names, renames,
-``flock`` on queue files), and the counters through shared memory.
+accepts; worker 0 also scans the queue for retries. With ``--pop3``/``--pop3s`` every worker
+also serves POP3 (STLS, or TLS from the first byte) on its own ``SO_REUSEPORT`` socket; the
+per-maildrop ``flock`` keeps one session per maildrop across workers. Workers share the
+store through the file system only (unique names, renames, ``flock`` on queue files), and
+the counters through shared memory.
 
 Output on stdout, one line each, in this order (a stable format for scripts)::
 
     listening smtp 127.0.0.1:2525
     listening submission 127.0.0.1:2587
     listening pop3 127.0.0.1:2110
+    listening pop3s 127.0.0.1:2995
     ready workers=2 pid=12345
     ...
     stopped
@@ -42,6 +45,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from planner.errors import PlannerError
+from planner.mailserver import pop3
 from planner.mailserver.config import Listen, ServerConfig
 from planner.mailserver.policy import AccessError, AccessList
 from planner.mailserver.stats import Counters, write_stats_json
@@ -56,6 +60,8 @@ log = logging.getLogger("mailplan.serve")
 STATS_INTERVAL_S = 1.0
 READY_TIMEOUT_S = 60.0
 LISTEN_BACKLOG = 1024
+LISTENERS = ("smtp", "submission", "pop3", "pop3s")  # in the order they are printed
+POP3_LISTENERS = ("pop3", "pop3s")
 
 
 def listen_line(name: str, sockname: tuple[Any, ...]) -> str:
@@ -218,29 +224,24 @@ class _Worker:
         servers: list[asyncio.AbstractServer] = []
         report = f"ready {self.index}"
         for name, listen in self.ports.items():
-            if name == "pop3":
-                continue
             sock = _bind(listen, listening=True)
-            submission = name == "submission"
-
-            factory = ServerSMTP.factory(handler, submission=submission)
+            if name in POP3_LISTENERS:
+                servers.append(
+                    await pop3.start_pop3_server(
+                        host=listen.host,
+                        port=listen.port,
+                        sock=sock,
+                        data_dir=config.data_dir,
+                        users=users,
+                        ssl_context=tls_context,
+                        insecure_auth=config.insecure_auth,
+                        idle_timeout_s=config.pop3_idle_timeout_s,
+                        implicit_tls=name == "pop3s",
+                    )
+                )
+                continue
+            factory = ServerSMTP.factory(handler, submission=name == "submission")
             servers.append(await loop.create_server(factory, sock=sock))
-        if "pop3" in self.ports and self.index == 0:
-            from planner.mailserver import pop3  # type: ignore[attr-defined]
-
-            listen = self.ports["pop3"]
-            pop3_server = await pop3.start_pop3_server(
-                host=listen.host,
-                port=listen.port,
-                data_dir=config.data_dir,
-                users=users,
-                ssl_context=tls_context,
-                insecure_auth=config.insecure_auth,
-                idle_timeout_s=config.pop3_idle_timeout_s,
-            )
-            servers.append(pop3_server)
-            host, port = pop3_server.sockets[0].getsockname()[:2]
-            report += f" pop3={host}|{port}"
         gc.freeze()  # start-up objects need no more collecting
         gc.set_threshold(20_000, 20, 20)  # fewer collections of short-lived session objects
         os.write(self.ready_fd, (report + "\n").encode("ascii"))
@@ -355,15 +356,9 @@ class _Supervisor:
             server_context(*self.tls_files)
         except TLSError as exc:
             raise PlannerError(str(exc)) from None
-        for name, listen in (
-            ("smtp", config.smtp),
-            ("submission", config.submission),
-            ("pop3", config.pop3),
-        ):
+        for name in LISTENERS:
+            listen = getattr(config, name)
             if listen is None:
-                continue
-            if name == "pop3":
-                self.ports[name] = listen
                 continue
             try:
                 sock = _bind(listen, listening=False)
@@ -424,10 +419,6 @@ class _Supervisor:
                 if kind == "error":
                     raise PlannerError(f"serve: worker {index} failed to start: {' '.join(rest)}")
                 ready.add(int(index))
-                for item in rest:
-                    if item.startswith("pop3="):
-                        host, _, port = item[5:].rpartition("|")
-                        self.ports["pop3"] = Listen(host=host, port=int(port))
             self._reap(respawn=False)
             time.sleep(0.02)
 
@@ -491,7 +482,7 @@ class _Supervisor:
             except BaseException:
                 self.stop_children()
                 raise
-            for name in ("smtp", "submission", "pop3"):
+            for name in LISTENERS:
                 if name in self.ports:
                     p = self.ports[name]
                     self.print(listen_line(name, (p.host, p.port)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -175,18 +174,15 @@ class TestBadOptions:
             f"mailplan: --submission: cannot listen on 127.0.0.1:{srv.smtp_port}"
         )
 
-    def test_pop3_listener_or_clear_error(self, server_factory, tmp_path, capsys):
-        """--pop3 starts the POP3 listener when this build has it, else says so (exit 2)."""
-        if importlib.util.find_spec("planner.mailserver.pop3") is not None:
-            srv = server_factory("--pop3", "127.0.0.1:0", "--insecure-auth")
-            assert "pop3" in srv.ports
-            return
-        argv = ["serve", "--data-dir", str(tmp_path), "--domain", "example.test",
-                "--pop3", "127.0.0.1:0"]  # fmt: skip
-        assert run(argv) == 2
-        assert capsys.readouterr().err == (
-            "mailplan: --pop3: POP3 server not available in this build\n"
+    def test_pop3_listeners(self, server_factory):
+        """--pop3 and --pop3s start POP3 listeners on every worker and print their ports."""
+        srv = server_factory(
+            "--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0", "--insecure-auth", workers=2
         )
+        assert {"pop3", "pop3s"} <= srv.ports.keys()
+        assert [line.split()[1] for line in srv.lines if line.startswith("listening")] == [
+            "smtp", "submission", "pop3", "pop3s"
+        ]  # fmt: skip
 
     def test_insecure_auth_warns_at_start(self, tmp_path):
         """--insecure-auth prints a warning on standard error when the server starts."""
