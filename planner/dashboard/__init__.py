@@ -5,11 +5,14 @@ Opt-in: ``import planner`` does not load it. Modules:
 - ``fields``  what each scenario field looks like in a form (label, unit, step); no Streamlit
 - ``views``   display tables and call-outs built from an Evaluation; no Streamlit
 - ``upload``  an uploaded scenario file, size-capped and validated; no Streamlit
+- ``ranges_form`` what the range editor shows and builds (inputs, forms, parameters); no Streamlit
+- ``risk_views`` display tables of the Risk page from ``planner.risk`` results; no Streamlit
 - ``state``   the session: scenarios to pick from, the one in use, the form draft, its problems
 - ``cached``  every planner call the UI makes, behind ``st.cache_data``
 - ``widgets`` shared UI pieces: field inputs with help and errors, charts, money
+- ``range_editor`` give an input a range, change it or drop it (Risk page, Scenario form)
 - ``sidebar`` the frame's sidebar: scenario picker, upload, currency
-- ``pages/``  one script per page (Scenario, Costs, Scale, Compare, Report)
+- ``pages/``  one script per page (Scenario, Costs, Risk, Scale, Compare, Report)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ PAGES_DIR = Path(__file__).resolve().parent / "pages"
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("scenario.py", "Scenario", "scenario"),
     ("costs.py", "Costs", "costs"),
+    ("risk.py", "Risk", "risk"),
     ("scale.py", "Scale", "scale"),
     ("compare.py", "Compare", "compare"),
     ("report.py", "Report", "report"),

@@ -8,8 +8,6 @@ reads them after a cache hit does no arithmetic at all.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -17,7 +15,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from planner import catalog as catalog_module
-from planner import charts
+from planner import charts, risk
+from planner import report as report_module
 from planner.catalog import dump_scenario, load_catalog, load_scenario, scenario_presets
 from planner.dashboard import upload, views
 from planner.evaluate import Evaluation, evaluate
@@ -31,16 +30,27 @@ __all__ = [
     "comparison_json",
     "costs_csv",
     "cumulative_tco",
+    "default_pair",
     "demand_vs_capacity",
     "evaluation",
     "parse_scenario",
     "presets",
     "qualitative_radar",
+    "ranged_inputs",
     "read_upload",
     "report",
     "report_formats",
+    "risk_break_even_years",
+    "risk_headline",
+    "risk_npv_distributions",
+    "risk_p_cheapest",
+    "scale_ranges",
     "scenario_text",
+    "sensitivity_summary",
     "servers_by_year",
+    "simulation_summary",
+    "tornado",
+    "with_range",
     "yearly_by_category",
 ]
 
@@ -138,6 +148,105 @@ def qualitative_radar(scenario: Scenario) -> go.Figure:
 
 
 # endregion
+# region #### risk ####
+#
+# A simulation holds every draw of every input and option (about 5 MB per 10,000 draws),
+# so the Simulation object is kept once per process (cache_resource, never copied, never
+# changed after it is made) and only what a page shows goes through cache_data.
+
+_SIMULATIONS = 4  # simulations kept in memory (a 100,000-draw one is about 50 MB)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_SIMULATIONS)
+def _simulation(scenario: Scenario, draws: int, seed: int) -> risk.Simulation:
+    return risk.simulate(scenario, draws=draws, seed=seed)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _sensitivity(scenario: Scenario, onprem: str | None, cloud: str | None) -> risk.Sensitivity:
+    return risk.sensitivity(scenario, onprem=onprem, cloud=cloud)
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def ranged_inputs(scenario: Scenario) -> pd.DataFrame:
+    """``planner.risk.ranged_inputs``: input, dist, range, typical, low, high."""
+    return risk.ranged_inputs(scenario)
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def with_range(scenario: Scenario, path: str, value: dict[str, Any] | float | None) -> Scenario:
+    """``planner.risk.with_range``: the scenario with the input at ``path`` set to a range
+    (its data), a number, or its typical value (None); ScenarioError when invalid."""
+    changed = risk.with_range(scenario, path, value)
+    evaluation(changed)  # unknown ids and missing inputs are found here, not on a page
+    return changed
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def scale_ranges(scenario: Scenario, factor: float) -> Scenario:
+    """``planner.risk.scale_ranges``: every range widened (factor > 1) or narrowed."""
+    return risk.scale_ranges(scenario, factor)
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def default_pair(scenario: Scenario) -> tuple[str, str] | None:
+    """``planner.risk.default_pair``: the cheapest on-prem and cloud option, or None when
+    the scenario lacks one of the two kinds."""
+    ev = evaluation(scenario)
+    if not ev.resolved.onprem or not ev.resolved.cloud:
+        return None
+    return risk.default_pair(ev)
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def simulation_summary(scenario: Scenario, draws: int, seed: int) -> risk.SimulationSummary:
+    """``planner.risk.simulate(...).summary``: percentiles, P(cheapest), break-even years."""
+    return _simulation(scenario, draws, seed).summary
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def risk_npv_distributions(scenario: Scenario, draws: int, seed: int) -> go.Figure:
+    """``planner.risk.charts.npv_distributions``."""
+    return risk.charts.npv_distributions(_simulation(scenario, draws, seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def risk_p_cheapest(scenario: Scenario, draws: int, seed: int) -> go.Figure:
+    """``planner.risk.charts.p_cheapest``."""
+    return risk.charts.p_cheapest(_simulation(scenario, draws, seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def risk_break_even_years(scenario: Scenario, draws: int, seed: int) -> go.Figure:
+    """``planner.risk.charts.break_even_years``."""
+    return risk.charts.break_even_years(_simulation(scenario, draws, seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def sensitivity_summary(
+    scenario: Scenario, onprem: str | None, cloud: str | None
+) -> risk.SensitivitySummary:
+    """``planner.risk.sensitivity(...).summary`` for the pair (None: the cheapest of a kind)."""
+    return _sensitivity(scenario, onprem, cloud).summary
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def tornado(scenario: Scenario, onprem: str | None, cloud: str | None) -> go.Figure:
+    """``planner.risk.charts.tornado`` for the pair."""
+    return risk.charts.tornado(_sensitivity(scenario, onprem, cloud))
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def risk_headline(
+    scenario: Scenario, draws: int, seed: int, onprem: str | None, cloud: str | None
+) -> risk.RiskHeadline:
+    """``planner.risk.headline``: the probability that the recommendation holds and the top
+    sensitivities of the pair (without them when the scenario lacks an option kind)."""
+    sens = _sensitivity(scenario, onprem, cloud) if default_pair(scenario) else None
+    return risk.headline(_simulation(scenario, draws, seed), sens)
+
+
+# endregion
 # region #### downloads ####
 
 
@@ -153,24 +262,14 @@ def comparison_json(scenario: Scenario) -> bytes:
     return views.comparison_json(evaluation(scenario))
 
 
-def _report_module() -> ModuleType | None:
-    try:
-        return importlib.import_module("planner.report")
-    except ImportError:
-        return None
-
-
 def report_formats() -> tuple[str, ...]:
-    """The formats ``planner.report`` renders, or none when it is not installed."""
-    module = _report_module()
-    return tuple(module.FORMATS) if module is not None else ()
+    """The formats ``planner.report`` renders (HTML, PDF, Markdown, CSV, XLSX, JSON)."""
+    return report_module.FORMATS
 
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)
 def report(scenario: Scenario, fmt: str) -> bytes:
-    """``planner.report.render(evaluation, fmt)``."""
-    module = _report_module()
-    if module is None:
-        raise RuntimeError("planner.report is not available")
-    data: bytes = module.render(evaluation(scenario), fmt)
-    return data
+    """``planner.report.render(evaluation, fmt)``: the report as bytes. A ranged scenario's
+    report has the risk section. Raises ReportError (ChromiumNotFound for a PDF without
+    Chromium); errors are not cached, so a retry after installing Chromium works."""
+    return report_module.render(evaluation(scenario), fmt)

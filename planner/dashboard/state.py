@@ -46,6 +46,7 @@ __all__ = [
     "reset_scores",
     "select",
     "upload_problems",
+    "use",
     "widget_key",
 ]
 
@@ -135,6 +136,14 @@ def add_upload(state: State, file_name: str, scenario: Scenario) -> str:
     state[_UPLOAD_PROBLEMS] = []
     select(state, label)
     return label
+
+
+def use(state: State, scenario: Scenario) -> None:
+    """Put a scenario made outside the form (a range edit, say) in use as ``edited`` and
+    load it into the form. Call it only when the draft has no problems, so that no change
+    the user made is dropped."""
+    state[_LIBRARY][EDITED] = scenario
+    select(state, EDITED)
 
 
 def upload_problems(state: State, lines: list[str] | None = None) -> list[str]:

@@ -30,7 +30,9 @@ __all__ = [
     "current_evaluation",
     "date_field",
     "default_help",
+    "keep",
     "keep_choice",
+    "kept",
     "multi_field",
     "number",
     "number_field",
@@ -234,6 +236,26 @@ def date_field(path: Path, label: str, *, help: str | None = None) -> None:
     key = _prime(path, dt.date.fromisoformat(value) if isinstance(value, str) else None)
     st.date_input(label, value=None, key=key, help=help, on_change=_on_change, args=(path, key))
     show_problems(path)
+
+
+_KEPT = "mp_kept"
+
+
+def kept(key: str, default: Any) -> str:
+    """``key`` for a page's own control whose value must outlive a visit to another page
+    (Streamlit forgets a widget's value when its page is not drawn): primed from the value
+    last kept, else ``default``. Pass ``on_change=keep, args=(key,)`` to the widget."""
+    saved = st.session_state.setdefault(_KEPT, {})
+    if key not in st.session_state:
+        st.session_state[key] = saved.get(key, default)
+    return key
+
+
+def keep(key: str, value: Any = None) -> None:
+    """Remember a control's value (or set it to ``value``) for the next visit of its page."""
+    if value is not None:
+        st.session_state[key] = value
+    st.session_state.setdefault(_KEPT, {})[key] = st.session_state[key]
 
 
 def keep_choice(key: str, options: list[str]) -> None:

@@ -4,6 +4,8 @@ and scenario files to upload."""
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +19,7 @@ APP = ROOT / "app.py"
 PAGES = {
     "scenario": "planner/dashboard/pages/scenario.py",
     "costs": "planner/dashboard/pages/costs.py",
+    "risk": "planner/dashboard/pages/risk.py",
     "scale": "planner/dashboard/pages/scale.py",
     "compare": "planner/dashboard/pages/compare.py",
     "report": "planner/dashboard/pages/report.py",
@@ -34,6 +37,32 @@ def scenario_yaml(**changes: Any) -> bytes:
 
 ONPREM = {"id": "postfix", "stack": "postfix-dovecot", "server": "smb-1u"}
 """An on-prem option from the catalog, to add to BASE_SCENARIO."""
+
+
+def table_rows(at, index=0):
+    """A st.table as {row label: {column: text}}, ' (cheapest)' cut from the labels."""
+    rows = at.table[index].value.to_dict(orient="index")
+    return {str(k).removesuffix(" (cheapest)"): v for k, v in rows.items()}
+
+
+def errors(block):
+    """The error messages in a block (the page or the sidebar), markdown escapes removed."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in block.error]
+
+
+def metric(at, label):
+    """The value of the st.metric with this label."""
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def chart_specs(at):
+    """Every plotly figure on the page, as its JSON spec."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def assert_clean(at):
+    """No exception reached the page."""
+    assert not at.exception, [e.message for e in at.exception]
 
 
 @pytest.fixture(name="app")
@@ -62,3 +91,23 @@ def _upload() -> Callable[[AppTest, str, bytes], AppTest]:
         return at.run()
 
     return upload
+
+
+def widget_starting(widgets, prefix):
+    """The one widget whose key starts with ``prefix`` (editor keys end with a token)."""
+    (found,) = [w for w in widgets if (w.key or "").startswith(prefix)]
+    return found
+
+
+def edit_range(at, key, path, form, **params):
+    """Set the input at field ``path`` to a ``form`` range ("none": a plain number) in the
+    range editor ``key`` (choosing the input in its picker when it has one), then apply."""
+    picker = f"{key}:input"
+    if any(s.key == picker for s in at.selectbox) and at.selectbox(key=picker).value != path:
+        at.selectbox(key=picker).set_value(path).run()
+    box = widget_starting(at.selectbox, f"{key}:form:{path}:")
+    if box.value != form:
+        box.set_value(form).run()
+    for param, value in params.items():
+        widget_starting(at.number_input, f"{key}:{path}:{form}:{param}:").set_value(value)
+    return at.button(key=f"{key}:apply:{path}").click().run()

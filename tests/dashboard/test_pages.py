@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import sys
-import types
 
 import pytest
 import yaml
@@ -15,36 +12,19 @@ import yaml
 from planner import evaluate, load_catalog, load_scenario, parse_scenario, scenario_presets
 from planner.dashboard import state, views
 from planner.dashboard.fields import ESCALATION, GENERAL, ONPREM_NUMBERS, ORGANIZATION
-from tests.dashboard.conftest import ONPREM, PAGES, scenario_yaml
+from tests.dashboard.conftest import (
+    ONPREM,
+    PAGES,
+    assert_clean,
+    chart_specs,
+    errors,
+    metric,
+    scenario_yaml,
+    table_rows,
+)
 
 TOTAL = "Total, 3 years (USD)"
 ZERO_USERS = "zero.yaml: organization.users: Input should be greater than or equal to 1"
-
-
-def table_rows(at, index=0):
-    """A st.table as {row label: {column: text}}, ' (cheapest)' cut from the labels."""
-    rows = at.table[index].value.to_dict(orient="index")
-    return {str(k).removesuffix(" (cheapest)"): v for k, v in rows.items()}
-
-
-def errors(block):
-    """The error messages in a block (the page or the sidebar), markdown escapes removed."""
-    return [re.sub(r"\\(.)", r"\1", e.value) for e in block.error]
-
-
-def metric(at, label):
-    """The value of the st.metric with this label."""
-    return next(m.value for m in at.metric if m.label == label)
-
-
-def chart_specs(at):
-    """Every plotly figure on the page, as its JSON spec."""
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-def assert_clean(at):
-    """No exception reached the page."""
-    assert not at.exception, [e.message for e in at.exception]
 
 
 class TestFrame:
@@ -427,31 +407,6 @@ class TestComparePage:
         open_page(app, "compare")
         (spec,) = chart_specs(app)
         assert [t["name"] for t in spec["data"]] == state.current(app.session_state).option_ids()
-
-
-class TestReportPage:
-    def test_offers_the_cost_frame_and_comparison(self, app, open_page, monkeypatch):
-        """CSV of the cost frame and JSON of the comparison are always offered."""
-        monkeypatch.setitem(sys.modules, "planner.report", None)
-        open_page(app, "report")
-        assert_clean(app)
-        assert [b.label for b in app.download_button] == [
-            "Download costs (CSV)",
-            "Download comparison (JSON)",
-        ]
-        assert "not part of this installation" in app.info[0].value
-
-    def test_offers_each_report_format_when_planner_report_exists(
-        self, app, open_page, monkeypatch
-    ):
-        """With planner.report importable, one download per format it lists."""
-        fake = types.ModuleType("planner.report")
-        fake.FORMATS = ("html", "md")
-        fake.render = lambda ev, fmt: b"report"
-        monkeypatch.setitem(sys.modules, "planner.report", fake)
-        open_page(app, "report")
-        assert_clean(app)
-        assert [b.label for b in app.download_button][2:] == ["Report (HTML)", "Report (Markdown)"]
 
 
 def test_flat_scenario_fixture_is_what_the_tests_assume():

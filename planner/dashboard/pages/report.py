@@ -1,4 +1,10 @@
-"""Report: download the comparison, in every format this installation can produce."""
+"""Report: download the comparison as a report (HTML, PDF, Markdown, CSV, XLSX, JSON) and
+the raw cost lines and comparison.
+
+Every report comes from ``planner.report.render`` (through the cache). The PDF needs
+Chromium and takes a few seconds, so it is made on request and a failure is explained on
+the page; the other formats are made when their button is clicked.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +14,10 @@ import re
 import streamlit as st
 
 from planner.dashboard import cached, widgets
+from planner.errors import PlannerError
 from planner.models import Scenario
+from planner.report import MEDIA_TYPES
 
-MIME = {
-    "html": "text/html",
-    "pdf": "application/pdf",
-    "md": "text/markdown",
-    "csv": "text/csv",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "json": "application/json",
-}
 NAMES = {
     "html": "HTML",
     "pdf": "PDF",
@@ -26,17 +26,87 @@ NAMES = {
     "xlsx": "Excel",
     "json": "JSON",
 }
+ABOUT = {
+    "html": "one self-contained file with the charts; opens offline",
+    "pdf": "A4, printed by headless Chromium",
+    "md": "tables for wikis and tickets",
+    "csv": "the cost lines (option, kind, year, category, amount)",
+    "xlsx": "sheets: summary, costs, sizing, assumptions, break-even",
+    "json": "everything in the report, for other tools",
+}
+# Session key: the scenario a PDF was asked for (the PDF is made for that one only). No
+# docstrings on constants here: Streamlit's "magic" would draw them on the page.
+PDF_FOR = "mp_pdf_for"
 
 
 def _stem(scenario: Scenario) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", scenario.name).strip("-").lower() or "mailplan"
 
 
+def _ask_pdf(scenario: Scenario) -> None:
+    st.session_state[PDF_FOR] = scenario
+
+
+def _pdf(scenario: Scenario, stem: str) -> None:
+    """'Make the PDF', then its download, or why it could not be made."""
+    if st.session_state.get(PDF_FOR) != scenario:
+        st.button(
+            "Make the PDF",
+            key="make_pdf",
+            on_click=_ask_pdf,
+            args=(scenario,),
+            help="Prints the HTML report with headless Chromium (a few seconds).",
+        )
+        return
+    try:
+        with st.spinner("Printing the PDF with Chromium..."):
+            data = cached.report(scenario, "pdf")
+    except PlannerError as exc:
+        st.error(
+            "The PDF could not be made: "
+            + widgets.plain("; ".join(exc.problems))
+            + ". The other formats do not need Chromium."
+        )
+        st.button("Try again", key="retry_pdf", on_click=_ask_pdf, args=(scenario,))
+        return
+    st.download_button(
+        "Report (PDF)",
+        data,
+        file_name=f"{stem}.pdf",
+        mime=MEDIA_TYPES["pdf"],
+        on_click="ignore",
+        key="report_pdf",
+    )
+
+
 def render() -> None:
-    """The cost frame and comparison always; the report formats when ``planner.report`` is there."""
+    """The report in every format, then the raw data."""
     scenario, _ = widgets.current_evaluation()
     widgets.page_header("Report", scenario, "downloads for management and spreadsheets")
     stem = _stem(scenario)
+
+    st.subheader("Report")
+    if scenario.ranges:
+        st.caption(
+            "This scenario has ranged inputs, so the report adds the risk section: the "
+            "probability that the recommendation holds, the top sensitivities and the "
+            "tornado (10,000 draws, seed 1)."
+        )
+    formats = cached.report_formats()
+    for col, fmt in zip(st.columns(len(formats)), formats, strict=True):
+        with col:
+            if fmt == "pdf":
+                _pdf(scenario, stem)
+            else:
+                st.download_button(
+                    f"Report ({NAMES.get(fmt, fmt.upper())})",
+                    functools.partial(cached.report, scenario, fmt),
+                    file_name=f"{stem}.{fmt}",
+                    mime=MEDIA_TYPES.get(fmt, "application/octet-stream"),
+                    on_click="ignore",
+                    key=f"report_{fmt}",
+                )
+            st.caption(ABOUT.get(fmt, ""))
 
     st.subheader("Data")
     left, right = st.columns(2)
@@ -60,25 +130,6 @@ def render() -> None:
             key="comparison_json",
         )
         st.caption("Totals, NPV, cost per user-month, break-even: `mailplan compare -f json`.")
-
-    st.subheader("Report")
-    formats = cached.report_formats()
-    if not formats:
-        st.info(
-            "The report exporters (HTML, PDF, Markdown, XLSX) are not part of this "
-            "installation; the data above is what can be downloaded."
-        )
-        return
-    for col, fmt in zip(st.columns(len(formats)), formats, strict=True):
-        col.download_button(
-            f"Report ({NAMES.get(fmt, fmt.upper())})",
-            functools.partial(cached.report, scenario, fmt),
-            file_name=f"{stem}.{fmt}",
-            mime=MIME.get(fmt, "application/octet-stream"),
-            on_click="ignore",
-            key=f"report_{fmt}",
-        )
-    st.caption("Each report is made when you click; a PDF takes a few seconds.")
 
 
 render()

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from planner.dashboard import cached, state, widgets
+from planner.dashboard import PAGES_DIR, cached, range_editor, state, widgets
 from planner.dashboard.fields import (
     CLOUD_NUMBERS,
     ESCALATION,
@@ -25,11 +25,19 @@ from planner.models import CloudOption, OnPremOption, Organization
 _COLUMNS = 4
 
 
+def _field(path: tuple[str | int, ...], spec: FieldSpec, **kw: Any) -> None:
+    """A number input, or for a field holding a range the range with its editor."""
+    if isinstance(state.draft_value(st.session_state, path), dict):
+        range_editor.cell(path, spec)
+    else:
+        widgets.number_field(path, spec, **kw)
+
+
 def _grid(specs: tuple[FieldSpec, ...], prefix: tuple[str | int, ...], **kw: Any) -> None:
     cols = st.columns(_COLUMNS)
     for i, spec in enumerate(specs):
         with cols[i % _COLUMNS]:
-            widgets.number_field((*prefix, spec.name), spec, **kw)
+            _field((*prefix, spec.name), spec, **kw)
 
 
 def _option_grid(
@@ -38,9 +46,7 @@ def _option_grid(
     cols = st.columns(_COLUMNS)
     for i, spec in enumerate(specs):
         with cols[i % _COLUMNS]:
-            widgets.number_field(
-                (*prefix, spec.name), spec, optional=True, default=defaults.get(spec.name)
-            )
+            _field((*prefix, spec.name), spec, optional=True, default=defaults.get(spec.name))
 
 
 def _add_onprem() -> None:
@@ -259,6 +265,19 @@ def _downloads() -> None:
     cols[2].caption("The scenario in use, as a file for `mailplan compare` or a later upload.")
 
 
+def _ranges() -> None:
+    st.subheader("Ranges on inputs")
+    ranged = len(state.current(st.session_state).ranges)
+    st.caption(
+        "Any number of the organisation, the price changes or an option may be a range "
+        "instead (triangular, uniform, normal or lognormal); the other pages use its "
+        f"typical value and the Risk page simulates it. This scenario has {ranged} ranged "
+        "input(s); a ranged field above shows its range and an 'Edit range' button."
+    )
+    range_editor.picker(key="scenario")
+    st.page_link(PAGES_DIR / "risk.py", label="What the ranges do: the Risk page →")
+
+
 def render() -> None:
     """The whole form, then the table of where every value came from."""
     ss = st.session_state
@@ -286,6 +305,7 @@ def render() -> None:
     widgets.show_problems("")
     _add_options()
     st.caption("Weights, scores and hard requirements are edited on the Compare page.")
+    _ranges()
 
     with st.expander("Where every value comes from"):
         st.dataframe(
