@@ -111,9 +111,12 @@ def picker(*, key: str) -> None:
     pick = f"{key}:input"
     widgets.keep_choice(pick, list(labels))
     shown = {p: label + ("  ·  ranged" if p in ranged else "") for p, label in labels.items()}
+    paths = list(labels)
+    first = next((i for i, p in enumerate(paths) if p in ranged), 0)
     path = st.selectbox(
         "Input",
-        list(labels),
+        paths,
+        index=first,
         format_func=shown.__getitem__,
         key=pick,
         help="Any number of the organisation, the price changes or an option.",

@@ -35,8 +35,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 WAIT_MS = 30_000
-CHARTS = {"scenario": 0, "scale": 2, "compare": 1, "report": 0, "costs": 3}
-"""Pages in the order the screenshot test visits them, with the plotly charts each draws."""
+CHARTS = {"scenario": 0, "risk": 0, "scale": 2, "compare": 1, "report": 0, "costs": 3}
+"""Pages in the order the screenshot test visits them, with the plotly charts each draws
+(on the default scenario, which has no ranges: the Risk page explains how to add them)."""
 
 pytestmark = pytest.mark.timeout(120)
 expect.set_options(timeout=WAIT_MS)
@@ -113,6 +114,18 @@ def open_page(page: Page, url: str, title: str) -> None:
         page.locator(".js-plotly-plot .main-svg").first.wait_for()
 
 
+def full_screenshot(page: Page, name: str) -> Path:
+    """A screenshot of the whole page (the viewport grown to its height) in ARTIFACTS."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
+    page.wait_for_timeout(300)  # let plotly redraw at the new size before the shot
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    return path
+
+
 def default_evaluation():
     """The bundled default scenario, evaluated."""
     return evaluate(load_scenario(scenario_presets()["default"]))
@@ -142,7 +155,7 @@ def test_changing_users_updates_the_totals(page, app_url):
     row = totals.locator("tr", has_text="Microsoft 365 Business Basic")
     expect(row).to_contain_text(before)
 
-    page.get_by_role("link", name="Scenario").click()
+    page.get_by_role("link", name="Scenario", exact=True).click()
     users = page.get_by_role("spinbutton", name="Users at the start (users)", exact=True)
     users.fill("500")
     users.press("Enter")
@@ -168,23 +181,58 @@ def test_csv_download_holds_the_cost_frame(page, app_url, tmp_path):
     pd.testing.assert_frame_equal(frame, default_evaluation().costs, check_dtype=False)
 
 
+def test_pdf_is_made_on_request(page, app_url, tmp_path):
+    """'Make the PDF' prints the report with Chromium and offers it for download."""
+    open_page(page, f"{app_url}/report", "Report")
+
+    page.get_by_role("button", name="Make the PDF").click()
+    button = page.get_by_role("button", name="Report (PDF)")
+    expect(button).to_be_visible(timeout=60_000)
+    with page.expect_download() as download:
+        button.click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+
+    assert path.name == "acme-250-staff.pdf"
+    assert path.read_bytes().startswith(b"%PDF-")
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+
+
 def test_every_page_renders(page, app_url):
     """Each page, reached from the sidebar, draws without an exception; a full-height
     screenshot of each is kept."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     open_page(page, app_url, "Costs")
     for name, charts in CHARTS.items():
-        page.set_viewport_size({"width": 1400, "height": 1000})
-        page.get_by_role("link", name=name.capitalize()).click()
+        page.get_by_role("link", name=name.capitalize(), exact=True).click()
         expect(page.locator("h1", has_text=name.capitalize())).to_be_visible()
         expect(page.locator(".js-plotly-plot")).to_have_count(charts)
         if name == "scenario":
             page.get_by_text("On-prem: postfix-dovecot").click()
             price = page.get_by_role("spinbutton", name="Server price (USD per server)", exact=True)
             expect(price.first).to_be_visible()
+        if name == "risk":
+            expect(page.get_by_text("This scenario has no ranges")).to_be_visible()
         expect(page.locator("[data-testid='stException']")).to_have_count(0)
-        height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
-        page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})
-        page.wait_for_timeout(300)  # let plotly redraw at the new size before the shot
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
+        assert full_screenshot(page, name).stat().st_size > 10_000
+
+
+def test_risk_page_on_the_default_ranges(page, app_url):
+    """'Start from the default ranges' on the Risk page draws its four charts and the
+    headline; a ranged field on the Scenario page opens its range editor."""
+    open_page(page, f"{app_url}/risk", "Risk")
+    page.get_by_role("button", name="Start from the default ranges").click()
+    expect(page.locator(".js-plotly-plot")).to_have_count(4)
+    for chart in page.locator(".js-plotly-plot").all():
+        expect(chart.locator(".main-svg").first).to_be_attached()
+    expect(page.locator("[data-testid='stMetricValue']").first).to_contain_text("%")
+    expect(page.get_by_text("stays the cheapest in")).to_be_visible()
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    assert full_screenshot(page, "risk-ranged").stat().st_size > 50_000
+
+    page.get_by_role("link", name="Scenario", exact=True).click()
+    expect(page.locator("h1", has_text="Scenario")).to_be_visible()
+    page.get_by_text("On-prem: postfix-dovecot").click()
+    page.get_by_role("button", name="Edit range").first.click()
+    expect(page.get_by_role("button", name="Apply")).to_be_visible()
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "scenario-range-editor.png"))

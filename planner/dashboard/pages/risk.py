@@ -163,7 +163,7 @@ def render() -> None:
     default = cached.default_pair(view)
     head = cached.risk_headline(view, draws, seed, None, None)  # the reports' pair
 
-    cols = st.columns(4)
+    cols = st.columns(3)
     cols[0].metric(
         "Recommendation holds",
         risk_views.share(head.p_holds),
@@ -171,14 +171,10 @@ def render() -> None:
         "option by NPV in the typical case, is still the cheapest.",
     )
     cols[1].metric("Cheapest, typical case", head.recommendation)
-    cols[2].metric("Most often cheapest", head.most_often_cheapest)
-    top = head.top_sensitivities[0].input if head.top_sensitivities else None
-    cols[3].metric(
-        "Moves the decision most",
-        "–" if top is None else labels.get(top, top).split(" · ")[-1],
-        help=None
-        if top is None
-        else f"{top}: the largest swing of the NPV gap between {head.onprem} and {head.cloud}.",
+    cols[2].metric(
+        "Most often cheapest",
+        head.most_often_cheapest,
+        help="The option with the lowest NPV in the largest share of the draws.",
     )
     st.markdown("\n".join(f"- {widgets.plain(line)}" for line in head.lines))
 

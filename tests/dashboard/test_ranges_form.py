@@ -1,0 +1,128 @@
+"""What the range editor offers and builds, and the Risk page's tables (no Streamlit)."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner import evaluate, load_scenario, risk, scenario_presets
+from planner.dashboard import ranges_form, risk_views
+from planner.ranges import Z90, LogNormal, Normal, Triangular, Uniform
+
+TRI = Triangular(low=2.0, typical=5.0, high=20.0)
+
+
+def ranged():
+    """The bundled scenario with sourced ranges."""
+    return load_scenario(scenario_presets()["default-ranges"])
+
+
+class TestStartingParams:
+    @pytest.mark.parametrize(
+        ("form", "expected"),
+        [
+            ("triangular", {"low": 2.0, "typical": 5.0, "high": 20.0}),
+            ("uniform", {"low": 2.0, "high": 20.0}),
+            ("normal", {"mean": 5.0, "sd": 18.0 / (2 * Z90)}),
+            ("lognormal", {"median": 5.0, "p90": 20.0}),
+        ],
+        ids=["same-form", "uniform", "normal", "lognormal"],
+    )
+    def test_keeps_the_centre_and_swing_points(self, form, expected):
+        """A new form starts from the old range's centre and low/high points."""
+        assert ranges_form.starting_params(form, TRI, 99.0) == pytest.approx(expected)
+
+    @pytest.mark.parametrize("form", list(ranges_form.FORMS))
+    def test_plain_number_starts_with_zero_width(self, form):
+        """A plain number becomes a range of zero width around itself, valid in every form."""
+        params = ranges_form.starting_params(form, None, 7.5)
+        dist = {"triangular": Triangular, "uniform": Uniform, "normal": Normal}.get(form, LogNormal)
+        made = dist.model_validate(ranges_form.range_data(form, params))
+        assert made.swing_points() == pytest.approx((7.5, 7.5))
+        assert made.center() == pytest.approx(7.5)
+
+    def test_normal_round_trips_its_swing_points(self):
+        """normal -> triangular -> normal gives back the same mean and sd."""
+        normal = Normal(dist="normal", mean=10.0, sd=2.0)
+        tri = Triangular(**ranges_form.starting_params("triangular", normal, 0.0))
+        assert ranges_form.starting_params("normal", tri, 0.0) == pytest.approx(
+            {"mean": 10.0, "sd": 2.0}
+        )
+
+
+class TestRangeData:
+    @pytest.mark.parametrize(
+        ("form", "params", "expected"),
+        [
+            (
+                "triangular",
+                {"low": 1, "typical": 2, "high": 3},
+                {"low": 1, "typical": 2, "high": 3},
+            ),
+            ("uniform", {"low": 1, "high": 3}, {"dist": "uniform", "low": 1, "high": 3}),
+            ("lognormal", {"median": 4, "p90": None}, {"dist": "lognormal", "median": 4}),
+            ("none", {}, None),
+        ],
+        ids=["triangular-has-no-dist", "uniform", "empty-left-out", "none"],
+    )
+    def test_written_as_in_a_scenario_file(self, form, params, expected):
+        """The data is the scenario file's range form."""
+        assert ranges_form.range_data(form, params) == expected
+
+
+class TestInputs:
+    def test_every_numeric_input_is_offered(self):
+        """Organisation (9), price changes (3) and every option's numbers, ranged ones too."""
+        scenario = ranged()
+        labels = ranges_form.input_labels(scenario)
+        assert len(labels) == 9 + 3 + 2 * 19 + 3 * 7
+        assert set(scenario.ranges) <= set(labels)
+        assert (
+            labels["onprem.postfix-dovecot.pue"]
+            == "postfix-dovecot · PUE (facility power / IT power)"
+        )
+
+    @pytest.mark.parametrize(
+        ("path", "expected"),
+        [
+            (("organization", "users"), "organization.users"),
+            (("onprem", 1, "pue"), "onprem.exchange-se.pue"),
+            (("cloud", 0, "migration_per_user"), "cloud.m365-basic.migration_per_user"),
+            (("cloud", 9, "migration_per_user"), None),
+            (("name",), None),
+        ],
+        ids=["organisation", "on-prem", "cloud", "no-such-option", "not-an-input"],
+    )
+    def test_form_path_to_field_path(self, path, expected):
+        """Form paths name options by index, field paths by id."""
+        draft = ranged().model_dump(mode="json", exclude_unset=True)
+        assert ranges_form.field_path(draft, path) == expected
+
+    def test_unset_option_field_takes_the_catalog_value(self):
+        """An option field left to the catalog starts from the catalog's number."""
+        scenario = load_scenario(scenario_presets()["default"])
+        ev = evaluate(scenario)
+        path = "onprem.postfix-dovecot.pue"
+        assert scenario.field_value(path) is None
+        assert ranges_form.current_value(scenario, ev, path) == ev.resolved.onprem[0].pue
+
+
+class TestRiskTables:
+    def test_percentiles_table_formats_the_summary(self):
+        """One row per option, the summary's figures with thousands separators."""
+        summary = risk.simulate(ranged(), draws=500, seed=1).summary
+        table = risk_views.percentiles_table(summary)
+        first = summary.options[0]
+        assert list(table.index) == [
+            o.id + (" (cheapest)" if o.id == summary.cheapest else "") for o in summary.options
+        ]
+        row = table.iloc[0]
+        assert row["NPV P10 (USD)"] == f"{first.npv.p10:,.0f}"
+        assert row["Cheapest in"] == f"{first.p_cheapest:.0%}"
+
+    def test_tornado_table_keeps_the_engines_order(self):
+        """Largest swing first, inputs by their form label."""
+        sens = risk.sensitivity(ranged())
+        labels = ranges_form.input_labels(ranged())
+        table = risk_views.tornado_table(sens.summary, labels)
+        assert list(table["Input"]) == [labels[r.input] for r in sens.swings]
+        assert list(table["Swing (USD)"]) == [f"{r.swing:,.0f}" for r in sens.swings]
