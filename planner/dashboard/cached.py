@@ -151,8 +151,9 @@ def qualitative_radar(scenario: Scenario) -> go.Figure:
 # region #### risk ####
 #
 # A simulation holds every draw of every input and option (about 5 MB per 10,000 draws),
-# so the Simulation object is kept once per process (cache_resource, never copied, never
-# changed after it is made) and only what a page shows goes through cache_data.
+# so the Simulation object is kept once per process (cache_resource, never copied; its
+# lazily computed properties are deterministic, so two sessions computing one at the same
+# time get the same value) and only what a page shows goes through cache_data.
 
 _SIMULATIONS = 4  # simulations kept in memory (a 100,000-draw one is about 50 MB)
 

@@ -20,7 +20,6 @@ from planner.dashboard.fields import FieldSpec, Path, path_key
 from planner.dashboard.views import Default
 from planner.evaluate import Evaluation
 from planner.models import Scenario
-from planner.ranges import distribution_from
 
 __all__ = [
     "NOT_SET",
@@ -114,17 +113,9 @@ def number_field(
     optional: bool = False,
     default: Default | None = None,
 ) -> None:
-    """A number input for ``spec`` at ``path``; ``optional`` ones may stay empty (catalog)."""
+    """A number input for ``spec`` at ``path``; ``optional`` ones may stay empty (catalog).
+    A field holding a range is drawn by ``range_editor.cell`` instead."""
     value = state.draft_value(st.session_state, path)
-    if isinstance(value, dict):
-        # A range (see planner.ranges): the model uses its typical value; the form shows it
-        # and leaves the range as it is rather than flattening it into one number.
-        try:
-            described = distribution_from(value).describe()
-        except (ValueError, TypeError):
-            described = "a range"
-        st.markdown(f"**{spec.title}** ({spec.unit}): {described}", help=spec.description)
-        return
     if value is None and not optional:
         value = spec.default
     if value is not None:
