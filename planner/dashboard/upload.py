@@ -17,7 +17,7 @@ from planner.resolve import resolve
 
 __all__ = ["MAX_ALIASES", "MAX_UPLOAD_BYTES", "read_upload"]
 
-MAX_UPLOAD_BYTES = 256 * 1024
+MAX_UPLOAD_BYTES = 1024 * 1024  # the same 1 MB as server.maxUploadSize
 """Largest scenario file accepted (a scenario is a few KB)."""
 MAX_ALIASES = 100
 """Most YAML aliases (``*name``) accepted in one file."""

@@ -20,17 +20,19 @@ _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b"
 
 def npv_distributions(sim: Simulation, bins: int = 60) -> go.Figure:
     """NPV distribution per option over the draws: share of draws per NPV bin, one line
-    each, with P10, P50 and P90 in the legend entry's hover."""
+    each, with P10, P50 and P90 in the legend entry's hover. The axis spans the 0.5th to
+    99.5th percentile of all options' draws, so one long tail does not squash the rest;
+    draws beyond it are counted in the outermost bins."""
     cur = sim.scenario.currency
     every = np.concatenate([sim.npv(o.id) for o in sim.evaluation.options])
-    lo, hi = float(every.min()), float(every.max())
+    lo, hi = (float(v) for v in np.percentile(every, [0.5, 99.5]))
     if hi - lo < 1e-6 * max(abs(hi), 1.0):
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
     centers = (edges[:-1] + edges[1:]) / 2.0
     fig = go.Figure()
     for o in sim.summary.options:
-        counts, _ = np.histogram(sim.npv(o.id), bins=edges)
+        counts, _ = np.histogram(np.clip(sim.npv(o.id), lo, hi), bins=edges)
         q = o.npv
         fig.add_trace(
             go.Scatter(

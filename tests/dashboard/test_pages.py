@@ -128,7 +128,7 @@ class TestUpload:
             ("list.yaml", b"- a\n- b\n", "list.yaml: expected a mapping"),
             ("bad.json", b"{nope", "bad.json: line 1, column 2: not valid JSON"),
             ("latin1.yaml", "name: caf\xe9".encode("latin-1"), "latin1.yaml: not UTF-8 text"),
-            ("big.yaml", b"#" * 300_000, "big.yaml: 300,000 bytes is larger than the 256 KB"),
+            ("big.yaml", b"#" * 1_100_000, "big.yaml: 1,100,000 bytes is larger than the 1024 KB"),
             (
                 "bomb.yaml",
                 b"a: &a [x, x]\n" + b"".join(b"b%d: &b%d [*a, *a]\n" % (i, i) for i in range(60)),

@@ -29,6 +29,15 @@ class TestFigures:
             assert sum(trace.y) == pytest.approx(100.0)
         assert fig.layout.xaxis.title.text == "NPV (USD)"
 
+    def test_npv_axis_ignores_the_far_tail(self, sim):
+        """The axis ends at the 99.5th percentile of all draws, not at the longest tail."""
+        import numpy as np
+
+        every = np.concatenate([sim.npv(o.id) for o in sim.evaluation.options])
+        trace = charts.npv_distributions(sim, bins=40).data[0]
+        assert max(trace.x) < np.percentile(every, 99.5)
+        assert max(trace.x) < every.max()
+
     def test_p_cheapest(self, sim):
         """Bars for every option, highest first, adding up to 100 %."""
         bars = charts.p_cheapest(sim).data[0]
