@@ -1,0 +1,232 @@
+"""The reference server (``mailplan serve``) as a benchmark target on loopback.
+
+Everything the harness knows about the reference server is in this module, so it is
+the one place to change if the server's command line or files change. The contract:
+
+- start: ``mailplan serve --data-dir TMP --domain bench.test --smtp 127.0.0.1:0
+  [--pop3 127.0.0.1:0] --insecure-auth`` as a subprocess (its own process, so client
+  and server never share an event loop); it prints ``listening smtp 127.0.0.1:PORT``
+  (and ``listening pop3 ...``) on standard output;
+- users: ``DATA_DIR/users``, written with :class:`planner.mailserver.users.UserDB` (what
+  ``mailplan user add ADDRESS --data-dir DIR --password-stdin`` calls), before the start;
+- mailboxes: ``DATA_DIR/mailboxes/<domain>/<local>/{tmp,new,cur}``, file names
+  ``<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<size with CRLF>``, LF line ends;
+- counters: ``DATA_DIR/stats.json`` (accepted, delivered_local, queued, relayed,
+  deferred, bounced, rejected), rewritten about once a second;
+- stop: SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from planner.bench.workload import MessageFactory, Workload
+from planner.errors import BenchmarkError
+
+__all__ = ["DOMAIN", "EmbeddedServer", "serve_available"]
+
+DOMAIN = "bench.test"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+PASSWORD = "bench-password"
+_LISTENING = re.compile(r"^listening (smtp|pop3) (\S+):(\d+)\s*$")
+_SERVE = [sys.executable, "-m", "planner", "serve"]
+
+
+def serve_available() -> bool:
+    """True when this install has ``mailplan serve`` (the reference server)."""
+    try:
+        r = subprocess.run(
+            [*_SERVE, "--help"], capture_output=True, timeout=60, check=False, text=True
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0 and "--data-dir" in r.stdout
+
+
+class EmbeddedServer:
+    """``mailplan serve`` in a temporary data folder; use as a context manager."""
+
+    def __init__(self, *, pop3: bool = False, users: int = 1) -> None:
+        self.pop3 = pop3
+        self.user_count = max(1, users)
+        self.data_dir = Path(tempfile.mkdtemp(prefix="mailplan-bench-"))
+        self.users: list[tuple[str, str]] = [
+            (f"user{i}@{DOMAIN}", PASSWORD) for i in range(1, self.user_count + 1)
+        ]
+        self.ports: dict[str, int] = {}
+        self._proc: subprocess.Popen[str] | None = None
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._seeded = 0
+
+    # region #### lifecycle ####
+
+    def __enter__(self) -> EmbeddedServer:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Create the users, start the server and wait for its ``listening`` lines."""
+        if not serve_available():
+            raise BenchmarkError(
+                "--embedded: this install has no 'mailplan serve' (the reference server); "
+                "name a running server with --smtp/--pop3 HOST:PORT instead"
+            )
+        self._add_users()
+        cmd = [*_SERVE, "--data-dir", str(self.data_dir), "--domain", DOMAIN]
+        cmd += ["--smtp", "127.0.0.1:0", "--insecure-auth"]
+        if self.pop3:
+            cmd += ["--pop3", "127.0.0.1:0"]
+        log = open(self.data_dir / "serve.log", "w", encoding="utf-8")  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+        )
+        log.close()
+        threading.Thread(target=self._drain, daemon=True, name="serve-stdout").start()
+        wanted = {"smtp", "pop3"} if self.pop3 else {"smtp"}
+        limit = time.monotonic() + START_TIMEOUT_S
+        while not wanted <= self.ports.keys():
+            if self._proc.poll() is not None:
+                raise BenchmarkError(
+                    f"--embedded: 'mailplan serve' exited with status {self._proc.returncode}: "
+                    + self._log_tail()
+                )
+            try:
+                line = self._lines.get(timeout=max(0.01, min(0.5, limit - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() > limit:
+                    raise BenchmarkError(
+                        f"--embedded: 'mailplan serve' did not report its ports within "
+                        f"{START_TIMEOUT_S:g} s"
+                    ) from None
+                continue
+            m = _LISTENING.match(line.strip())
+            if m:
+                self.ports[m.group(1)] = int(m.group(3))
+
+    def _drain(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self._lines.put(line)
+
+    def _log_tail(self) -> str:
+        try:
+            text = (self.data_dir / "serve.log").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "no log"
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        return lines[-1][:200] if lines else "no output"
+
+    def close(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after a grace period) and remove its data."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT_S)
+        self._proc = None
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # endregion
+    # region #### users, mailboxes, counters ####
+
+    def _add_users(self) -> None:
+        from planner.mailserver.users import UserDB
+
+        db = UserDB(self.data_dir / "users")
+        for address, password in self.users:
+            db.add(address, password)
+
+    def mailbox(self, address: str) -> Path:
+        """The Maildir of ``address``."""
+        local, _, domain = address.partition("@")
+        return self.data_dir / "mailboxes" / domain / local
+
+    def seed(self, messages_per_user: int, workload: Workload) -> int:
+        """Put ``messages_per_user`` messages shaped like ``workload`` into every user's
+        ``new/``; returns how many files were written."""
+        factory = MessageFactory(workload, "seed")
+        host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+        pid = os.getpid()
+        written = 0
+        for address, _ in self.users:
+            box = self.mailbox(address)
+            for sub in ("tmp", "new", "cur"):
+                (box / sub).mkdir(parents=True, exist_ok=True)
+            for _ in range(messages_per_user):
+                msg = factory.next()
+                crlf = msg.data[:-3]  # without the ".\r\n" terminator
+                lf = crlf.replace(b"\r\n", b"\n")
+                now = time.time()
+                self._seeded += 1
+                name = (
+                    f"{int(now)}.M{int(now % 1 * 1e6)}P{pid}Q{self._seeded}.{host},"
+                    f"S={len(lf)},W={len(crlf)}"
+                )
+                tmp = box / "tmp" / name
+                tmp.write_bytes(lf)
+                os.replace(tmp, box / "new" / name)
+                written += 1
+        return written
+
+    def delivered_files(self) -> int:
+        """Messages in every user's Maildir (``new`` and ``cur``)."""
+        root = self.data_dir / "mailboxes"
+        return sum(1 for sub in ("new", "cur") for _ in root.glob(f"*/*/{sub}/*"))
+
+    def counters(self) -> dict[str, Any] | None:
+        """The server's ``stats.json``, or None when it has not written one."""
+        try:
+            data = json.loads((self.data_dir / "stats.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def settled_counters(self, after: float, timeout_s: float = 5.0) -> dict[str, Any] | None:
+        """``stats.json`` once it was written after ``after`` (time.time()) and
+        ``accepted`` stopped moving, or the last one seen after ``timeout_s``."""
+        limit = time.monotonic() + timeout_s
+        last: dict[str, Any] | None = None
+        while time.monotonic() < limit:
+            data = self.counters()
+            if data is not None and float(data.get("updated_at_s", 0)) > after:
+                if (
+                    last is not None
+                    and last.get("updated_at_s") != data.get("updated_at_s")
+                    and last.get("accepted") == data.get("accepted")
+                ):
+                    return data
+                last = data
+            time.sleep(0.5)
+        return last or self.counters()
+
+    # endregion

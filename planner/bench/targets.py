@@ -1,0 +1,98 @@
+"""Where the load goes: a protocol, a host and port, and the logins to use.
+
+Parsing the user's ``HOST:PORT`` and users file lives here so that every bad input gets
+one line naming the flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from planner.bench.result import is_loopback
+from planner.bench.workload import Protocol, check_address
+from planner.errors import BenchmarkError
+
+__all__ = ["Target", "parse_hostport", "read_users_file"]
+
+_MAX_USERS_FILE = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server to load. ``users`` are logins: POP3/IMAP sessions use them in turn, SMTP
+    uses the first for AUTH PLAIN when ``smtp_auth`` is set."""
+
+    protocol: Protocol
+    host: str
+    port: int
+    users: tuple[tuple[str, str], ...] = ()
+    smtp_auth: bool = False
+    server_label: str | None = None
+    server_version: str | None = None
+    embedded: bool = False
+    flag: str = field(default="", compare=False)
+
+    @property
+    def address(self) -> str:
+        """``host:port`` (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def name(self) -> str:
+        """How results name the target."""
+        return f"embedded mailplan serve ({self.address})" if self.embedded else self.address
+
+    @property
+    def where(self) -> str:
+        """The flag and address, for error messages: ``--smtp 127.0.0.1:2525``."""
+        return f"{self.flag or '--' + self.protocol} {self.address}"
+
+    @property
+    def shares_machine(self) -> bool:
+        """True when the server runs on this machine (loopback or embedded)."""
+        return self.embedded or is_loopback(self.host)
+
+
+def parse_hostport(text: str, flag: str) -> tuple[str, int]:
+    """``(host, port)`` from ``HOST:PORT`` or ``[V6]:PORT``; BenchmarkError naming ``flag``."""
+    bad = BenchmarkError(f"{flag}: '{text}' is not HOST:PORT (for example 127.0.0.1:2525)")
+    text = text.strip()
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+    else:
+        host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or ":" in host and not text.startswith("["):
+        raise bad
+    number = int(port)
+    if not 0 < number < 65536:
+        raise BenchmarkError(f"{flag}: port {number} is out of range (1-65535)")
+    return host, number
+
+
+def read_users_file(path: str | Path) -> list[tuple[str, str]]:
+    """Logins from a file of ``address:password`` lines (``#`` comments, blank lines ok)."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > _MAX_USERS_FILE:
+            raise BenchmarkError(f"--users-file {p}: larger than 10 MB")
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BenchmarkError(f"--users-file {p}: no such file") from None
+    except UnicodeDecodeError:
+        raise BenchmarkError(f"--users-file {p}: not UTF-8 text") from None
+    except OSError as exc:
+        raise BenchmarkError(f"--users-file {p}: cannot read ({exc.strerror})") from None
+    users = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        address, sep, password = line.partition(":")
+        if not sep or not password:
+            raise BenchmarkError(f"--users-file {p}: line {n}: expected address:password")
+        users.append((check_address(address.strip(), f"--users-file {p}: line {n}"), password))
+    if not users:
+        raise BenchmarkError(f"--users-file {p}: no address:password lines")
+    return users
