@@ -74,7 +74,9 @@ def run_harness(port: int, size_kb: int, messages: int, sessions: int) -> float:
     out = subprocess.run(cmd, check=True, timeout=300, capture_output=True, text=True)
     result = json.loads(out.stdout)
     if result["messages_failed"]:
-        raise SystemExit(f"harness: {result['messages_failed']} messages failed: {result['errors']}")
+        raise SystemExit(
+            f"harness: {result['messages_failed']} messages failed: {result['errors']}"
+        )
     return float(result["msgs_per_s"])
 
 
@@ -89,10 +91,14 @@ def main() -> None:
     port = free_port()
     sink = start_sink(port)
     try:
-        print(f"smtp-sink on 127.0.0.1:{port}; {args.messages} messages, one per session, "
-              f"{args.sessions} sessions, median of {args.repeat}; cpus={os.cpu_count()} "
-              f"load={os.getloadavg()[0]:.1f}")
-        print(f"{'size':>6} {'smtp-source':>12} {'harness':>10} {'ratio':>6}  runs (source / harness)")
+        print(
+            f"smtp-sink on 127.0.0.1:{port}; {args.messages} messages, one per session, "
+            f"{args.sessions} sessions, median of {args.repeat}; cpus={os.cpu_count()} "
+            f"load={os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"{'size':>6} {'smtp-source':>12} {'harness':>10} {'ratio':>6}  runs (source / harness)"
+        )
         for size in (int(s) for s in args.sizes.split(",")):
             src, har = [], []
             for _ in range(args.repeat):

@@ -29,7 +29,9 @@ def choose_option(scenario: Scenario, option_id: str | None, flag: str = "--opti
     if option_id is not None:
         if option_id not in ids:
             known = ", ".join(ids) or "none"
-            raise BenchmarkError(f"{flag}: no on-prem option '{option_id}' (on-prem options: {known})")
+            raise BenchmarkError(
+                f"{flag}: no on-prem option '{option_id}' (on-prem options: {known})"
+            )
         return option_id
     if len(ids) == 1:
         return ids[0]

@@ -131,7 +131,8 @@ class EmbeddedServer:
                 self.ports[m.group(1)] = int(m.group(3))
 
     def _drain(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
+        assert self._proc is not None
+        assert self._proc.stdout is not None
         for line in self._proc.stdout:
             self._lines.put(line)
 

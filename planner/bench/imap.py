@@ -15,7 +15,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from planner.bench.metrics import Recorder
+from planner.bench.metrics import Sink
 from planner.bench.transport import Connection, ConnectionClosed, ProtocolError, ReplyError
 
 __all__ = ["ImapConfig", "ImapSession", "quote"]
@@ -56,7 +56,7 @@ class ImapConfig:
 class ImapSession:
     """One IMAP connection's worth of fetches; ``done`` counts messages accounted for."""
 
-    def __init__(self, conn: Connection, rec: Recorder, cfg: ImapConfig) -> None:
+    def __init__(self, conn: Connection, rec: Sink, cfg: ImapConfig) -> None:
         self.conn = conn
         self.rec = rec
         self.cfg = cfg
@@ -142,7 +142,9 @@ class ImapSession:
                 rec.phase("message", now - t_msg)
                 rec.ok(size, now)
             else:
-                rec.failed(1, status.decode("ascii", "replace") if status != b"OK" else "empty", now)
+                rec.failed(
+                    1, status.decode("ascii", "replace") if status != b"OK" else "empty", now
+                )
             self.done += 1
             t_msg = _now()
         t = _now()

@@ -1,17 +1,17 @@
 """What a run records: latency histograms per phase, counters, errors, per-second samples.
 
 Latencies go into HDR histograms (``hdrhistogram``: 1 µs to 1 hour, 3 significant
-digits), filled in bulk once a second. A worker process ships its :class:`RecorderReport`
-(histograms encoded) to the parent, which merges them with :func:`merge_reports`, so
-percentiles over several workers are exact, not averages of percentiles.
+digits), filled in bulk once a second by :func:`record_many`. A worker process ships
+its :class:`RecorderReport` (histograms encoded) to the parent, which merges them with
+:func:`merge_reports`, so percentiles over several workers are exact, not averages of
+percentiles.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -21,6 +21,7 @@ from planner.bench.result import LatencySummary, SecondSample
 __all__ = [
     "Recorder",
     "RecorderReport",
+    "Sink",
     "merge_reports",
     "new_histogram",
     "record_many",
@@ -77,6 +78,26 @@ def summarize(hist: HdrHistogram) -> LatencySummary:
         max=hist.get_max_value() / 1000,
         mean=round(mean / 1000, 3),
     )
+
+
+class Sink(Protocol):
+    """What a protocol session reports to: a :class:`Recorder`, or Locust's events."""
+
+    def phase(self, name: str, seconds: float) -> None:
+        """One latency sample of phase ``name``."""
+        ...
+
+    def ok(self, nbytes: int, now: float) -> None:
+        """One message done."""
+        ...
+
+    def failed(self, n: int, key: str | None, now: float) -> None:
+        """``n`` messages failed because of ``key``."""
+        ...
+
+    def error(self, key: str) -> None:
+        """One refused command."""
+        ...
 
 
 class Recorder:
@@ -157,9 +178,12 @@ class Recorder:
 
 
 def record_many(hist: HdrHistogram, values_us: np.ndarray[Any, Any]) -> None:
-    """Record many microsecond values into ``hist``: numpy computes each value's bucket
-    with the histogram's own index formula, then one ``record_value`` per distinct bucket."""
+    """Record many microsecond values into ``hist`` at once: numpy computes each value's
+    counts index with the histogram's own formula and adds to its counts array in place;
+    total, min and max are kept as ``record_value`` keeps them."""
     v = np.clip(values_us.astype(np.int64), _LOWEST_US, _HIGHEST_US)
+    if not len(v):
+        return
     # bit length of (value | sub_bucket_mask), exact for integers below 2**53
     pow2ceiling = np.frexp((v | hist.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
     bucket = pow2ceiling - hist.unit_magnitude - (hist.sub_bucket_half_count_magnitude + 1)
@@ -167,9 +191,11 @@ def record_many(hist: HdrHistogram, values_us: np.ndarray[Any, Any]) -> None:
     index = ((bucket + 1) << hist.sub_bucket_half_count_magnitude) + (
         sub_bucket - hist.sub_bucket_half_count
     )
-    _, first, counts = np.unique(index, return_index=True, return_counts=True)
-    for i, c in zip(first.tolist(), counts.tolist(), strict=True):
-        hist.record_value(int(v[i]), c)
+    counts = np.ctypeslib.as_array(hist.counts)
+    np.add.at(counts, index, 1)
+    hist.total_count += len(v)
+    hist.min_value = min(hist.min_value, int(v.min()))
+    hist.max_value = max(hist.max_value, int(v.max()))
 
 
 @dataclass

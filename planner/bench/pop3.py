@@ -18,7 +18,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from planner.bench.metrics import Recorder
+from planner.bench.metrics import Sink
 from planner.bench.transport import Connection, ConnectionClosed, ReplyError
 
 __all__ = ["Pop3Config", "Pop3Session", "err_key"]
@@ -66,7 +66,7 @@ class Pop3Config:
 class Pop3Session:
     """One POP3 connection's worth of retrievals; ``done`` counts messages accounted for."""
 
-    def __init__(self, conn: Connection, rec: Recorder, cfg: Pop3Config) -> None:
+    def __init__(self, conn: Connection, rec: Sink, cfg: Pop3Config) -> None:
         self.conn = conn
         self.rec = rec
         self.cfg = cfg
@@ -137,7 +137,9 @@ class Pop3Session:
         for i in range(count):
             n = (offset + i) % self.maildrop + 1
             t = _now()
-            self.conn.write(f"TOP {n} {self.cfg.top_lines}\r\n".encode() if top else b"RETR %d\r\n" % n)
+            self.conn.write(
+                f"TOP {n} {self.cfg.top_lines}\r\n".encode() if top else b"RETR %d\r\n" % n
+            )
             line = await self._status()
             if not line.startswith(b"+OK"):
                 rec.failed(1, err_key(line), _now())

@@ -95,7 +95,7 @@ def run_loop(coro: Coroutine[Any, Any, T]) -> T:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         return asyncio.run(coro)
-    return uvloop.run(coro)  # type: ignore[no-any-return]
+    return uvloop.run(coro)
 
 
 def _session_maker(plan: WorkerPlan) -> SessionMaker:
@@ -132,8 +132,7 @@ def _session_maker(plan: WorkerPlan) -> SessionMaker:
 
 async def _connect(target: Target) -> StreamConnection:
     limit = _SMTP_LIMIT if target.protocol == "smtp" else _MAILBOX_LIMIT
-    reader, writer = await asyncio.open_connection(target.host, target.port, limit=limit)
-    return StreamConnection(reader, writer)
+    return await StreamConnection.open(target.host, target.port, limit)
 
 
 async def _probe(plan: WorkerPlan) -> str:
@@ -326,7 +325,9 @@ async def _measure(
         ok, failed = rec.messages_ok - last[0], rec.messages_failed - last[1]
         last[:] = [rec.messages_ok, rec.messages_failed]
         p99 = rec.flush()
-        series.append(SecondSample(second=second, messages_ok=ok, messages_failed=failed, p99_ms=p99))
+        series.append(
+            SecondSample(second=second, messages_ok=ok, messages_failed=failed, p99_ms=p99)
+        )
 
     async def ticker() -> None:
         second = 0
@@ -353,7 +354,9 @@ async def _measure(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     end = max(rec.last_done, clock.measure_start)
-    if rec.messages_ok + rec.messages_failed > sum(s.messages_ok + s.messages_failed for s in series):
+    if rec.messages_ok + rec.messages_failed > sum(
+        s.messages_ok + s.messages_failed for s in series
+    ):
         sample(len(series))
     if sink is not None:
         sink(snapshot(final=True))
@@ -404,8 +407,8 @@ async def _open_loop(
         if k == 0:
             break
         r = rec if measured else warm
-        delay = intended - _now()
-        if delay > 0:
+        # uvloop's timers tick in whole milliseconds: sleep again if woken early
+        while (delay := intended - _now()) > 0.0005:
             await asyncio.sleep(delay)
         if len(in_flight) >= wl.max_in_flight:
             r.started += k
@@ -455,7 +458,9 @@ def _run_workers(
             try:
                 kind, idx, payload = out.get(timeout=0.5)
             except queue.Empty:
-                dead = [p.name for i, p in enumerate(procs) if not p.is_alive() and i not in reports]
+                dead = [
+                    p.name for i, p in enumerate(procs) if not p.is_alive() and i not in reports
+                ]
                 if dead:
                     raise BenchmarkError(f"--workers: {dead[0]} stopped without a result") from None
                 if time.monotonic() > limit:

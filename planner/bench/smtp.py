@@ -19,7 +19,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from planner.bench.metrics import Recorder
+from planner.bench.metrics import Sink
 from planner.bench.transport import Connection, ConnectionClosed, ProtocolError, ReplyError
 from planner.bench.workload import MessageFactory
 
@@ -55,7 +55,7 @@ class SmtpConfig:
 class SmtpSession:
     """One SMTP connection's worth of messages; ``done`` counts messages accounted for."""
 
-    def __init__(self, conn: Connection, rec: Recorder, cfg: SmtpConfig) -> None:
+    def __init__(self, conn: Connection, rec: Sink, cfg: SmtpConfig) -> None:
         self.conn = conn
         self.rec = rec
         self.cfg = cfg

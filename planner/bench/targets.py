@@ -63,7 +63,7 @@ def parse_hostport(text: str, flag: str) -> tuple[str, int]:
         host, sep, port = text[1:].partition("]:")
     else:
         host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or ":" in host and not text.startswith("["):
+    if not sep or not host or not port.isdigit() or (":" in host and not text.startswith("[")):
         raise bad
     number = int(port)
     if not 0 < number < 65536:

@@ -53,7 +53,8 @@ _LINE = 76  # body line length before CRLF (RFC 5322 section 2.1.1 recommends <=
 
 
 def check_address(address: str, field: str) -> str:
-    """``address`` if it is a plain ``local@domain`` mailbox, else BenchmarkError naming ``field``."""
+    """``address`` if it is a plain ``local@domain`` mailbox; else BenchmarkError naming
+    ``field``."""
     if len(address) > 254 or not _ADDRESS.match(address):
         raise BenchmarkError(f"{field}: '{address}' is not an address like user@example.test")
     return address
@@ -222,14 +223,16 @@ class MessageFactory:
         wl = self.workload
         out = []
         for _ in range(wl.recipients_per_message):
-            local = wl.local_share >= 1 or (wl.local_share > 0 and self._rng.random() < wl.local_share)
+            local = wl.local_share >= 1 or (
+                wl.local_share > 0 and self._rng.random() < wl.local_share
+            )
             pool = self._local if local else self._remote
             out.append(pool[self._rng.randrange(len(pool))] if len(pool) > 1 else pool[0])
         return out
 
 
 def _filler(n: int) -> bytes:
-    """``n`` bytes (at least one line) of CRLF-terminated body text that no line starts with a dot."""
+    """``n`` bytes (at least one line) of CRLF-terminated text; no line starts with a dot."""
     line = (b"mailplan load benchmark filler text " * 3)[:_LINE] + b"\r\n"
     full, rest = divmod(n, len(line))
     tail = b"x" * (rest - 2) + b"\r\n" if rest >= 3 else b""

@@ -74,7 +74,9 @@ _FIELD_FLAGS = {
 MessagesOpt = Annotated[
     int | None,
     typer.Option(
-        "--messages", min=1, help="Messages to count after warm-up (default 1000 unless --duration)."
+        "--messages",
+        min=1,
+        help="Messages to count after warm-up (default 1000 unless --duration).",
     ),
 ]
 DurationOpt = Annotated[
@@ -82,13 +84,16 @@ DurationOpt = Annotated[
     typer.Option("--duration", min=0.1, max=3600, help="Seconds of measurement at most."),
 ]
 ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", "-c", min=1, max=20000, help="Sessions at once (closed loop).")
+    int,
+    typer.Option("--concurrency", "-c", min=1, max=20000, help="Sessions at once (closed loop)."),
 ]
 RateOpt = Annotated[
     float | None,
     typer.Option("--rate", min=0.01, help="Open loop: offered messages/s (Poisson arrivals)."),
 ]
-WarmupOpt = Annotated[float, typer.Option("--warmup", min=0, max=600, help="Seconds of uncounted load first.")]
+WarmupOpt = Annotated[
+    float, typer.Option("--warmup", min=0, max=600, help="Seconds of uncounted load first.")
+]
 WorkersOpt = Annotated[
     int, typer.Option("--workers", min=1, max=256, help="Load processes (histograms merged).")
 ]
@@ -115,32 +120,50 @@ LabelOpt = Annotated[
 FormatOpt = Annotated[OutFormat, typer.Option("--format", "-f", help="Output format.")]
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", metavar="PATH", help="Results database (default: user data dir).", show_default=False),
+    typer.Option(
+        "--db",
+        metavar="PATH",
+        help="Results database (default: user data dir).",
+        show_default=False,
+    ),
 ]
 NoSaveOpt = Annotated[bool, typer.Option("--no-save", help="Do not save the result.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 SizeOpt = Annotated[
     float | None,
-    typer.Option("--size-kb", min=0.25, max=100000, help="Message size in KB (default 10, or the scenario's)."),
+    typer.Option(
+        "--size-kb",
+        min=0.25,
+        max=100000,
+        help="Message size in KB (default 10, or the scenario's).",
+    ),
 ]
-MixOpt = Annotated[SizeMix | None, typer.Option("--size-mix", help="fixed, or realistic (log-normal).")]
+MixOpt = Annotated[
+    SizeMix | None, typer.Option("--size-mix", help="fixed, or realistic (log-normal).")
+]
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", metavar="FILE", help="Shape the workload like this scenario's mail."),
+    typer.Option(
+        "--scenario", metavar="FILE", help="Shape the workload like this scenario's mail."
+    ),
 ]
 FromOpt = Annotated[str, typer.Option("--from", help="Envelope sender.")]
 ToOpt = Annotated[list[str] | None, typer.Option("--to", help="Local recipient (repeatable).")]
 RemoteToOpt = Annotated[
     list[str] | None, typer.Option("--remote-to", help="Remote recipient (repeatable).")
 ]
-RecipientsOpt = Annotated[int, typer.Option("--recipients", min=1, max=1000, help="Recipients per message.")]
+RecipientsOpt = Annotated[
+    int, typer.Option("--recipients", min=1, max=1000, help="Recipients per message.")
+]
 LocalShareOpt = Annotated[
     float | None, typer.Option("--local-share", min=0, max=1, help="Chance a recipient is local.")
 ]
 NoPipeliningOpt = Annotated[
     bool, typer.Option("--no-pipelining", help="One command per round trip even if offered.")
 ]
-StarttlsOpt = Annotated[bool, typer.Option("--starttls", help="STARTTLS (certificate not checked).")]
+StarttlsOpt = Annotated[
+    bool, typer.Option("--starttls", help="STARTTLS (certificate not checked).")
+]
 
 # endregion
 # region #### helpers ####
@@ -249,11 +272,13 @@ def _with_server_check(
         harness = result.messages_ok + result.warmup_messages
         data["harness_accepted"] = harness
         accepted = data.get("accepted")
-        same = accepted == harness and (result.workload.recipients_per_message > 1 or files == harness)
+        same = accepted == harness and (
+            result.workload.recipients_per_message > 1 or files == harness
+        )
         notes.append(
             f"Server check {'ok' if same else 'MISMATCH'}: harness counted {harness} accepted, "
-            f"server stats.json accepted={accepted}, delivered_local={data.get('delivered_local')}, "
-            f"{files} files in Maildir."
+            f"server stats.json accepted={accepted}, "
+            f"delivered_local={data.get('delivered_local')}, {files} files in Maildir."
         )
     return result.model_copy(update={"server_counters": data, "notes": notes})
 
@@ -326,13 +351,13 @@ def _print_result(result: BenchmarkResult, fmt: OutFormat) -> None:
         steps = Table(title="capacity steps", title_justify="left")
         for col in ("offered msgs/s", "achieved", "p99 ms", "errors", "verdict"):
             steps.add_column(col, justify="right")
-        for s in result.capacity_search.steps:
+        for st in result.capacity_search.steps:
             steps.add_row(
-                f"{s.offered_msgs_per_s:,.1f}",
-                f"{s.achieved_msgs_per_s:,.1f}",
-                "-" if s.p99_ms is None else f"{s.p99_ms:g}",
-                f"{s.error_rate:.2%}",
-                "pass" if s.passed else s.reason,
+                f"{st.offered_msgs_per_s:,.1f}",
+                f"{st.achieved_msgs_per_s:,.1f}",
+                "-" if st.p99_ms is None else f"{st.p99_ms:g}",
+                f"{st.error_rate:.2%}",
+                "pass" if st.passed else st.reason,
             )
         con.print(steps)
     if result.errors:
@@ -383,7 +408,9 @@ def _smtp_workload(
 
 @bench_app.command("smtp")
 def smtp_cmd(
-    smtp: Annotated[str | None, typer.Option("--smtp", metavar="HOST:PORT", help="SMTP server.")] = None,
+    smtp: Annotated[
+        str | None, typer.Option("--smtp", metavar="HOST:PORT", help="SMTP server.")
+    ] = None,
     embedded: EmbeddedOpt = False,
     messages: MessagesOpt = None,
     duration: DurationOpt = None,
@@ -417,7 +444,9 @@ def smtp_cmd(
 
     check_address(sender, "--from")
     users = _logins(user, password, None)
-    target = _remote_target("smtp", smtp, "--smtp", users, label, embedded=embedded, smtp_auth=bool(users))
+    target = _remote_target(
+        "smtp", smtp, "--smtp", users, label, embedded=embedded, smtp_auth=bool(users)
+    )
     wl = _smtp_workload(
         scenario,
         size_kb,
@@ -486,7 +515,9 @@ def _mailbox_run(
 
 @bench_app.command("pop3")
 def pop3_cmd(
-    pop3: Annotated[str | None, typer.Option("--pop3", metavar="HOST:PORT", help="POP3 server.")] = None,
+    pop3: Annotated[
+        str | None, typer.Option("--pop3", metavar="HOST:PORT", help="POP3 server.")
+    ] = None,
     embedded: EmbeddedOpt = False,
     user: UserOpt = None,
     password: PasswordOpt = None,
@@ -540,7 +571,9 @@ def pop3_cmd(
 
 @bench_app.command("imap")
 def imap_cmd(
-    imap: Annotated[str | None, typer.Option("--imap", metavar="HOST:PORT", help="IMAP server.")] = None,
+    imap: Annotated[
+        str | None, typer.Option("--imap", metavar="HOST:PORT", help="IMAP server.")
+    ] = None,
     user: UserOpt = None,
     password: PasswordOpt = None,
     users_file: UsersFileOpt = None,
@@ -597,12 +630,18 @@ def capacity_cmd(
     max_error_rate: Annotated[
         float, typer.Option("--max-error-rate", min=0, max=1, help="Failed share allowed.")
     ] = 0.01,
-    start_rate: Annotated[float, typer.Option("--start-rate", min=0.1, help="First offered rate.")] = 50.0,
+    start_rate: Annotated[
+        float, typer.Option("--start-rate", min=0.1, help="First offered rate.")
+    ] = 50.0,
     step_factor: Annotated[
         float, typer.Option("--step-factor", min=1.05, max=10, help="Rate multiplier per step.")
     ] = 1.5,
-    max_rate: Annotated[float, typer.Option("--max-rate", min=0.1, help="Highest rate tried.")] = 20000.0,
-    max_steps: Annotated[int, typer.Option("--max-steps", min=1, max=50, help="Steps at most.")] = 12,
+    max_rate: Annotated[
+        float, typer.Option("--max-rate", min=0.1, help="Highest rate tried.")
+    ] = 20000.0,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", min=1, max=50, help="Steps at most.")
+    ] = 12,
     step_duration: Annotated[
         float, typer.Option("--step-duration", min=0.5, max=600, help="Seconds per step.")
     ] = 5.0,
@@ -662,8 +701,18 @@ def capacity_cmd(
     else:
         wl = _workload(protocol=proto, **common)
         users = _logins(user, password, users_file)
-    hostport, flag = {"smtp": (smtp, "--smtp"), "pop3": (pop3, "--pop3"), "imap": (imap, "--imap")}[proto]
-    target = _remote_target(proto, hostport, flag, users, label, embedded=embedded, smtp_auth=proto == "smtp" and bool(users))
+    hostport, flag = {"smtp": (smtp, "--smtp"), "pop3": (pop3, "--pop3"), "imap": (imap, "--imap")}[
+        proto
+    ]
+    target = _remote_target(
+        proto,
+        hostport,
+        flag,
+        users,
+        label,
+        embedded=embedded,
+        smtp_auth=proto == "smtp" and bool(users),
+    )
 
     def go(t: Target, w: Workload) -> BenchmarkResult:
         with _progress(quiet, f"capacity {proto}") as bar:
@@ -721,8 +770,20 @@ def list_cmd(db: DbOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
         print(json.dumps(rows, indent=2))
         return
     t = Table(title=f"{len(results)} saved result(s)", title_justify="left")
-    for col in ("id", "created (UTC)", "protocol", "target", "mode", "size", "msgs/s", "p99 ms", "capacity"):
-        t.add_column(col, justify="right" if col in {"id", "msgs/s", "p99 ms", "capacity"} else "left")
+    for col in (
+        "id",
+        "created (UTC)",
+        "protocol",
+        "target",
+        "mode",
+        "size",
+        "msgs/s",
+        "p99 ms",
+        "capacity",
+    ):
+        t.add_column(
+            col, justify="right" if col in {"id", "msgs/s", "p99 ms", "capacity"} else "left"
+        )
     for r in results:
         t.add_row(
             str(r.id),
@@ -753,12 +814,19 @@ def show_cmd(
 @bench_app.command("apply")
 def apply_cmd(
     result_ref: Annotated[
-        str, typer.Argument(metavar="RESULT_ID_OR_JSON", help="A saved result id or a result JSON file.")
+        str,
+        typer.Argument(
+            metavar="RESULT_ID_OR_JSON", help="A saved result id or a result JSON file."
+        ),
     ],
     scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario file to update.")],
     option: Annotated[
         str | None,
-        typer.Option("--option", metavar="ID", help="On-prem option that was measured (needed when there are several)."),
+        typer.Option(
+            "--option",
+            metavar="ID",
+            help="On-prem option that was measured (needed when there are several).",
+        ),
     ] = None,
     output: Annotated[
         Path | None,
@@ -791,7 +859,10 @@ def apply_cmd(
 @bench_app.command("import-locust")
 def import_locust_cmd(
     csv_prefix: Annotated[
-        str, typer.Argument(metavar="CSV_PREFIX", help="The --csv prefix Locust wrote (PREFIX_stats.csv).")
+        str,
+        typer.Argument(
+            metavar="CSV_PREFIX", help="The --csv prefix Locust wrote (PREFIX_stats.csv)."
+        ),
     ],
     protocol: Annotated[
         CapacityProtocol, typer.Option("--protocol", help="What the Locust users did.")

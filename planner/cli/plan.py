@@ -11,6 +11,7 @@ import typer
 from planner.catalog import load_catalog, load_scenario
 from planner.cli import render
 from planner.cli.app import app
+from planner.errors import PlannerError
 from planner.evaluate import Evaluation, evaluate
 from planner.models import Scenario
 
@@ -82,10 +83,42 @@ def compare(
 
 @app.command()
 def size(
-    scenario: ScenarioArg, fmt: FormatOpt = TableFormat.table, catalog: CatalogOpt = None
+    scenario: ScenarioArg,
+    fmt: FormatOpt = TableFormat.table,
+    catalog: CatalogOpt = None,
+    capacity_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--capacity-from",
+            metavar="RESULT.json",
+            help="Use the capacity measured by 'mailplan bench' (a result JSON) for this run.",
+            show_default=False,
+        ),
+    ] = None,
+    option: Annotated[
+        str | None,
+        typer.Option(
+            "--option",
+            metavar="ID",
+            help="With --capacity-from: the on-prem option that was measured "
+            "(needed when the scenario has several).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Yearly sizing of every on-prem option: demand, storage, servers."""
-    ev = _evaluate(scenario, catalog)
+    if capacity_from is None:
+        if option is not None:
+            raise PlannerError("--option: only used with --capacity-from")
+        ev = _evaluate(scenario, catalog)
+    else:
+        from planner.bench.apply import apply_capacity, choose_option
+        from planner.bench.result import load_result_json
+
+        measured = load_result_json(capacity_from)
+        current = load_scenario(scenario)
+        updated = apply_capacity(current, measured, choose_option(current, option))
+        ev = evaluate(updated, load_catalog(catalog) if catalog else None)
     if fmt is TableFormat.json:
         render.print_json(render.sizing_json(ev))
     elif fmt is TableFormat.csv:

@@ -1,0 +1,204 @@
+"""The ``mailplan bench`` command line: bad input, the results store, the JSON result."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.bench.embedded import serve_available
+from tests.bench.servers import free_port
+
+pytestmark = pytest.mark.timeout(90)
+
+RESULT_KEYS = {
+    "protocol",
+    "target",
+    "messages_ok",
+    "messages_failed",
+    "duration_s",
+    "msgs_per_s",
+    "mb_per_s",
+    "latency_ms",
+    "errors",
+    "environment",
+}
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (
+                ["smtp", "--smtp", "127.0.0.1:{free}"],
+                "mailplan: --smtp 127.0.0.1:{free}: cannot connect (connection refused)",
+            ),
+            (
+                ["smtp", "--smtp", "localhost"],
+                "mailplan: --smtp: 'localhost' is not HOST:PORT (for example 127.0.0.1:2525)",
+            ),
+            (
+                ["smtp", "--smtp", "127.0.0.1:99999"],
+                "mailplan: --smtp: port 99999 is out of range (1-65535)",
+            ),
+            (
+                ["smtp", "--smtp", "127.0.0.1:{free}", "--from", "not an address"],
+                "mailplan: --from: 'not an address' is not an address like user@example.test",
+            ),
+            (
+                ["smtp", "--smtp", "127.0.0.1:{free}", "--to", "x@"],
+                "mailplan: --to: 'x@' is not an address like user@example.test",
+            ),
+            (["smtp"], "mailplan: --smtp HOST:PORT or --embedded: name the server to load"),
+            (
+                ["pop3", "--pop3", "127.0.0.1:{free}"],
+                "mailplan: --pop3: give --user and --password, or --users-file",
+            ),
+            (
+                ["imap", "--imap", "127.0.0.1:{free}", "--users-file", "/nonexistent/users"],
+                "mailplan: --users-file /nonexistent/users: no such file",
+            ),
+            (
+                ["show", "7", "--db", "{tmp}/none.sqlite"],
+                "mailplan: --db {tmp}/none.sqlite: no results database (nothing saved yet)",
+            ),
+        ],
+        ids=[
+            "unreachable",
+            "no-port",
+            "port-range",
+            "bad-from",
+            "bad-to",
+            "no-target",
+            "no-login",
+            "no-users-file",
+            "no-db",
+        ],
+    )
+    def test_one_line_and_exit_2(self, bench, tmp_path, args, message):
+        """Each mistake is one line naming the flag, exit status 2, no traceback."""
+        free = free_port()
+        fill = {"free": free, "tmp": tmp_path}
+        r = bench(
+            *[a.format(**fill) for a in args],
+            "--no-save" if args[0] != "show" else "--format=table",
+        )
+
+        assert r.returncode == 2
+        assert r.stderr.splitlines() == [message.format(**fill)]
+        assert r.stdout == ""
+
+    def test_unreachable_target_as_a_user_sees_it(self, bench_process):
+        """Run as its own process: the one line on stderr, exit 2, nothing else."""
+        port = free_port()
+        r = bench_process("smtp", "--smtp", f"127.0.0.1:{port}", "--no-save")
+
+        assert r.returncode == 2
+        assert (
+            r.stderr == f"mailplan: --smtp 127.0.0.1:{port}: cannot connect (connection refused)\n"
+        )
+        assert r.stdout == ""
+
+    def test_refused_login_is_one_line(self, dovecot, bench):
+        """A wrong POP3 password is named as a refused login, exit 2, before any load."""
+        r = bench(
+            "pop3",
+            "--pop3",
+            f"127.0.0.1:{dovecot.pop3_port}",
+            "--user",
+            dovecot.USER,
+            "--password",
+            "wrong",
+            "--no-save",
+        )
+
+        assert r.returncode == 2
+        assert r.stderr.splitlines() == [
+            f"mailplan: --pop3 127.0.0.1:{dovecot.pop3_port}: login refused for {dovecot.USER} (-ERR [AUTH])"
+        ]
+
+
+class TestResultsStore:
+    def test_list_and_show(self, sink, bench, tmp_path):
+        """Two saved runs are listed with ids 1 and 2; show returns the whole result."""
+        db = tmp_path / "results.sqlite"
+        for n in (50, 80):
+            r = bench("smtp", "--smtp", sink.address, "--messages", n, "-c", 5, "--db", db, "-q")
+            assert r.returncode == 0, r.stderr
+            assert f"in {db}" in r.stdout
+
+        listed = json.loads(bench("list", "--db", db, "--format", "json").stdout)
+        shown = json.loads(bench("show", "2", "--db", db, "--format", "json").stdout)
+        table = bench("list", "--db", db).stdout
+
+        assert [(row["id"], row["protocol"]) for row in listed] == [(1, "smtp"), (2, "smtp")]
+        assert shown["id"] == 2
+        assert shown["messages_ok"] == 80
+        assert "2 saved result(s)" in table
+
+    def test_default_store_is_in_the_user_data_dir(self, sink, bench, tmp_path):
+        """Without --db, results go to $XDG_DATA_HOME/mailplan/benchmarks.sqlite."""
+        r = bench("smtp", "--smtp", sink.address, "--messages", 20, "-q")
+
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "xdg" / "mailplan" / "benchmarks.sqlite").is_file()
+
+    def test_show_unknown_id(self, sink, bench, tmp_path):
+        """An id that is not in the store is one line, exit 2."""
+        db = tmp_path / "r.sqlite"
+        bench("smtp", "--smtp", sink.address, "--messages", 10, "--db", db, "-q")
+        r = bench("show", "9", "--db", db)
+
+        assert r.returncode == 2
+        assert r.stderr.splitlines() == [f"mailplan: --db {db}: no result with id 9"]
+
+
+class TestJsonResult:
+    def test_has_the_documented_keys(self, sink, bench_json):
+        """The JSON result carries every key the issue lists, with the environment."""
+        result = bench_json(
+            "smtp", "--smtp", sink.address, "--messages", 50, "--label", "smtp-sink"
+        )
+
+        assert RESULT_KEYS <= result.keys()
+        assert set(result["latency_ms"]) >= {"p50", "p90", "p99", "max"}
+        env = result["environment"]
+        assert env["cores"] >= 1
+        assert env["cpu_model"] and env["os"] and env["python"]
+        assert env["server_label"] == "smtp-sink"
+        assert env["server_banner"].startswith("smtp-sink")
+        assert env["shared_machine"] is True
+        assert result["target"] == sink.address
+
+
+class TestEmbedded:
+    def test_embedded_target(self, bench):
+        """With the reference server installed, every message the harness counted as
+        accepted is in a Maildir; without it, --embedded is one clear line."""
+        if serve_available():
+            r = bench(
+                "smtp",
+                "--embedded",
+                "--messages",
+                200,
+                "-c",
+                10,
+                "--format",
+                "json",
+                "--no-save",
+                "-q",
+            )
+            result = json.loads(r.stdout)
+            assert r.returncode == 0, r.stderr
+            counters = result["server_counters"]
+            assert (
+                counters["accepted"] == counters["harness_accepted"] == result["messages_ok"] == 200
+            )
+            assert counters["maildir_files"] == 200
+        else:
+            r = bench("smtp", "--embedded", "--no-save")
+            assert r.returncode == 2
+            assert r.stderr.splitlines() == [
+                "mailplan: --embedded: this install has no 'mailplan serve' (the reference server); "
+                "name a running server with --smtp/--pop3 HOST:PORT instead"
+            ]
