@@ -193,7 +193,7 @@ class MessageFactory:
         self._remote = [f"RCPT TO:<{a}>\r\n".encode() for a in workload.remote_recipients]
         self._from = f"From: <{workload.sender}>\r\n".encode()
         sizes = mix_sizes_kb(workload.size_kb, workload.size_mix)
-        typical_head = len(self._head(f"{self._prefix}{100_000}"))
+        typical_head = len(self._head(f"{self._prefix}{0:08d}"))
         self._bodies = [_filler(max(0, round(kb * 1024) - typical_head)) for kb in sizes]
 
     def _head(self, bench_id: str) -> bytes:
@@ -211,7 +211,7 @@ class MessageFactory:
     def next(self) -> OutgoingMessage:
         """The next message, with a fresh unique id."""
         self._seq += 1
-        bench_id = f"{self._prefix}{self._seq}"
+        bench_id = f"{self._prefix}{self._seq:08d}"  # fixed width: every message the same size
         n = len(self._bodies)
         body = self._bodies[self._rng.randrange(n) if n > 1 else 0]
         head = self._head(bench_id)

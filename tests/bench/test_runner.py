@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -26,8 +27,23 @@ def open_loop_run():
     server = ScriptedSmtp()
     try:
         r = subprocess.run(
-            [*MAILPLAN, "bench", "smtp", "--smtp", server.address, "--rate", "200"]
-            + ["--duration", "5", "--seed", "11", "--format", "json", "--no-save", "--quiet"],
+            [
+                *MAILPLAN,
+                "bench",
+                "smtp",
+                "--smtp",
+                server.address,
+                "--rate",
+                "200",
+                "--duration",
+                "5",
+                "--seed",
+                "11",
+                "--format",
+                "json",
+                "--no-save",
+                "--quiet",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -56,7 +72,7 @@ class TestOpenLoop:
         robust to a shared machine pausing the client now and then."""
         _, server = open_loop_run
         times = sorted(server.arrivals[1:])
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         mean = statistics.fmean(gaps)
 
         assert mean == pytest.approx(0.005, rel=0.15)
