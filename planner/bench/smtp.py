@@ -65,10 +65,9 @@ class SmtpSession:
 
     async def _reply(self) -> tuple[int, bytes]:
         """The reply code and its last line (RFC 5321 section 4.2: ``NNN-`` continues)."""
-        readline = self.conn.readline
-        line = await readline()
-        while line[3:4] == b"-":
-            line = await readline()
+        line = await self.conn.readline()
+        if line[3:4] == b"-":
+            line = (await self._rest_of_reply(line))[-1]
         if not line.endswith(b"\n"):
             raise ConnectionClosed("closed while waiting for a reply")
         try:
@@ -76,21 +75,30 @@ class SmtpSession:
         except ValueError:
             raise ProtocolError(f"not an SMTP reply: {line[:60]!r}") from None
 
+    async def _rest_of_reply(self, first: bytes) -> list[bytes]:
+        """The lines after ``first`` of a multi-line reply. Every line carries the same
+        code (RFC 5321 section 4.2.1) and only the last has a space after it, so: read up
+        to ``NNN `` at the start of a line, then that line; not one read per line."""
+        code = first[:3]
+        mark = code + b" "
+        middle = await self.conn.readuntil(mark)
+        while not (middle == mark or middle.endswith(b"\n" + mark)):  # "NNN " inside text
+            middle += await self.conn.readuntil(mark)
+        last = mark + await self.conn.readline()
+        return [*middle[: -len(mark)].splitlines(keepends=True), last]
+
     async def _ehlo(self) -> None:
         self.conn.write(self.cfg.ehlo_line)
         t = _now()
-        lines = []
-        while True:
-            line = await self.conn.readline()
-            if not line.endswith(b"\n"):
-                raise ConnectionClosed("closed while waiting for the EHLO reply")
-            lines.append(line)
-            if line[3:4] != b"-":
-                break
+        first = await self.conn.readline()
+        if not first.endswith(b"\n"):
+            raise ConnectionClosed("closed while waiting for the EHLO reply")
+        rest = await self._rest_of_reply(first) if first[3:4] == b"-" else []
         self.rec.phase("ehlo", _now() - t)
-        if lines[-1][:3] != b"250":
-            raise ReplyError(lines[-1][:3].decode("ascii", "replace"), "EHLO refused")
-        text = b"".join(lines[1:]).upper()
+        last = rest[-1] if rest else first
+        if last[:3] != b"250":
+            raise ReplyError(last[:3].decode("ascii", "replace"), "EHLO refused")
+        text = b"".join(rest).upper()
         self.extensions = {
             name
             for name in _KNOWN_EXTENSIONS

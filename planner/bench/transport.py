@@ -218,31 +218,63 @@ class StreamConnection(asyncio.Protocol):
 
 
 class SocketConnection:
-    """:class:`Connection` over a blocking socket (used under Locust with gevent)."""
+    """:class:`Connection` over a blocking socket (used under Locust with gevent), with
+    the same buffering as :class:`StreamConnection`."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, limit: int = 1 << 27) -> None:
         self.sock = sock
-        self._file = sock.makefile("rb")
+        self.limit = limit
+        self._buf = bytearray()
+        self._eof = False
+
+    def _fill(self) -> None:
+        if len(self._buf) > self.limit:
+            raise ProtocolError(f"more than {self.limit} bytes without the expected end")
+        data = self.sock.recv(1 << 16)
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
 
     async def readline(self) -> bytes:
-        """One line, blocking."""
-        return self._file.readline(1 << 20)
+        """One line with its LF, or what is left (maybe b"") at end of stream."""
+        buf = self._buf
+        while True:
+            i = buf.find(b"\n")
+            if i >= 0:
+                line = bytes(buf[: i + 1])
+                del buf[: i + 1]
+                return line
+            if self._eof:
+                line = bytes(buf)
+                buf.clear()
+                return line
+            self._fill()
 
     async def readuntil(self, separator: bytes) -> bytes:
-        """Lines until the data ends with ``separator`` (which must end with LF)."""
-        buf = bytearray()
-        while not buf.endswith(separator):
-            line = self._file.readline(1 << 20)
-            if not line:
-                raise ConnectionClosed("closed while reading")
-            buf += line
-        return bytes(buf)
+        """Bytes up to and including ``separator``; ConnectionClosed at end of stream."""
+        buf = self._buf
+        start = 0
+        while True:
+            i = buf.find(separator, start)
+            if i >= 0:
+                end = i + len(separator)
+                data = bytes(buf[:end])
+                del buf[:end]
+                return data
+            if self._eof:
+                raise ConnectionClosed("closed by the server")
+            start = max(0, len(buf) - len(separator) + 1)
+            self._fill()
 
     async def readexactly(self, n: int) -> bytes:
-        """Exactly ``n`` bytes, blocking."""
-        data = self._file.read(n)
-        if len(data) != n:
-            raise ConnectionClosed("closed while reading")
+        """Exactly ``n`` bytes; ConnectionClosed at end of stream."""
+        while len(self._buf) < n:
+            if self._eof:
+                raise ConnectionClosed("closed by the server")
+            self._fill()
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
         return data
 
     def write(self, data: bytes) -> None:
@@ -250,14 +282,12 @@ class SocketConnection:
         self.sock.sendall(data)
 
     async def starttls(self, context: ssl.SSLContext, server_hostname: str) -> None:
-        """Wrap the socket in TLS."""
-        self._file.close()
+        """Wrap the socket in TLS (buffered plaintext is discarded)."""
+        self._buf.clear()
         self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
-        self._file = self.sock.makefile("rb")
 
     def close(self) -> None:
         """Close the socket."""
-        self._file.close()
         self.sock.close()
 
 

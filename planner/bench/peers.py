@@ -1,0 +1,211 @@
+"""Peer servers on loopback for tests and benchmarks: Postfix's smtp-sink and Dovecot.
+
+Both are the Debian packages (``postfix``, ``dovecot-pop3d``, ``dovecot-imapd``), started
+as private instances on free 127.0.0.1 ports in a temporary folder and stopped with
+SIGTERM; nothing in /etc is read or changed. Run as root, they drop to ``nobody``
+(smtp-sink ``-u``; Dovecot's mail user, since Dovecot refuses uid 0).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from planner.bench.workload import MessageFactory, Workload
+
+__all__ = ["DOVECOT", "SINK", "Dovecot", "SmtpSink", "free_port", "wait_listening"]
+
+SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(
+    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 10
+) -> None:
+    """Until something accepts on 127.0.0.1:port."""
+    limit = time.monotonic() + timeout
+    while time.monotonic() < limit:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def _shared_dir(prefix: str) -> Path:
+    """A temp folder other users (nobody, dovecot) can use: pytest's tmp_path is 0700."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+# region #### smtp-sink ####
+
+
+class SmtpSink:
+    """``smtp-sink -c`` on a free loopback port; ``received()`` reads its counter."""
+
+    def __init__(self, dump: bool = False) -> None:
+        self.port = free_port()
+        self.root = _shared_dir("mailplan-sink-")
+        self.dump_dir = self.root / "dump"
+        self.out = self.root / "sink.out"
+        cmd = [SINK, "-c"]
+        if os.geteuid() == 0:
+            cmd += ["-u", "nobody"]
+        if dump:
+            self.dump_dir.mkdir()
+            self.dump_dir.chmod(0o777)
+            cmd += ["-d", f"{self.dump_dir}/%H%M%S."]
+        cmd += [f"127.0.0.1:{self.port}", "1024"]
+        with self.out.open("wb") as f:
+            self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+        wait_listening(self.port, self.proc)
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:PORT``."""
+        return f"127.0.0.1:{self.port}"
+
+    def received(self) -> int:
+        """Messages received so far (the last ``mesg=N`` of smtp-sink's counter line)."""
+        found = re.findall(rb"mesg=(\d+)", self.out.read_bytes())
+        return int(found[-1]) if found else 0
+
+    def dumped(self) -> list[bytes]:
+        """The dumped messages' contents."""
+        return [p.read_bytes() for p in sorted(self.dump_dir.iterdir())]
+
+    def stop(self) -> None:
+        """Stop smtp-sink and remove its folder."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# endregion
+# region #### Dovecot ####
+
+_DOVECOT_CONF = """\
+base_dir = {root}/run
+state_dir = {root}/state
+instance_name = mailplan-test-{port}
+listen = 127.0.0.1
+protocols = pop3 imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+mail_max_userip_connections = 1000
+log_path = {root}/dovecot.log
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+first_valid_uid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {root}/passwd
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+class Dovecot:
+    """A private Dovecot on two free loopback ports with one user and ``messages``
+    messages of ``size_kb`` in its Maildir."""
+
+    USER = "u1@bench.test"
+    PASSWORD = "secret"
+
+    def __init__(self, messages: int = 200, size_kb: float = 2.0) -> None:
+        self.root = _shared_dir("mailplan-dovecot-")
+        self.pop3_port, self.imap_port = free_port(), free_port()
+        self.messages = messages
+        if os.geteuid() == 0:  # Dovecot refuses uid 0 for mail: use nobody
+            uid, gid = 65534, 65534
+            login_user, internal_user = "dovenull", "dovecot"
+        else:
+            uid, gid = os.getuid(), os.getgid()
+            login_user = internal_user = pwd.getpwuid(uid).pw_name
+        home = self.root / "home" / "u1"
+        for sub in ("tmp", "new", "cur"):
+            (home / "Maildir" / sub).mkdir(parents=True)
+        factory = MessageFactory(Workload(size_kb=size_kb), "dovecot")
+        for n in range(messages):
+            msg = factory.next()
+            (home / "Maildir" / "new" / f"{1700000000 + n}.M{n}P1.test").write_bytes(
+                msg.data[:-3].replace(b"\r\n", b"\n")
+            )
+        for path in [home, *home.rglob("*")]:
+            os.chown(path, uid, gid)
+        (self.root / "passwd").write_text(
+            f"{self.USER}:{{PLAIN}}{self.PASSWORD}:{uid}:{gid}::{home}\n"
+        )
+        conf = self.root / "dovecot.conf"
+        conf.write_text(
+            _DOVECOT_CONF.format(
+                root=self.root,
+                port=self.pop3_port,
+                pop3_port=self.pop3_port,
+                imap_port=self.imap_port,
+                login_user=login_user,
+                internal_user=internal_user,
+            )
+        )
+        self.proc = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        wait_listening(self.pop3_port, self.proc)
+        wait_listening(self.imap_port, self.proc)
+
+    def stop(self) -> None:
+        """Stop Dovecot (SIGTERM to its master) and remove its folder."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=15)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# endregion
