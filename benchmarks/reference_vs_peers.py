@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from planner.bench.capacity import CapacityPlan, search
 from planner.bench.embedded import EmbeddedServer, serve_available
-from planner.bench.peers import Dovecot, SmtpSink
+from planner.bench.peers import Dovecot, SmtpSink, dovecot_version, postfix_version
 from planner.bench.result import BenchmarkResult
 from planner.bench.runner import probe, run
 from planner.bench.targets import Target, parse_hostport
@@ -46,7 +47,7 @@ def mailbox_workload(protocol: str, messages: int) -> Workload:
     """RETR/FETCH 10 per login, 10 sessions."""
     return Workload(
         protocol=protocol, messages=messages, concurrency=10, messages_per_session=10, warmup_s=1
-    )  # type: ignore[arg-type]
+    )
 
 
 def measure(target: Target, wl: Workload, capacity: bool) -> BenchmarkResult:
@@ -103,7 +104,13 @@ def smtp_rows(args: argparse.Namespace) -> list[Row]:
         )
     sink = SmtpSink()
     try:
-        target = Target("smtp", "127.0.0.1", sink.port, server_label="smtp-sink (ceiling)")
+        target = Target(
+            "smtp",
+            "127.0.0.1",
+            sink.port,
+            server_label="smtp-sink (ceiling: accept and discard)",
+            server_version=postfix_version(),
+        )
         rows.append(
             ("smtp", "smtp-sink (accept and discard)", measure(target, wl, args.capacity), "")
         )
@@ -142,8 +149,9 @@ def mailbox_rows(args: argparse.Namespace) -> list[Row]:
                 "127.0.0.1",
                 port,
                 users=users,
-                server_label="Dovecot 2.3 (default process model)",
-            )  # type: ignore[arg-type]
+                server_label="Dovecot (default process model)",
+                server_version=dovecot_version(),
+            )
             rows.append((proto, "Dovecot", run(target, mailbox_workload(proto, n)), ""))
     finally:
         dovecot.stop()
@@ -160,6 +168,7 @@ def main() -> None:
     )
     ap.add_argument("--save-dir", type=Path, help="write each result as JSON here")
     args = ap.parse_args()
+    command = "python benchmarks/reference_vs_peers.py " + " ".join(sys.argv[1:])
     rows = smtp_rows(args) + mailbox_rows(args)
     env = next((r.environment for _, _, r, _ in rows if r is not None), None)
     if env is not None:
@@ -182,6 +191,7 @@ def main() -> None:
         print(f"{proto:<6}{name:<34}{rate:>10,.0f}{r.mb_per_s:>8.1f}", end="")
         print(f"{lat.p50:>9.2f}{lat.p99:>9.2f}  {errors}")
         if args.save_dir is not None:
+            r = r.model_copy(update={"notes": [*r.notes, f"Measured with: {command}"]})
             args.save_dir.mkdir(parents=True, exist_ok=True)
             slug = name.split(" ")[0].lower().strip("()")
             out = args.save_dir / f"{proto}-{slug}-{r.created_at.date().isoformat()}.json"

@@ -21,7 +21,38 @@ from pathlib import Path
 
 from planner.bench.workload import MessageFactory, Workload
 
-__all__ = ["DOVECOT", "SINK", "Dovecot", "SmtpSink", "free_port", "wait_listening"]
+__all__ = [
+    "DOVECOT",
+    "SINK",
+    "Dovecot",
+    "SmtpSink",
+    "dovecot_version",
+    "free_port",
+    "postfix_version",
+    "wait_listening",
+]
+
+
+def _first_line(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = out.stdout.strip().splitlines()
+    return lines[0] if out.returncode == 0 and lines else None
+
+
+def postfix_version() -> str | None:
+    """``Postfix 3.7.11`` (the smtp-sink and smtp-source package), or None."""
+    line = _first_line(["postconf", "-d", "mail_version"])
+    return f"Postfix {line.split('=', 1)[1].strip()}" if line and "=" in line else None
+
+
+def dovecot_version() -> str | None:
+    """``Dovecot 2.3.19.1``, or None."""
+    line = _first_line([DOVECOT, "--version"])
+    return f"Dovecot {line.split()[0]}" if line else None
+
 
 SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
