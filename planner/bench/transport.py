@@ -97,6 +97,7 @@ class StreamConnection(asyncio.Protocol):
     def __init__(self, limit: int = 1 << 16) -> None:
         self.limit = limit
         self.transport: asyncio.Transport | None = None
+        self._plain: asyncio.Transport | None = None  # the TCP transport under TLS
         self._buf = bytearray()
         self._waiter: asyncio.Future[None] | None = None
         self._eof = False
@@ -204,17 +205,23 @@ class StreamConnection(asyncio.Protocol):
         self._buf.clear()
         loop = asyncio.get_running_loop()
         tls = await loop.start_tls(self.transport, self, context, server_hostname=server_hostname)
-        self.transport = cast(asyncio.Transport, tls)
+        self._plain, self.transport = self.transport, cast(asyncio.Transport, tls)
 
     def close(self) -> None:
-        """Close without waiting (the peer's FIN is not awaited)."""
+        """Close without waiting (the peer's FIN is not awaited). Under TLS the TCP
+        connection is dropped at once rather than after a close_notify exchange that
+        nobody waits for (the session has already said QUIT)."""
         if self.transport is not None:
             self.transport.close()
+        if self._plain is not None:
+            self._plain.abort()
 
     def abort(self) -> None:
         """Drop the connection now; a pending read fails."""
         if self.transport is not None:
             self.transport.abort()
+        if self._plain is not None:
+            self._plain.abort()
 
 
 class SocketConnection:

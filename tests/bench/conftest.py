@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from planner import cli
-from tests.bench.servers import Dovecot, ScriptedSmtp, SmtpSink
+from tests.bench.servers import Dovecot, ScriptedSmtp, SmtpSink, TlsSmtp
 
 MAILPLAN = [sys.executable, "-m", "planner"]
 
@@ -115,3 +115,11 @@ def scripted() -> Iterator[Callable[..., ScriptedSmtp]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def tls_smtp(tmp_path: Path) -> Iterator[TlsSmtp]:
+    """aiosmtpd with STARTTLS (self-signed) and AUTH PLAIN over TLS only."""
+    server = TlsSmtp(tmp_path)
+    yield server
+    server.stop()

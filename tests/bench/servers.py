@@ -11,12 +11,21 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ssl
 import threading
 import time
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from planner.bench.peers import Dovecot, SmtpSink, free_port, wait_listening
 
-__all__ = ["Dovecot", "ScriptedSmtp", "SmtpSink", "free_port", "wait_listening"]
+__all__ = ["Dovecot", "ScriptedSmtp", "SmtpSink", "TlsSmtp", "free_port", "wait_listening"]
 
 # region #### scripted SMTP server ####
 
@@ -126,6 +135,108 @@ class ScriptedSmtp:
             return b"451 4.3.0 scripted temporary failure\r\n"
         self.accepted += 1
         return b"250 2.0.0 queued\r\n"
+
+    def stop(self) -> None:
+        """Stop the server thread."""
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+
+# endregion
+# region #### aiosmtpd with STARTTLS and AUTH ####
+
+
+def self_signed_context(folder: Path) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for localhost."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_path, key_path)
+    return ctx
+
+
+class TlsSmtp:
+    """aiosmtpd in a thread offering STARTTLS and AUTH only over TLS; one login
+    (``user``, ``password``); counts the messages it accepts."""
+
+    user = "u1@bench.test"
+    password = "secret"
+
+    def __init__(self, folder: Path) -> None:
+        self.accepted = 0
+        self.tls_sessions = 0
+        self._ctx = self_signed_context(folder)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="tls-smtp")
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("aiosmtpd did not start")
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:PORT``."""
+        return f"127.0.0.1:{self.port}"
+
+    def _authenticate(
+        self, server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            self.user.encode(),
+            self.password.encode(),
+        )
+        return AuthResult(success=ok, handled=False)  # let aiosmtpd answer 535 itself
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        """Count and accept."""
+        self.accepted += 1
+        if getattr(session, "ssl", None):
+            self.tls_sessions += 1
+        return "250 2.0.0 accepted"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        def factory() -> SMTP:
+            return SMTP(
+                self,
+                hostname="tls.test",
+                tls_context=self._ctx,
+                auth_require_tls=True,
+                authenticator=self._authenticate,
+            )
+
+        server = self._loop.run_until_complete(self._loop.create_server(factory, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+        server.close()
+        tasks = asyncio.all_tasks(self._loop)
+        for task in tasks:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        self._loop.run_until_complete(server.wait_closed())
+        self._loop.close()
 
     def stop(self) -> None:
         """Stop the server thread."""

@@ -113,3 +113,51 @@ class TestSlowAndFailingServers:
         assert result["messages_failed"] == 4
         assert result["errors"] == {"timeout": 4}
         assert result["duration_s"] < 2.5  # cut, not waited for (the server needs 3 s)
+
+
+# aiosmtpd 1.4.6 sets its own deprecated Session.login_data on every AUTH
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated:DeprecationWarning")
+class TestStarttlsAndAuth:
+    def test_authenticated_over_starttls(self, tls_smtp, bench_json):
+        """--starttls then AUTH PLAIN: every message goes through a TLS session."""
+        result = bench_json(
+            "smtp",
+            "--smtp",
+            tls_smtp.address,
+            "--starttls",
+            "--user",
+            tls_smtp.user,
+            "--password",
+            tls_smtp.password,
+            "--messages",
+            30,
+            "-c",
+            3,
+        )
+
+        assert result["messages_ok"] == 30 == tls_smtp.accepted == tls_smtp.tls_sessions
+        assert {"starttls", "auth"} <= result["phases"].keys()
+        assert result["workload"]["starttls"] is True
+        assert result["workload"]["auth"] is True
+
+    @pytest.mark.parametrize(
+        ("flags", "message"),
+        [
+            (
+                ["--starttls", "--user", "u1@bench.test", "--password", "wrong"],
+                "AUTH refused for u1@bench.test (535)",
+            ),
+            (
+                ["--user", "u1@bench.test", "--password", "secret"],
+                "AUTH refused for u1@bench.test (538)",
+            ),
+        ],
+        ids=["wrong-password", "auth-without-tls"],
+    )
+    def test_refused_auth_is_one_line(self, tls_smtp, bench, flags, message):
+        """A refused AUTH (bad password, or no TLS) stops before any load: one line, exit 2."""
+        r = bench("smtp", "--smtp", tls_smtp.address, *flags, "--no-save")
+
+        assert r.returncode == 2
+        assert r.stderr.splitlines() == [f"mailplan: --smtp {tls_smtp.address}: {message}"]
+        assert tls_smtp.accepted == 0
