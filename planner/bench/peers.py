@@ -184,10 +184,11 @@ service anvil {{
 
 
 class Dovecot:
-    """A private Dovecot on two free loopback ports with one user and ``messages``
-    messages of ``size_kb`` in its Maildir."""
+    """A private Dovecot on two free loopback ports: user ``USER`` with ``messages``
+    messages of ``size_kb`` in its Maildir, and ``EMPTY_USER`` with none (same password)."""
 
     USER = "u1@bench.test"
+    EMPTY_USER = "empty@bench.test"
     PASSWORD = "secret"
 
     def __init__(self, messages: int = 200, size_kb: float = 2.0) -> None:
@@ -200,19 +201,21 @@ class Dovecot:
         else:
             uid, gid = os.getuid(), os.getgid()
             login_user = internal_user = pwd.getpwuid(uid).pw_name
-        home = self.root / "home" / "u1"
+        home, empty = self.root / "home" / "u1", self.root / "home" / "empty"
         for sub in ("tmp", "new", "cur"):
             (home / "Maildir" / sub).mkdir(parents=True)
+            (empty / "Maildir" / sub).mkdir(parents=True)
         factory = MessageFactory(Workload(size_kb=size_kb), "dovecot")
         for n in range(messages):
             msg = factory.next()
             (home / "Maildir" / "new" / f"{1700000000 + n}.M{n}P1.test").write_bytes(
                 msg.data[:-3].replace(b"\r\n", b"\n")
             )
-        for path in [home, *home.rglob("*")]:
+        for path in [home, *home.rglob("*"), empty, *empty.rglob("*")]:
             os.chown(path, uid, gid)
         (self.root / "passwd").write_text(
             f"{self.USER}:{{PLAIN}}{self.PASSWORD}:{uid}:{gid}::{home}\n"
+            f"{self.EMPTY_USER}:{{PLAIN}}{self.PASSWORD}:{uid}:{gid}::{empty}\n"
         )
         conf = self.root / "dovecot.conf"
         conf.write_text(

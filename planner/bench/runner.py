@@ -135,7 +135,7 @@ async def _connect(target: Target) -> StreamConnection:
     return await StreamConnection.open(target.host, target.port, limit)
 
 
-async def _probe(plan: WorkerPlan) -> str:
+async def _probe(plan: WorkerPlan) -> Session:
     make = _session_maker(plan)
     rec = Recorder(plan.workload.key_phase)
     conn = None
@@ -144,7 +144,7 @@ async def _probe(plan: WorkerPlan) -> str:
             conn = await _connect(plan.target)
             session = make(conn, rec)
             await session.run(0, _now())
-            return session.banner
+            return session
     finally:
         if conn is not None:
             conn.close()
@@ -158,15 +158,12 @@ def probe(target: Target, workload: Workload) -> str:
     """
     plan = WorkerPlan(target=target, workload=workload, run_id="probe")
     try:
-        return run_loop(_probe(plan))
+        session = run_loop(_probe(plan))
     except ReplyError as exc:
         user = f" for {target.users[0][0]}" if target.users else ""
         if exc.text in {"login refused", "USER refused", "AUTH refused"}:
-            raise BenchmarkError(
-                f"{target.where}: {exc.text}{user} ({exc.code})".replace(
-                    "USER refused", "login refused"
-                )
-            ) from None
+            what = "AUTH refused" if exc.text == "AUTH refused" else "login refused"
+            raise BenchmarkError(f"{target.where}: {what}{user} ({exc.code})") from None
         raise BenchmarkError(f"{target.where}: {exc.text} ({exc.code})") from None
     except TimeoutError:
         raise BenchmarkError(
@@ -180,6 +177,14 @@ def probe(target: Target, workload: Workload) -> str:
             f"{target.where}: the server does not speak {target.protocol.upper()} "
             f"({error_key(exc)})"
         ) from None
+    held = getattr(session, "maildrop", getattr(session, "exists", None))
+    if held == 0:
+        user = getattr(session, "user", "")
+        raise BenchmarkError(
+            f"{target.where}: the mailbox of {user} is empty, so there is nothing to read "
+            "(fill it first, or use --embedded)"
+        )
+    return session.banner
 
 
 @dataclass

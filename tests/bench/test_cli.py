@@ -117,6 +117,27 @@ class TestBadInput:
             f"mailplan: --pop3 127.0.0.1:{dovecot.pop3_port}: login refused for {dovecot.USER} (-ERR [AUTH])"
         ]
 
+    @pytest.mark.parametrize("protocol", ["pop3", "imap"])
+    def test_empty_mailbox_is_one_line(self, dovecot, bench, protocol):
+        """Nothing to read is said before any load, not counted as a run of errors."""
+        port = dovecot.pop3_port if protocol == "pop3" else dovecot.imap_port
+        r = bench(
+            protocol,
+            f"--{protocol}",
+            f"127.0.0.1:{port}",
+            "--user",
+            dovecot.EMPTY_USER,
+            "--password",
+            dovecot.PASSWORD,
+            "--no-save",
+        )
+
+        assert r.returncode == 2
+        assert r.stderr.splitlines() == [
+            f"mailplan: --{protocol} 127.0.0.1:{port}: the mailbox of {dovecot.EMPTY_USER} is empty, "
+            "so there is nothing to read (fill it first, or use --embedded)"
+        ]
+
 
 class TestResultsStore:
     def test_list_and_show(self, sink, bench, tmp_path):
