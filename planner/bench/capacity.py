@@ -65,6 +65,8 @@ def judge(result: BenchmarkResult, offered: float, plan: CapacityPlan) -> Capaci
     return CapacityStep(
         offered_msgs_per_s=round(offered, 2),
         achieved_msgs_per_s=result.msgs_per_s,
+        messages_ok=result.messages_ok,
+        warmup_messages=result.warmup_messages,
         p99_ms=p99,
         error_rate=round(result.error_rate, 5),
         passed=passed,

@@ -145,14 +145,16 @@ class EmbeddedServer:
         return lines[-1][:200] if lines else "no output"
 
     def close(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after a grace period) and remove its data."""
+        """Stop the server (SIGTERM; after a grace period SIGKILL to its process group)
+        and remove its data."""
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                # its own session (start_new_session): the group is the server and its workers
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=STOP_TIMEOUT_S)
         self._proc = None
         shutil.rmtree(self.data_dir, ignore_errors=True)

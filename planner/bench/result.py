@@ -114,6 +114,8 @@ class CapacityStep(_Model):
 
     offered_msgs_per_s: float
     achieved_msgs_per_s: float
+    messages_ok: int = Field(0, ge=0)
+    warmup_messages: int = Field(0, ge=0)
     p99_ms: float | None
     error_rate: float
     passed: bool

@@ -270,6 +270,8 @@ def _with_server_check(
     data["maildir_files"] = files
     if result.protocol == "smtp":
         harness = result.messages_ok + result.warmup_messages
+        if result.capacity_search is not None:  # the server counted every step
+            harness = sum(s.messages_ok + s.warmup_messages for s in result.capacity_search.steps)
         data["harness_accepted"] = harness
         accepted = data.get("accepted")
         same = accepted == harness and (
