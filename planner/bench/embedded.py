@@ -71,6 +71,7 @@ class EmbeddedServer:
         self.ports: dict[str, int] = {}
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str] = queue.Queue()
+        self._drainer: threading.Thread | None = None
         self._seeded = 0
 
     # region #### lifecycle ####
@@ -100,7 +101,7 @@ class EmbeddedServer:
             )
         self._add_users()
         cmd = [*_SERVE, "--data-dir", str(self.data_dir), "--domain", DOMAIN]
-        cmd += ["--smtp", "127.0.0.1:0", "--insecure-auth"]
+        cmd += ["--smtp", "127.0.0.1:0", "--submission", "off", "--insecure-auth"]
         if self.pop3:
             cmd += ["--pop3", "127.0.0.1:0"]
         log = open(self.data_dir / "serve.log", "w", encoding="utf-8")  # noqa: SIM115
@@ -108,7 +109,8 @@ class EmbeddedServer:
             cmd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
         )
         log.close()
-        threading.Thread(target=self._drain, daemon=True, name="serve-stdout").start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True, name="serve-stdout")
+        self._drainer.start()
         wanted = {"smtp", "pop3"} if self.pop3 else {"smtp"}
         limit = time.monotonic() + START_TIMEOUT_S
         while not wanted <= self.ports.keys():
@@ -156,6 +158,11 @@ class EmbeddedServer:
                 # its own session (start_new_session): the group is the server and its workers
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=STOP_TIMEOUT_S)
+        if self._drainer is not None:
+            self._drainer.join(timeout=STOP_TIMEOUT_S)  # reads to EOF once the server is gone
+            self._drainer = None
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
         self._proc = None
         shutil.rmtree(self.data_dir, ignore_errors=True)
 

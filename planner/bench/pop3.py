@@ -14,6 +14,7 @@ code when the server gives one (``-ERR [IN-USE]``).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -45,16 +46,24 @@ class Pop3Config:
     list_messages: bool = True
     delete: bool = False
     _users: itertools.cycle[tuple[str, str]] = field(init=False, repr=False)
+    _free: collections.deque[tuple[str, str]] = field(init=False, repr=False)
     _offset: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         if not self.users:
             raise ValueError("POP3 needs at least one user")
         self._users = itertools.cycle(self.users)
+        self._free = collections.deque(dict.fromkeys(self.users))
 
     def next_user(self) -> tuple[str, str]:
-        """The next user in turn."""
-        return next(self._users)
+        """A user no session of this process is logged in as (a maildrop takes one session
+        at a time, RFC 1939 section 8), or, when every user is busy, the next in turn."""
+        return self._free.popleft() if self._free else next(self._users)
+
+    def release(self, user: tuple[str, str]) -> None:
+        """Give a user back to the pool when its session ends."""
+        if user not in self._free:
+            self._free.append(user)
 
     def next_window(self, count: int) -> int:
         """The offset of the next session's window of ``count`` messages."""
@@ -73,6 +82,7 @@ class Pop3Session:
         self.done = 0
         self.banner = ""
         self.user = ""
+        self._login: tuple[str, str] | None = None
         self.maildrop = 0
 
     async def _status(self) -> bytes:
@@ -106,7 +116,7 @@ class Pop3Session:
         self.banner = line[3:].strip().decode("utf-8", "replace")
         if not line.startswith(b"+OK"):
             raise ReplyError(err_key(line), "greeting")
-        self.user, password = self.cfg.next_user()
+        self.user, password = self._login = self.cfg.next_user()
         t = _now()
         await self._command(f"USER {self.user}\r\n".encode(), "USER refused")
         await self._command(f"PASS {password}\r\n".encode(), "login refused")
@@ -122,6 +132,14 @@ class Pop3Session:
     async def run(self, count: int, t_start: float) -> None:
         """Retrieve ``count`` messages (0: log in, STAT and QUIT, a probe); ``t_start`` is
         the session's intended start (perf_counter seconds)."""
+        try:
+            await self._retrieve(count, t_start)
+        finally:
+            if self._login is not None:
+                self.cfg.release(self._login)
+                self._login = None
+
+    async def _retrieve(self, count: int, t_start: float) -> None:
         await self._open()
         rec = self.rec
         if count and self.maildrop == 0:
