@@ -3,12 +3,12 @@
 Same workload for every server of a protocol, all on loopback, load generator on the
 same machine:
 
-- SMTP: 10 KB messages, one per session, 50 sessions, closed loop (and, with
+- SMTP: 10 KB messages (``--size-kb``), one per session, 50 sessions, closed loop (and, with
   ``--capacity``, the highest rate whose end-of-DATA p99 stays under 250 ms). Servers:
-  the reference server (``mailplan serve``, when installed), Postfix (when one answers
-  on ``--postfix HOST:PORT``; a private Postfix cannot be started without registering
-  its folder in /etc/postfix/main.cf, which this script does not touch), and smtp-sink
-  as the machine's ceiling (accept and discard).
+  the reference server (``mailplan serve``, when installed), Postfix (a private instance
+  started here when run as root with Debian's postfix installed, delivering to a Maildir;
+  or one that answers on ``--postfix HOST:PORT``), and smtp-sink as the machine's ceiling
+  (accept and discard).
 - POP3: 10 KB messages, RETR 10 per login, 10 sessions: the reference server's POP3 and
   Dovecot (a private instance started here).
 - IMAP: Dovecot only (the reference server has no IMAP).
@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from planner.bench.capacity import CapacityPlan, search
 from planner.bench.embedded import EmbeddedServer, serve_available
-from planner.bench.peers import Dovecot, SmtpSink, dovecot_version, postfix_version
+from planner.bench.peers import Dovecot, Postfix, SmtpSink, dovecot_version, postfix_version
 from planner.bench.result import BenchmarkResult
 from planner.bench.runner import probe, run
 from planner.bench.targets import Target, parse_hostport
@@ -38,9 +40,9 @@ from planner.errors import BenchmarkError
 Row = tuple[str, str, BenchmarkResult | None, str]
 
 
-def smtp_workload(messages: int) -> Workload:
-    """10 KB, one message per session, 50 sessions, closed loop."""
-    return Workload(size_kb=10, messages=messages, concurrency=50, warmup_s=1)
+def smtp_workload(messages: int, size_kb: float = 10.0) -> Workload:
+    """``size_kb`` (10 KB by default), one message per session, 50 sessions, closed loop."""
+    return Workload(size_kb=size_kb, messages=messages, concurrency=50, warmup_s=1)
 
 
 def mailbox_workload(protocol: str, messages: int) -> Workload:
@@ -65,7 +67,7 @@ def measure(target: Target, wl: Workload, capacity: bool) -> BenchmarkResult:
 def smtp_rows(args: argparse.Namespace) -> list[Row]:
     """The SMTP servers."""
     rows: list[Row] = []
-    wl = smtp_workload(args.messages)
+    wl = smtp_workload(args.messages, args.size_kb)
     if serve_available():
         with EmbeddedServer(users=50) as srv:
             target = Target(
@@ -93,13 +95,35 @@ def smtp_rows(args: argparse.Namespace) -> list[Row]:
             )
         except BenchmarkError as exc:
             rows.append(("smtp", "Postfix", None, f"not available: {exc}"))
+    elif os.geteuid() == 0 and shutil.which("postfix"):
+        root = Path(tempfile.mkdtemp(prefix="mailplan-postfix-"))
+        os.chmod(root, 0o755)
+        postfix = Postfix(root)
+        try:
+            postfix.start()
+            target = Target(
+                "smtp", "127.0.0.1", postfix.port, server_label="Postfix (private, to Maildir)",
+                server_version=postfix_version(),
+            )  # fmt: skip
+            wl_pf = wl.model_copy(update={"local_recipients": (postfix.target,)})
+            rows.append(
+                (
+                    "smtp",
+                    "Postfix (queue, local to Maildir)",
+                    measure(target, wl_pf, args.capacity),
+                    "",
+                )
+            )
+        finally:
+            postfix.stop()
+            shutil.rmtree(root, ignore_errors=True)
     else:
         rows.append(
             (
                 "smtp",
                 "Postfix",
                 None,
-                "not available: no configured Postfix (pass --postfix HOST:PORT)",
+                "not available: run as root with Debian's postfix, or pass --postfix HOST:PORT",
             )
         )
     sink = SmtpSink()
@@ -163,6 +187,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--messages", type=int, default=5000, help="SMTP messages per server")
     ap.add_argument("--postfix", help="a running Postfix to measure, HOST:PORT")
+    ap.add_argument("--size-kb", type=float, default=10.0, help="SMTP message size (KB)")
     ap.add_argument(
         "--capacity", action="store_true", help="SMTP: capacity search at p99 <= 250 ms"
     )
@@ -177,7 +202,7 @@ def main() -> None:
             f"load {os.getloadavg()[0]:.1f} (shared with the load generator)"
         )
     what = "capacity at p99 data <= 250 ms" if args.capacity else "closed loop"
-    print(f"SMTP: 10 KB, 1 message/session, 50 sessions, {what}")
+    print(f"SMTP: {args.size_kb:g} KB, 1 message/session, 50 sessions, {what}")
     print("POP3/IMAP: 10 KB messages, 10 per login, 10 sessions, closed loop")
     head = ("proto", "server", "msgs/s", "MB/s", "p50 ms", "p99 ms")
     print("{:<6}{:<34}{:>10}{:>8}{:>9}{:>9}  errors / note".format(*head))

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -39,52 +38,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-MASTER_CF = """\
-{port} inet n - n - - smtpd
-pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-proxywrite unix - - n - 1 proxymap
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-local unix - n n - - local
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-"""
-
-MAIN_CF = """\
-compatibility_level = 3.6
-queue_directory = {root}/spool
-data_directory = {root}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = bench.localdomain
-mydomain = localdomain
-mydestination = localhost, bench.localdomain
-mynetworks = 127.0.0.0/8
-default_transport = error
-relay_transport = error
-smtpd_peername_lookup = no
-local_recipient_maps =
-alias_maps = inline:{{ bench={root}/postfix-mail/Maildir/ }}
-alias_database =
-biff = no
-maillog_file_prefixes = {root}
-maillog_file = {root}/postfix.log
-smtpd_banner = $myhostname ESMTP
-"""
+from planner.bench.peers import Postfix
 
 
 def free_port() -> int:
@@ -105,43 +59,6 @@ def empty(folder: Path) -> None:
     if folder.is_dir():
         for entry in os.scandir(folder):
             os.unlink(entry.path)
-
-
-class Postfix:
-    """A private Postfix instance on 127.0.0.1:port delivering to root/postfix-mail/Maildir."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.conf = root / "postfix-conf"
-        self.maildir_new = root / "postfix-mail" / "Maildir" / "new"
-        self.target = "bench@localhost"
-
-    def start(self) -> None:
-        self.conf.mkdir()
-        (self.conf / "main.cf").write_text(MAIN_CF.format(root=self.root))
-        (self.conf / "master.cf").write_text(MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
-        (self.root / "spool").mkdir(mode=0o755)
-        (self.root / "data").mkdir(mode=0o700)
-        pf = pwd.getpwnam("postfix")
-        os.chown(self.root / "data", pf.pw_uid, pf.pw_gid)
-        mail = self.root / "postfix-mail"
-        mail.mkdir()
-        nobody = pwd.getpwnam("nobody")
-        os.chown(mail, nobody.pw_uid, nobody.pw_gid)
-        subprocess.run(["postfix", "-c", str(self.conf), "check"], check=True)
-        subprocess.run(["postfix", "-c", str(self.conf), "start"], check=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return
-            time.sleep(0.2)
-        raise RuntimeError("postfix did not start listening")
-
-    def stop(self) -> None:
-        if self.conf.exists():
-            subprocess.run(["postfix", "-c", str(self.conf), "stop"], capture_output=True)
 
 
 class Mailplan:

@@ -444,12 +444,17 @@ RANGED_MODELS: dict[str, type[BaseModel]] = {  # section of a field path -> its 
 
 
 class Sourced(_Model):
-    """A figure with where it came from: ``source`` (URL) and ``as_of`` (the date the source
+    """A figure with where it came from: ``source`` (a URL, or a result file in
+    ``data/benchmarks/`` measured with ``mailplan bench``) and ``as_of`` (the date the source
     states, or the date it was read). ``estimate`` marks a figure that is not the vendor's
     own or is derived; ``note`` then says how."""
 
     value: float = Field(allow_inf_nan=False)
-    source: str = Field(pattern=r"^https?://\S+$")
+    source: str = Field(
+        pattern=r"^(https?://\S+|data/benchmarks/[\w.-]+\.json)$",
+        description="A URL, or a benchmark result measured with mailplan bench "
+        "(data/benchmarks/<file>.json).",
+    )
     as_of: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
     estimate: bool = False
     note: str | None = None

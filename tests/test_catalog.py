@@ -87,7 +87,7 @@ class TestCatalogFiles:
         walk(catalog)
         assert len(facts) > 50
         for fact in facts:
-            assert fact.source.startswith(("http://", "https://"))
+            assert fact.source.startswith(("http://", "https://", "data/benchmarks/"))
             assert fact.as_of[:4].isdigit()
             assert not fact.estimate or fact.note
 
@@ -310,3 +310,24 @@ class TestScenarioErrors:
                     "qualitative": {"scores": {"ghost": {"control": 3}}},
                 }
             )
+
+
+def test_benchmark_sources_are_shipped_results():
+    """A figure whose source is a benchmark result names a file in data/benchmarks that
+    parses as a BenchmarkResult with a capacity figure."""
+    import json
+
+    from planner.bench.result import BenchmarkResult
+
+    catalog = load_catalog()
+    facts = [
+        *(s.capacity_msgs_per_s for s in catalog.servers),
+        *(s.capacity_scale for s in catalog.stacks),
+    ]
+    cited = {f.source for f in facts if f.source.startswith("data/benchmarks/")}
+    assert cited, "the catalog cites no measured result"
+    for source in cited:
+        result = BenchmarkResult.model_validate(
+            json.loads((data_dir().parent / source).read_text())
+        )
+        assert result.capacity_msgs_per_s is not None

@@ -202,7 +202,7 @@ class TestFrames:
             & (a["note"] != "not offered: 0")
         ]
         assert len(from_catalog) > 20
-        assert from_catalog["source"].str.startswith("http").all()
+        assert from_catalog["source"].str.startswith(("http", "data/benchmarks/")).all()
         assert from_catalog["as_of"].notna().all()
 
     def test_sweep_matches_single_evaluations(self, default_ev):
