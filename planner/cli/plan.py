@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from planner.catalog import load_catalog, load_scenario
-from planner.cli import render
 from planner.cli.app import app
 from planner.errors import PlannerError
-from planner.evaluate import Evaluation, evaluate
-from planner.models import Scenario
+
+if TYPE_CHECKING:
+    from planner.evaluate import Evaluation
+
+# The engine (pandas, pydantic models) is imported inside each command, so that commands
+# that do not need it (``serve``, ``user``, ``--help``) start fast.
 
 
 class TableFormat(enum.StrEnum):
@@ -48,11 +50,16 @@ FormatOpt = Annotated[TableFormat, typer.Option("--format", "-f", help="Output f
 
 
 def _evaluate(path: Path, catalog_dir: Path | None) -> Evaluation:
+    from planner.catalog import load_catalog, load_scenario
+    from planner.evaluate import evaluate
+
     scenario = load_scenario(path)
     return evaluate(scenario, load_catalog(catalog_dir) if catalog_dir else None)
 
 
 def _print(items: list[object]) -> None:
+    from planner.cli import render
+
     con = render.console()
     for i, item in enumerate(items):
         if i:
@@ -72,6 +79,8 @@ def compare(
     scenario: ScenarioArg, fmt: FormatOpt = TableFormat.table, catalog: CatalogOpt = None
 ) -> None:
     """Total cost, NPV and cost per user-month of every option, and the cheapest."""
+    from planner.cli import render
+
     ev = _evaluate(scenario, catalog)
     if fmt is TableFormat.json:
         render.print_json(ev.comparison.model_dump(mode="json"))
@@ -107,6 +116,8 @@ def size(
     ] = None,
 ) -> None:
     """Yearly sizing of every on-prem option: demand, storage, servers."""
+    from planner.cli import render
+
     if capacity_from is None:
         if option is not None:
             raise PlannerError("--option: only used with --capacity-from")
@@ -114,6 +125,8 @@ def size(
     else:
         from planner.bench.apply import apply_capacity, choose_option
         from planner.bench.result import load_result_json
+        from planner.catalog import load_catalog, load_scenario
+        from planner.evaluate import evaluate
 
         measured = load_result_json(capacity_from)
         current = load_scenario(scenario)
@@ -135,6 +148,9 @@ def catalog_cmd(
     catalog: CatalogOpt = None,
 ) -> None:
     """Every plan, stack, server profile and default with its price, source and date."""
+    from planner.catalog import load_catalog
+    from planner.cli import render
+
     cat = load_catalog(catalog)
     if fmt is CatalogFormat.json:
         render.print_json(cat.model_dump(mode="json"))
@@ -145,4 +161,7 @@ def catalog_cmd(
 @app.command()
 def schema() -> None:
     """The JSON Schema of the scenario file."""
+    from planner.cli import render
+    from planner.models import Scenario
+
     render.print_json(Scenario.model_json_schema())

@@ -9,10 +9,8 @@ from typing import Annotated
 
 import typer
 
-from planner.catalog import load_catalog, load_scenario
 from planner.cli.app import app
 from planner.cli.plan import CatalogOpt, ScenarioArg
-from planner.evaluate import evaluate
 
 
 class ReportFormat(enum.StrEnum):
@@ -52,6 +50,8 @@ def report(
     MAILPLAN_CHROMIUM to use another binary). Nothing is written when anything fails.
     """
     from planner import report as reports
+    from planner.catalog import load_catalog, load_scenario
+    from planner.evaluate import evaluate
 
     chosen = fmt.value if fmt is not None else reports.format_for(output)
     ev = evaluate(load_scenario(scenario), load_catalog(catalog) if catalog else None)

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from planner.catalog import load_catalog, load_scenario
-from planner.cli import render
 from planner.cli.app import app
 from planner.cli.plan import CatalogOpt, ScenarioArg, TableFormat
 
@@ -33,6 +31,8 @@ def _pct(share: float) -> str:
 
 
 def _print(items: list[Table | str]) -> None:
+    from planner.cli import render
+
     con = render.console()
     for i, item in enumerate(items):
         if i:
@@ -165,6 +165,8 @@ def simulate(
     """Monte Carlo over the scenario's ranges: P10/P50/P90 cost and NPV per option, the
     probability each option is the cheapest, and the break-even year distribution."""
     from planner import risk
+    from planner.catalog import load_catalog, load_scenario
+    from planner.cli import render
 
     sc = load_scenario(scenario)
     sim = risk.simulate(sc, load_catalog(catalog) if catalog else None, draws=draws, seed=seed)
@@ -193,6 +195,8 @@ def sensitivity(
     """Tornado: how far each ranged input, alone at its low and high value, moves the NPV
     gap between an on-prem and a cloud option."""
     from planner import risk
+    from planner.catalog import load_catalog, load_scenario
+    from planner.cli import render
 
     sc = load_scenario(scenario)
     sens = risk.sensitivity(
