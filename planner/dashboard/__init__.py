@@ -12,7 +12,10 @@ Opt-in: ``import planner`` does not load it. Modules:
 - ``widgets`` shared UI pieces: field inputs with help and errors, charts, money
 - ``range_editor`` give an input a range, change it or drop it (Risk page, Scenario form)
 - ``sidebar`` the frame's sidebar: scenario picker, upload, currency
-- ``pages/``  one script per page (Scenario, Costs, Risk, Scale, Compare, Report)
+- ``bench_form`` the Benchmark page's form: fields, bounds, what it hands the harness; no Streamlit
+- ``bench_job`` a benchmark run in its own process, its progress and Stop; no Streamlit
+- ``bench_views`` the Benchmark page's tables and charts; no Streamlit
+- ``pages/``  one script per page (Scenario, Costs, Risk, Scale, Benchmark, Compare, Report)
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("costs.py", "Costs", "costs"),
     ("risk.py", "Risk", "risk"),
     ("scale.py", "Scale", "scale"),
+    ("benchmark.py", "Benchmark", "benchmark"),
     ("compare.py", "Compare", "compare"),
     ("report.py", "Report", "report"),
 )

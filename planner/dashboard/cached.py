@@ -8,6 +8,7 @@ reads them after a cache hit does no arithmetic at all.
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
 import pandas as pd
@@ -17,13 +18,19 @@ import streamlit as st
 from planner import catalog as catalog_module
 from planner import charts, risk
 from planner import report as report_module
+from planner.bench.apply import apply_capacity
+from planner.bench.result import BenchmarkResult, capacity_from_benchmark
 from planner.catalog import dump_scenario, load_catalog, load_scenario, scenario_presets
-from planner.dashboard import upload, views
+from planner.dashboard import bench_views, upload, views
+from planner.dashboard.bench_job import JobBoard
 from planner.evaluate import Evaluation, evaluate
 from planner.models import Catalog, Scenario
 
 __all__ = [
     "assumptions",
+    "bench_board",
+    "bench_capacity",
+    "bench_chart",
     "break_even_map",
     "catalog",
     "catalog_defaults",
@@ -50,6 +57,7 @@ __all__ = [
     "servers_by_year",
     "simulation_summary",
     "tornado",
+    "with_bench_capacity",
     "with_range",
     "yearly_by_category",
 ]
@@ -274,3 +282,44 @@ def report(scenario: Scenario, fmt: str) -> bytes:
     report has the risk section. Raises ReportError (ChromiumNotFound for a PDF without
     Chromium); errors are not cached, so a retry after installing Chromium works."""
     return report_module.render(evaluation(scenario), fmt)
+
+
+# region #### benchmark ####
+
+
+@st.cache_resource(show_spinner=False)
+def bench_board() -> JobBoard:
+    """The benchmark jobs of this dashboard process (one running at a time, whichever tab
+    started it); running ones are stopped when the process exits."""
+    board = JobBoard()
+    atexit.register(board.stop_all)
+    return board
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def bench_capacity(result: BenchmarkResult) -> tuple[float, str]:
+    """``planner.bench.result.capacity_from_benchmark``: (capacity_msgs_per_s,
+    capacity_source), or BenchmarkError when the result gives no capacity."""
+    return capacity_from_benchmark(result)
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def with_bench_capacity(scenario: Scenario, result: BenchmarkResult, option_id: str) -> Scenario:
+    """``planner.bench.apply.apply_capacity`` (what ``mailplan bench apply`` writes), the
+    changed scenario checked by evaluating it."""
+    changed = apply_capacity(scenario, result, option_id)
+    evaluation(changed)
+    return changed
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def bench_chart(result: BenchmarkResult) -> go.Figure:
+    """A saved result's throughput and p99 per second."""
+    return bench_views.throughput_latency_chart(
+        bench_views.timeseries_frame(result),
+        f"Result #{result.id}: each second of the measured run",
+        result.latency_phase,
+    )
+
+
+# endregion

@@ -21,6 +21,7 @@ PAGES = {
     "costs": "planner/dashboard/pages/costs.py",
     "risk": "planner/dashboard/pages/risk.py",
     "scale": "planner/dashboard/pages/scale.py",
+    "benchmark": "planner/dashboard/pages/benchmark.py",
     "compare": "planner/dashboard/pages/compare.py",
     "report": "planner/dashboard/pages/report.py",
 }
@@ -63,6 +64,15 @@ def chart_specs(at):
 def assert_clean(at):
     """No exception reached the page."""
     assert not at.exception, [e.message for e in at.exception]
+
+
+@pytest.fixture(name="bench_db", autouse=True)
+def _bench_db(tmp_path, monkeypatch) -> Any:
+    """Every dashboard test reads and writes benchmark results in a temp store
+    (``MAILPLAN_BENCH_DB``, which the Benchmark page and ``mailplan bench`` both use)."""
+    path = tmp_path / "bench" / "results.sqlite"
+    monkeypatch.setenv("MAILPLAN_BENCH_DB", str(path))
+    return path
 
 
 @pytest.fixture(name="app")
