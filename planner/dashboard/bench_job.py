@@ -220,6 +220,7 @@ class BenchJob:
                     self._phase = str(event["text"])
             else:
                 outcome = event
+        self._proc.stdout.close()
         code = self._proc.wait()
         self._timer.cancel()
         self._finish(outcome, code)

@@ -1,12 +1,14 @@
 """The dashboard in a real browser: ``streamlit run app.py`` on a free loopback port, driven
 by Playwright through Debian's Chromium with the offline flags (no ``playwright install``).
 
-Screenshots of every page go to ``test-artifacts/dashboard/`` (git-ignored).
+Screenshots of every page go to ``test-artifacts/dashboard/`` (git-ignored). Benchmark
+results go to a temp store (``MAILPLAN_BENCH_DB``).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -68,12 +70,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 def _app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``streamlit run app.py`` on a free port of 127.0.0.1, stopped after the module."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    folder = tmp_path_factory.mktemp("streamlit")
+    log = folder / "streamlit.log"
+    env = {**os.environ, "MAILPLAN_BENCH_DB": str(folder / "bench.sqlite")}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log)
@@ -236,3 +240,30 @@ def test_risk_page_on_the_default_ranges(page, app_url):
     expect(page.get_by_role("button", name="Apply")).to_be_visible()
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "scenario-range-editor.png"))
+
+
+def test_benchmark_runs_live_and_lands_in_the_history(page, app_url):
+    """A short run from the Benchmark page draws its progress bar and live chart while it
+    runs against the reference server, then is saved, listed and charted per second."""
+    page.goto(f"{app_url}/benchmark")
+    expect(page.locator("h1", has_text="Benchmark")).to_be_visible()
+    expect(page.get_by_text("No saved results yet")).to_be_visible()
+    for name, value, shown in (("Duration (s)", "6", "6.00"), ("Concurrent sessions", "4", "4")):
+        field = page.get_by_role("spinbutton", name=name, exact=True)
+        field.fill(value)
+        field.press("Enter")
+        expect(field).to_have_value(shown)
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("[data-testid='stProgress']")).to_be_visible()
+    live = page.locator(".js-plotly-plot", has_text="Live: each second of the run")
+    live.locator(".scatterlayer .trace").first.locator(".point").nth(2).wait_for()
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "benchmark-running.png"))
+
+    expect(page.get_by_text("Finished: saved as result #1")).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot", has_text="Result #1")).to_be_visible()
+    expect(page.get_by_role("button", name="Use this capacity")).to_be_visible()
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    assert full_screenshot(page, "benchmark").stat().st_size > 50_000

@@ -24,6 +24,7 @@ SEEN = "bench_seen"  # id of the job whose end this session has already shown
 RESULT = "bench_result"  # the result picked in the history
 OPTION = "bench_option"  # the on-prem option "use this capacity" writes to
 APPLIED = "bench_applied"  # what the last "use this capacity" did
+START_PROBLEMS = "bench_start_problems"  # why the last Run did not start
 SIZE_FROM = "bench:size_from"  # the scenario size the size field was last set from
 REFRESH_S = 1.0
 
@@ -209,10 +210,9 @@ def _start(values: dict[str, object]) -> None:
         request = check_request(values)
         job = cached.bench_board().start(request, default_db_path())
     except BenchmarkError as exc:
-        ss[APPLIED] = None
-        ss["bench_start_problems"] = list(exc.problems)
+        ss[START_PROBLEMS] = list(exc.problems)
         return
-    ss["bench_start_problems"] = []
+    ss[START_PROBLEMS] = []
     ss[JOB] = job.id
 
 
@@ -223,9 +223,10 @@ def _stop(job_id: str) -> None:
 
 
 @st.fragment(run_every=REFRESH_S)
-def _live(job_id: str) -> None:
-    """Progress, the live chart and Stop, redrawn every second while the job runs; one
-    full rerun when it ends (to show the result and the history)."""
+def _live(job_id: str, own: bool) -> None:
+    """Progress and the live chart (and Stop, in the tab that started the job), redrawn
+    every second while the job runs; one full rerun when it ends (to show the result and
+    the history, or to let another tab run)."""
     job = cached.bench_board().get(job_id)
     if job is None or job.status != "running":
         st.rerun()
@@ -234,14 +235,15 @@ def _live(job_id: str) -> None:
     fraction, text = bench_views.progress_state(job.request, points, job.elapsed_s, job.phase)
     st.progress(fraction, text=widgets.plain(text))
     cols: Sequence[DeltaGenerator] = st.columns([1, 5])
-    cols[0].button(
-        "Stop",
-        key="bench_stop",
-        on_click=_stop,
-        args=(job_id,),
-        type="primary",
-        help="End the run now. A stopped run is discarded: nothing is saved.",
-    )
+    if own:
+        cols[0].button(
+            "Stop",
+            key="bench_stop",
+            on_click=_stop,
+            args=(job_id,),
+            type="primary",
+            help="End the run now. A stopped run is discarded: nothing is saved.",
+        )
     cols[1].caption(
         f"{widgets.plain(job.phase)} · {job.elapsed_s:.0f} s of at most "
         f"{job.request.time_limit_s:g} s"
@@ -436,11 +438,13 @@ def render() -> None:
             f"load. This one loads for at most {request.worst_case_s:g} s and is stopped "
             f"after {request.time_limit_s:g} s whatever happens. One run at a time."
         )
-    if running is not None and (job is None or running.id != job.id):
+    other = running is not None and (job is None or running.id != job.id)
+    if running is not None and other:
         st.info(
             f"Another benchmark is running (started {running.started_at:%H:%M:%S} UTC, "
-            "maybe in another tab); wait for it to end."
+            "maybe in another tab); Run is back when it ends. Its progress:"
         )
+        _live(running.id, own=False)
     st.button(
         "Run",
         type="primary",
@@ -449,12 +453,12 @@ def render() -> None:
         disabled=request is None or running is not None,
         key="bench_run",
     )
-    for line in ss.get("bench_start_problems", []):
+    for line in ss.get(START_PROBLEMS, []):
         st.error(widgets.plain(line))
 
     if job is not None:
         if job.status == "running":
-            _live(job.id)
+            _live(job.id, own=True)
         else:
             _outcome(job)
     _history(scenario)
