@@ -127,9 +127,10 @@ class TestForm:
 class TestRun:
     @pytest.mark.timeout(90)
     def test_embedded_run_completes_and_is_in_the_history(self, page, bench_db):
-        """A short SMTP run against the reference server is saved, listed and detailed."""
+        """A short SMTP run against the reference server, with fields typed just before
+        Run is clicked, is saved with those fields, listed and detailed."""
         page.number_input(key="bench:duration_s").set_value(2.0)
-        page.number_input(key="bench:concurrency").set_value(4).run()
+        page.number_input(key="bench:concurrency").set_value(4)
         run_button(page).click().run()
 
         wait_for(page, lambda at: bool(at.success) or bool(at.error))
@@ -142,7 +143,8 @@ class TestRun:
         assert row["Target"].startswith("embedded mailplan serve (127.0.0.1:")
         assert metric(page, "Messages ok / failed") == f"{saved.messages_ok:,} / 0"
         assert saved.messages_ok > 0
-        assert saved.workload.size_kb == 75.0
+        assert (saved.workload.size_kb, saved.workload.concurrency) == (75.0, 4)
+        assert saved.duration_s < 3
         assert any(n.startswith("Server check ok") for n in saved.notes)
 
     @pytest.mark.timeout(60)

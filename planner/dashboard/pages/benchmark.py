@@ -86,9 +86,8 @@ def _follow_scenario_size(scenario: Scenario) -> None:
         ss[SIZE_FROM] = avg
 
 
-def _form(scenario: Scenario) -> dict[str, object]:
-    """Draw the form; its values by field name."""
-    ss = st.session_state
+def _form(scenario: Scenario) -> None:
+    """Draw the form (its values live in the session, read by :func:`_values`)."""
     _follow_scenario_size(scenario)
     top: Sequence[DeltaGenerator] = st.columns([3, 1])
     target = top[0].radio(
@@ -185,29 +184,38 @@ def _form(scenario: Scenario) -> dict[str, object]:
         _number(search[3], "step_duration_s", 3.0, (1.0, 60.0), 1.0, "Measured seconds per step.")
         _number(search[4], "max_steps", 6, (1, 20), 1, "Rising steps at most.")
 
-    values: dict[str, object] = {"target": target, "protocol": protocol, "capacity": capacity}
+
+def _values() -> dict[str, object]:
+    """The form's values by field name, read from the session (so that Run's callback sees
+    a field typed just before the click), without the fields the form does not show."""
+    ss = st.session_state
+    values: dict[str, object] = {}
     for field in LABELS:
         key = _key(field)
-        if field not in values and key in ss and ss[key] is not None:
+        if key in ss and ss[key] is not None:
             values[field] = ss[key]
-    if target != "server":
+    if values.get("target") != "server":
         for field in ("server", "label", "user", "password", "sender", "recipient"):
             values.pop(field, None)
-    if not open_loop:
+    if not ss.get(_key("open_loop")):
         values.pop("rate_msgs_per_s", None)
-    if not capacity:
+    if not values.get("capacity"):
         for field in ("slo_p99_ms", "start_rate", "max_rate", "step_duration_s", "max_steps"):
             values.pop(field, None)
+    if values.get("protocol") == "smtp":
+        values.pop("messages_per_session", None)
+    else:
+        values.pop("size_mix", None)
     return values
 
 
 # region #### running ####
 
 
-def _start(values: dict[str, object]) -> None:
+def _start() -> None:
     ss = st.session_state
     try:
-        request = check_request(values)
+        request = check_request(_values())
         job = cached.bench_board().start(request, default_db_path())
     except BenchmarkError as exc:
         ss[START_PROBLEMS] = list(exc.problems)
@@ -424,9 +432,9 @@ def render() -> None:
     running = board.running()
 
     st.header("Run a load")
-    values = _form(scenario)
+    _form(scenario)
     try:
-        request = check_request(values)
+        request = check_request(_values())
         problems: list[str] = []
     except BenchmarkError as exc:
         request, problems = None, list(exc.problems)
@@ -449,7 +457,6 @@ def render() -> None:
         "Run",
         type="primary",
         on_click=_start,
-        args=(values,),
         disabled=request is None or running is not None,
         key="bench_run",
     )
