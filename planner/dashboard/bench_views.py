@@ -60,8 +60,13 @@ def live_frame(points: Sequence[LivePoint]) -> pd.DataFrame:
 
 def timeseries_frame(result: BenchmarkResult) -> pd.DataFrame:
     """A saved result's per-second series in :data:`LIVE_COLUMNS` (``t_s`` = seconds since
-    the end of warm-up, at the end of each second)."""
-    rows = [(float(s.second + 1), float(s.messages_ok), s.p99_ms, "") for s in result.timeseries]
+    the end of warm-up, at the end of each second); the run's final part-second is left
+    out, as its count is not a rate."""
+    rows = [
+        (float(s.second + 1), float(s.messages_ok), s.p99_ms, "")
+        for s in result.timeseries
+        if result.duration_s - s.second >= _PARTIAL_S
+    ]
     return pd.DataFrame(rows, columns=LIVE_COLUMNS).astype({"p99_ms": float})
 
 

@@ -12,12 +12,12 @@ from streamlit.testing.v1 import AppTest
 
 from planner.bench.apply import apply_capacity
 from planner.bench.peers import SmtpSink, free_port
-from planner.bench.result import BenchmarkResult, capacity_from_benchmark
+from planner.bench.result import BenchmarkResult, SecondSample, capacity_from_benchmark
 from planner.bench.runner import run
 from planner.bench.store import ResultStore
 from planner.bench.targets import Target
 from planner.bench.workload import Workload
-from planner.dashboard import state
+from planner.dashboard import bench_views, state
 from tests.dashboard.conftest import APP, assert_clean, errors, metric
 
 WAIT_S = 60
@@ -240,3 +240,18 @@ class TestUseThisCapacity:
         assert_clean(page)
         assert errors(page)[-1].startswith("The Scenario page has changes with problems")
         assert page.sidebar.selectbox(key=state.PICKER).value == "default"
+
+
+def test_result_chart_leaves_out_the_final_part_second(smtp_result):
+    """A saved run's chart has one point per whole measured second, none for the last
+    fraction of a second (whose count is not a rate)."""
+    samples = [
+        SecondSample(second=i, messages_ok=n, messages_failed=0)
+        for i, n in enumerate((90, 110, 100, 4))
+    ]
+    result = smtp_result.model_copy(update={"duration_s": 3.05, "timeseries": samples})
+
+    frame = bench_views.timeseries_frame(result)
+
+    assert frame["t_s"].tolist() == [1, 2, 3]
+    assert frame["msgs_per_s"].tolist() == [90, 110, 100]
