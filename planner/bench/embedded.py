@@ -34,6 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from planner.bench.result import BenchmarkResult
+from planner.bench.targets import Target
 from planner.bench.workload import MessageFactory, Workload
 from planner.errors import BenchmarkError
 
@@ -207,6 +209,47 @@ class EmbeddedServer:
                 os.replace(tmp, box / "new" / name)
                 written += 1
         return written
+
+    def target(self, protocol: str, label: str | None = None) -> Target:
+        """The harness target for this server's ``protocol`` listener (its users included)."""
+        from planner import __version__
+
+        return Target(
+            protocol=protocol,  # type: ignore[arg-type]
+            host="127.0.0.1",
+            port=self.ports[protocol],
+            users=tuple(self.users),
+            server_label=label or "mailplan serve (reference server)",
+            server_version=__version__,
+            embedded=True,
+            flag="--embedded",
+        )
+
+    def check(self, result: BenchmarkResult, after: float) -> BenchmarkResult:
+        """``result`` with the server's counters attached and accepted = delivered checked
+        (SMTP): the harness's accepted count against stats.json and the Maildir files."""
+        counters = self.settled_counters(after)
+        files = self.delivered_files()
+        notes = list(result.notes)
+        data: dict[str, Any] = dict(counters or {})
+        data["maildir_files"] = files
+        if result.protocol == "smtp":
+            harness = result.messages_ok + result.warmup_messages
+            if result.capacity_search is not None:  # the server counted every step
+                harness = sum(
+                    s.messages_ok + s.warmup_messages for s in result.capacity_search.steps
+                )
+            data["harness_accepted"] = harness
+            accepted = data.get("accepted")
+            same = accepted == harness and (
+                result.workload.recipients_per_message > 1 or files == harness
+            )
+            notes.append(
+                f"Server check {'ok' if same else 'MISMATCH'}: harness counted {harness} "
+                f"accepted, server stats.json accepted={accepted}, "
+                f"delivered_local={data.get('delivered_local')}, {files} files in Maildir."
+            )
+        return result.model_copy(update={"server_counters": data, "notes": notes})
 
     def delivered_files(self) -> int:
         """Messages in every user's Maildir (``new`` and ``cur``)."""

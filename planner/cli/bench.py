@@ -18,7 +18,6 @@ from planner.cli.app import app
 from planner.errors import BenchmarkError
 
 if TYPE_CHECKING:
-    from planner.bench.embedded import EmbeddedServer
     from planner.bench.progress import ProgressCallback
     from planner.bench.result import BenchmarkResult
     from planner.bench.targets import Target
@@ -243,48 +242,6 @@ def _progress(quiet: bool, description: str) -> Any:
     return RichProgress(description)
 
 
-def _embedded_target(srv: EmbeddedServer, protocol: str, label: str | None) -> Target:
-    from planner import __version__
-    from planner.bench.targets import Target
-
-    return Target(
-        protocol=protocol,  # type: ignore[arg-type]
-        host="127.0.0.1",
-        port=srv.ports[protocol],
-        users=tuple(srv.users),
-        server_label=label or "mailplan serve (reference server)",
-        server_version=__version__,
-        embedded=True,
-        flag="--embedded",
-    )
-
-
-def _with_server_check(
-    result: BenchmarkResult, srv: EmbeddedServer, after: float
-) -> BenchmarkResult:
-    """Attach the embedded server's counters and check accepted = delivered."""
-    counters = srv.settled_counters(after)
-    files = srv.delivered_files()
-    notes = list(result.notes)
-    data: dict[str, Any] = dict(counters or {})
-    data["maildir_files"] = files
-    if result.protocol == "smtp":
-        harness = result.messages_ok + result.warmup_messages
-        if result.capacity_search is not None:  # the server counted every step
-            harness = sum(s.messages_ok + s.warmup_messages for s in result.capacity_search.steps)
-        data["harness_accepted"] = harness
-        accepted = data.get("accepted")
-        same = accepted == harness and (
-            result.workload.recipients_per_message > 1 or files == harness
-        )
-        notes.append(
-            f"Server check {'ok' if same else 'MISMATCH'}: harness counted {harness} accepted, "
-            f"server stats.json accepted={accepted}, "
-            f"delivered_local={data.get('delivered_local')}, {files} files in Maildir."
-        )
-    return result.model_copy(update={"server_counters": data, "notes": notes})
-
-
 def _finish(result: BenchmarkResult, fmt: OutFormat, db: Path | None, no_save: bool) -> None:
     from planner.bench.store import ResultStore
 
@@ -476,12 +433,12 @@ def smtp_cmd(
     from planner.bench.embedded import EmbeddedServer
 
     with EmbeddedServer(users=min(wl.concurrency, 50)) as srv:
-        target = _embedded_target(srv, "smtp", label)
+        target = srv.target("smtp", label)
         wl = wl.model_copy(
             update={"local_recipients": tuple(a for a, _ in srv.users), "local_share": 1.0}
         )
         result = _run(target, wl, quiet, "smtp (embedded)")
-        result = _with_server_check(result, srv, time.time())
+        result = srv.check(result, time.time())
     _finish(result, fmt, db, no_save)
 
 
@@ -510,9 +467,9 @@ def _mailbox_run(
         if wl.delete:
             per_user = max(per_user, budget // len(srv.users) + wl.messages_per_session * 2)
         srv.seed(min(per_user, 5000), seed_wl)
-        target = _embedded_target(srv, protocol, label)
+        target = srv.target(protocol, label)
         result = _run(target, wl, quiet, f"{protocol} (embedded)")
-        return _with_server_check(result, srv, time.time())
+        return srv.check(result, time.time())
 
 
 @bench_app.command("pop3")
@@ -734,8 +691,8 @@ def capacity_cmd(
             wl = wl.model_copy(
                 update={"local_recipients": tuple(a for a, _ in srv.users), "local_share": 1.0}
             )
-        result = go(_embedded_target(srv, proto, label), wl)
-        result = _with_server_check(result, srv, time.time())
+        result = go(srv.target(proto, label), wl)
+        result = srv.check(result, time.time())
     _finish(result, fmt, db, no_save)
 
 

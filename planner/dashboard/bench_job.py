@@ -116,7 +116,6 @@ def execute(
 
     # The CLI's own helpers, so that the dashboard's embedded runs are built and checked
     # exactly like `mailplan bench --embedded` (they would be better public in planner.bench).
-    from planner.cli.bench import _embedded_target, _with_server_check
 
     emit({"event": "phase", "text": "starting the reference server on 127.0.0.1"})
     pop3 = request.protocol == "pop3"
@@ -126,11 +125,11 @@ def execute(
             workload = request.workload()
         else:
             workload = request.workload(tuple(address for address, _ in srv.users))
-        target = _embedded_target(srv, request.protocol, request.label or None)
+        target = srv.target(request.protocol, request.label or None)
         emit({"event": "phase", "text": f"loading the reference server on {target.address}"})
         result = _measure(request, target, workload, progress)
         emit({"event": "phase", "text": "checking the server's counters"})
-        return _with_server_check(result, srv, time.time())
+        return srv.check(result, time.time())
 
 
 def child_main(stdin: TextIO, out: TextIO) -> int:
