@@ -21,8 +21,8 @@ _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b"
 def npv_distributions(sim: Simulation, bins: int = 60) -> go.Figure:
     """NPV distribution per option over the draws: share of draws per NPV bin, one line
     each, with P10, P50 and P90 in the legend entry's hover. The axis spans the 0.5th to
-    99.5th percentile of all options' draws, so one long tail does not squash the rest;
-    draws beyond it are counted in the outermost bins."""
+    99.5th percentile of all options' draws, so one long tail does not squash the rest; an
+    option with draws beyond it says how many in its legend entry."""
     cur = sim.scenario.currency
     every = np.concatenate([sim.npv(o.id) for o in sim.evaluation.options])
     lo, hi = (float(v) for v in np.percentile(every, [0.5, 99.5]))
@@ -32,7 +32,10 @@ def npv_distributions(sim: Simulation, bins: int = 60) -> go.Figure:
     centers = (edges[:-1] + edges[1:]) / 2.0
     fig = go.Figure()
     for o in sim.summary.options:
-        counts, _ = np.histogram(np.clip(sim.npv(o.id), lo, hi), bins=edges)
+        values = sim.npv(o.id)
+        counts, _ = np.histogram(values, bins=edges)
+        outside = float(np.mean((values < lo) | (values > hi)))
+        name = o.id if outside == 0 else f"{o.id} ({outside:.1%} of draws off the axis)"
         q = o.npv
         fig.add_trace(
             go.Scatter(
@@ -41,7 +44,7 @@ def npv_distributions(sim: Simulation, bins: int = 60) -> go.Figure:
                 mode="lines",
                 line={"shape": "hvh", "dash": "solid" if o.kind == "onprem" else "dot"},
                 fill="tozeroy",
-                name=o.id,
+                name=name,
                 hovertemplate=(
                     f"{o.id}<br>NPV %{{x:,.0f}} {cur}: %{{y:.1f}} % of draws<br>"
                     f"P10 {q.p10:,.0f} · P50 {q.p50:,.0f} · P90 {q.p90:,.0f}<extra></extra>"

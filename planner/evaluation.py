@@ -1,0 +1,564 @@
+"""Evaluate a scenario: costs per option and year, sizing, totals, NPV, break-even points.
+
+``evaluate(scenario)`` resolves the options against the catalog, computes every cost line
+once (array-first, see ``planner.costs``) and exposes the results as tidy DataFrames and
+plain models. Amounts are in the scenario's display currency: USD figures times
+``usd_exchange_rate``.
+
+- total = sum of every yearly amount over the horizon (undiscounted)
+- NPV = sum over years of cost_y / (1 + discount_rate)^(y-1) (costs at the start of each year)
+- per_user_month = total / sum over years of (users_y * 12)
+- break-even year: the first year whose cumulative on-prem cost is at or below the
+  cumulative cloud cost (undiscounted)
+- break-even users: the smallest starting user count, from 10 to 100,000, at which on-prem
+  NPV is at or below cloud NPV with everything else unchanged
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from planner.catalog import load_catalog
+from planner.costs import (
+    CLOUD_CATEGORIES,
+    ONPREM_CATEGORIES,
+    cloud_lines,
+    discount_factors,
+    onprem_lines,
+)
+from planner.models import Catalog, Organization, Scenario
+from planner.qualitative import Assessment, assess
+from planner.resolution import ResolvedCloud, ResolvedOnPrem, ResolvedScenario, eol_within, resolve
+from planner.sizing import Demand, FloatArray, Inputs, demand
+
+__all__ = [
+    "SWEEP_MAX_USERS",
+    "SWEEP_MIN_USERS",
+    "BreakEven",
+    "Comparison",
+    "Evaluation",
+    "OptionSummary",
+    "YearCost",
+    "evaluate",
+    "option_costs",
+]
+
+SWEEP_MIN_USERS = 10
+SWEEP_MAX_USERS = 100_000
+_GRID_STEP = 1.02  # geometric step of the coarse break-even grid
+_CHUNK = 20_000  # user counts evaluated per call in the exact break-even scan
+
+Option = ResolvedOnPrem | ResolvedCloud
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class YearCost(_Frozen):
+    """One year of one option: users, cost and cost per category (display currency)."""
+
+    year: int
+    users: int
+    cost: float
+    by_category: dict[str, float]
+
+
+class OptionSummary(_Frozen):
+    """Totals for one option (display currency, rounded to cents)."""
+
+    id: str
+    kind: Literal["onprem", "cloud"]
+    label: str
+    total: float
+    npv: float
+    per_user_month: float
+    qualitative_score: float | None
+    ruled_out_by: list[str]
+    warnings: list[str]
+    years: list[YearCost]
+
+
+class BreakEven(_Frozen):
+    """Where an on-prem option catches up with a cloud option (None: not within range)."""
+
+    onprem: str
+    cloud: str
+    year: int | None
+    users: int | None
+
+
+class Comparison(_Frozen):
+    """The comparison, in the shape of ``mailplan compare --format json``."""
+
+    scenario: str
+    currency: str
+    horizon_years: int
+    discount_rate: float
+    cheapest: str
+    options: list[OptionSummary]
+    break_even: list[BreakEven]
+    warnings: list[str]
+
+
+def option_costs(
+    option: Option, org: Inputs, esc: Inputs, d: Demand, **overrides: Any
+) -> tuple[dict[str, FloatArray], FloatArray | None]:
+    """Yearly USD cost lines (N, H) of one option, and its servers (None for cloud).
+
+    ``org``, ``esc`` and ``overrides`` (fields of the resolved option) may hold (N,)
+    arrays; ``d`` must be ``demand(org, horizon)``.
+    """
+    inputs = Inputs.of(option, **overrides)
+    if isinstance(option, ResolvedOnPrem):
+        return onprem_lines(org, inputs, esc, d)
+    return cloud_lines(org, inputs, esc, d), None
+
+
+def _round(x: float) -> float:
+    return round(float(x), 2)
+
+
+class Evaluation:
+    """A scenario evaluated against a catalog. Cheap to build; frames are made on demand."""
+
+    def __init__(
+        self, scenario: Scenario, catalog: Catalog | None = None, start: dt.date | None = None
+    ) -> None:
+        self.scenario = scenario
+        self.catalog = catalog if catalog is not None else load_catalog()
+        self.start = start or scenario.start_date or dt.date.today()
+        self.resolved: ResolvedScenario = resolve(scenario, self.catalog)
+        self.horizon = scenario.horizon_years
+        self.rate = scenario.usd_exchange_rate
+        self.discount = discount_factors(scenario.discount_rate, self.horizon)[0]
+        self._org = Inputs.of(scenario.organization)
+        self._esc = Inputs.of(scenario.escalation)
+        self.demand = demand(self._org, self.horizon)
+        self.lines: dict[str, dict[str, FloatArray]] = {}  # option -> category -> (H,) display
+        self.servers: dict[str, FloatArray] = {}
+        for option in self.resolved.options:
+            lines, servers = option_costs(option, self._org, self._esc, self.demand)
+            self.lines[option.id] = {k: v[0] * self.rate for k, v in lines.items()}
+            if servers is not None:
+                self.servers[option.id] = servers[0]
+        self.assessments: dict[str, Assessment] = assess(self.resolved, self.catalog, self.start)
+
+    # region #### per-option figures ####
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """Resolved options, on-prem first."""
+        return self.resolved.options
+
+    def option(self, option_id: str) -> Option:
+        """The resolved option with this id."""
+        return next(o for o in self.options if o.id == option_id)
+
+    def yearly(self, option_id: str) -> FloatArray:
+        """Cost per year (H,), display currency."""
+        return np.asarray(sum(self.lines[option_id].values()), dtype=np.float64)
+
+    def total(self, option_id: str) -> float:
+        """Undiscounted cost over the horizon, display currency."""
+        return float(self.yearly(option_id).sum())
+
+    def npv(self, option_id: str) -> float:
+        """Cost over the horizon discounted to the start of year 1, display currency."""
+        return float(self.yearly(option_id) @ self.discount)
+
+    def per_user_month(self, option_id: str) -> float:
+        """Total divided by the user-months of the horizon."""
+        return self.total(option_id) / float(self.demand.users[0].sum() * 12.0)
+
+    @cached_property
+    def eligible(self) -> list[str]:
+        """Options that meet every requirement of the scenario."""
+        return [o.id for o in self.options if not self.assessments[o.id].ruled_out_by]
+
+    @cached_property
+    def cheapest(self) -> str:
+        """The option with the lowest NPV among those meeting the requirements (all, if none do)."""
+        pool = self.eligible or [o.id for o in self.options]
+        return min(pool, key=self.npv)
+
+    # endregion
+    # region #### warnings ####
+
+    def option_warnings(self, option: Option) -> list[str]:
+        """What a reader should know about an option's figures."""
+        out = []
+        horizon_end = self.horizon
+        if eol_within(option.end_of_life, self.horizon, self.start):
+            out.append(
+                f"end of life on {option.end_of_life}, within the {horizon_end}-year horizon"
+            )
+        if isinstance(option, ResolvedCloud):
+            if not option.selectable:
+                out.append("legacy plan, not offered for new deployments")
+            users = self.demand.users[0]
+            if option.max_users is not None and users.max() > option.max_users:
+                out.append(
+                    f"{int(users.max()):,} users exceed the plan's limit of {option.max_users:,}"
+                )
+            mailbox = self.demand.mailbox_gb[0]
+            cap = option.mailbox_cap_gb
+            if cap is not None:
+                over = np.flatnonzero(mailbox > cap + 1e-9)
+                kind = "pooled storage" if option.storage_pooled else "mailbox cap"
+                if over.size:
+                    out.append(
+                        f"average mailbox of {mailbox[over[0]]:g} GB in year {over[0] + 1} exceeds "
+                        f"the plan's {kind} of {cap:g} GB per user; no purchase lifts it"
+                    )
+                elif not option.storage_pooled and mailbox.max() > 0.8 * cap:
+                    out.append(
+                        f"average mailbox reaches {mailbox.max():g} GB of the {cap:g} GB cap; "
+                        "heavier users will hit it first"
+                    )
+        return out
+
+    @cached_property
+    def warnings(self) -> list[str]:
+        """Scenario-wide warnings."""
+        out = []
+        if not self.eligible:
+            out.append("every option fails a requirement; the cheapest is chosen among all")
+        return out
+
+    # endregion
+    # region #### frames ####
+
+    @cached_property
+    def costs(self) -> pd.DataFrame:
+        """Tidy cost frame: option, kind, year, category, amount (display currency)."""
+        rows = []
+        yrs = np.arange(1, self.horizon + 1)
+        for option in self.options:
+            for category, values in self.lines[option.id].items():
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "option": option.id,
+                            "kind": option.kind,
+                            "year": yrs,
+                            "category": category,
+                            "amount": values,
+                        }
+                    )
+                )
+        frame = pd.concat(rows, ignore_index=True)
+        return frame.sort_values(["option", "year"], kind="stable").reset_index(drop=True)
+
+    @cached_property
+    def sizing(self) -> pd.DataFrame:
+        """Sizing frame (on-prem options): option, year, users, messages_per_day,
+        peak_msgs_per_s, storage_tb, capacity_msgs_per_s, servers."""
+        d = self.demand
+        frames = [
+            pd.DataFrame(
+                {
+                    "option": o.id,
+                    "year": np.arange(1, self.horizon + 1),
+                    "users": d.users[0].astype(np.int64),
+                    "messages_per_day": d.messages_per_day[0],
+                    "peak_msgs_per_s": d.peak_msgs_per_s[0],
+                    "storage_tb": d.storage_tb[0],
+                    "capacity_msgs_per_s": o.capacity_msgs_per_s,
+                    "servers": self.servers[o.id].astype(np.int64),
+                }
+            )
+            for o in self.resolved.onprem
+        ]
+        if not frames:
+            return pd.DataFrame(
+                columns=[
+                    "option",
+                    "year",
+                    "users",
+                    "messages_per_day",
+                    "peak_msgs_per_s",
+                    "storage_tb",
+                    "capacity_msgs_per_s",
+                    "servers",
+                ]
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """One row per option: id, kind, label, total, npv, per_user_month,
+        qualitative_score, ruled_out, cheapest."""
+        return pd.DataFrame(
+            [
+                {
+                    "id": o.id,
+                    "kind": o.kind,
+                    "label": o.label,
+                    "total": self.total(o.id),
+                    "npv": self.npv(o.id),
+                    "per_user_month": self.per_user_month(o.id),
+                    "qualitative_score": self.assessments[o.id].score,
+                    "ruled_out": ", ".join(self.assessments[o.id].ruled_out_by),
+                    "cheapest": o.id == self.cheapest,
+                }
+                for o in self.options
+            ]
+        )
+
+    @cached_property
+    def assumptions(self) -> pd.DataFrame:
+        """Every input with its origin and source: scope, field, value, origin, source,
+        as_of, estimate, note."""
+        rows: list[dict[str, Any]] = []
+        sc = self.scenario
+        for field in ("currency", "usd_exchange_rate", "horizon_years", "discount_rate"):
+            rows.append(
+                self._scenario_row(
+                    "scenario", field, getattr(sc, field), field in sc.model_fields_set
+                )
+            )
+        for field in type(sc.escalation).model_fields:
+            rows.append(
+                self._scenario_row(
+                    "escalation",
+                    field,
+                    getattr(sc.escalation, field),
+                    field in sc.escalation.model_fields_set,
+                )
+            )
+        org = sc.organization
+        for field, info in Organization.model_fields.items():
+            row = self._scenario_row(
+                "organization", field, getattr(org, field), field in org.model_fields_set
+            )
+            if field not in org.model_fields_set:
+                row["note"] = info.description
+            rows.append(row)
+        for option in self.options:
+            for field, prov in option.provenance.items():
+                value: Any = getattr(option, field, None)
+                if isinstance(option, ResolvedCloud) and field == "storage_addon":
+                    price = option.addon_price_per_user_month
+                    value = f"{option.addon_label}: {price:g} USD/user-month"
+                elif field == "billing_surcharge":
+                    value = prov.note.split(";")[0] if prov.note else None
+                rows.append(
+                    {
+                        "scope": option.id,
+                        "field": field,
+                        "value": value,
+                        "origin": prov.origin,
+                        "source": prov.source,
+                        "as_of": prov.as_of,
+                        "estimate": prov.estimate,
+                        "note": prov.note,
+                    }
+                )
+            if isinstance(option, ResolvedOnPrem):
+                rows.append(
+                    {
+                        "scope": option.id,
+                        "field": "capacity_source",
+                        "value": option.capacity_source,
+                        "origin": option.capacity_kind,
+                        "source": None,
+                        "as_of": None,
+                        "estimate": False,
+                        "note": None,
+                    }
+                )
+        return pd.DataFrame(
+            rows,
+            columns=["scope", "field", "value", "origin", "source", "as_of", "estimate", "note"],
+        )
+
+    @staticmethod
+    def _scenario_row(scope: str, field: str, value: Any, was_set: bool) -> dict[str, Any]:
+        return {
+            "scope": scope,
+            "field": field,
+            "value": value,
+            "origin": "scenario" if was_set else "mailplan default",
+            "source": None,
+            "as_of": None,
+            "estimate": False,
+            "note": None,
+        }
+
+    # endregion
+    # region #### break-even ####
+
+    def option_npv_for_users(self, option_id: str, users: npt.ArrayLike) -> FloatArray:
+        """NPV (display currency) of one option for each starting user count in ``users``."""
+        org = self._org.replace(users=np.asarray(users, dtype=np.float64))
+        d = demand(org, self.horizon)
+        lines, _ = option_costs(self.option(option_id), org, self._esc, d)
+        yearly = np.sum(list(lines.values()), axis=0)
+        return np.asarray(yearly @ self.discount * self.rate, dtype=np.float64)
+
+    @cached_property
+    def _grid(self) -> npt.NDArray[np.int64]:
+        n = int(np.ceil(np.log(SWEEP_MAX_USERS / SWEEP_MIN_USERS) / np.log(_GRID_STEP))) + 1
+        return np.unique(
+            np.rint(np.geomspace(SWEEP_MIN_USERS, SWEEP_MAX_USERS, n)).astype(np.int64)
+        )
+
+    @cached_property
+    def _grid_npv(self) -> dict[str, FloatArray]:
+        return {o.id: self.option_npv_for_users(o.id, self._grid) for o in self.options}
+
+    def break_even_users(self, onprem_id: str, cloud_id: str) -> int | None:
+        """Smallest starting user count in 10..100,000 with on-prem NPV <= cloud NPV.
+
+        Exact: a coarse geometric grid finds the intervals where a crossing is possible
+        (NPV never falls as users rise, so on-prem at the interval's start must be at or
+        below cloud at its end), then every integer in those intervals is checked.
+        """
+        grid = self._grid
+        a, c = self._grid_npv[onprem_id], self._grid_npv[cloud_id]
+        tol = 1e-9 * np.maximum(np.abs(c), 1.0)
+        if a[0] <= c[0] + tol[0]:
+            return int(grid[0])
+        candidates = np.flatnonzero(a[:-1] <= c[1:] + tol[1:])
+        pending: list[npt.NDArray[np.int64]] = []
+        size, limit = 0, 1  # the first candidate interval alone, then growing batches
+        for i in candidates:
+            pending.append(np.arange(grid[i] + 1, grid[i + 1] + 1))
+            size += pending[-1].size
+            if size >= limit or i == candidates[-1]:
+                users = np.concatenate(pending)
+                ai = self.option_npv_for_users(onprem_id, users)
+                ci = self.option_npv_for_users(cloud_id, users)
+                hit = np.flatnonzero(ai <= ci + 1e-9 * np.maximum(np.abs(ci), 1.0))
+                if hit.size:
+                    return int(users[hit[0]])
+                pending, limit, size = [], min(max(limit, size) * 4, _CHUNK), 0
+        return None
+
+    def break_even_year(self, onprem_id: str, cloud_id: str) -> int | None:
+        """First year whose cumulative on-prem cost is at or below the cloud's (undiscounted)."""
+        a = np.cumsum(self.yearly(onprem_id))
+        c = np.cumsum(self.yearly(cloud_id))
+        hit = np.flatnonzero(a <= c + 1e-9 * np.maximum(np.abs(c), 1.0))
+        return int(hit[0]) + 1 if hit.size else None
+
+    @cached_property
+    def break_even(self) -> list[BreakEven]:
+        """Break-even year and users for every on-prem/cloud pair."""
+        return [
+            BreakEven(
+                onprem=o.id,
+                cloud=c.id,
+                year=self.break_even_year(o.id, c.id),
+                users=self.break_even_users(o.id, c.id),
+            )
+            for o in self.resolved.onprem
+            for c in self.resolved.cloud
+        ]
+
+    def sweep(
+        self, users: npt.ArrayLike, user_growth_per_year: npt.ArrayLike | None = None
+    ) -> pd.DataFrame:
+        """Every option over many organisation sizes (and growth rates) at once.
+
+        ``users`` and ``user_growth_per_year`` are equal-length arrays of points (or a
+        scalar growth). Returns option, kind, users, user_growth_per_year, total, npv,
+        per_user_month per point (display currency).
+        """
+        u = np.asarray(users, dtype=np.float64).reshape(-1)
+        g = np.broadcast_to(
+            np.asarray(
+                self.scenario.organization.user_growth_per_year
+                if user_growth_per_year is None
+                else user_growth_per_year,
+                dtype=np.float64,
+            ),
+            u.shape,
+        )
+        org = self._org.replace(users=u, user_growth_per_year=g)
+        d = demand(org, self.horizon)
+        user_months = d.users.sum(axis=1) * 12.0
+        frames = []
+        for option in self.options:
+            lines, _ = option_costs(option, org, self._esc, d)
+            yearly = np.sum(list(lines.values()), axis=0) * self.rate
+            total = yearly.sum(axis=1)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "option": option.id,
+                        "kind": option.kind,
+                        "users": u.astype(np.int64),
+                        "user_growth_per_year": g,
+                        "total": total,
+                        "npv": yearly @ self.discount,
+                        "per_user_month": total / user_months,
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    # endregion
+
+    @cached_property
+    def comparison(self) -> Comparison:
+        """Everything ``mailplan compare`` reports, as one model."""
+        users = self.demand.users[0]
+        options = []
+        for o in self.options:
+            lines = self.lines[o.id]
+            cats = ONPREM_CATEGORIES if o.kind == "onprem" else CLOUD_CATEGORIES
+            yearly = self.yearly(o.id)
+            years = [
+                YearCost(
+                    year=y + 1,
+                    users=int(users[y]),
+                    cost=_round(yearly[y]),
+                    by_category={c: _round(lines[c][y]) for c in cats},
+                )
+                for y in range(self.horizon)
+            ]
+            a = self.assessments[o.id]
+            options.append(
+                OptionSummary(
+                    id=o.id,
+                    kind=o.kind,
+                    label=o.label,
+                    total=_round(self.total(o.id)),
+                    npv=_round(self.npv(o.id)),
+                    per_user_month=_round(self.per_user_month(o.id)),
+                    qualitative_score=None if a.score is None else round(a.score, 2),
+                    ruled_out_by=list(a.ruled_out_by),
+                    warnings=self.option_warnings(o) + list(a.reasons),
+                    years=years,
+                )
+            )
+        return Comparison(
+            scenario=self.scenario.name,
+            currency=self.scenario.currency,
+            horizon_years=self.horizon,
+            discount_rate=self.scenario.discount_rate,
+            cheapest=self.cheapest,
+            options=options,
+            break_even=self.break_even,
+            warnings=self.warnings,
+        )
+
+
+def evaluate(
+    scenario: Scenario, catalog: Catalog | None = None, start: dt.date | None = None
+) -> Evaluation:
+    """Evaluate ``scenario`` against ``catalog`` (the bundled one by default).
+
+    Raises ScenarioError when an option names an unknown plan, stack, server or relay, or
+    lacks an input no catalog entry provides.
+    """
+    return Evaluation(scenario, catalog, start)

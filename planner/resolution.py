@@ -1,0 +1,464 @@
+"""Fill every option's inputs from the catalog and remember where each value came from.
+
+An on-prem field comes from, in order: the option inline, the relay (for
+``outbound_relay_per_1000``), the stack, the server profile, the catalog's global
+defaults. Capacity is the server profile's figure times the stack's ``capacity_scale``
+unless ``capacity_msgs_per_s`` is given inline. A cloud field comes from the option
+inline, then the plan (with the vendor's billing surcharge on the list price), then the
+global defaults (admin hourly cost, migration). ``plan: custom`` takes zero for anything
+not given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from planner.errors import ScenarioError
+from planner.models import (
+    CUSTOM_PLAN,
+    Catalog,
+    CloudOption,
+    CloudPlan,
+    OnPremOption,
+    Redundancy,
+    Scenario,
+    ServerProfile,
+    Sourced,
+    SourcedText,
+    Stack,
+)
+
+__all__ = [
+    "CapacityKind",
+    "Provenance",
+    "ResolvedCloud",
+    "ResolvedOnPrem",
+    "ResolvedScenario",
+    "capacity_kind",
+    "resolve",
+    "with_capacity",
+]
+
+CapacityKind = Literal["catalog", "manual", "benchmark"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Provenance(_Frozen):
+    """Where one resolved value came from."""
+
+    origin: str
+    source: str | None = None
+    as_of: str | None = None
+    estimate: bool = False
+    note: str | None = None
+
+    @classmethod
+    def of(cls, origin: str, fact: Sourced | SourcedText | None = None) -> Provenance:
+        """Provenance from a catalog fact (or a bare origin such as ``inline``)."""
+        if fact is None:
+            return cls(origin=origin)
+        return cls(
+            origin=origin,
+            source=fact.source,
+            as_of=fact.as_of,
+            estimate=fact.estimate,
+            note=fact.note,
+        )
+
+
+class ResolvedOnPrem(_Frozen):
+    """An on-prem option with every input filled (USD, per the units in the field names)."""
+
+    id: str
+    label: str
+    kind: Literal["onprem"] = "onprem"
+    stack: str | None
+    server: str | None
+    server_price: float
+    server_watts: float
+    capacity_msgs_per_s: float
+    capacity_source: str
+    capacity_kind: CapacityKind
+    storage_tb_per_server: float
+    redundancy: Redundancy
+    refresh_years: int
+    target_utilization: float
+    electricity_per_kwh: float
+    pue: float
+    rack_per_server_month: float
+    admin_hours_per_month: float
+    admin_hours_per_server_month: float
+    admin_hours_per_100_users_month: float
+    admin_hourly_cost: float
+    licence_per_server_year: float
+    licence_per_user_year: float
+    filtering_per_user_month: float
+    backup_per_tb_month: float
+    outbound_relay_per_1000: float
+    setup_cost: float
+    properties: tuple[str, ...]
+    end_of_life: str | None
+    provenance: dict[str, Provenance]
+
+
+class ResolvedCloud(_Frozen):
+    """A cloud option with every input filled (USD, per the units in the field names)."""
+
+    id: str
+    label: str
+    kind: Literal["cloud"] = "cloud"
+    plan: str
+    vendor: str | None
+    price_per_user_month: float
+    included_gb_per_user: float
+    storage_pooled: bool
+    mailbox_cap_gb: float | None
+    extra_storage_per_gb_month: float
+    addon_label: str | None
+    addon_price_per_user_month: float
+    addon_gb_per_user: float
+    per_1000_messages: float
+    migration_per_user: float
+    admin_hours_per_month: float
+    admin_hourly_cost: float
+    max_users: int | None
+    selectable: bool
+    properties: tuple[str, ...]
+    end_of_life: str | None
+    provenance: dict[str, Provenance]
+
+
+class ResolvedScenario(_Frozen):
+    """A scenario with its options resolved against a catalog."""
+
+    scenario: Scenario
+    onprem: tuple[ResolvedOnPrem, ...]
+    cloud: tuple[ResolvedCloud, ...]
+
+    @property
+    def options(self) -> tuple[ResolvedOnPrem | ResolvedCloud, ...]:
+        """Every option, on-prem first, in file order."""
+        return (*self.onprem, *self.cloud)
+
+
+_STACK_FIELDS = (
+    "licence_per_server_year",
+    "licence_per_user_year",
+    "admin_hours_per_month",
+    "admin_hours_per_server_month",
+    "admin_hours_per_100_users_month",
+    "setup_cost",
+    "filtering_per_user_month",
+)
+_SERVER_FIELDS = ("server_price", "server_watts", "storage_tb_per_server")
+_DEFAULT_FIELDS = (
+    "refresh_years",
+    "target_utilization",
+    "electricity_per_kwh",
+    "pue",
+    "rack_per_server_month",
+    "admin_hourly_cost",
+    "backup_per_tb_month",
+    "outbound_relay_per_1000",
+    *_STACK_FIELDS,
+)
+
+
+def capacity_kind(capacity_source: str | None, inline: bool) -> CapacityKind:
+    """``benchmark`` when the source names one, ``manual`` for other inline figures,
+    else ``catalog``."""
+    if capacity_source and capacity_source.strip().lower().startswith("benchmark"):
+        return "benchmark"
+    return "manual" if inline else "catalog"
+
+
+def _lookup(
+    field: str, layers: list[tuple[str, object | None]]
+) -> tuple[float | str | None, Provenance | None]:
+    for origin, layer in layers:
+        if layer is None:
+            continue
+        fact = getattr(layer, field, None)
+        if isinstance(fact, Sourced | SourcedText):
+            return fact.value, Provenance.of(origin, fact)
+    return None, None
+
+
+def _resolve_onprem(
+    opt: OnPremOption, where: str, catalog: Catalog, problems: list[str]
+) -> ResolvedOnPrem | None:
+    stack: Stack | None = None
+    server: ServerProfile | None = None
+    relay = None
+    if opt.stack is not None and (stack := catalog.stack(opt.stack)) is None:
+        known = ", ".join(s.id for s in catalog.stacks)
+        problems.append(f"{where}.stack: unknown stack '{opt.stack}' (known: {known})")
+    if opt.server is not None and (server := catalog.server(opt.server)) is None:
+        known = ", ".join(s.id for s in catalog.servers)
+        problems.append(f"{where}.server: unknown server profile '{opt.server}' (known: {known})")
+    if opt.relay is not None and (relay := catalog.relay(opt.relay)) is None:
+        known = ", ".join(r.id for r in catalog.relays)
+        problems.append(f"{where}.relay: unknown relay '{opt.relay}' (known: {known})")
+    if (
+        (opt.stack and stack is None)
+        or (opt.server and server is None)
+        or (opt.relay and not relay)
+    ):
+        return None
+
+    layers: list[tuple[str, object | None]] = [
+        (f"relay {opt.relay}", relay),
+        (f"stack {opt.stack}", stack),
+        (f"server {opt.server}", server),
+        ("defaults", catalog.defaults),
+    ]
+    values: dict[str, object] = {}
+    provenance: dict[str, Provenance] = {}
+    for field in (*_SERVER_FIELDS, *_DEFAULT_FIELDS, "redundancy"):
+        inline = getattr(opt, field)
+        if inline is not None:
+            values[field], provenance[field] = inline, Provenance(origin="inline")
+            continue
+        value, prov = _lookup(field, layers)
+        if value is None or prov is None:
+            problems.append(
+                f"{where}.{field}: not set inline and no server profile gives it "
+                "(set it, or name a 'server' from the catalog)"
+            )
+            continue
+        values[field], provenance[field] = value, prov
+
+    if opt.capacity_msgs_per_s is not None:
+        capacity = opt.capacity_msgs_per_s
+        source = opt.capacity_source or "manual: set in the scenario"
+        provenance["capacity_msgs_per_s"] = Provenance(origin="inline", note=opt.capacity_source)
+        kind = capacity_kind(opt.capacity_source, inline=True)
+    elif server is not None:
+        scale = stack.capacity_scale.value if stack is not None else 1.0
+        capacity = server.capacity_msgs_per_s.value * scale
+        note = server.capacity_msgs_per_s.note
+        source = f"catalog: {server.id} {server.capacity_msgs_per_s.value:g} msgs/s"
+        if stack is not None and scale != 1.0:
+            source += f" x {stack.id} capacity_scale {scale:g}"
+            note = f"{note}; {stack.capacity_scale.note}"
+        if server.capacity_msgs_per_s.estimate or (stack and stack.capacity_scale.estimate):
+            source += " (estimate)"
+        provenance["capacity_msgs_per_s"] = Provenance.of(
+            f"server {server.id}", server.capacity_msgs_per_s
+        ).model_copy(update={"note": note})
+        kind = "catalog"
+    else:
+        problems.append(
+            f"{where}.capacity_msgs_per_s: not set inline and no server profile gives it "
+            "(set it, or name a 'server' from the catalog)"
+        )
+        return None
+
+    if len(problems):
+        return None
+    if stack is not None:
+        properties = tuple(stack.properties)
+        eol = stack.end_of_life.value if stack.end_of_life else None
+        default_label = stack.label + (f" on {server.label}" if server else "")
+    else:
+        properties = ("data_on_premises", "runs_without_internet", "open_source")
+        eol = None
+        default_label = f"Self-hosted ({server.label})" if server else f"Self-hosted ({opt.id})"
+    return ResolvedOnPrem(
+        id=opt.id,
+        label=opt.label or default_label,
+        stack=opt.stack,
+        server=opt.server,
+        capacity_msgs_per_s=capacity,
+        capacity_source=source,
+        capacity_kind=kind,
+        properties=properties,
+        end_of_life=eol,
+        provenance=provenance,
+        **values,
+    )
+
+
+def _resolve_cloud(
+    opt: CloudOption, where: str, catalog: Catalog, problems: list[str]
+) -> ResolvedCloud | None:
+    inline = Provenance(origin="inline")
+    if opt.plan == CUSTOM_PLAN:
+        fields = (
+            "price_per_user_month",
+            "included_gb_per_user",
+            "extra_storage_per_gb_month",
+            "per_1000_messages",
+            "migration_per_user",
+            "admin_hours_per_month",
+            "admin_hourly_cost",
+        )
+        zero = Provenance(origin="custom plan", note="not given: 0")
+        values = {f: getattr(opt, f) or 0.0 for f in fields}
+        provenance = {f: inline if getattr(opt, f) is not None else zero for f in fields}
+        return ResolvedCloud(
+            id=opt.id,
+            label=opt.label or f"Custom plan ({opt.id})",
+            plan=CUSTOM_PLAN,
+            vendor=None,
+            storage_pooled=False,
+            mailbox_cap_gb=None,
+            addon_label=None,
+            addon_price_per_user_month=0.0,
+            addon_gb_per_user=0.0,
+            max_users=None,
+            selectable=True,
+            properties=(),
+            end_of_life=None,
+            provenance=provenance,
+            **values,
+        )
+
+    plan: CloudPlan | None = catalog.plan(opt.plan)
+    if plan is None:
+        known = ", ".join(p.id for p in catalog.plans)
+        problems.append(f"{where}.plan: unknown plan '{opt.plan}' (known: {known}, custom)")
+        return None
+    origin = f"plan {plan.id}"
+    billing = opt.billing or "annual"
+    provenance = {}
+
+    if opt.price_per_user_month is not None:
+        price, provenance["price_per_user_month"] = opt.price_per_user_month, inline
+    else:
+        surcharge = catalog.billing_surcharges.get(plan.vendor, {}).get(billing)
+        if surcharge is None:
+            problems.append(
+                f"{where}.billing: the catalog has no '{billing}' price for {plan.vendor} plans"
+            )
+            return None
+        price = plan.price_per_user_month.value * (1 + surcharge.value)
+        provenance["price_per_user_month"] = Provenance.of(origin, plan.price_per_user_month)
+        if surcharge.value:
+            provenance["billing_surcharge"] = Provenance.of(
+                f"billing {plan.vendor} {billing}", surcharge
+            ).model_copy(update={"note": f"x {1 + surcharge.value:g}; {surcharge.note or ''}"})
+
+    def pick(field: str, fact: Sourced | None, fallback: Sourced | None = None) -> float:
+        value = getattr(opt, field, None)
+        if value is not None:
+            provenance[field] = inline
+            return float(value)
+        if fact is not None:
+            provenance[field] = Provenance.of(origin, fact)
+            return fact.value
+        if fallback is not None:
+            provenance[field] = Provenance.of("defaults", fallback)
+            return fallback.value
+        provenance[field] = Provenance(origin=origin, note="not offered: 0")
+        return 0.0
+
+    addon = plan.storage_addon
+    if addon is not None:
+        provenance["storage_addon"] = Provenance.of(origin, addon.price_per_user_month)
+    if plan.mailbox_cap_gb is not None:
+        provenance["mailbox_cap_gb"] = Provenance.of(origin, plan.mailbox_cap_gb)
+    eol = plan.end_of_life.value if plan.end_of_life else None
+    if plan.end_of_life is not None:
+        provenance["end_of_life"] = Provenance.of(origin, plan.end_of_life)
+    return ResolvedCloud(
+        id=opt.id,
+        label=opt.label or plan.label,
+        plan=plan.id,
+        vendor=plan.vendor,
+        price_per_user_month=price,
+        included_gb_per_user=pick("included_gb_per_user", plan.included_gb_per_user),
+        storage_pooled=plan.storage_pooled,
+        mailbox_cap_gb=plan.mailbox_cap_gb.value if plan.mailbox_cap_gb else None,
+        extra_storage_per_gb_month=pick(
+            "extra_storage_per_gb_month", plan.extra_storage_per_gb_month
+        ),
+        addon_label=addon.label if addon else None,
+        addon_price_per_user_month=addon.price_per_user_month.value if addon else 0.0,
+        addon_gb_per_user=addon.gb_per_user.value if addon else 0.0,
+        per_1000_messages=pick("per_1000_messages", plan.per_1000_messages),
+        migration_per_user=pick(
+            "migration_per_user", plan.migration_per_user, catalog.defaults.migration_per_user
+        ),
+        admin_hours_per_month=pick("admin_hours_per_month", plan.admin_hours_per_month),
+        admin_hourly_cost=pick("admin_hourly_cost", None, catalog.defaults.admin_hourly_cost),
+        max_users=int(plan.max_users.value) if plan.max_users else None,
+        selectable=plan.selectable,
+        properties=tuple(plan.properties),
+        end_of_life=eol,
+        provenance=provenance,
+    )
+
+
+def resolve(scenario: Scenario, catalog: Catalog) -> ResolvedScenario:
+    """Resolve every option of ``scenario`` against ``catalog``.
+
+    Raises ScenarioError listing every unknown id or missing input, one line each.
+    """
+    problems: list[str] = []
+    onprem = []
+    for i, o in enumerate(scenario.onprem):
+        local: list[str] = []
+        resolved = _resolve_onprem(o, f"onprem[{i}]", catalog, local)
+        problems += local
+        if resolved is not None:
+            onprem.append(resolved)
+    cloud = []
+    for i, c in enumerate(scenario.cloud):
+        local = []
+        resolved_cloud = _resolve_cloud(c, f"cloud[{i}]", catalog, local)
+        problems += local
+        if resolved_cloud is not None:
+            cloud.append(resolved_cloud)
+    if scenario.qualitative is not None:
+        known = {r.id for r in catalog.qualitative.requirements}
+        for j, req in enumerate(scenario.qualitative.requirements):
+            if req not in known:
+                problems.append(
+                    f"qualitative.requirements[{j}]: unknown requirement '{req}' "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+    if problems:
+        raise ScenarioError(problems)
+    return ResolvedScenario(scenario=scenario, onprem=tuple(onprem), cloud=tuple(cloud))
+
+
+def with_capacity(
+    scenario: Scenario, option_id: str, capacity_msgs_per_s: float, capacity_source: str
+) -> Scenario:
+    """A copy of ``scenario`` whose on-prem option ``option_id`` uses the given capacity.
+
+    This is how a measured benchmark reaches the sizing model: as data in the scenario.
+    """
+    if not capacity_msgs_per_s > 0:
+        raise ScenarioError(f"capacity_msgs_per_s: must be > 0 (got {capacity_msgs_per_s})")
+    ids = [o.id for o in scenario.onprem]
+    if option_id not in ids:
+        known = ", ".join(ids) or "none"
+        raise ScenarioError(f"--option: no on-prem option '{option_id}' (on-prem options: {known})")
+    data = scenario.model_dump(mode="json", exclude_unset=True)
+    data["onprem"] = [
+        {**o, "capacity_msgs_per_s": capacity_msgs_per_s, "capacity_source": capacity_source}
+        if o["id"] == option_id
+        else o
+        for o in data["onprem"]
+    ]
+    return Scenario.model_validate(data)
+
+
+def eol_within(end_of_life: str | None, horizon_years: int, start: dt.date) -> bool:
+    """True when ``end_of_life`` (ISO date) falls before ``start`` + ``horizon_years``."""
+    if end_of_life is None:
+        return False
+    eol = dt.date.fromisoformat(end_of_life)
+    try:
+        end = start.replace(year=start.year + horizon_years)
+    except ValueError:  # 29 February
+        end = start.replace(year=start.year + horizon_years, day=28)
+    return eol < end
