@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         parse_scenario,
         scenario_presets,
     )
-    from planner.evaluate import (
+    from planner.evaluation import (
         BreakEven,
         Comparison,
         Evaluation,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         option_costs,
     )
     from planner.models import Catalog, CloudOption, OnPremOption, Organization, Scenario
-    from planner.resolve import resolve, with_capacity
+    from planner.resolution import resolve, with_capacity
 
 # The engine (pandas, pydantic models) loads on first use of one of its names, so that
 # ``import planner.mailserver`` and ``mailplan serve`` do not pay for it (PEP 562).
@@ -52,12 +52,12 @@ _LAZY = {
     **dict.fromkeys(
         ("BreakEven", "Comparison", "Evaluation", "OptionSummary", "YearCost", "evaluate",
          "option_costs"),
-        "planner.evaluate",
+        "planner.evaluation",
     ),
     **dict.fromkeys(
         ("Catalog", "CloudOption", "OnPremOption", "Organization", "Scenario"), "planner.models"
     ),
-    **dict.fromkeys(("resolve", "with_capacity"), "planner.resolve"),
+    **dict.fromkeys(("resolve", "with_capacity"), "planner.resolution"),
 }  # fmt: skip
 
 

@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from planner.evaluate import SWEEP_MAX_USERS, SWEEP_MIN_USERS, Evaluation
+from planner.evaluation import SWEEP_MAX_USERS, SWEEP_MIN_USERS, Evaluation
 from planner.models import CRITERIA
-from planner.resolve import ResolvedOnPrem
+from planner.resolution import ResolvedOnPrem
 
 __all__ = [
     "break_even_map",

@@ -1,7 +1,7 @@
 """Yearly cost lines per option, array-first, and the discounting that turns them into NPV.
 
 All amounts here are USD; conversion to the display currency happens once, when results
-are built (``planner.evaluate``). Arrays have shape (N, H): N scenario points or draws,
+are built (``planner.evaluation``). Arrays have shape (N, H): N scenario points or draws,
 H years. The formulas (README, "How the numbers are computed"), with e the escalation and
 y the year (1-based):
 

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from planner.models import CRITERIA, Catalog, Criterion
-from planner.resolve import ResolvedCloud, ResolvedOnPrem, ResolvedScenario, eol_within
+from planner.resolution import ResolvedCloud, ResolvedOnPrem, ResolvedScenario, eol_within
 
 __all__ = ["NEUTRAL_SCORE", "Assessment", "CriterionScore", "assess"]
 

@@ -24,3 +24,16 @@ def test_import_loads_no_ui_or_server():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_names_are_not_shadowed_by_submodules():
+    """After every submodule is imported, each public name is still what __all__ promises
+    (a submodule with the same name as a function would replace it on the package)."""
+    code = (
+        "import importlib, pkgutil, types, planner\n"
+        "for m in pkgutil.iter_modules(planner.__path__):\n"
+        "    importlib.import_module('planner.' + m.name)\n"
+        "print([n for n in planner.__all__ if isinstance(getattr(planner, n), types.ModuleType)])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -18,7 +18,7 @@ from planner.bench.result import BenchmarkResult, capacity_from_benchmark, load_
 from planner.catalog import dump_scenario
 from planner.errors import BenchmarkError
 from planner.models import Scenario
-from planner.resolve import with_capacity
+from planner.resolution import with_capacity
 
 __all__ = ["apply_capacity", "choose_option", "load_result_ref", "write_scenario_atomically"]
 

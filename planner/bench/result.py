@@ -4,7 +4,7 @@ Pure: pydantic and the standard library only (no asyncio, no sockets), so the pl
 the dashboard and ``mailplan size --capacity-from`` read results without loading the
 harness. :func:`capacity_from_benchmark` is where a result becomes a sizing input:
 ``(capacity_msgs_per_s, capacity_source)``, the source starting with the word
-``benchmark`` (what :func:`planner.resolve.capacity_kind` looks for).
+``benchmark`` (what :func:`planner.resolution.capacity_kind` looks for).
 """
 
 from __future__ import annotations

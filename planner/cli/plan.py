@@ -12,7 +12,7 @@ from planner.cli.app import app
 from planner.errors import PlannerError
 
 if TYPE_CHECKING:
-    from planner.evaluate import Evaluation
+    from planner.evaluation import Evaluation
 
 # The engine (pandas, pydantic models) is imported inside each command, so that commands
 # that do not need it (``serve``, ``user``, ``--help``) start fast.
@@ -51,7 +51,7 @@ FormatOpt = Annotated[TableFormat, typer.Option("--format", "-f", help="Output f
 
 def _evaluate(path: Path, catalog_dir: Path | None) -> Evaluation:
     from planner.catalog import load_catalog, load_scenario
-    from planner.evaluate import evaluate
+    from planner.evaluation import evaluate
 
     scenario = load_scenario(path)
     return evaluate(scenario, load_catalog(catalog_dir) if catalog_dir else None)
@@ -126,7 +126,7 @@ def size(
         from planner.bench.apply import apply_capacity, choose_option
         from planner.bench.result import load_result_json
         from planner.catalog import load_catalog, load_scenario
-        from planner.evaluate import evaluate
+        from planner.evaluation import evaluate
 
         measured = load_result_json(capacity_from)
         current = load_scenario(scenario)

@@ -10,7 +10,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from planner.evaluate import Evaluation
+from planner.evaluation import Evaluation
 from planner.models import Catalog, Sourced
 
 __all__ = [

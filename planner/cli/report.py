@@ -51,7 +51,7 @@ def report(
     """
     from planner import report as reports
     from planner.catalog import load_catalog, load_scenario
-    from planner.evaluate import evaluate
+    from planner.evaluation import evaluate
 
     chosen = fmt.value if fmt is not None else reports.format_for(output)
     ev = evaluate(load_scenario(scenario), load_catalog(catalog) if catalog else None)

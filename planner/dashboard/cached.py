@@ -23,7 +23,7 @@ from planner.bench.result import BenchmarkResult, capacity_from_benchmark
 from planner.catalog import dump_scenario, load_catalog, load_scenario, scenario_presets
 from planner.dashboard import bench_views, upload, views
 from planner.dashboard.bench_job import JobBoard
-from planner.evaluate import Evaluation, evaluate
+from planner.evaluation import Evaluation, evaluate
 from planner.models import Catalog, Scenario
 
 __all__ = [

@@ -19,7 +19,7 @@ from planner.dashboard.fields import (
     FieldSpec,
     Path,
 )
-from planner.evaluate import Evaluation
+from planner.evaluation import Evaluation
 from planner.models import Scenario
 from planner.ranges import Z90, Distribution
 

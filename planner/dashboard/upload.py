@@ -13,7 +13,7 @@ import yaml
 from planner.catalog import parse_scenario, parse_text
 from planner.errors import ScenarioError
 from planner.models import Catalog, Scenario
-from planner.resolve import resolve
+from planner.resolution import resolve
 
 __all__ = ["MAX_ALIASES", "MAX_UPLOAD_BYTES", "read_upload"]
 

@@ -15,9 +15,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from planner.errors import ScenarioError
-from planner.evaluate import BreakEven, Evaluation, OptionSummary
+from planner.evaluation import BreakEven, Evaluation, OptionSummary
 from planner.models import CRITERIA, Catalog, Scenario
-from planner.resolve import Provenance, ResolvedOnPrem, resolve
+from planner.resolution import Provenance, ResolvedOnPrem, resolve
 
 __all__ = [
     "Callout",

@@ -18,7 +18,7 @@ import streamlit as st
 from planner.dashboard import cached, state
 from planner.dashboard.fields import FieldSpec, Path, path_key
 from planner.dashboard.views import Default
-from planner.evaluate import Evaluation
+from planner.evaluation import Evaluation
 from planner.models import Scenario
 
 __all__ = [

@@ -23,7 +23,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from planner.evaluate import Evaluation
+from planner.evaluation import Evaluation
 from planner.report.errors import ChromiumNotFound, ReportError
 from planner.report.tables import sizing_csv
 

@@ -5,7 +5,7 @@ blocks: paragraphs, bullet lists, tables whose cells are already formatted for p
 charts (plotly figures from :mod:`planner.charts`, made only when a format draws them)
 and Markdown text (the formulas). ``html.py`` and ``markdown.py`` walk the same blocks,
 so the HTML, PDF and Markdown reports show the same figures. Every figure comes from the
-engine (:class:`~planner.evaluate.Evaluation`); this module only selects and formats.
+engine (:class:`~planner.evaluation.Evaluation`); this module only selects and formats.
 
 Sections, in order: executive summary, organisation and workload (with sizing), costs
 (with break-even), qualitative comparison, benchmark evidence (only when an on-prem
@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 
 from planner import __version__, charts
 from planner.errors import PlannerError
-from planner.evaluate import Evaluation, OptionSummary
+from planner.evaluation import Evaluation, OptionSummary
 from planner.models import CRITERIA, Escalation, Organization, Scenario
 
 if TYPE_CHECKING:

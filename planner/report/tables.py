@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from planner import __version__
-from planner.evaluate import Evaluation
+from planner.evaluation import Evaluation
 from planner.report.content import risk_analysis
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.evaluate import Evaluation, option_costs
+from planner.evaluation import Evaluation, option_costs
 from planner.ranges import split_path
 from planner.sizing import FloatArray, Inputs, demand
 

@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from planner.errors import PlannerError
-from planner.evaluate import Evaluation, evaluate
+from planner.evaluation import Evaluation, evaluate
 from planner.models import Catalog, Scenario
 from planner.risk.batch import discounted, yearly_costs
 from planner.risk.simulate import RangedInput, ranged_input

@@ -24,7 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from planner.errors import PlannerError
-from planner.evaluate import Evaluation, evaluate
+from planner.evaluation import Evaluation, evaluate
 from planner.models import Catalog, Correlation, Scenario
 from planner.risk.batch import discounted, yearly_costs
 from planner.risk.draws import draw_inputs, path_spec, settle

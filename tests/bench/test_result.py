@@ -7,7 +7,7 @@ import pytest
 from planner.bench.result import CapacitySearch, capacity_from_benchmark
 from planner.bench.targets import parse_hostport
 from planner.errors import BenchmarkError
-from planner.resolve import capacity_kind
+from planner.resolution import capacity_kind
 from tests.bench.test_capacity import step_result
 
 
