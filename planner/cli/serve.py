@@ -61,6 +61,13 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def default_workers() -> int:
+    """Half the CPUs, at least one: each worker comes with a store process that does its
+    durable writes, so N/2 workers keep N cores busy (measured on 2 cores: one worker
+    delivered 2.1-2.4x Postfix, two workers 1.5x, as the pair crowded out the client)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 @app.command("serve")
 def serve(
     data_dir: Annotated[
@@ -117,7 +124,9 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", help="Server processes (each one event loop) [default: CPU count]."
+            "--workers",
+            help="Server processes, each with one event loop and its own store process "
+            "[default: half the CPUs, at least 1].",
         ),
     ] = 0,
     io_threads: Annotated[
@@ -247,7 +256,7 @@ def serve(
             submission=sub_l,
             pop3=pop3_l,
             pop3s=pop3s_l,
-            workers=workers or os.cpu_count() or 1,
+            workers=workers or default_workers(),
             io_threads=io_threads,
             insecure_auth=insecure_auth,
             tls_cert=tls_cert,
