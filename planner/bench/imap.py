@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
 
+from planner.bench.logins import Logins
 from planner.bench.metrics import Sink
 from planner.bench.transport import Connection, ConnectionClosed, ProtocolError, ReplyError
 
@@ -29,28 +29,8 @@ def quote(text: str) -> bytes:
     return b'"' + text.replace("\\", "\\\\").replace('"', '\\"').encode() + b'"'
 
 
-@dataclass
-class ImapConfig:
-    """Users to log in as (used in turn)."""
-
-    users: list[tuple[str, str]]
-    _users: itertools.cycle[tuple[str, str]] = field(init=False, repr=False)
-    _offset: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        if not self.users:
-            raise ValueError("IMAP needs at least one user")
-        self._users = itertools.cycle(self.users)
-
-    def next_user(self) -> tuple[str, str]:
-        """The next user in turn."""
-        return next(self._users)
-
-    def next_window(self, count: int) -> int:
-        """The offset of the next session's window of ``count`` messages."""
-        start = self._offset
-        self._offset += count
-        return start
+class ImapConfig(Logins):
+    """Users to log in as, and the window of messages each session fetches."""
 
 
 class ImapSession:
@@ -63,6 +43,7 @@ class ImapSession:
         self.done = 0
         self.banner = ""
         self.user = ""
+        self._login: tuple[str, str] | None = None
         self.exists = 0
         self._tags = itertools.count(1)
 
@@ -108,7 +89,7 @@ class ImapSession:
         self.banner = line[4:].strip().decode("utf-8", "replace")
         if not line.startswith((b"* OK", b"* PREAUTH")):
             raise ReplyError(line[2:5].decode("ascii", "replace").strip() or "BYE", "greeting")
-        self.user, password = self.cfg.next_user()
+        self.user, password = self._login = self.cfg.next_user()
         t = _now()
         status, _, _ = await self._command(b"LOGIN " + quote(self.user) + b" " + quote(password))
         self.rec.phase("login", _now() - t)
@@ -126,6 +107,14 @@ class ImapSession:
 
     async def run(self, count: int, t_start: float) -> None:
         """Fetch ``count`` messages (0: log in, SELECT and LOGOUT, a probe)."""
+        try:
+            await self._fetch(count, t_start)
+        finally:
+            if self._login is not None:
+                self.cfg.release(self._login)
+                self._login = None
+
+    async def _fetch(self, count: int, t_start: float) -> None:
         await self._open()
         rec = self.rec
         if count and self.exists == 0:

@@ -14,11 +14,10 @@ code when the server gives one (``-ERR [IN-USE]``).
 
 from __future__ import annotations
 
-import collections
-import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from planner.bench.logins import Logins
 from planner.bench.metrics import Sink
 from planner.bench.transport import Connection, ConnectionClosed, ReplyError
 
@@ -37,39 +36,13 @@ def err_key(line: bytes) -> str:
 
 
 @dataclass
-class Pop3Config:
-    """Users to log in as (used in turn), and what to retrieve."""
+class Pop3Config(Logins):
+    """Users to log in as (one session per user at a time), and what to retrieve."""
 
-    users: list[tuple[str, str]]
     retrieve: str = "retr"
     top_lines: int = 0
     list_messages: bool = True
     delete: bool = False
-    _users: itertools.cycle[tuple[str, str]] = field(init=False, repr=False)
-    _free: collections.deque[tuple[str, str]] = field(init=False, repr=False)
-    _offset: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        if not self.users:
-            raise ValueError("POP3 needs at least one user")
-        self._users = itertools.cycle(self.users)
-        self._free = collections.deque(dict.fromkeys(self.users))
-
-    def next_user(self) -> tuple[str, str]:
-        """A user no session of this process is logged in as (a maildrop takes one session
-        at a time, RFC 1939 section 8), or, when every user is busy, the next in turn."""
-        return self._free.popleft() if self._free else next(self._users)
-
-    def release(self, user: tuple[str, str]) -> None:
-        """Give a user back to the pool when its session ends."""
-        if user not in self._free:
-            self._free.append(user)
-
-    def next_window(self, count: int) -> int:
-        """The offset of the next session's window of ``count`` messages."""
-        start = self._offset
-        self._offset += count
-        return start
 
 
 class Pop3Session:

@@ -10,7 +10,6 @@ harness. :func:`capacity_from_benchmark` is where a result becomes a sizing inpu
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import sys
@@ -19,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from planner.catalog import format_validation_error
-from planner.errors import BenchmarkError
+from planner.catalog import format_validation_error, read_document
+from planner.errors import BenchmarkError, ScenarioError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,7 +38,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-_MAX_RESULT_BYTES = 20 * 1024 * 1024
 
 
 class _Model(BaseModel):
@@ -190,26 +188,11 @@ def parse_result(data: Any, *, name: str = "result") -> BenchmarkResult:
 
 def load_result_json(path: str | Path) -> BenchmarkResult:
     """Read a result saved with ``--format json``; one-line errors for bad files."""
-    p = Path(path)
     try:
-        if p.stat().st_size > _MAX_RESULT_BYTES:
-            raise BenchmarkError(f"{p}: larger than {_MAX_RESULT_BYTES >> 20} MB")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BenchmarkError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise BenchmarkError(f"{p}: is a folder, not a result file") from None
-    except UnicodeDecodeError:
-        raise BenchmarkError(f"{p}: not UTF-8 text") from None
-    except OSError as exc:
-        raise BenchmarkError(f"{p}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BenchmarkError(
-            f"{p}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"
-        ) from None
-    return parse_result(data, name=str(p))
+        data = read_document(path)
+    except ScenarioError as exc:  # the same file rules as a scenario's, another error type
+        raise BenchmarkError(exc.problems) from None
+    return parse_result(data, name=str(path))
 
 
 def capacity_from_benchmark(result: BenchmarkResult) -> tuple[float, str]:
