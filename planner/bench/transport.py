@@ -84,7 +84,60 @@ def client_tls_context() -> ssl.SSLContext:
     return ctx
 
 
-class StreamConnection(asyncio.Protocol):
+class _Buffered:
+    """The read side both connections share: lines, separators and counts taken out of
+    one buffer. A read that finds what it needs already buffered returns without waiting;
+    otherwise it asks the subclass for more (:meth:`_more`)."""
+
+    limit: int
+    _buf: bytearray
+    _eof: bool
+
+    async def _more(self, *, bounded: bool = True) -> None:
+        """Wait until more bytes are buffered; ConnectionClosed at end of stream,
+        ProtocolError when ``bounded`` and the buffer already exceeds ``limit``."""
+        raise NotImplementedError
+
+    async def readline(self) -> bytes:
+        """One line with its LF, or what is left (maybe b"") at end of stream."""
+        buf = self._buf
+        while True:
+            i = buf.find(b"\n")
+            if i >= 0:
+                line = bytes(buf[: i + 1])
+                del buf[: i + 1]
+                return line
+            if self._eof:
+                line = bytes(buf)
+                buf.clear()
+                return line
+            await self._more()
+
+    async def readuntil(self, separator: bytes) -> bytes:
+        """Bytes up to and including ``separator``; ConnectionClosed at end of stream."""
+        buf = self._buf
+        start = 0
+        while True:
+            i = buf.find(separator, start)
+            if i >= 0:
+                end = i + len(separator)
+                data = bytes(buf[:end])
+                del buf[:end]
+                return data
+            start = max(0, len(buf) - len(separator) + 1)
+            await self._more()
+
+    async def readexactly(self, n: int) -> bytes:
+        """Exactly ``n`` bytes (a literal may exceed ``limit``); ConnectionClosed at end."""
+        buf = self._buf
+        while len(buf) < n:
+            await self._more(bounded=False)
+        data = bytes(buf[:n])
+        del buf[:n]
+        return data
+
+
+class StreamConnection(_Buffered, asyncio.Protocol):
     """:class:`Connection` as an asyncio protocol with its own read buffer.
 
     A minimal stream reader: ``data_received`` appends to one buffer and wakes the one
@@ -139,60 +192,16 @@ class StreamConnection(asyncio.Protocol):
 
     # endregion
 
-    async def _more(self) -> None:
+    async def _more(self, *, bounded: bool = True) -> None:
         if self._eof:
             raise ConnectionClosed("closed by the server")
-        if len(self._buf) > self.limit:
+        if bounded and len(self._buf) > self.limit:
             raise ProtocolError(f"more than {self.limit} bytes without the expected end")
         self._waiter = asyncio.get_running_loop().create_future()
         try:
             await self._waiter
         finally:
             self._waiter = None
-
-    async def readline(self) -> bytes:
-        """One line with its LF, or what is left (maybe b"") at end of stream."""
-        buf = self._buf
-        while True:
-            i = buf.find(b"\n")
-            if i >= 0:
-                line = bytes(buf[: i + 1])
-                del buf[: i + 1]
-                return line
-            if self._eof:
-                line = bytes(buf)
-                buf.clear()
-                return line
-            await self._more()
-
-    async def readuntil(self, separator: bytes) -> bytes:
-        """Bytes up to and including ``separator``."""
-        buf = self._buf
-        start = 0
-        while True:
-            i = buf.find(separator, start)
-            if i >= 0:
-                end = i + len(separator)
-                data = bytes(buf[:end])
-                del buf[:end]
-                return data
-            start = max(0, len(buf) - len(separator) + 1)
-            await self._more()
-
-    async def readexactly(self, n: int) -> bytes:
-        """Exactly ``n`` bytes."""
-        buf = self._buf
-        while len(buf) < n:
-            if self._eof:
-                raise ConnectionClosed("closed by the server")
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        data = bytes(buf[:n])
-        del buf[:n]
-        return data
 
     def write(self, data: bytes) -> None:
         """Hand ``data`` to the transport (it sends what it can at once)."""
@@ -224,7 +233,7 @@ class StreamConnection(asyncio.Protocol):
             self._plain.abort()
 
 
-class SocketConnection:
+class SocketConnection(_Buffered):
     """:class:`Connection` over a blocking socket (used under Locust with gevent), with
     the same buffering as :class:`StreamConnection`."""
 
@@ -234,55 +243,16 @@ class SocketConnection:
         self._buf = bytearray()
         self._eof = False
 
-    def _fill(self) -> None:
-        if len(self._buf) > self.limit:
+    async def _more(self, *, bounded: bool = True) -> None:
+        if self._eof:
+            raise ConnectionClosed("closed by the server")
+        if bounded and len(self._buf) > self.limit:
             raise ProtocolError(f"more than {self.limit} bytes without the expected end")
-        data = self.sock.recv(1 << 16)
+        data = self.sock.recv(1 << 16)  # blocks (a gevent socket yields): no suspension
         if data:
             self._buf += data
         else:
             self._eof = True
-
-    async def readline(self) -> bytes:
-        """One line with its LF, or what is left (maybe b"") at end of stream."""
-        buf = self._buf
-        while True:
-            i = buf.find(b"\n")
-            if i >= 0:
-                line = bytes(buf[: i + 1])
-                del buf[: i + 1]
-                return line
-            if self._eof:
-                line = bytes(buf)
-                buf.clear()
-                return line
-            self._fill()
-
-    async def readuntil(self, separator: bytes) -> bytes:
-        """Bytes up to and including ``separator``; ConnectionClosed at end of stream."""
-        buf = self._buf
-        start = 0
-        while True:
-            i = buf.find(separator, start)
-            if i >= 0:
-                end = i + len(separator)
-                data = bytes(buf[:end])
-                del buf[:end]
-                return data
-            if self._eof:
-                raise ConnectionClosed("closed by the server")
-            start = max(0, len(buf) - len(separator) + 1)
-            self._fill()
-
-    async def readexactly(self, n: int) -> bytes:
-        """Exactly ``n`` bytes; ConnectionClosed at end of stream."""
-        while len(self._buf) < n:
-            if self._eof:
-                raise ConnectionClosed("closed by the server")
-            self._fill()
-        data = bytes(self._buf[:n])
-        del self._buf[:n]
-        return data
 
     def write(self, data: bytes) -> None:
         """Send everything now."""
