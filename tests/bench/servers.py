@@ -11,19 +11,15 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import ssl
 import threading
 import time
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from planner.bench.peers import Dovecot, SmtpSink, free_port, wait_listening
+from planner.mailserver.tls import ensure_self_signed, server_context
 
 __all__ = ["Dovecot", "ScriptedSmtp", "SmtpSink", "TlsSmtp", "free_port", "wait_listening"]
 
@@ -148,31 +144,7 @@ class ScriptedSmtp:
 
 def self_signed_context(folder: Path) -> ssl.SSLContext:
     """A server TLS context with a fresh self-signed certificate for localhost."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert_path, key_path)
-    return ctx
+    return server_context(*ensure_self_signed(folder, "localhost"))
 
 
 class TlsSmtp:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import os
 import signal
@@ -23,12 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from planner.mailserver.maildrop import maildir_path
+from planner.mailserver.tls import ensure_self_signed
 from planner.mailserver.users import hash_password
 
 _counter = itertools.count(1)
@@ -91,30 +86,7 @@ def add_user(data_dir: Path, address: str, password: str) -> Path:
 
 def make_tls_files(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate and key for ``localhost`` (PEM files in ``folder``)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    return ensure_self_signed(folder, "localhost")
 
 
 def client_tls_context() -> ssl.SSLContext:
