@@ -150,7 +150,7 @@ def dump_scenario(scenario: Scenario, fmt: str = "yaml") -> str:
 
 def _load_catalog_files(folder: Path) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for name in ("cloud_plans.yaml", "onprem.yaml"):
+    for name in ("cloud_plans.yaml", "onprem.yaml", "features.yaml"):
         doc = read_document(folder / name)
         if not isinstance(doc, dict):
             raise CatalogError(f"{folder / name}: expected a mapping at the top")

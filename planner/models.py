@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -49,6 +50,9 @@ __all__ = [
     "CriterionInfo",
     "Defaults",
     "Escalation",
+    "Feature",
+    "FeatureAddon",
+    "FeatureInfo",
     "OnPremOption",
     "Organization",
     "Qualitative",
@@ -486,6 +490,48 @@ class SourcedText(_Model):
         return v.isoformat() if isinstance(v, dt.date) else v
 
 
+_URL = r"^https?://\S+$"
+_DATE = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+
+
+class FeatureAddon(_Model):
+    """A feature a plan or stack lacks but the vendor sells on top, per user."""
+
+    label: str
+    price_per_user_month: Sourced
+
+
+class Feature(_Model):
+    """Whether a plan or stack includes one feature of the parity table (features.yaml),
+    with its source: ``addon`` where the vendor sells it separately."""
+
+    included: bool
+    addon: FeatureAddon | None = None
+    source: str = Field(pattern=_URL)
+    as_of: str = Field(pattern=_DATE)
+    estimate: bool = False
+    note: str | None = None
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_to_text(cls, v: Any) -> Any:
+        return v.isoformat() if isinstance(v, dt.date) else v
+
+    @model_validator(mode="after")
+    def _estimates_are_explained(self) -> Self:
+        if self.estimate and not self.note:
+            raise ValueError("an estimate needs a note saying how it was derived")
+        return self
+
+
+class FeatureInfo(_Model):
+    """One row of the feature-parity table; ids share a namespace with requirement ids."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    label: str
+    description: str
+
+
 class StorageAddon(_Model):
     """A per-user add-on that raises a plan's storage (e.g. Exchange Online Archiving)."""
 
@@ -513,13 +559,34 @@ class CloudPlan(_Model):
     per_1000_messages: Sourced | None = None
     migration_per_user: Sourced | None = None
     admin_hours_per_month: Sourced
-    max_users: Sourced | None = None
+    min_users: Sourced | None = Field(None, description="Fewest seats the vendor sells.")
+    max_users: Sourced | None = Field(None, description="Most seats the plan is sold for.")
     end_of_life: SourcedText | None = None
-    selectable: bool = Field(
-        True, description="False for legacy plans that new plans should not pick."
+    available_to_new_customers: bool = Field(
+        True,
+        validation_alias=AliasChoices("available_to_new_customers", "selectable"),
+        description="False for legacy plans the vendor no longer sells to new customers "
+        "('selectable' is read as an old name for it).",
+    )
+    upgrade_to: str | None = Field(
+        None,
+        description="The plan id an organisation too big for this plan (or leaving it) "
+        "buys instead: the closest like-for-like.",
+    )
+    features: dict[str, Feature] = Field(
+        default_factory=dict, description="Per feature id of features.yaml, included or not."
+    )
+    bundled_extras: list[str] = Field(
+        default_factory=list,
+        description="What else the price buys (office apps, chat, file storage...).",
     )
     properties: list[str] = Field(default_factory=list)
     notes: str | None = None
+
+    @property
+    def selectable(self) -> bool:
+        """Old name of ``available_to_new_customers``."""
+        return self.available_to_new_customers
 
 
 class Stack(_Model):
@@ -539,6 +606,18 @@ class Stack(_Model):
         description="Capacity relative to the server profile's Postfix-class figure."
     )
     end_of_life: SourcedText | None = None
+    available_to_new_customers: bool = Field(
+        True, description="False for versions the vendor no longer sells to new customers."
+    )
+    upgrade_to: str | None = Field(
+        None, description="The stack id that replaces this one (its supported successor)."
+    )
+    features: dict[str, Feature] = Field(
+        default_factory=dict, description="Per feature id of features.yaml, included or not."
+    )
+    bundled_extras: list[str] = Field(
+        default_factory=list, description="What else the stack provides beyond mail."
+    )
     properties: list[str] = Field(default_factory=list)
     notes: str | None = None
 
@@ -621,8 +700,17 @@ class QualitativeCatalog(_Model):
 
 
 class Catalog(_Model):
-    """Everything in ``data/catalog/``: plans, stacks, servers, relays, defaults, scores."""
+    """Everything in ``data/catalog/``: plans, stacks, servers, relays, defaults, scores,
+    and the feature-parity rows."""
 
+    as_of: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}$", description="The day the catalog was last reviewed."
+    )
+    primary_hosts: list[str] = Field(
+        description="Hosts of vendors and statistics offices; a figure citing another host "
+        "must be an estimate (a subdomain of a listed host counts as listed)."
+    )
+    features: list[FeatureInfo] = Field(default_factory=list)
     plans: list[CloudPlan]
     stacks: list[Stack]
     servers: list[ServerProfile]
@@ -641,6 +729,87 @@ class Catalog(_Model):
             if dupes:
                 raise ValueError(f"{kind}: repeated ids: {', '.join(dupes)}")
         return self
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _date_to_text(cls, v: Any) -> Any:
+        return v.isoformat() if isinstance(v, dt.date) else v
+
+    @model_validator(mode="after")
+    def _features_and_upgrades_are_known(self) -> Self:
+        problems: list[InitErrorDetails] = []
+
+        def problem(loc: tuple[str | int, ...], message: str, value: Any) -> None:
+            problems.append(
+                InitErrorDetails(
+                    type=PydanticCustomError("catalog", message),
+                    loc=loc,
+                    input=value,
+                )
+            )
+
+        feature_ids = [f.id for f in self.features]
+        for i, fid in enumerate(feature_ids):
+            if feature_ids.index(fid) != i:
+                problem(("features", i, "id"), f"repeated feature id '{fid}'", fid)
+        requirement_ids = {r.id for r in self.qualitative.requirements}
+        for i, fid in enumerate(feature_ids):
+            if fid in requirement_ids:
+                problem(
+                    ("features", i, "id"),
+                    f"feature id '{fid}' is also a requirement id in qualitative.yaml "
+                    "(features and requirements share one namespace)",
+                    fid,
+                )
+        known = set(feature_ids)
+        known_text = ", ".join(feature_ids) or "none"
+        groups: list[tuple[str, list[CloudPlan | Stack]]] = [
+            ("plans", [*self.plans]),
+            ("stacks", [*self.stacks]),
+        ]
+        for kind, entries in groups:
+            ids = {e.id for e in entries}
+            for i, entry in enumerate(entries):
+                for key in entry.features:
+                    if key not in known:
+                        problem(
+                            (kind, i, "features", key),
+                            f"unknown feature '{key}' in {entry.id} (known: {known_text})",
+                            key,
+                        )
+                missing = [f for f in feature_ids if f not in entry.features]
+                if missing:
+                    problem(
+                        (kind, i, "features"),
+                        f"{entry.id} does not say whether it includes: {', '.join(missing)}",
+                        sorted(entry.features),
+                    )
+                if entry.upgrade_to is not None and entry.upgrade_to not in ids:
+                    problem(
+                        (kind, i, "upgrade_to"),
+                        f"unknown {kind[:-1]} '{entry.upgrade_to}' (upgrade of {entry.id})",
+                        entry.upgrade_to,
+                    )
+            nxt = {e.id: e.upgrade_to for e in entries if e.upgrade_to in ids}
+            reported: set[str] = set()
+            for i, entry in enumerate(entries):
+                chain = [entry.id]
+                while (after := nxt.get(chain[-1])) is not None and after not in chain:
+                    chain.append(after)
+                if after is not None and after == entry.id and entry.id not in reported:
+                    reported.update(chain)
+                    problem(
+                        (kind, i, "upgrade_to"),
+                        "upgrade_to forms a cycle: " + " -> ".join([*chain, entry.id]),
+                        entry.upgrade_to,
+                    )
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        return self
+
+    def feature(self, feature_id: str) -> FeatureInfo | None:
+        """The feature-parity row with this id, or None."""
+        return next((f for f in self.features if f.id == feature_id), None)
 
     def plan(self, plan_id: str) -> CloudPlan | None:
         """The cloud plan with this id, or None."""
