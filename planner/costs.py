@@ -16,13 +16,18 @@ On-prem
   + admin_hours_per_100_users_month * users / 100) * 12 * admin_hourly_cost * (1+e_labour)^(y-1)
 - filtering = users * filtering_per_user_month * 12
 - backup = storage_tb * backup_per_tb_month * 12
-- relay = users * sent * outbound_share * 365 / 1000 * outbound_relay_per_1000
+- relay = users * sent * outbound_share * recipients_per_message * 365 / 1000
+  * outbound_relay_per_1000
+- feature_addons = users * feature_addon_per_user_month * 12 (add-ons bought for required
+  features)
 
 Cloud
 - subscription = users * price_per_user_month * 12 * (1+e_cloud)^(y-1)
 - storage = users * 12 * (addon price, in years where the mailbox exceeds the included GB)
   + users * max(0, mailbox_gb - max(included, addon GB)) * extra_storage_per_gb_month * 12
-- relay = users * sent * outbound_share * 365 / 1000 * per_1000_messages
+- relay = users * sent * outbound_share * recipients_per_message * 365 / 1000
+  * per_1000_messages
+- feature_addons = users * feature_addon_per_user_month * 12 * (1+e_cloud)^(y-1)
 - admin_labour = admin_hours_per_month * 12 * admin_hourly_cost * (1+e_labour)^(y-1)
 - migration = users (year 1) * migration_per_user, in year 1
 """
@@ -54,8 +59,16 @@ ONPREM_CATEGORIES = (
     "backup",
     "filtering",
     "relay",
+    "feature_addons",
 )
-CLOUD_CATEGORIES = ("subscription", "storage", "relay", "admin_labour", "migration")
+CLOUD_CATEGORIES = (
+    "subscription",
+    "storage",
+    "relay",
+    "admin_labour",
+    "migration",
+    "feature_addons",
+)
 CATEGORIES = (
     "hardware",
     "residual",
@@ -70,6 +83,7 @@ CATEGORIES = (
     "filtering",
     "relay",
     "migration",
+    "feature_addons",
 )
 
 HOURS_PER_YEAR_KWH_PER_W = 8.76  # 8,760 hours a year / 1,000 W per kW
@@ -93,8 +107,15 @@ def _first_year(values: FloatArray, horizon: int) -> FloatArray:
 
 
 def _relay_messages_thousands(org: Inputs, d: Demand) -> FloatArray:
-    """Outbound messages a year, in thousands."""
-    return d.users * org.messages_sent_per_user_day * org.outbound_share * 365.0 / 1000.0
+    """Outbound recipients a year, in thousands (a relay bills each recipient)."""
+    return (
+        d.users
+        * org.messages_sent_per_user_day
+        * org.outbound_share
+        * org.recipients_per_message
+        * 365.0
+        / 1000.0
+    )
 
 
 def onprem_lines(
@@ -134,6 +155,7 @@ def onprem_lines(
         "backup": d.storage_tb * opt.backup_per_tb_month * 12.0,
         "filtering": d.users * opt.filtering_per_user_month * 12.0,
         "relay": _relay_messages_thousands(org, d) * opt.outbound_relay_per_1000,
+        "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0,
     }
     return {k: np.broadcast_to(v, shape).astype(np.float64) for k, v in lines.items()}, servers
 
@@ -161,5 +183,9 @@ def cloud_lines(org: Inputs, opt: Inputs, esc: Inputs, d: Demand) -> dict[str, F
         "migration": _first_year(
             np.broadcast_to(d.users[:, :1] * opt.migration_per_user, (n, 1)), horizon
         ),
+        "feature_addons": d.users
+        * opt.feature_addon_per_user_month
+        * 12.0
+        * escalator(esc.cloud_subscription, horizon),
     }
     return {k: np.broadcast_to(v, shape).astype(np.float64) for k, v in lines.items()}

@@ -12,6 +12,10 @@ plain models. Amounts are in the scenario's display currency: USD figures times
   cumulative cloud cost (undiscounted)
 - break-even users: the smallest starting user count, from 10 to 100,000, at which on-prem
   NPV is at or below cloud NPV with everything else unchanged
+
+Each option runs on its plan until a feasibility rule (``planner.feasibility``) moves it to
+the plan its catalog entry names as ``upgrade_to``, or rules it out; its yearly cost lines
+are those of the plan it runs on that year. A ruled-out option is never the cheapest.
 """
 
 from __future__ import annotations
@@ -33,9 +37,17 @@ from planner.costs import (
     discount_factors,
     onprem_lines,
 )
+from planner.feasibility import Path, add_years, path
+from planner.freshness import oldest
 from planner.models import Catalog, Organization, Scenario
 from planner.qualitative import Assessment, assess
-from planner.resolution import ResolvedCloud, ResolvedOnPrem, ResolvedScenario, eol_within, resolve
+from planner.resolution import (
+    PLAN_PRICED,
+    ResolvedCloud,
+    ResolvedOnPrem,
+    ResolvedScenario,
+    resolve,
+)
 from planner.sizing import Demand, FloatArray, Inputs, demand
 
 __all__ = [
@@ -48,6 +60,7 @@ __all__ = [
     "YearCost",
     "evaluate",
     "option_costs",
+    "path_costs",
 ]
 
 SWEEP_MIN_USERS = 10
@@ -63,12 +76,14 @@ class _Frozen(BaseModel):
 
 
 class YearCost(_Frozen):
-    """One year of one option: users, cost and cost per category (display currency)."""
+    """One year of one option: users, cost and cost per category (display currency), and
+    the catalog plan (or stack) it runs on that year."""
 
     year: int
     users: int
     cost: float
     by_category: dict[str, float]
+    plan: str | None = None
 
 
 class OptionSummary(_Frozen):
@@ -102,7 +117,7 @@ class Comparison(_Frozen):
     currency: str
     horizon_years: int
     discount_rate: float
-    cheapest: str
+    cheapest: str | None
     options: list[OptionSummary]
     break_even: list[BreakEven]
     warnings: list[str]
@@ -122,6 +137,44 @@ def option_costs(
     return cloud_lines(org, inputs, esc, d), None
 
 
+def path_costs(
+    chain: tuple[Option, ...],
+    org: Inputs,
+    esc: Inputs,
+    d: Demand,
+    start: dt.date,
+    *,
+    current: bool = False,
+    **overrides: Any,
+) -> tuple[dict[str, FloatArray], FloatArray | None, Path]:
+    """Yearly USD cost lines (N, H) of an option that moves along ``chain`` (itself, then
+    its successors), its servers (None for cloud) and its path.
+
+    Each year takes the lines of the plan the option runs on that year (the last plan,
+    where it is ruled out). ``overrides`` apply to every plan of the chain, except the
+    inline prices of the first plan (``PLAN_PRICED``), which stay with it.
+    """
+    p = path(chain, d, start, current=current)
+    carried = {k: v for k, v in overrides.items() if k not in PLAN_PRICED}
+    costed = [
+        option_costs(o, org, esc, d, **(overrides if k == 0 else carried))
+        for k, o in enumerate(chain)
+    ]
+    if len(chain) == 1:
+        lines, servers = costed[0]
+        return lines, servers, p
+    shape = np.broadcast_shapes(p.stage.shape, *(v.shape for c in costed for v in c[0].values()))
+    pick = np.broadcast_to(np.minimum(p.stage, len(chain) - 1), shape)[None]
+
+    def choose(arrays: list[FloatArray]) -> FloatArray:
+        stacked = np.stack([np.broadcast_to(a, shape) for a in arrays])
+        return np.asarray(np.take_along_axis(stacked, pick, axis=0)[0], dtype=np.float64)
+
+    lines = {c: choose([lc[c] for lc, _ in costed]) for c in costed[0][0]}
+    servers = choose([s for _, s in costed if s is not None]) if costed[0][1] is not None else None
+    return lines, servers, p
+
+
 def _round(x: float) -> float:
     return round(float(x), 2)
 
@@ -134,7 +187,7 @@ class Evaluation:
     ) -> None:
         self.scenario = scenario
         self.catalog = catalog if catalog is not None else load_catalog()
-        self.start = start or scenario.start_date or dt.date.today()
+        self.start = start or scenario.start_date or dt.date.fromisoformat(self.catalog.as_of)
         self.resolved: ResolvedScenario = resolve(scenario, self.catalog)
         self.horizon = scenario.horizon_years
         self.rate = scenario.usd_exchange_rate
@@ -144,12 +197,29 @@ class Evaluation:
         self.demand = demand(self._org, self.horizon)
         self.lines: dict[str, dict[str, FloatArray]] = {}  # option -> category -> (H,) display
         self.servers: dict[str, FloatArray] = {}
+        self.paths: dict[str, Path] = {}
         for option in self.resolved.options:
-            lines, servers = option_costs(option, self._org, self._esc, self.demand)
+            lines, servers, p = self.costs_of(option.id, self._org, self._esc, self.demand)
             self.lines[option.id] = {k: v[0] * self.rate for k, v in lines.items()}
+            self.paths[option.id] = p
             if servers is not None:
                 self.servers[option.id] = servers[0]
         self.assessments: dict[str, Assessment] = assess(self.resolved, self.catalog, self.start)
+
+    def costs_of(
+        self, option_id: str, org: Inputs, esc: Inputs, d: Demand, **overrides: Any
+    ) -> tuple[dict[str, FloatArray], FloatArray | None, Path]:
+        """USD cost lines (N, H), servers and path of one option for the given inputs
+        (``d`` must be ``demand(org, horizon)``): the one costing every caller uses."""
+        return path_costs(
+            self.resolved.chain(option_id),
+            org,
+            esc,
+            d,
+            self.start,
+            current=option_id == self.scenario.current,
+            **overrides,
+        )
 
     # region #### per-option figures ####
 
@@ -174,55 +244,96 @@ class Evaluation:
         """Cost over the horizon discounted to the start of year 1, display currency."""
         return float(self.yearly(option_id) @ self.discount)
 
+    def plan_by_year(self, option_id: str) -> list[str | None]:
+        """The catalog plan (cloud) or stack (on-prem) the option runs on in each year."""
+        chain = self.resolved.chain(option_id)
+        ids = [o.plan if isinstance(o, ResolvedCloud) else o.stack for o in chain]
+        stage = np.minimum(self.paths[option_id].stage[0], len(chain) - 1)
+        return [ids[int(k)] for k in stage]
+
     def per_user_month(self, option_id: str) -> float:
         """Total divided by the user-months of the horizon."""
         return self.total(option_id) / float(self.demand.users[0].sum() * 12.0)
 
     @cached_property
-    def eligible(self) -> list[str]:
-        """Options that meet every requirement of the scenario."""
-        return [o.id for o in self.options if not self.assessments[o.id].ruled_out_by]
+    def end(self) -> dt.date:
+        """The day after the horizon ends."""
+        return add_years(self.start, self.horizon)
+
+    def _current_past_support(self, option: Option) -> bool:
+        """The option runs today and its support ends before the horizon does."""
+        return (
+            option.id == self.scenario.current
+            and option.end_of_life is not None
+            and dt.date.fromisoformat(option.end_of_life) < self.end
+        )
+
+    def ruled_out_by(self, option_id: str) -> list[str]:
+        """Why an option cannot be recommended: requirement ids, feasibility rule ids
+        (``planner.feasibility``) and ``missing_feature:<id>``; empty when it can."""
+        option = self.option(option_id)
+        out = list(self.assessments[option_id].ruled_out_by)
+        out += [r for r in self.paths[option_id].rules if r not in out]
+        if self._current_past_support(option) and "end_of_life" not in out:
+            out.append("end_of_life")
+        out += [f"missing_feature:{f}" for f in option.missing_features]
+        return out
 
     @cached_property
-    def cheapest(self) -> str:
-        """The option with the lowest NPV among those meeting the requirements (all, if none do)."""
-        pool = self.eligible or [o.id for o in self.options]
-        return min(pool, key=self.npv)
+    def eligible(self) -> list[str]:
+        """Options that can be bought for the whole horizon and meet every requirement."""
+        return [o.id for o in self.options if not self.ruled_out_by(o.id)]
+
+    @cached_property
+    def cheapest(self) -> str | None:
+        """The eligible option with the lowest NPV; None when every option is ruled out."""
+        return min(self.eligible, key=self.npv) if self.eligible else None
 
     # endregion
     # region #### warnings ####
 
+    def _feature_label(self, fid: str) -> str:
+        return next((f.label for f in self.catalog.features if f.id == fid), fid)
+
     def option_warnings(self, option: Option) -> list[str]:
-        """What a reader should know about an option's figures."""
+        """What a reader should know about an option's figures, one line each: every plan
+        change and rule that rules it out, then cautions."""
         out = []
-        horizon_end = self.horizon
-        if eol_within(option.end_of_life, self.horizon, self.start):
-            out.append(
-                f"end of life on {option.end_of_life}, within the {horizon_end}-year horizon"
-            )
-        if isinstance(option, ResolvedCloud):
-            if not option.selectable:
-                out.append("legacy plan, not offered for new deployments")
-            users = self.demand.users[0]
-            if option.max_users is not None and users.max() > option.max_users:
+        labels = {
+            o.plan if isinstance(o, ResolvedCloud) else (o.stack or o.id): o.label
+            for o in self.resolved.chain(option.id)
+        }
+        for move in self.paths[option.id].moves:
+            if move.to_id is None:
+                out += [
+                    f"ruled out ({rule}): {detail}, and no successor plan"
+                    for rule, detail in zip(move.rules, move.details, strict=True)
+                ]
+            else:
                 out.append(
-                    f"{int(users.max()):,} users exceed the plan's limit of {option.max_users:,}"
+                    f"moves to {labels.get(move.to_id, move.to_id)} in year {move.year}: "
+                    + "; ".join(move.details)
                 )
+        if self._current_past_support(option):
+            out.append(
+                f"runs today; support ends or ended on {option.end_of_life}: shown as the "
+                "baseline, never recommended"
+            )
+        for fid in option.missing_features:
+            out.append(
+                f"ruled out (missing_feature:{fid}): lacks {self._feature_label(fid)}, a "
+                "requirement, and sells no add-on for it"
+            )
+        if option.feature_addons:
+            out.append("buys " + ", ".join(option.feature_addons) + " for required features")
+        if isinstance(option, ResolvedCloud) and option.mailbox_cap_gb is not None:
             mailbox = self.demand.mailbox_gb[0]
             cap = option.mailbox_cap_gb
-            if cap is not None:
-                over = np.flatnonzero(mailbox > cap + 1e-9)
-                kind = "pooled storage" if option.storage_pooled else "mailbox cap"
-                if over.size:
-                    out.append(
-                        f"average mailbox of {mailbox[over[0]]:g} GB in year {over[0] + 1} exceeds "
-                        f"the plan's {kind} of {cap:g} GB per user; no purchase lifts it"
-                    )
-                elif not option.storage_pooled and mailbox.max() > 0.8 * cap:
-                    out.append(
-                        f"average mailbox reaches {mailbox.max():g} GB of the {cap:g} GB cap; "
-                        "heavier users will hit it first"
-                    )
+            if not option.storage_pooled and cap >= mailbox.max() > 0.8 * cap:
+                out.append(
+                    f"average mailbox reaches {mailbox.max():g} GB of the {cap:g} GB cap; "
+                    "heavier users will hit it first"
+                )
         return out
 
     @cached_property
@@ -230,7 +341,7 @@ class Evaluation:
         """Scenario-wide warnings."""
         out = []
         if not self.eligible:
-            out.append("every option fails a requirement; the cheapest is chosen among all")
+            out.append("every option is ruled out, so there is no recommendation")
         return out
 
     # endregion
@@ -306,7 +417,7 @@ class Evaluation:
                     "npv": self.npv(o.id),
                     "per_user_month": self.per_user_month(o.id),
                     "qualitative_score": self.assessments[o.id].score,
-                    "ruled_out": ", ".join(self.assessments[o.id].ruled_out_by),
+                    "ruled_out": ", ".join(self.ruled_out_by(o.id)),
                     "cheapest": o.id == self.cheapest,
                 }
                 for o in self.options
@@ -380,6 +491,11 @@ class Evaluation:
             columns=["scope", "field", "value", "origin", "source", "as_of", "estimate", "note"],
         )
 
+    @cached_property
+    def oldest_as_of(self) -> str | None:
+        """The oldest as-of date among the catalog figures this scenario uses."""
+        return oldest(self.assumptions["as_of"].dropna().astype(str).tolist())
+
     @staticmethod
     def _scenario_row(scope: str, field: str, value: Any, was_set: bool) -> dict[str, Any]:
         return {
@@ -400,7 +516,7 @@ class Evaluation:
         """NPV (display currency) of one option for each starting user count in ``users``."""
         org = self._org.replace(users=np.asarray(users, dtype=np.float64))
         d = demand(org, self.horizon)
-        lines, _ = option_costs(self.option(option_id), org, self._esc, d)
+        lines, _, _ = self.costs_of(option_id, org, self._esc, d)
         yearly = np.sum(list(lines.values()), axis=0)
         return np.asarray(yearly @ self.discount * self.rate, dtype=np.float64)
 
@@ -488,7 +604,7 @@ class Evaluation:
         user_months = d.users.sum(axis=1) * 12.0
         frames = []
         for option in self.options:
-            lines, _ = option_costs(option, org, self._esc, d)
+            lines, _, _ = self.costs_of(option.id, org, self._esc, d)
             yearly = np.sum(list(lines.values()), axis=0) * self.rate
             total = yearly.sum(axis=1)
             frames.append(
@@ -517,12 +633,14 @@ class Evaluation:
             lines = self.lines[o.id]
             cats = ONPREM_CATEGORIES if o.kind == "onprem" else CLOUD_CATEGORIES
             yearly = self.yearly(o.id)
+            plans = self.plan_by_year(o.id)
             years = [
                 YearCost(
                     year=y + 1,
                     users=int(users[y]),
                     cost=_round(yearly[y]),
                     by_category={c: _round(lines[c][y]) for c in cats},
+                    plan=plans[y],
                 )
                 for y in range(self.horizon)
             ]
@@ -536,7 +654,7 @@ class Evaluation:
                     npv=_round(self.npv(o.id)),
                     per_user_month=_round(self.per_user_month(o.id)),
                     qualitative_score=None if a.score is None else round(a.score, 2),
-                    ruled_out_by=list(a.ruled_out_by),
+                    ruled_out_by=self.ruled_out_by(o.id),
                     warnings=self.option_warnings(o) + list(a.reasons),
                     years=years,
                 )

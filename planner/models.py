@@ -158,6 +158,14 @@ class Organization(_Model):
         allow_inf_nan=False,
         description="Busiest-hour message rate divided by the 24-hour average rate.",
     )
+    recipients_per_message: float = Field(
+        1.0,
+        ge=1,
+        le=1000,
+        allow_inf_nan=False,
+        description="Average recipients per outbound message; a relay such as Amazon SES "
+        "bills each recipient.",
+    )
 
 
 class OnPremOption(_Model):
@@ -311,7 +319,15 @@ class Scenario(_Model):
         0.05, ge=0, le=1, allow_inf_nan=False, description="Real discount rate per year, for NPV."
     )
     start_date: dt.date | None = Field(
-        None, description="First day of year 1 (default: today); used to check end-of-life dates."
+        None,
+        description="First day of year 1, by which end-of-life dates are judged (default: the "
+        "catalog's review date, its as_of).",
+    )
+    current: str | None = Field(
+        None,
+        description="The option id of what runs today (omit for a new installation): it is "
+        "not held to 'not sold to new customers' and, past its end of life, is never "
+        "recommended.",
     )
     escalation: Escalation = Field(default_factory=Escalation)
     organization: Organization
@@ -421,6 +437,11 @@ class Scenario(_Model):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError("option ids must be unique; repeated: " + ", ".join(dupes))
+        if self.current is not None and self.current not in ids:
+            raise ValueError(
+                f"current: '{self.current}' is not an option of the scenario "
+                f"(options: {', '.join(ids)})"
+            )
         if self.qualitative is not None:
             unknown = sorted(set(self.qualitative.scores) - set(ids))
             if unknown:

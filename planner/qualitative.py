@@ -5,6 +5,8 @@ above zero. A score comes from the scenario's ``qualitative.scores``, else the c
 default for the option's stack or plan, else 3 (neutral). An option is ruled out by a
 requirement it lacks: ``vendor_supported`` fails when the end of life falls within the
 horizon; any other requirement fails when the stack or plan lacks the property of that id.
+Requirements that name a catalog feature (``features.yaml``) are not checked here: an
+option buys the feature's add-on or is ruled out by ``planner.evaluation``.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def assess(
     weights = {c: 1.0 for c in CRITERIA}
     if qual is not None:
         weights.update(qual.weights)
-    requirements = list(qual.requirements) if qual is not None else []
+    features = {f.id for f in catalog.features}
+    requirements = [r for r in (qual.requirements if qual else []) if r not in features]
     labels = {r.id: r.label for r in catalog.qualitative.requirements}
     out = {}
     for option in resolved.options:

@@ -32,6 +32,7 @@ from planner.models import (
 )
 
 __all__ = [
+    "PLAN_PRICED",
     "CapacityKind",
     "Provenance",
     "ResolvedCloud",
@@ -104,6 +105,11 @@ class ResolvedOnPrem(_Frozen):
     setup_cost: float
     properties: tuple[str, ...]
     end_of_life: str | None
+    upgrade_to: str | None = None
+    available_to_new_customers: bool = True
+    feature_addon_per_user_month: float = 0.0
+    feature_addons: tuple[str, ...] = ()
+    missing_features: tuple[str, ...] = ()
     provenance: dict[str, Provenance]
 
 
@@ -128,9 +134,14 @@ class ResolvedCloud(_Frozen):
     admin_hours_per_month: float
     admin_hourly_cost: float
     max_users: int | None
-    selectable: bool
+    min_users: int | None = None
+    available_to_new_customers: bool = True
     properties: tuple[str, ...]
     end_of_life: str | None
+    upgrade_to: str | None = None
+    feature_addon_per_user_month: float = 0.0
+    feature_addons: tuple[str, ...] = ()
+    missing_features: tuple[str, ...] = ()
     provenance: dict[str, Provenance]
 
 
@@ -140,11 +151,17 @@ class ResolvedScenario(_Frozen):
     scenario: Scenario
     onprem: tuple[ResolvedOnPrem, ...]
     cloud: tuple[ResolvedCloud, ...]
+    successors: dict[str, tuple[ResolvedOnPrem | ResolvedCloud, ...]] = {}
 
     @property
     def options(self) -> tuple[ResolvedOnPrem | ResolvedCloud, ...]:
         """Every option, on-prem first, in file order."""
         return (*self.onprem, *self.cloud)
+
+    def chain(self, option_id: str) -> tuple[ResolvedOnPrem | ResolvedCloud, ...]:
+        """The option with this id, then the plans it moves to (``upgrade_to``), in order."""
+        option = next(o for o in self.options if o.id == option_id)
+        return (option, *self.successors.get(option_id, ()))
 
 
 _STACK_FIELDS = (
@@ -190,8 +207,52 @@ def _lookup(
     return None, None
 
 
+def _required_features(scenario: Scenario, catalog: Catalog) -> tuple[str, ...]:
+    """The scenario's requirements that name catalog features (one namespace with the rest)."""
+    if scenario.qualitative is None:
+        return ()
+    known = {f.id for f in catalog.features}
+    return tuple(r for r in scenario.qualitative.requirements if r in known)
+
+
+class _FeatureTerms(_Frozen):
+    price: float = 0.0
+    bought: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+def _feature_terms(
+    entry: CloudPlan | Stack | None,
+    required: tuple[str, ...],
+    origin: str,
+    provenance: dict[str, Provenance],
+) -> _FeatureTerms:
+    """What meeting the required features costs: add-ons bought (USD per user-month, their
+    labels) and the features neither included nor sold as an add-on."""
+    price, bought, missing = 0.0, [], []
+    for fid in required:
+        cell = entry.features.get(fid) if entry is not None else None
+        if cell is not None and cell.included:
+            continue
+        if cell is not None and cell.addon is not None:
+            price += cell.addon.price_per_user_month.value
+            bought.append(cell.addon.label)
+            price_fact = cell.addon.price_per_user_month
+            note = "; ".join(n for n in (cell.addon.label, price_fact.note) if n)
+            provenance[f"feature_addon.{fid}"] = Provenance.of(origin, price_fact).model_copy(
+                update={"note": note}
+            )
+            continue
+        missing.append(fid)
+    return _FeatureTerms(price=price, bought=tuple(bought), missing=tuple(missing))
+
+
 def _resolve_onprem(
-    opt: OnPremOption, where: str, catalog: Catalog, problems: list[str]
+    opt: OnPremOption,
+    where: str,
+    catalog: Catalog,
+    problems: list[str],
+    required: tuple[str, ...] = (),
 ) -> ResolvedOnPrem | None:
     stack: Stack | None = None
     server: ServerProfile | None = None
@@ -262,9 +323,12 @@ def _resolve_onprem(
 
     if len(problems):
         return None
+    terms = _feature_terms(stack, required, f"stack {opt.stack}", provenance)
     if stack is not None:
         properties = tuple(stack.properties)
         eol = stack.end_of_life.value if stack.end_of_life else None
+        if stack.end_of_life is not None:
+            provenance["end_of_life"] = Provenance.of(f"stack {stack.id}", stack.end_of_life)
         default_label = stack.label + (f" on {server.label}" if server else "")
     else:
         properties = ("data_on_premises", "runs_without_internet", "open_source")
@@ -280,13 +344,22 @@ def _resolve_onprem(
         capacity_kind=kind,
         properties=properties,
         end_of_life=eol,
+        upgrade_to=stack.upgrade_to if stack is not None else None,
+        available_to_new_customers=stack.available_to_new_customers if stack else True,
+        feature_addon_per_user_month=terms.price,
+        feature_addons=terms.bought,
+        missing_features=terms.missing,
         provenance=provenance,
         **values,
     )
 
 
 def _resolve_cloud(
-    opt: CloudOption, where: str, catalog: Catalog, problems: list[str]
+    opt: CloudOption,
+    where: str,
+    catalog: Catalog,
+    problems: list[str],
+    required: tuple[str, ...] = (),
 ) -> ResolvedCloud | None:
     inline = Provenance(origin="inline")
     if opt.plan == CUSTOM_PLAN:
@@ -313,9 +386,9 @@ def _resolve_cloud(
             addon_price_per_user_month=0.0,
             addon_gb_per_user=0.0,
             max_users=None,
-            selectable=True,
             properties=(),
             end_of_life=None,
+            missing_features=required,
             provenance=provenance,
             **values,
         )
@@ -360,8 +433,15 @@ def _resolve_cloud(
         return 0.0
 
     addon = plan.storage_addon
+    terms = _feature_terms(plan, required, origin, provenance)
+    addon_price = addon.price_per_user_month.value if addon else 0.0
     if addon is not None:
         provenance["storage_addon"] = Provenance.of(origin, addon.price_per_user_month)
+        if addon.label in terms.bought:  # bought every year for a required feature already
+            addon_price = 0.0
+            provenance["storage_addon"] = provenance["storage_addon"].model_copy(
+                update={"note": "bought every year for a required feature (feature_addons)"}
+            )
     if plan.mailbox_cap_gb is not None:
         provenance["mailbox_cap_gb"] = Provenance.of(origin, plan.mailbox_cap_gb)
     eol = plan.end_of_life.value if plan.end_of_life else None
@@ -380,7 +460,7 @@ def _resolve_cloud(
             "extra_storage_per_gb_month", plan.extra_storage_per_gb_month
         ),
         addon_label=addon.label if addon else None,
-        addon_price_per_user_month=addon.price_per_user_month.value if addon else 0.0,
+        addon_price_per_user_month=addon_price,
         addon_gb_per_user=addon.gb_per_user.value if addon else 0.0,
         per_1000_messages=pick("per_1000_messages", plan.per_1000_messages),
         migration_per_user=pick(
@@ -389,44 +469,102 @@ def _resolve_cloud(
         admin_hours_per_month=pick("admin_hours_per_month", plan.admin_hours_per_month),
         admin_hourly_cost=pick("admin_hourly_cost", None, catalog.defaults.admin_hourly_cost),
         max_users=int(plan.max_users.value) if plan.max_users else None,
-        selectable=plan.selectable,
+        min_users=int(plan.min_users.value) if plan.min_users else None,
+        available_to_new_customers=plan.available_to_new_customers,
         properties=tuple(plan.properties),
         end_of_life=eol,
+        upgrade_to=plan.upgrade_to,
+        feature_addon_per_user_month=terms.price,
+        feature_addons=terms.bought,
+        missing_features=terms.missing,
         provenance=provenance,
     )
 
 
 def resolve(scenario: Scenario, catalog: Catalog) -> ResolvedScenario:
-    """Resolve every option of ``scenario`` against ``catalog``.
+    """Resolve every option of ``scenario`` against ``catalog``, and the plans each moves to.
 
     Raises ScenarioError listing every unknown id or missing input, one line each.
     """
     problems: list[str] = []
+    required = _required_features(scenario, catalog)
     onprem = []
     for i, o in enumerate(scenario.onprem):
         local: list[str] = []
-        resolved = _resolve_onprem(o, f"onprem[{i}]", catalog, local)
+        resolved = _resolve_onprem(o, f"onprem[{i}]", catalog, local, required)
         problems += local
         if resolved is not None:
             onprem.append(resolved)
     cloud = []
     for i, c in enumerate(scenario.cloud):
         local = []
-        resolved_cloud = _resolve_cloud(c, f"cloud[{i}]", catalog, local)
+        resolved_cloud = _resolve_cloud(c, f"cloud[{i}]", catalog, local, required)
         problems += local
         if resolved_cloud is not None:
             cloud.append(resolved_cloud)
     if scenario.qualitative is not None:
-        known = {r.id for r in catalog.qualitative.requirements}
+        known = {r.id for r in catalog.qualitative.requirements} | {f.id for f in catalog.features}
         for j, req in enumerate(scenario.qualitative.requirements):
             if req not in known:
                 problems.append(
                     f"qualitative.requirements[{j}]: unknown requirement '{req}' "
-                    f"(known: {', '.join(sorted(known))})"
+                    f"(known requirements and features: {', '.join(sorted(known))})"
                 )
     if problems:
         raise ScenarioError(problems)
-    return ResolvedScenario(scenario=scenario, onprem=tuple(onprem), cloud=tuple(cloud))
+    successors = {
+        o.id: chain
+        for i, o in enumerate(scenario.onprem)
+        if (chain := _successors(o, f"onprem[{i}]", catalog, required))
+    } | {
+        c.id: chain
+        for i, c in enumerate(scenario.cloud)
+        if (chain := _successors(c, f"cloud[{i}]", catalog, required))
+    }
+    return ResolvedScenario(
+        scenario=scenario, onprem=tuple(onprem), cloud=tuple(cloud), successors=successors
+    )
+
+
+# Inline fields that price one plan and so do not carry over to the plan it moves to.
+PLAN_PRICED = (
+    "price_per_user_month",
+    "included_gb_per_user",
+    "extra_storage_per_gb_month",
+    "per_1000_messages",
+)
+
+
+def _successors(
+    opt: OnPremOption | CloudOption, where: str, catalog: Catalog, required: tuple[str, ...]
+) -> tuple[ResolvedOnPrem | ResolvedCloud, ...]:
+    """The catalog's ``upgrade_to`` chain of an option, each resolved as the same option
+    (same id, inline site inputs kept; inline prices of the first plan are not carried)."""
+    out: list[ResolvedOnPrem | ResolvedCloud] = []
+    seen: set[str] = set()
+    current: OnPremOption | CloudOption = opt
+    while True:
+        if isinstance(current, CloudOption):
+            plan = catalog.plan(current.plan)
+            nxt = plan.upgrade_to if plan is not None else None
+        else:
+            stack = catalog.stack(current.stack) if current.stack else None
+            nxt = stack.upgrade_to if stack is not None else None
+        if nxt is None or nxt in seen:
+            return tuple(out)
+        seen.add(nxt)
+        problems: list[str] = []
+        resolved: ResolvedOnPrem | ResolvedCloud | None
+        if isinstance(current, CloudOption):
+            update: dict[str, object] = dict.fromkeys(PLAN_PRICED)
+            current = current.model_copy(update={**update, "plan": nxt, "label": None})
+            resolved = _resolve_cloud(current, where, catalog, problems, required)
+        else:
+            current = current.model_copy(update={"stack": nxt, "label": None})
+            resolved = _resolve_onprem(current, where, catalog, problems, required)
+        if resolved is None:
+            return tuple(out)
+        out.append(resolved)
 
 
 def with_capacity(

@@ -149,8 +149,8 @@ class TestComparison:
         )
         ev = evaluate(s)
         wm = next(o for o in ev.comparison.options if o.id == "wm")
-        assert wm.ruled_out_by == ["vendor_supported"]
-        assert any("end of life on 2027-03-31" in w for w in wm.warnings)
+        assert wm.ruled_out_by == ["vendor_supported", "end_of_life", "not_sold_to_new_customers"]
+        assert any("support ends on 2027-03-31" in w for w in wm.warnings)
         assert ev.cheapest == "flat"
 
     def test_end_of_life_after_horizon_is_fine(self):
@@ -173,15 +173,13 @@ class TestComparison:
             )
         )
         (option,) = ev.comparison.options
-        assert any(
-            "year 2 exceeds the plan's pooled storage of 30 GB" in w for w in option.warnings
-        )
+        assert any("year 2 exceeds its pooled storage of 30 GB" in w for w in option.warnings)
 
-    def test_all_ruled_out_falls_back(self):
-        """If every option fails a requirement, the cheapest is chosen among all, with a warning."""
+    def test_all_ruled_out_has_no_recommendation(self):
+        """If every option fails a requirement, there is no cheapest option, with a warning."""
         ev = evaluate(make_scenario(qualitative={"requirements": ["data_on_premises"]}))
-        assert ev.cheapest == "flat"
-        assert ev.comparison.warnings
+        assert ev.cheapest is None
+        assert ev.comparison.warnings == ["every option is ruled out, so there is no recommendation"]
 
 
 class TestFrames:

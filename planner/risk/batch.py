@@ -3,7 +3,7 @@
 An input point gives values to some ranged inputs by field path; every other input keeps
 the scenario's (typical) value. The points are passed to the array-first engine as
 ``Inputs`` overrides: organisation and escalation fields replace the scenario's, option
-fields replace the resolved option's (``option_costs(..., **overrides)``). No Python loop
+fields replace the resolved option's (``Evaluation.costs_of(..., **overrides)``). No Python loop
 runs over the points.
 """
 
@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from planner.evaluation import Evaluation, option_costs
+from planner.evaluation import Evaluation
 from planner.ranges import split_path
 from planner.sizing import FloatArray, Inputs, demand
 
-__all__ = ["discounted", "yearly_costs"]
+__all__ = ["batch_costs", "discounted", "yearly_costs"]
 
 
 def yearly_costs(ev: Evaluation, values: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
@@ -28,6 +29,14 @@ def yearly_costs(ev: Evaluation, values: Mapping[str, FloatArray]) -> dict[str, 
     arrays; N = 1 without values. The arithmetic is the deterministic engine's, so a point
     that holds the typical values costs what ``evaluate()`` says.
     """
+    return batch_costs(ev, values)[0]
+
+
+def batch_costs(
+    ev: Evaluation, values: Mapping[str, FloatArray]
+) -> tuple[dict[str, FloatArray], dict[str, npt.NDArray[np.bool_]]]:
+    """``yearly_costs``, and per option the points (N,) at which a feasibility rule rules
+    it out (a seat cap crossed with no successor plan, say)."""
     n = max((len(v) for v in values.values()), default=1)
     org: dict[str, Any] = {}
     esc: dict[str, Any] = {}
@@ -44,11 +53,15 @@ def yearly_costs(ev: Evaluation, values: Mapping[str, FloatArray]) -> dict[str, 
     esc_inputs = Inputs.of(ev.scenario.escalation, **esc)
     d = demand(org_inputs, ev.horizon)
     out = {}
+    ruled_out = {}
     for option in ev.options:
-        lines, _ = option_costs(option, org_inputs, esc_inputs, d, **per_option.get(option.id, {}))
+        lines, _, plan_path = ev.costs_of(
+            option.id, org_inputs, esc_inputs, d, **per_option.get(option.id, {})
+        )
         yearly = sum(v * ev.rate for v in lines.values())
         out[option.id] = np.broadcast_to(np.asarray(yearly, dtype=np.float64), (n, ev.horizon))
-    return out
+        ruled_out[option.id] = np.broadcast_to(plan_path.ruled_out, (n,))
+    return out, ruled_out
 
 
 def discounted(ev: Evaluation, yearly: FloatArray) -> FloatArray:

@@ -24,7 +24,7 @@ class RiskHeadline(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    recommendation: str  # the cheapest option in the typical case
+    recommendation: str | None  # the cheapest option in the typical case (None: none can be)
     p_holds: float  # share of draws in which it stays the cheapest
     draws: int
     most_often_cheapest: str
@@ -41,11 +41,14 @@ def headline(sim: Simulation, sens: Sensitivity | None = None, top: int = 3) -> 
     cur = s.currency
     p = sim.p_cheapest
     best = max(p, key=lambda k: p[k])
-    lines = [
-        f"{s.cheapest} is the cheapest option by NPV in the typical case and stays the "
-        f"cheapest in {p[s.cheapest]:.0%} of {s.draws:,} draws of the ranged inputs."
-    ]
-    if best != s.cheapest and p[best] > p[s.cheapest]:
+    if s.cheapest is None:
+        lines = ["No option can be recommended in the typical case: every option is ruled out."]
+    else:
+        lines = [
+            f"{s.cheapest} is the cheapest option by NPV in the typical case and stays the "
+            f"cheapest in {p[s.cheapest]:.0%} of {s.draws:,} draws of the ranged inputs."
+        ]
+    if best != s.cheapest and p[best] > (p[s.cheapest] if s.cheapest else 0.0):
         lines.append(f"{best} is the cheapest more often: in {p[best]:.0%} of the draws.")
     swings: list[Swing] = []
     if sens is not None:

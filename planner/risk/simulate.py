@@ -6,8 +6,9 @@ array-first engine (``planner.risk.batch``) and summarises:
 
 - total and NPV per option: P10, P50, P90 (linear interpolation) and the mean;
 - p_cheapest: the share of draws in which the option has the lowest NPV among the options
-  that meet the requirements (all options if none does); ties are shared equally, so the
-  shares sum to 1;
+  that can be recommended in that draw (they meet the requirements, and no feasibility rule
+  such as a seat cap rules them out at that draw's inputs); ties are shared equally, so the
+  shares sum to 1 less the share of draws in which no option can be recommended;
 - the break-even year per on-prem/cloud pair: the share of draws in which cumulative
   on-prem cost first reaches cumulative cloud cost in year 1, 2, ..., or never.
 """
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from planner.errors import PlannerError
 from planner.evaluation import Evaluation, evaluate
 from planner.models import Catalog, Correlation, Scenario
-from planner.risk.batch import discounted, yearly_costs
+from planner.risk.batch import batch_costs, discounted
 from planner.risk.draws import draw_inputs, path_spec, settle
 from planner.sizing import FloatArray
 
@@ -113,7 +114,7 @@ class SimulationSummary(_Frozen):
     seed: int
     inputs: list[RangedInput]
     correlations: list[Correlation]
-    cheapest: str
+    cheapest: str | None
     p_cheapest_holds: float
     options: list[OptionRisk]
     break_even: list[BreakEvenYears]
@@ -156,7 +157,8 @@ class Simulation:
         correlations = [c for c in scenario.correlations if c[0] in ranges and c[1] in ranges]
         rng = np.random.default_rng(self.seed)
         self.inputs: dict[str, FloatArray] = draw_inputs(ranges, correlations, draws, rng)
-        self.yearly: dict[str, FloatArray] = yearly_costs(self.evaluation, self.inputs)
+        self.yearly: dict[str, FloatArray]
+        self.yearly, self.ruled_out = batch_costs(self.evaluation, self.inputs)
         self.totals: dict[str, FloatArray] = {
             k: np.asarray(v.sum(axis=1), dtype=np.float64) for k, v in self.yearly.items()
         }
@@ -172,17 +174,21 @@ class Simulation:
 
     @cached_property
     def p_cheapest(self) -> dict[str, float]:
-        """Share of draws in which each option has the lowest NPV (ties shared; sums to 1).
+        """Share of draws in which each option has the lowest NPV (ties shared).
 
-        Only options that meet every requirement compete (all, if none does); the others
-        get 0.
+        Options ruled out whatever the draw (a requirement, a closed plan) get 0; the others
+        compete in the draws where no feasibility rule rules them out.
         """
         ev = self.evaluation
-        pool = ev.eligible or [o.id for o in ev.options]
-        npv = np.column_stack([self.npvs[i] for i in pool])
+        path_rules = {o.id: set(ev.paths[o.id].rules) for o in ev.options}
+        pool = [o.id for o in ev.options if not set(ev.ruled_out_by(o.id)) - path_rules[o.id]]
+        if not pool:
+            return {o.id: 0.0 for o in ev.options}
+        npv = np.column_stack([np.where(self.ruled_out[i], np.inf, self.npvs[i]) for i in pool])
         best = npv.min(axis=1, keepdims=True)
-        tied = npv <= best + _TIE * np.maximum(np.abs(best), 1.0)
-        share = tied / tied.sum(axis=1, keepdims=True)
+        finite = np.isfinite(best)
+        tied = (npv <= best + _TIE * np.maximum(np.abs(np.where(finite, best, 0.0)), 1.0)) & finite
+        share = tied / np.maximum(tied.sum(axis=1, keepdims=True), 1)
         p = dict(zip(pool, share.mean(axis=0).tolist(), strict=True))
         return {o.id: p.get(o.id, 0.0) for o in ev.options}
 
@@ -208,7 +214,7 @@ class Simulation:
                 total=Percentiles.of(self.totals[o.id]),
                 npv=Percentiles.of(self.npvs[o.id]),
                 p_cheapest=p[o.id],
-                ruled_out_by=list(ev.assessments[o.id].ruled_out_by),
+                ruled_out_by=ev.ruled_out_by(o.id),
             )
             for o in ev.options
         ]
@@ -234,7 +240,7 @@ class Simulation:
             inputs=[ranged_input(self.scenario, path) for path in self.inputs],
             correlations=[c for c in self.scenario.correlations if c[0] in self.inputs],
             cheapest=ev.cheapest,
-            p_cheapest_holds=p[ev.cheapest],
+            p_cheapest_holds=p[ev.cheapest] if ev.cheapest is not None else 0.0,
             options=options,
             break_even=pairs,
         )
