@@ -146,16 +146,60 @@ def catalog_cmd(
         CatalogFormat.table
     ),
     catalog: CatalogOpt = None,
+    stale: Annotated[
+        int | None,
+        typer.Option(
+            "--stale",
+            metavar="DAYS",
+            min=0,
+            help="List only figures older than DAYS (exit 1 if there are any, 0 if none).",
+            show_default=False,
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="With --stale: the day ages are counted to, YYYY-MM-DD (default: today).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Every plan, stack, server profile and default with its price, source and date."""
+    import datetime as dt
+
     from planner.catalog import load_catalog
     from planner.cli import render
 
+    day = dt.date.today()
+    if as_of is not None:
+        if stale is None:
+            raise PlannerError("--as-of: only used with --stale DAYS")
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise PlannerError(f"--as-of: not a date YYYY-MM-DD: {as_of[:40]!r}") from None
     cat = load_catalog(catalog)
+    if stale is not None:
+        from planner.freshness import stale as stale_figures
+
+        old = stale_figures(cat, stale, day)
+        if fmt is CatalogFormat.json:
+            render.print_json(
+                {
+                    "as_of": day.isoformat(),
+                    "days": stale,
+                    "stale": [f.model_dump(mode="json") for f in old],
+                }
+            )
+        else:
+            _print([render.stale_table(old, stale, day)])
+        raise typer.Exit(1 if old else 0)
     if fmt is CatalogFormat.json:
         render.print_json(cat.model_dump(mode="json"))
     else:
-        _print(list(render.catalog_tables(cat)))
+        _print([f"Catalog reviewed on {cat.as_of}.", *render.catalog_tables(cat)])
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from typing import Any
@@ -11,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.evaluation import Evaluation
+from planner.freshness import Figure
 from planner.models import Catalog, Sourced
+from planner.recommendation import headline, parity, ranked
 
 __all__ = [
     "catalog_tables",
@@ -19,9 +22,11 @@ __all__ = [
     "console",
     "frame_csv",
     "money",
+    "parity_table",
     "print_json",
     "sizing_json",
     "sizing_tables",
+    "stale_table",
 ]
 
 
@@ -57,7 +62,8 @@ def comparison_table(ev: Evaluation) -> list[Table | str]:
     t.add_column("NPV", justify="right", no_wrap=True)
     t.add_column("per user-month", justify="right", no_wrap=True)
     t.add_column("score", justify="right", no_wrap=True)
-    for o in sorted(cmp.options, key=lambda o: o.npv):
+    t.add_column("ruled out by")
+    for o in ranked(cmp):
         mark = " *" if o.id == cmp.cheapest else (" x" if o.ruled_out_by else "")
         t.add_row(
             o.id + mark,
@@ -66,21 +72,17 @@ def comparison_table(ev: Evaluation) -> list[Table | str]:
             f"{o.npv:,.0f}",
             f"{o.per_user_month:,.2f}",
             "-" if o.qualitative_score is None else f"{o.qualitative_score:.2f}",
+            ", ".join(o.ruled_out_by) or "-",
             style="bold" if o.id == cmp.cheapest else None,
         )
-    t.caption = f"{cur}; * cheapest by NPV; x ruled out by a requirement; score: weighted 1-5"
+    t.caption = (
+        f"{cur}; * cheapest by NPV; x ruled out (cannot be bought for this organisation, or "
+        "fails a requirement), listed after the others; score: weighted 1-5"
+    )
     t.caption_justify = "left"
     out.append(t)
-    ranked = sorted(
-        (o for o in cmp.options if not o.ruled_out_by or o.id == cmp.cheapest), key=lambda o: o.npv
-    )
-    cheapest = next(o for o in cmp.options if o.id == cmp.cheapest)
-    line = f"Cheapest by NPV: {cheapest.id} ({cheapest.label})"
-    runner_up = next((o for o in ranked if o.id != cheapest.id), None)
-    if runner_up is not None:
-        saving = money(runner_up.npv - cheapest.npv, cur)
-        line += f", saving {saving} of NPV against the runner-up, {runner_up.id}"
-    out.append(line + ".")
+    out.append(headline(ev))
+    out.append(parity_table(ev))
     if cmp.break_even:
         b = Table(title="Break-even (on-prem at or below cloud)", title_justify="left")
         for col in ("on-prem", "cloud", "year (cumulative)", "users (NPV)"):
@@ -97,6 +99,18 @@ def comparison_table(ev: Evaluation) -> list[Table | str]:
     if notes:
         out.append("Notes:\n" + "\n".join(f"  - {n}" for n in notes))
     return out
+
+
+def parity_table(ev: Evaluation) -> Table:
+    """What each option includes (the catalog's feature table), options in ranked order."""
+    frame = parity(ev)
+    t = Table(title="Features (from the plan or stack each option starts on)", title_justify="left")
+    t.add_column("feature")
+    for option_id in frame.columns:
+        t.add_column(str(option_id), overflow="fold")
+    for label, row in frame.iterrows():
+        t.add_row(str(label), *(str(v) for v in row))
+    return t
 
 
 def sizing_json(ev: Evaluation) -> dict[str, Any]:
@@ -172,7 +186,7 @@ def catalog_tables(catalog: Catalog) -> list[Table]:
     for col in ("id", "label", "price", "included GB", "as of", "source"):
         plans.add_column(col, overflow="fold")
     for p in catalog.plans:
-        label = p.label + ("" if p.selectable else " [legacy]")
+        label = p.label + ("" if p.available_to_new_customers else " [not sold to new customers]")
         plans.add_row(
             p.id,
             label,
@@ -233,6 +247,28 @@ def catalog_tables(catalog: Catalog) -> list[Table]:
         value = fact.value if isinstance(fact.value, str) else _fmt(fact)
         defaults.add_row(name, value, fact.as_of, fact.source)
     return [plans, stacks, servers, relays, defaults]
+
+
+def stale_table(figures: list[Figure], days: int, day: dt.date) -> Table | str:
+    """The figures older than ``days`` on ``day``, oldest first (or one line: none)."""
+    if not figures:
+        return f"No catalog figure is older than {days} days on {day.isoformat()}."
+    t = Table(
+        title=f"{len(figures)} catalog figures older than {days} days on {day.isoformat()}",
+        title_justify="left",
+    )
+    for col in ("path", "value", "as of", "age (days)", "source"):
+        t.add_column(col, overflow="fold")
+    for f in figures:
+        value = f"{f.value:g}" if isinstance(f.value, float) else str(f.value)
+        t.add_row(
+            f.path,
+            value + (" (estimate)" if f.estimate else ""),
+            f.as_of,
+            str(f.age_days),
+            f.source,
+        )
+    return t
 
 
 def frame_csv(frame: pd.DataFrame) -> str:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from planner.errors import ScenarioError
 from planner.evaluation import BreakEven, Evaluation, OptionSummary
 from planner.models import CRITERIA, Catalog, Scenario
+from planner.recommendation import parity, ranked
 from planner.resolution import Provenance, ResolvedOnPrem, resolve
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "headline_break_even",
     "money",
     "option_labels",
+    "parity_table",
     "reasons_table",
     "requirement_table",
     "sizing_table",
@@ -54,30 +56,38 @@ def option_labels(ev: Evaluation) -> dict[str, str]:
 
 
 class Callout(BaseModel):
-    """The cheapest option and what it saves over the next cheapest (by NPV)."""
+    """The cheapest option and what it saves over the next cheapest (by NPV); ``cheapest``
+    is None when every option is ruled out."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True)
 
-    cheapest: OptionSummary
+    cheapest: OptionSummary | None
     runner_up: OptionSummary | None
     saving_npv: float | None
-    among: str  # "eligible options" or "all options"
+    among: str  # "eligible options"
 
 
 def cheapest_callout(ev: Evaluation) -> Callout:
-    """The engine's cheapest option, the next cheapest in the same pool, and the NPV gap."""
+    """The engine's cheapest option, the next cheapest eligible option, and the NPV gap."""
     comp = ev.comparison
-    by_id = {o.id: o for o in comp.options}
-    eligible = set(ev.eligible)
-    pool = [o for o in comp.options if o.id in eligible] or comp.options
-    rest = sorted((o for o in pool if o.id != comp.cheapest), key=lambda o: o.npv)
-    runner = rest[0] if rest else None
+    pool = [o for o in ranked(comp) if not o.ruled_out_by]
+    best = pool[0] if pool else None
+    runner = pool[1] if len(pool) > 1 else None
     return Callout(
-        cheapest=by_id[comp.cheapest],
+        cheapest=best,
         runner_up=runner,
-        saving_npv=None if runner is None else round(runner.npv - by_id[comp.cheapest].npv, 2),
-        among="eligible options" if eligible and len(pool) < len(comp.options) else "all options",
+        saving_npv=None if runner is None or best is None else round(runner.npv - best.npv, 2),
+        among="eligible options",
     )
+
+
+def parity_table(ev: Evaluation) -> pd.DataFrame:
+    """The feature table, options in ranked order, headed by their labels; missing cells
+    read "–"."""
+    frame = parity(ev)
+    labels = {o.id: o.label for o in ev.options}
+    frame.columns = [labels.get(str(c), str(c)) for c in frame.columns]
+    return frame.replace({"none": "–"})
 
 
 def totals_table(ev: Evaluation) -> pd.DataFrame:
@@ -96,7 +106,7 @@ def totals_table(ev: Evaluation) -> pd.DataFrame:
             "Score (1-5)": "–" if o.qualitative_score is None else f"{o.qualitative_score:.2f}",
             "Ruled out by": ", ".join(o.ruled_out_by) or "–",
         }
-        for o in comp.options
+        for o in ranked(comp)
     ]
     return pd.DataFrame(rows).set_index("Option")
 

@@ -29,6 +29,7 @@ from planner import __version__, charts
 from planner.errors import PlannerError
 from planner.evaluation import Evaluation, OptionSummary
 from planner.models import CRITERIA, Escalation, Organization, Scenario
+from planner.recommendation import features_phrase, headline, lacks, parity, ranked
 
 if TYPE_CHECKING:
     from planner.risk import RiskHeadline, Sensitivity, Simulation
@@ -197,12 +198,8 @@ def formulas_markdown() -> str:
 
 
 def _ranked(ev: Evaluation) -> list[OptionSummary]:
-    """Options by NPV, lowest first: those meeting the requirements (and the cheapest)."""
-    cmp = ev.comparison
-    return sorted(
-        (o for o in cmp.options if not o.ruled_out_by or o.id == cmp.cheapest),
-        key=lambda o: o.npv,
-    )
+    """Options that can be recommended, by NPV, lowest first."""
+    return [o for o in ranked(ev.comparison) if not o.ruled_out_by]
 
 
 def _best_scored(ev: Evaluation) -> tuple[list[str], float | None]:
@@ -273,28 +270,38 @@ def risk_analysis(ev: Evaluation) -> RiskAnalysis | None:
 def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
     cmp = ev.comparison
     cur = cmp.currency
-    cheapest = next(o for o in cmp.options if o.id == cmp.cheapest)
-    among = " among the options that meet every requirement" if ev.eligible else ""
-    items = [
-        f"Recommended by cost: {cheapest.id} ({cheapest.label}), the lowest net present value"
-        f"{among}: {cur} {number(cheapest.npv)} over {cmp.horizon_years} years "
-        f"(total {cur} {number(cheapest.total)}, "
-        f"{cur} {number(cheapest.per_user_month, 2)} per user-month)."
-    ]
-    ranked = _ranked(ev)
-    runner_up = next((o for o in ranked if o.id != cheapest.id), None)
-    if runner_up is not None:
+    order = _ranked(ev)
+    if not order:
+        items = [headline(ev)]
+        cheapest = None
+    else:
+        cheapest = order[0]
+        items = [
+            f"Recommended by cost: {cheapest.id} ({cheapest.label}), the lowest net present "
+            "value among the options the organisation can buy that meet every requirement: "
+            f"{cur} {number(cheapest.npv)} over {cmp.horizon_years} years "
+            f"(total {cur} {number(cheapest.total)}, "
+            f"{cur} {number(cheapest.per_user_month, 2)} per user-month)."
+        ]
+    runner_up = order[1] if len(order) > 1 else None
+    if cheapest is not None and runner_up is not None:
         saving = runner_up.npv - cheapest.npv
         share = saving / runner_up.npv if runner_up.npv else 0.0
         items.append(
             f"Saving against the runner-up, {runner_up.id}: {cur} {number(saving)} of NPV "
             f"({share:.1%})."
         )
+        missing = lacks(ev, cheapest.id, runner_up.id)
+        if missing:
+            items.append(
+                f"Not like for like: {cheapest.id} has no {features_phrase(missing)}, which "
+                f"{runner_up.label} includes (see the feature table under Costs)."
+            )
     best, score = _best_scored(ev)
     if score is not None:
         verdict = (
             "The cheapest option also scores best."
-            if cheapest.id in best
+            if cheapest is None or cheapest.id in best
             else f"This differs from the recommendation by cost ({cheapest.id} scores "
             f"{cheapest.qualitative_score:.2f}): weigh the saving against the score."
         )
@@ -304,13 +311,17 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
         )
     if (line := _break_even_line(ev)) is not None:
         items.append(line)
-    ruled = [o for o in cmp.options if o.ruled_out_by]
+    ruled = [o for o in ranked(cmp) if o.ruled_out_by]
     if ruled:
         items.append(
-            "Ruled out by the requirements: "
+            "Ruled out (cannot be bought for this organisation, or fails a requirement): "
             + "; ".join(f"{o.id} ({', '.join(o.ruled_out_by)})" for o in ruled)
             + "."
         )
+    items.append(
+        f"Catalog reviewed on {ev.catalog.as_of}; the oldest figure this report uses is "
+        f"dated {ev.oldest_as_of or '–'}."
+    )
     if analysis is not None:
         items.extend(analysis.headline.lines)
     items.extend(f"Note: {w}." for w in cmp.warnings)
@@ -321,7 +332,7 @@ def _totals_table(ev: Evaluation) -> Table:
     cmp = ev.comparison
     cur = cmp.currency
     rows = []
-    for o in sorted(cmp.options, key=lambda o: o.npv):
+    for o in ranked(cmp):
         status = ["recommended"] if o.id == cmp.cheapest else []
         if o.ruled_out_by:
             status.append("ruled out: " + ", ".join(o.ruled_out_by))
@@ -524,7 +535,23 @@ def _costs(ev: Evaluation) -> Section:
             "yearly-by-category", "Yearly cost by category", partial(charts.yearly_by_category, ev)
         ),
     ]
-    for o in sorted(ev.comparison.options, key=lambda o: o.npv):
+    frame = parity(ev)
+    blocks.append(
+        Table(
+            key="features",
+            title="What each option includes",
+            columns=("Feature", *(str(c) for c in frame.columns)),
+            rows=tuple(
+                (str(label), *(str(v) if v != "none" else "–" for v in row))
+                for label, row in frame.iterrows()
+            ),
+            numeric=(False,) * (len(frame.columns) + 1),
+            note="From the catalog entry of the plan or stack each option starts on "
+            "(data/catalog/features.yaml); an add-on is bought only when a requirement names "
+            "the feature.",
+        )
+    )
+    for o in ranked(ev.comparison):
         blocks.append(_yearly_table(ev, o.id))
     if ev.break_even:
         blocks += [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from planner.dashboard import cached, views, widgets
+from planner.recommendation import headline
 
 
 def render() -> None:
@@ -17,24 +18,26 @@ def render() -> None:
 
     call = views.cheapest_callout(ev)
     best = call.cheapest
-    text = (
-        f"Cheapest: **{widgets.plain(best.label)}** (`{best.id}`), NPV {views.money(best.npv, cur)}"
-    )
-    if call.runner_up is not None and call.saving_npv is not None:
-        text += (
-            f", saving **{views.money(call.saving_npv, cur)}** (NPV) over the next cheapest, "
-            f"{widgets.plain(call.runner_up.label)} (`{call.runner_up.id}`)"
-        )
-    st.success(text + f"; among {call.among}.")
+    if best is None:
+        st.error(widgets.plain(headline(ev)))
+    else:
+        st.success(widgets.plain(headline(ev)))
 
     head = views.headline_break_even(ev)
     cols = st.columns(4)
-    cols[0].metric("Cheapest NPV", views.money(best.npv, cur), help="Discounted at the start.")
+    cols[0].metric(
+        "Cheapest NPV",
+        "–" if best is None else views.money(best.npv, cur),
+        help="Discounted at the start.",
+    )
     cols[1].metric(
         "Saving over the next cheapest",
         "–" if call.saving_npv is None else views.money(call.saving_npv, cur),
     )
-    cols[2].metric("Cheapest, per user-month", views.money(best.per_user_month, cur, 2))
+    cols[2].metric(
+        "Cheapest, per user-month",
+        "–" if best is None else views.money(best.per_user_month, cur, 2),
+    )
     if head is not None:
         cols[3].metric(
             "Break-even year",
@@ -45,9 +48,18 @@ def render() -> None:
 
     st.subheader("Totals")
     st.table(views.totals_table(ev))
+    st.caption(
+        "Options that cannot be bought for this organisation in some year (a seat cap with no "
+        "successor plan, an end of support, a plan closed to new customers) or that fail a "
+        "requirement are ruled out: listed last and never the cheapest. Catalog figures used "
+        f"here were read on or after {ev.oldest_as_of or '–'} (the oldest date)."
+    )
     for option in ev.comparison.options:
         for warning in option.warnings:
             st.caption(f"`{option.id}`: {warning}")
+
+    st.subheader("What each option includes")
+    st.table(views.parity_table(ev))
 
     st.subheader("Over the years")
     widgets.chart(cached.cumulative_tco(scenario), key="cumulative_tco")
