@@ -18,6 +18,7 @@ On-prem
 - backup = storage_tb * backup_per_tb_month * 12
 - relay = users * sent * outbound_share * recipients_per_message * 365 / 1000
   * outbound_relay_per_1000
+  + users * sent * outbound_share * 365 * avg_message_kb / 1e6 * outbound_relay_per_gb
 - feature_addons = users * feature_addon_per_user_month * 12 (add-ons bought for required
   features)
 
@@ -154,7 +155,14 @@ def onprem_lines(
         * escalator(esc.labour, horizon),
         "backup": d.storage_tb * opt.backup_per_tb_month * 12.0,
         "filtering": d.users * opt.filtering_per_user_month * 12.0,
-        "relay": _relay_messages_thousands(org, d) * opt.outbound_relay_per_1000,
+        "relay": _relay_messages_thousands(org, d) * opt.outbound_relay_per_1000
+        + d.users
+        * org.messages_sent_per_user_day
+        * org.outbound_share
+        * 365.0
+        * org.avg_message_kb
+        / 1e6
+        * opt.outbound_relay_per_gb,
         "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0,
     }
     return {k: np.broadcast_to(v, shape).astype(np.float64) for k, v in lines.items()}, servers

@@ -222,7 +222,10 @@ class OnPremOption(_Model):
     )
     backup_per_tb_month: NonNeg | None = Field(None, description="USD per TB-month of backup.")
     outbound_relay_per_1000: NonNeg | None = Field(
-        None, description="USD per 1,000 outbound messages through a relay."
+        None, description="USD per 1,000 outbound recipients through a relay."
+    )
+    outbound_relay_per_gb: NonNeg | None = Field(
+        None, description="USD per GB of outbound mail through a relay (0 when not given)."
     )
     setup_cost: NonNeg | None = Field(None, description="USD once, in year 1.")
 
@@ -661,6 +664,9 @@ class Relay(_Model):
     id: str
     label: str
     outbound_relay_per_1000: Sourced
+    outbound_relay_per_gb: Sourced | None = Field(
+        None, description="USD per GB of outbound mail (attachments included), if billed."
+    )
     notes: str | None = None
 
 

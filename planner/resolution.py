@@ -102,6 +102,7 @@ class ResolvedOnPrem(_Frozen):
     filtering_per_user_month: float
     backup_per_tb_month: float
     outbound_relay_per_1000: float
+    outbound_relay_per_gb: float = 0.0
     setup_cost: float
     properties: tuple[str, ...]
     end_of_life: str | None
@@ -294,6 +295,15 @@ def _resolve_onprem(
             )
             continue
         values[field], provenance[field] = value, prov
+
+    if opt.outbound_relay_per_gb is not None:
+        values["outbound_relay_per_gb"] = opt.outbound_relay_per_gb
+        provenance["outbound_relay_per_gb"] = Provenance(origin="inline")
+    elif relay is not None and relay.outbound_relay_per_gb is not None:
+        values["outbound_relay_per_gb"] = relay.outbound_relay_per_gb.value
+        provenance["outbound_relay_per_gb"] = Provenance.of(
+            f"relay {opt.relay}", relay.outbound_relay_per_gb
+        )
 
     if opt.capacity_msgs_per_s is not None:
         capacity = opt.capacity_msgs_per_s

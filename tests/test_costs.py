@@ -229,3 +229,20 @@ class TestCloudByHand:
         ev = evaluate(make_scenario(cloud=[{"id": "g", "plan": "gws-business-starter"}]))
         per_user = catalog.defaults.migration_per_user.value
         assert ev.lines["g"]["migration"].tolist() == pytest.approx([100 * per_user, 0, 0])
+
+
+class TestRelayPerRecipientAndGb:
+    def test_recipients_and_bytes_by_hand(self):
+        """A relay bills each recipient and each GB: 100 users x 10 sent x 0.5 outbound x 365
+        = 182,500 messages a year; x 3 recipients = 547.5 thousand x 0.10 = 54.75 USD; bytes
+        182,500 x 50 KB / 1e6 = 9.125 GB x 0.12 = 1.095 USD; relay = 55.845 USD a year."""
+        box = {**ONE_SERVER, "outbound_relay_per_1000": 0.10, "outbound_relay_per_gb": 0.12}
+        ev = evaluate(
+            make_scenario(onprem=[box], cloud=[], organization={"recipients_per_message": 3})
+        )
+        assert ev.lines["box"]["relay"].tolist() == pytest.approx([55.845] * 3)
+
+    def test_one_recipient_keeps_the_old_figure(self):
+        """Without recipients_per_message (1) or a per-GB price the relay line is unchanged."""
+        ev = evaluate(make_scenario(onprem=[ONE_SERVER], cloud=[]))
+        assert ev.lines["box"]["relay"].tolist() == pytest.approx([18.25] * 3)

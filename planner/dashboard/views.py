@@ -222,11 +222,19 @@ def reasons_table(ev: Evaluation, option_id: str) -> pd.DataFrame:
 
 
 def requirement_table(ev: Evaluation) -> pd.DataFrame:
-    """Options ruled out by the scenario's hard requirements, with why."""
+    """Options ruled out (by a requirement, a missing feature, or a plan the organisation
+    cannot buy), with why."""
+    comp = {o.id: o for o in ev.comparison.options}
     rows = [
-        {"Option": o.id, "Ruled out by": ", ".join(a.ruled_out_by), "Why": "; ".join(a.reasons)}
-        for o in ev.options
-        if (a := ev.assessments[o.id]).ruled_out_by
+        {
+            "Option": o.id,
+            "Ruled out by": ", ".join(o.ruled_out_by),
+            "Why": "; ".join(
+                [*ev.assessments[o.id].reasons, *(w for w in o.warnings if "ruled out" in w)]
+            ),
+        }
+        for o in ranked(ev.comparison)
+        if comp[o.id].ruled_out_by
     ]
     return pd.DataFrame(rows, columns=["Option", "Ruled out by", "Why"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from planner.dashboard import cached, state, views, widgets
-from planner.models import CRITERIA
+from planner.models import CRITERIA, FeatureInfo, Requirement
 
 _COLUMNS = 4
 
@@ -24,17 +24,23 @@ def render() -> None:
     criteria = {c.id: c for c in qual.criteria}
 
     st.subheader("Hard requirements")
+    needs: list[Requirement | FeatureInfo] = [*qual.requirements, *ev.catalog.features]
     widgets.multi_field(
         ("qualitative", "requirements"),
-        "Options must meet",
-        {r.id: r.label for r in qual.requirements},
-        help="\n\n".join(f"**{r.label}**: {r.description}" for r in qual.requirements),
+        "Options must meet or include",
+        {r.id: r.label for r in needs},
+        help="\n\n".join(f"**{r.label}**: {r.description}" for r in needs)
+        + "\n\nAn option without a required feature buys the vendor's add-on where one is "
+        "sold (cost category feature_addons), or is ruled out.",
     )
     ruled_out = views.requirement_table(ev)
     if ruled_out.empty:
         st.caption("No option is ruled out.")
     else:
         st.table(ruled_out.set_index("Option"))
+
+    st.subheader("What each option includes")
+    st.table(views.parity_table(ev))
 
     st.subheader("Weights")
     st.caption("How much each criterion counts; 0 leaves it out.")
