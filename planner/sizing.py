@@ -123,10 +123,11 @@ class Demand:
 
 def demand(org: Inputs, horizon: int) -> Demand:
     """Users, messages a day, peak messages/s and storage for each year of the horizon."""
-    users = users_by_year(org, horizon)
+    shape = (org.n, horizon)  # any input may vary by point, so every array is (N, H)
+    users = np.broadcast_to(users_by_year(org, horizon), shape)
     per_day = users * (org.messages_sent_per_user_day + org.messages_received_per_user_day)
     mailbox = org.mailbox_gb_per_user + org.mailbox_growth_gb_per_user_year * years(horizon)
-    mailbox = np.broadcast_to(mailbox, users.shape)
+    mailbox = np.broadcast_to(mailbox, shape)
     return Demand(
         users=users,
         messages_per_day=per_day,
