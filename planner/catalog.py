@@ -3,34 +3,66 @@
 This is the only module that knows the layout of ``data/``. YAML is read with a safe
 loader only. Validation problems become :class:`~planner.errors.ScenarioError` (or
 :class:`~planner.errors.CatalogError`) with one line per problem naming the field path.
+
+Files are treated as hostile: :func:`read_document` reads at most :data:`MAX_FILE_BYTES`
+from a regular file, and :func:`parse_text` (which the dashboard upload uses too) refuses,
+while composing and before any Python object is built, YAML with more than
+:data:`MAX_ALIASES` aliases, nesting deeper than :data:`MAX_DEPTH`, or more than
+:data:`MAX_VALUES` values once its aliases are expanded (an alias "bomb"). Error lines
+echo no file content beyond short values and keys that look like names.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Mapping, Sequence
+import os
+import re
+import reprlib
+import stat
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import ValidationError
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from planner.errors import CatalogError, ScenarioError
 from planner.models import Catalog, Scenario
 
 __all__ = [
+    "MAX_ALIASES",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_PROBLEMS",
+    "MAX_VALUES",
     "data_dir",
     "dump_scenario",
     "format_validation_error",
     "load_catalog",
     "load_scenario",
     "parse_scenario",
+    "parse_text",
     "read_document",
     "scenario_presets",
 ]
 
-_MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024
+"""Largest file read (a scenario is a few KB; the catalog's largest file 13 KB)."""
+MAX_ALIASES = 100
+"""Most YAML aliases (``*name``) accepted in one document."""
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists accepted (a scenario nests 5 deep)."""
+MAX_VALUES = 20_000
+"""Most values (scalars, mappings, lists) in a YAML document with its aliases expanded;
+the catalog's largest file has 600. Pure-Python YAML composes about 20,000 a second."""
+MAX_PROBLEMS = 100
+"""Most problems listed for one file; the rest are counted on one more line."""
+_MAX_NUMBER_CHARS = 100
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}")
 
 
 def data_dir() -> Path:
@@ -47,30 +79,117 @@ def scenario_presets() -> dict[str, Path]:
     return {p.stem: p for p in sorted((data_dir() / "scenarios").glob("*.yaml"))}
 
 
-def _loc_to_path(loc: Sequence[int | str]) -> str:
+class _BoundedRepr(reprlib.Repr):
+    """``repr`` that looks at no more than a few items two levels down, whatever the value.
+
+    A value from a hostile file may be a shared-alias graph of 10**9 leaves, a dict of
+    20,000 keys or an integer of 4,000 digits; its full ``repr`` may take minutes and GBs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 2
+        self.maxstring = self.maxother = self.maxlong = 40
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdict = 4
+
+    def repr_int(self, x: int, level: int) -> str:
+        # Decimal text of a huge int is quadratic, and refused past 4300 digits.
+        return repr(x) if x.bit_length() <= 128 else "a number with over 38 digits"
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        # reprlib's own sorts every key first.
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [
+            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+            for k, v in itertools.islice(x.items(), self.maxdict)
+        ]
+        return "{" + ", ".join(items) + (", ...}" if len(x) > self.maxdict else "}")
+
+
+_REPR = _BoundedRepr()
+
+
+def _one_line(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short(value: Any) -> str:
+    return _one_line(_REPR.repr(value), 60)
+
+
+def _child(data: Any, part: int | str) -> Any:
+    """``data[part]`` when ``data`` is a mapping or list that has it, else None."""
+    if isinstance(data, Mapping):
+        return data.get(part)
+    if isinstance(data, list) and isinstance(part, int) and -len(data) <= part < len(data):
+        return data[part]
+    return None
+
+
+def _is_shown(part: int | str) -> bool:
+    return isinstance(part, int) or part == "[key]" or bool(_PLAIN_NAME.fullmatch(part))
+
+
+class _KeyPositions:
+    """1-based positions of keys in the mappings of the validated data, by mapping."""
+
+    def __init__(self) -> None:
+        self._by_mapping: dict[int, dict[Any, int]] = {}
+
+    def __call__(self, mapping: Mapping[Any, Any], key: Any) -> int | None:
+        positions = self._by_mapping.get(id(mapping))
+        if positions is None:
+            positions = {k: i for i, k in enumerate(mapping, 1)}
+            self._by_mapping[id(mapping)] = positions
+        return positions.get(key)
+
+
+def _loc_to_path(
+    loc: Sequence[int | str], data: Any = None, positions: _KeyPositions | None = None
+) -> str:
+    """``a.b[0].c``; a key that is not a plain name shows as ``<key N>``, its position in
+    its mapping, so that the error line echoes none of the file (a file that is not a
+    scenario at all, ``/etc/shadow`` say, has keys full of content)."""
+    positions = positions or _KeyPositions()
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
+            if _is_shown(part):
+                text = part
+            else:
+                where = positions(data, part) if isinstance(data, Mapping) else None
+                text = f"<key {where}>" if where else "<key>"
+            path += f".{text}" if path else text
+        data = _child(data, part)
     return path
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def format_validation_error(err: ValidationError, prefix: str = "", data: Any = None) -> list[str]:
+    """One line per problem: ``field.path: reason (got value)``; at most MAX_PROBLEMS lines.
 
-
-def format_validation_error(err: ValidationError, prefix: str = "") -> list[str]:
-    """One line per problem: ``field.path: reason (got value)``."""
+    ``data``, the input that was validated, lets a key that is not shown (see
+    :func:`_loc_to_path`) be named by its position instead. No line echoes more than a
+    short ``repr`` of a value.
+    """
+    errors = err.errors(include_url=False)
+    positions = _KeyPositions()
     lines = []
-    for e in err.errors(include_url=False):
+    for e in errors[:MAX_PROBLEMS]:
         loc = [p for p in e["loc"] if p not in ("function-after", "function-before")]
-        path = _loc_to_path(loc) or "(top level)"
+        path = _loc_to_path(loc, data, positions) or "(top level)"
         kind = e["type"]
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if kind == "extra_forbidden":
+        msg = _one_line(msg, 300)
+        if kind == "extra_forbidden" and loc and not _is_shown(loc[-1]):
+            msg = "unknown key, not shown as it is not a plain name (see 'mailplan schema')"
+        elif kind == "extra_forbidden":
             msg = "unknown key (check the spelling; see 'mailplan schema')"
         elif kind == "missing":
             msg = "required"
@@ -79,60 +198,288 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> list[str]
         elif kind in ("model_type", "dict_type"):
             msg = f"should be a mapping of keys to values (got {_short(e.get('input'))})"
         lines.append(f"{prefix}{path}: {msg}")
+    if len(errors) > MAX_PROBLEMS:
+        lines.append(f"{prefix}... and {len(errors) - MAX_PROBLEMS:,} more problems")
     return lines
 
 
-def read_document(path: str | Path) -> Any:
-    """Parse a YAML or JSON file (by extension; YAML otherwise) with a safe loader.
+def _read_bytes(path: Path) -> bytes:
+    """Up to ``MAX_FILE_BYTES + 1`` bytes of a regular file or a pipe.
 
-    Raises ScenarioError with one line when the file is missing, unreadable or malformed.
+    The size ``stat`` gives is no guide: it is 0 for ``/dev/zero`` and for a pipe. Devices
+    and sockets are refused, and ``open`` does not wait for a writer of a named pipe.
+    """
+    nonblock = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ScenarioError(f"{path}: is a folder, not a file")
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise ScenarioError(f"{path}: not a regular file")
+        if nonblock:
+            os.set_blocking(fd, True)
+        chunks, left = [], MAX_FILE_BYTES + 1
+        while left > 0 and (chunk := os.read(fd, left)):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_document(path: str | Path) -> Any:
+    """Parse a YAML or JSON file (by extension; YAML otherwise) with :func:`parse_text`.
+
+    Raises ScenarioError with one line when the file is missing, unreadable, not a regular
+    file, larger than :data:`MAX_FILE_BYTES`, or refused by :func:`parse_text`.
     """
     p = Path(path)
     try:
-        if p.is_dir():
-            raise ScenarioError(f"{p}: is a folder, not a file")
-        if p.stat().st_size > _MAX_FILE_BYTES:
-            raise ScenarioError(f"{p}: larger than {_MAX_FILE_BYTES // (1024 * 1024)} MB")
-        text = p.read_text(encoding="utf-8")
+        data = _read_bytes(p)
     except FileNotFoundError:
         raise ScenarioError(f"{p}: no such file") from None
     except PermissionError:
         raise ScenarioError(f"{p}: permission denied") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{p}: not UTF-8 text") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{p}: is a folder, not a file") from None
     except OSError as exc:
         raise ScenarioError(f"{p}: cannot read ({exc.strerror})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{p}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{p}: not UTF-8 text") from None
     return parse_text(text, name=str(p), json_only=p.suffix.lower() == ".json")
 
 
-def parse_text(text: str, *, name: str, json_only: bool = False) -> Any:
-    """Parse YAML (safe loader) or, with ``json_only``, strict JSON; one-line errors."""
-    if json_only:
+class _Position(Protocol):
+    """Where in the text: a PyYAML ``Mark``, from the Python or the C parser (0-based)."""
+
+    line: int
+    column: int
+
+
+class _Refused(Exception):
+    """A document refused before it is built: too many aliases or values, or too deep."""
+
+    def __init__(self, reason: str, mark: _Position | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.mark = mark
+
+
+# What PyYAML's constructors raise, besides ConstructorError, for a malformed scalar:
+# ``!!int x`` (ValueError), ``2001-13-01`` (ValueError), ``!!timestamp x`` (AttributeError).
+_CONSTRUCT_ERRORS = (ValueError, TypeError, AttributeError, LookupError, OverflowError)
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting aliases, values and depth while it composes.
+
+    PyYAML composes the node graph recursively and builds Python objects only afterwards,
+    so counting in :meth:`compose_node` stops a deep or huge document before either a
+    ``RecursionError`` or the cost of building it. An alias bomb is small as a graph
+    (73 aliases, nine levels of nine) but 9**9 values once expanded: :func:`_check_expanded`
+    measures the graph before anything walks it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+        self._values = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise _Refused(f"more than {MAX_VALUES:,} values", event.start_mark)
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Refused(f"more than {MAX_ALIASES} YAML aliases", event.start_mark)
+        if not isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScenarioError(
-                f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:
+        # The scanner reads ahead up to 1024 characters on a line while it has a possible
+        # simple key open, and each ``[`` or ``{`` opens one: refuse here, before it scans
+        # a line of 100,000 brackets in quadratic time.
+        if self.flow_level >= MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except _CONSTRUCT_ERRORS:
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise ConstructorError(
+                None, None, f"cannot read this value as {_one_line(kind, 40)}", node.start_mark
             ) from None
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        # ``1:2:3:...`` (base 60) costs quadratic time in its length; nobody writes 100 digits.
+        if len(node.value) > _MAX_NUMBER_CHARS:
+            raise ConstructorError(
+                None, None, f"a number longer than {_MAX_NUMBER_CHARS} characters", node.start_mark
+            )
+        return super().construct_yaml_int(node)
+
+
+_GuardedLoader.add_constructor("tag:yaml.org,2002:int", _GuardedLoader.construct_yaml_int)
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, SequenceNode):
+        yield from node.value
+    elif isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+
+
+def _check_expanded(root: Node) -> None:
+    """Refuse a graph that, with its aliases expanded, has more than MAX_VALUES values or
+    nests deeper than MAX_DEPTH, or that contains itself (``&a [*a]``). Iterative, and
+    linear in the size of the graph, not of its expansion."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            kids = [id(kid) for kid in _children(node)]
+            size[key] = 1 + sum(size[k] for k in kids)
+            depth[key] = (not isinstance(node, ScalarNode)) + max(
+                (depth[k] for k in kids), default=0
+            )
+            if size[key] > MAX_VALUES:
+                raise _Refused(f"more than {MAX_VALUES:,} values once its YAML aliases expand")
+            if depth[key] > MAX_DEPTH:
+                raise _Refused(
+                    f"nested more than {MAX_DEPTH} levels deep once its YAML aliases expand"
+                )
+            continue
+        if key in size:
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        for kid in _children(node):
+            if id(kid) in open_nodes:
+                raise _Refused(
+                    "a YAML alias refers to a mapping or list that contains it", kid.start_mark
+                )
+            if id(kid) not in size:
+                stack.append((kid, False))
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether parsed JSON nests mappings and lists deeper than MAX_DEPTH (iteratively)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            if level > MAX_DEPTH:
+                return True
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, level + 1) for item in items)
+    return False
+
+
+def _where(mark: _Position | None) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+
+
+def parse_text(text: str, *, name: str, json_only: bool = False) -> Any:
+    """Parse YAML (safe loader) or, with ``json_only``, strict JSON; one-line errors.
+
+    The one parser of files and uploads: it refuses, with one line, a document with more
+    than :data:`MAX_ALIASES` aliases, nested deeper than :data:`MAX_DEPTH`, or with more
+    than :data:`MAX_VALUES` values once its aliases are expanded.
+    """
+    if json_only:
+        return _parse_json(text, name)
+    loader = _GuardedLoader(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if loader.aliases:
+            _check_expanded(node)
+        return loader.construct_document(node)
+    except _Refused as exc:
+        raise ScenarioError(f"{name}: {_where(exc.mark)}{exc.reason}") from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ScenarioError(f"{name}: {where}not valid YAML ({exc.problem})") from None
+        problem = _one_line(exc.problem or "malformed", 100)
+        raise ScenarioError(
+            f"{name}: {_where(exc.problem_mark)}not valid YAML ({problem})"
+        ) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{name}: not valid YAML ({exc})") from None
+        raise ScenarioError(f"{name}: not valid YAML ({_one_line(str(exc), 100)})") from None
+    except _CONSTRUCT_ERRORS:
+        raise ScenarioError(f"{name}: not valid YAML (a value cannot be read)") from None
+    finally:
+        loader.dispose()
+
+
+def _parse_json(text: str, name: str) -> Any:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(
+            f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"
+        ) from None
+    except RecursionError:  # the C decoder stops at the interpreter's recursion limit
+        raise ScenarioError(f"{name}: nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise ScenarioError(f"{name}: not valid JSON ({_one_line(str(exc), 100)})") from None
+    if _too_deep(data):
+        raise ScenarioError(f"{name}: nested more than {MAX_DEPTH} levels deep")
+    return data
+
+
+_SCENARIO_KEYS = frozenset(
+    key
+    for field_name, field in Scenario.model_fields.items()
+    for key in (field_name, field.alias)
+    if key
+)
 
 
 def parse_scenario(data: Any, *, name: str = "scenario") -> Scenario:
-    """Validate already-parsed data as a Scenario; ScenarioError lists every problem."""
+    """Validate already-parsed data as a Scenario; ScenarioError lists every problem.
+
+    Data that is not a mapping, or a mapping none of whose keys is a scenario field, is
+    refused as "not a scenario" in one line that echoes none of it.
+    """
     if not isinstance(data, Mapping):
         kind = "empty" if data is None else type(data).__name__
-        raise ScenarioError(f"{name}: expected a mapping of keys to values at the top, got {kind}")
+        raise ScenarioError(
+            f"{name}: the file is not a scenario (expected a mapping of keys to values "
+            f"at the top level, got {kind})"
+        )
+    if data and not any(isinstance(key, str) and key in _SCENARIO_KEYS for key in data):
+        raise ScenarioError(
+            f"{name}: the file is not a scenario (none of its {len(data)} top-level keys "
+            "is a scenario field; see 'mailplan schema')"
+        )
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(format_validation_error(exc, prefix=f"{name}: ")) from None
+        raise ScenarioError(format_validation_error(exc, prefix=f"{name}: ", data=data)) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,13 @@ import yaml
 from pydantic import BaseModel
 
 from planner import CatalogError, ScenarioError, data_dir, evaluate, load_catalog, load_scenario
-from planner.catalog import parse_scenario, read_document
+from planner.catalog import (
+    MAX_FILE_BYTES,
+    MAX_PROBLEMS,
+    parse_scenario,
+    parse_text,
+    read_document,
+)
 
 CATALOG_FILES = sorted((data_dir() / "catalog").glob("*.yaml"))
 SCENARIO_FILES = sorted((data_dir() / "scenarios").glob("*.yaml"))
@@ -223,7 +230,10 @@ class TestScenarioErrors:
         ("text", "expected"),
         [
             ("name: [unclosed", "line 1, column 16: not valid YAML"),
-            ("- a list\n", "expected a mapping of keys to values at the top, got list"),
+            (
+                "- a list\n",
+                "not a scenario (expected a mapping of keys to values at the top level, got list)",
+            ),
             ("", "got empty"),
             ("!!python/object/apply:os.system ['true']", "not valid YAML"),
         ],
@@ -331,3 +341,213 @@ def test_benchmark_sources_are_shipped_results():
             json.loads((data_dir().parent / source).read_text())
         )
         assert result.capacity_msgs_per_s is not None
+
+
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    """``levels`` anchored lists, each ``width`` aliases of the one before: width**levels leaves."""
+    lines = [f"l0: &l0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\nname: x\norganization: {{users: *l{levels - 1}}}\n"
+
+
+def _shared_lists(levels: int, width: int = 9) -> list[Any]:
+    """The Python graph an alias bomb builds: nested lists sharing one child, width**levels leaves."""
+    value: list[Any] = ["lol"] * width
+    for _ in range(levels - 1):
+        value = [value] * width
+    return value
+
+
+class TestHostileFiles:
+    """Files built to exhaust time, memory or the stack, or to make errors echo a secret."""
+
+    @pytest.mark.parametrize(
+        ("text", "json_only", "expected"),
+        [
+            (_alias_bomb(9), False, "more than 20,000 values once its YAML aliases expand"),
+            (
+                _alias_bomb(5, width=8),
+                False,
+                "more than 20,000 values once its YAML aliases expand",
+            ),
+            (
+                "a: &a [1]\n" + "".join(f"k{i}: *a\n" for i in range(101)),
+                False,
+                "line 102, column 7: more than 100 YAML aliases",
+            ),
+            ("[" * 100_000 + "]" * 100_000, False, "line 1, column 101: nested more than 100"),
+            ("{a: " * 20_000 + "}" * 20_000, False, "line 1, column 401: nested more than 100"),
+            (
+                "".join(f"{'  ' * i}- \n" for i in range(150)),
+                False,
+                "line 101, column 201: nested more than 100 levels deep",
+            ),
+            (
+                "a: &a " + "[" * 60 + "]" * 60 + "\nb: " + "[" * 50 + "*a" + "]" * 50,
+                False,
+                "nested more than 100 levels deep once its YAML aliases expand",
+            ),
+            ("a: &a [*a]\n", False, "line 1, column 4: a YAML alias refers to a mapping or list"),
+            ("[" + "1, " * 20_001 + "]", False, "more than 20,000 values"),
+            ("[" * 100_000 + "]" * 100_000, True, "nested more than 100 levels deep"),
+            ("[" * 101 + "]" * 101, True, "nested more than 100 levels deep"),
+            ("a: 2001-13-01\n", False, "line 1, column 4: not valid YAML (cannot read this value"),
+            ("a: !!timestamp x\n", False, "not valid YAML (cannot read this value as timestamp)"),
+            ("a: !!int x\n", False, "not valid YAML (cannot read this value as int)"),
+            ("a: " + "9" * 5000, False, "not valid YAML (a number longer than 100 characters)"),
+            ("a: " + ":".join(["1"] * 100_000), False, "a number longer than 100 characters"),
+            ("[" + "9" * 5000 + "]", True, "not valid JSON ("),
+        ],
+        ids=[
+            "alias-bomb",
+            "alias-bomb-small",
+            "aliases",
+            "deep-flow-list",
+            "deep-flow-mapping",
+            "deep-block",
+            "deep-through-alias",
+            "self-reference",
+            "many-values",
+            "deep-json",
+            "json-depth-101",
+            "bad-date",
+            "bad-timestamp",
+            "bad-int",
+            "long-int",
+            "base-60-int",
+            "long-json-int",
+        ],
+    )
+    def test_refused_in_one_line(self, text: str, json_only: bool, expected: str):
+        """parse_text, the parser of files and uploads, refuses each with one line naming the
+        file, before building the document."""
+        with pytest.raises(ScenarioError) as info:
+            parse_text(text, name="f", json_only=json_only)
+
+        assert len(info.value.problems) == 1
+        assert info.value.problems[0].startswith("f: ")
+        assert expected in info.value.problems[0]
+        assert len(info.value.problems[0]) < 200
+
+    @pytest.mark.parametrize(
+        ("text", "json_only"),
+        [
+            ("[" * 100 + "]" * 100, False),
+            ("[" * 100 + "]" * 100, True),
+            ("a: &a [1]\n" + "".join(f"k{i}: *a\n" for i in range(100)), False),
+            ("a: &a {x: 1}\nb: {<<: *a, y: 2}\n", False),
+        ],
+        ids=["depth-100", "json-depth-100", "100-aliases", "merge-key"],
+    )
+    def test_at_the_limits_is_read(self, text: str, json_only: bool):
+        """Nesting 100 deep and 100 aliases are still read."""
+        assert parse_text(text, name="f", json_only=json_only) is not None
+
+    @pytest.mark.parametrize(
+        "value",
+        [_shared_lists(9), 10**5000, {f"k{i}": i for i in range(100_000)}, "x" * 1_000_000],
+        ids=["shared-lists", "huge-int", "big-mapping", "long-string"],
+    )
+    def test_error_lines_show_a_bounded_repr(self, value: Any):
+        """Whatever the wrong value, its problem line is short: the formatter never takes the
+        repr of the whole value (9**9 leaves would take minutes and GBs)."""
+        with pytest.raises(ScenarioError) as info:
+            parse_scenario({"name": value, "organization": {"users": 5}})
+
+        (line,) = info.value.problems
+        assert line.startswith("scenario: name: ")
+        assert "(got " in line
+        assert len(line) < 150, line
+
+    @pytest.mark.parametrize(
+        ("text", "expected", "secret"),
+        [
+            (
+                "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+                "f: the file is not a scenario (none of its 2 top-level keys is a scenario field",
+                "root",
+            ),
+            (
+                "SECRET_TOKEN=hunter2\n",
+                "f: the file is not a scenario (expected a mapping of keys to values at the "
+                "top level, got str)",
+                "hunter2",
+            ),
+            (
+                "name: x\norganization: {users: 5, 'db password: hunter2': 1}\n",
+                "f: organization.<key 2>: unknown key, not shown as it is not a plain name",
+                "hunter2",
+            ),
+            (
+                "name: x\norganization: {users: 5}\n'-----BEGIN PRIVATE KEY-----': 1\n",
+                "f: <key 3>: unknown key, not shown as it is not a plain name",
+                "PRIVATE",
+            ),
+        ],
+        ids=["shadow", "env-file", "nested-key", "top-level-key"],
+    )
+    def test_errors_echo_no_file_content(self, text: str, expected: str, secret: str):
+        """A file that is not a scenario, or a key that is not a plain name, is reported without
+        echoing the file: no line holds the secret."""
+        with pytest.raises(ScenarioError) as info:
+            parse_scenario(parse_text(text, name="f"), name="f")
+
+        assert any(line.startswith(expected) for line in info.value.problems), info.value.problems
+        assert not any(secret in line for line in info.value.problems)
+
+    def test_plain_unknown_keys_are_still_named(self):
+        """A misspelt key that looks like a name is echoed, as before."""
+        with pytest.raises(ScenarioError) as info:
+            parse_scenario({"name": "x", "organization": {"users": 5, "userz": 1}}, name="f")
+
+        assert info.value.problems == (
+            "f: organization.userz: unknown key (check the spelling; see 'mailplan schema')",
+        )
+
+    def test_problems_are_capped(self):
+        """Thousands of problems are listed up to MAX_PROBLEMS, then counted on one line."""
+        data = {"name": "x", "organization": {"users": 5}, **{f"k{i}": 1 for i in range(5000)}}
+        with pytest.raises(ScenarioError) as info:
+            parse_scenario(data, name="f")
+
+        assert len(info.value.problems) == MAX_PROBLEMS + 1
+        assert info.value.problems[-1] == f"f: ... and {5000 - MAX_PROBLEMS:,} more problems"
+
+    @pytest.mark.parametrize(
+        ("path", "expected"),
+        [
+            ("/dev/zero", "/dev/zero: not a regular file"),
+            ("/dev/null", "/dev/null: not a regular file"),
+            ("/", "/: is a folder, not a file"),
+        ],
+        ids=["dev-zero", "dev-null", "folder"],
+    )
+    def test_files_that_are_not_files(self, path: str, expected: str):
+        """Devices and folders are refused in one line without being read (stat says 0 bytes
+        for /dev/zero, which reads forever)."""
+        with pytest.raises(ScenarioError) as info:
+            read_document(path)
+
+        assert info.value.problems == (expected,)
+
+    def test_oversized_file(self, tmp_path: Path):
+        """A file over MAX_FILE_BYTES is refused by what is read, not by what stat says."""
+        path = tmp_path / "big.yaml"
+        path.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+
+        with pytest.raises(ScenarioError) as info:
+            read_document(path)
+
+        assert info.value.problems == (f"{path}: larger than 1 MB",)
+
+    def test_pipe_is_read(self, presets):
+        """A pipe (``mailplan validate <(...)``) is read like a file."""
+        read_fd, write_fd = os.pipe()
+        try:
+            os.write(write_fd, presets["default"].read_bytes())
+            os.close(write_fd)
+            data = read_document(f"/dev/fd/{read_fd}")
+        finally:
+            os.close(read_fd)
+
+        assert data == read_document(presets["default"])

@@ -36,7 +36,7 @@ def test_anchors_within_the_limit_are_fine():
     [
         (b"a: &a [1]\n" + b"".join(b"k%d: *a\n" % i for i in range(MAX_ALIASES + 1)), "more than"),
         (b"\xff\xfe", "not UTF-8 text"),
-        (b"", "expected a mapping of keys to values at the top, got empty"),
+        (b"", "not a scenario (expected a mapping of keys to values at the top level, got empty)"),
         (b"name: x\norganization: {users: 5}\nbogus: 1\n", "bogus: unknown key"),
     ],
     ids=["aliases", "binary", "empty", "unknown-key"],
