@@ -251,6 +251,24 @@ class Evaluation:
         stage = np.minimum(self.paths[option_id].stage[0], len(chain) - 1)
         return [ids[int(k)] for k in stage]
 
+    def path_label(self, option_id: str) -> str:
+        """The option's name with the plans it moves to: ``Microsoft 365 Business Basic, then
+        Office 365 E1 from year 4``; a move in year 1 names the plan it runs on instead."""
+        option = self.option(option_id)
+        labels = {
+            (o.plan if isinstance(o, ResolvedCloud) else o.stack): o.label
+            for o in self.resolved.chain(option_id)
+        }
+        moves = [m for m in self.paths[option_id].moves if m.to_id is not None]
+        head, parts = option.label, []
+        for m in moves:
+            target = labels.get(m.to_id, m.to_id or "")
+            if m.year == 1:
+                head = f"{target} (in place of {option.label})"
+            else:
+                parts.append(f"then {target} from year {m.year}")
+        return ", ".join([head, *parts])
+
     def per_user_month(self, option_id: str) -> float:
         """Total divided by the user-months of the horizon."""
         return self.total(option_id) / float(self.demand.users[0].sum() * 12.0)

@@ -105,7 +105,7 @@ def headline(ev: Evaluation) -> str:
         )
     order = [o for o in ranked(cmp) if not o.ruled_out_by]
     best = order[0]
-    text = f"Cheapest by NPV: {best.id} ({best.label})"
+    text = f"Cheapest by NPV: {best.id} ({ev.path_label(best.id)})"
     if len(order) > 1:
         runner_up = order[1]
         saving = runner_up.npv - best.npv
@@ -114,7 +114,10 @@ def headline(ev: Evaluation) -> str:
         )
         missing = lacks(ev, best.id, runner_up.id)
         if missing:
-            text += f" It has no {features_phrase(missing)}, which {runner_up.label} includes."
+            text += (
+                f" It has no {features_phrase(missing)}, which "
+                f"{ev.path_label(runner_up.id)} includes."
+            )
     else:
         text += ", the only option that can be recommended."
     return text

@@ -331,3 +331,54 @@ def test_monte_carlo_rules_out_per_draw(catalog):
     users = sim.inputs["organization.users"]
     p = sim.p_cheapest
     assert p["a"] == pytest.approx(float(np.mean(users <= 300)), abs=1e-9)
+
+
+def _six_hundred(presets) -> Any:
+    """The 600-user case: the default scenario with 600 users growing 5 % a year."""
+    from planner import load_scenario, parse_scenario
+
+    data = load_scenario(presets["default"]).model_dump(mode="json")
+    data["organization"].update(users=600, user_growth_per_year=0.05)
+    return parse_scenario(data)
+
+
+@pytest.mark.parametrize("preset", ["default", "office-25", "company-250", "org-5000", "600-users"])
+def test_bundled_scenarios_recommend_only_what_can_be_bought(catalog, presets, preset):
+    """No bundled scenario, nor the 600-user case, is recommended a plan it cannot buy for
+    its headcount in any year: every year's plan of the cheapest option admits that year's
+    users and is sold and supported through the year."""
+    from planner import load_scenario
+
+    sc = _six_hundred(presets) if preset == "600-users" else load_scenario(presets[preset])
+    ev = evaluate(sc)
+    best = next(o for o in ev.comparison.options if o.id == ev.cheapest)
+    end = ev.end.isoformat()
+    for year in best.years:
+        entry = catalog.plan(year.plan) if best.kind == "cloud" else catalog.stack(year.plan)
+        assert entry is not None
+        if isinstance(entry, CloudPlan):
+            assert entry.max_users is None or year.users <= entry.max_users.value
+            assert entry.min_users is None or year.users >= entry.min_users.value
+        assert entry.available_to_new_customers
+        assert entry.end_of_life is None or entry.end_of_life.value >= end
+
+
+def test_org_5000_compares_plans_sold_above_300_seats(presets):
+    """org-5000 has no Business-tier plan and compares Microsoft 365 E3, Exchange Online
+    Plan 1 and 2 and Google Workspace Enterprise Standard."""
+    from planner import load_scenario
+
+    sc = load_scenario(presets["org-5000"])
+    plans = {c.plan for c in sc.cloud}
+    assert {"m365-e3", "exo-plan-1", "exo-plan-2", "gws-enterprise-standard"} <= plans
+    assert not any("business" in p for p in plans)
+
+
+def test_600_users_move_off_business_plans_in_year_one(presets):
+    """At 600 users every Business-tier option runs on its Enterprise successor from year 1,
+    and the headline names the plan it runs on."""
+    ev = evaluate(_six_hundred(presets))
+    assert ev.plan_by_year("m365-basic") == ["office-365-e1"] * 5
+    assert ev.path_label("m365-basic") == "Office 365 E1 (in place of Microsoft 365 Business Basic)"
+    years = ev.comparison.model_dump(mode="json")["options"]
+    assert all("plan" in y for o in years for y in o["years"])

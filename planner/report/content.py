@@ -277,8 +277,9 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
     else:
         cheapest = order[0]
         items = [
-            f"Recommended by cost: {cheapest.id} ({cheapest.label}), the lowest net present "
-            "value among the options the organisation can buy that meet every requirement: "
+            f"Recommended by cost: {cheapest.id} ({ev.path_label(cheapest.id)}), the lowest net "
+            "present value among the options the organisation can buy that meet every "
+            "requirement: "
             f"{cur} {number(cheapest.npv)} over {cmp.horizon_years} years "
             f"(total {cur} {number(cheapest.total)}, "
             f"{cur} {number(cheapest.per_user_month, 2)} per user-month)."
@@ -295,7 +296,7 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
         if missing:
             items.append(
                 f"Not like for like: {cheapest.id} has no {features_phrase(missing)}, which "
-                f"{runner_up.label} includes (see the feature table under Costs)."
+                f"{ev.path_label(runner_up.id)} includes (see the feature table under Costs)."
             )
     best, score = _best_scored(ev)
     if score is not None:
