@@ -412,8 +412,9 @@ def parse_text(text: str, *, name: str, json_only: bool = False) -> Any:
     """
     if json_only:
         return _parse_json(text, name)
-    loader = _GuardedLoader(text)
+    loader: _GuardedLoader | None = None
     try:
+        loader = _GuardedLoader(text)  # its reader refuses control characters right away
         node = loader.get_single_node()
         if node is None:
             return None
@@ -432,7 +433,8 @@ def parse_text(text: str, *, name: str, json_only: bool = False) -> Any:
     except _CONSTRUCT_ERRORS:
         raise ScenarioError(f"{name}: not valid YAML (a value cannot be read)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _parse_json(text: str, name: str) -> Any:
