@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.dashboard import DEFAULT_PAGE, PAGES, PAGES_DIR, sidebar
+from planner.dashboard import DEFAULT_PAGE, PAGES, PAGES_DIR, failures, sidebar
 
 
 def run() -> None:
-    """Register the pages, draw the frame, run the chosen page."""
+    """Register the pages, draw the frame, run the chosen page.
+
+    A failure in the sidebar or the page is shown in its place as one line (and, for a
+    bug, an expander with the traceback), never as Streamlit's error page.
+    """
     page = st.navigation(
         [
             st.Page(PAGES_DIR / file, title=title, url_path=url, default=file == DEFAULT_PAGE)
@@ -22,8 +26,11 @@ def run() -> None:
         ]
     )
     st.set_page_config(page_title=f"mailplan · {page.title}", layout="wide")
-    sidebar.render()
-    page.run()
+    failures.show_pending()
+    with failures.guarded("The sidebar could not be drawn"):
+        sidebar.render()
+    with failures.guarded(f"The {page.title} page could not be shown"):
+        page.run()
 
 
 if __name__ == "__main__":

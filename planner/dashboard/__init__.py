@@ -10,6 +10,7 @@ Opt-in: ``import planner`` does not load it. Modules:
 - ``state``   the session: scenarios to pick from, the one in use, the form draft, its problems
 - ``cached``  every planner call the UI makes, behind ``st.cache_data``
 - ``widgets`` shared UI pieces: field inputs with help and errors, charts, money
+- ``failures`` a failure as one line on the page (a bug's traceback in an expander)
 - ``range_editor`` give an input a range, change it or drop it (Risk page, Scenario form)
 - ``sidebar`` the frame's sidebar: scenario picker, upload, currency
 - ``bench_form`` the Benchmark page's form: fields, bounds, what it hands the harness; no Streamlit

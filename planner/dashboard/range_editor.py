@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.dashboard import cached, ranges_form, state, widgets
+from planner.dashboard import cached, failures, ranges_form, state, widgets
 from planner.dashboard.fields import FieldSpec, Path, path_key
 from planner.dashboard.ranges_form import FORM_LABELS, FORMS, NO_RANGE
 from planner.errors import PlannerError
@@ -24,6 +24,7 @@ __all__ = ["cell", "editor", "picker"]
 _PROBLEMS = "mp_range_problems"
 
 
+@failures.callback("The range could not be applied")
 def _apply(path: str, form: str, keys: dict[str, str]) -> None:
     ss = st.session_state
     params = {param: ss.get(key) for param, key in keys.items()}

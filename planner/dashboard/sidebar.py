@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.dashboard import cached, state, widgets
+from planner.dashboard import cached, failures, state, widgets
 from planner.dashboard.fields import SIDEBAR
 from planner.dashboard.upload import MAX_UPLOAD_BYTES
 from planner.errors import ScenarioError
@@ -17,10 +17,12 @@ UPLOADER = "upload"
 """Widget key of the scenario file uploader."""
 
 
+@failures.callback("Switching the scenario failed")
 def _on_pick() -> None:
     state.select(st.session_state, st.session_state[state.PICKER])
 
 
+@failures.callback("The upload could not be read")
 def _on_upload() -> None:
     uploaded = st.session_state[UPLOADER]
     if uploaded is None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from planner.dashboard import cached, state
+from planner.dashboard import cached, failures, state
 from planner.dashboard.fields import FieldSpec, Path, path_key
 from planner.dashboard.views import Default
 from planner.evaluation import Evaluation
@@ -29,6 +29,7 @@ __all__ = [
     "current_evaluation",
     "date_field",
     "default_help",
+    "download",
     "keep",
     "keep_choice",
     "kept",
@@ -68,6 +69,7 @@ def number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
 
 
+@failures.callback("The change could not be applied")
 def _on_change(path: Path, key: str) -> None:
     value = st.session_state[key]
     if isinstance(value, dt.date):
@@ -278,3 +280,27 @@ def page_header(title: str, scenario: Scenario, what: str, *, warn: bool = True)
 def chart(fig: go.Figure, key: str) -> None:
     """A plotly figure at full width with a trimmed mode bar."""
     st.plotly_chart(fig, key=key, config=_CHART_CONFIG)
+
+
+def download(
+    label: str,
+    make: Callable[[], bytes | str],
+    *,
+    file_name: str,
+    mime: str,
+    key: str | None = None,
+    hint: str = "",
+) -> bool:
+    """A download button for the file ``make()`` returns, or why it cannot be made.
+
+    The file is made now (callers cache it), not when the button is clicked: a deferred
+    download that fails does nothing in the browser. On failure an error says
+    "``label`` could not be made: why" (then ``hint``); returns whether the button is there.
+    """
+    try:
+        data = make()
+    except Exception as exc:
+        failures.show(f"{label} could not be made", exc, hint)
+        return False
+    st.download_button(label, data, file_name=file_name, mime=mime, on_click="ignore", key=key)
+    return True

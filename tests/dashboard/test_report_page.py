@@ -52,7 +52,7 @@ def test_pdf_without_chromium_is_explained(app, open_page, upload, monkeypatch):
     app.button(key="make_pdf").click().run()
     assert_clean(app)
     assert errors(app) == [
-        "The PDF could not be made: report: Chromium not found at /nonexistent/chromium "
+        "Report (PDF) could not be made: report: Chromium not found at /nonexistent/chromium "
         "(MAILPLAN_CHROMIUM); the PDF needs it: install the Debian package 'chromium' "
         "(apt-get install chromium) or point MAILPLAN_CHROMIUM at the browser. "
         "The other formats do not need Chromium."

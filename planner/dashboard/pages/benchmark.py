@@ -11,7 +11,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from planner.bench.result import BenchmarkResult
 from planner.bench.store import ResultStore, default_db_path
-from planner.dashboard import PAGES_DIR, bench_views, cached, state, widgets
+from planner.dashboard import PAGES_DIR, bench_views, cached, failures, state, widgets
 from planner.dashboard.bench_form import LABELS, MAX_MESSAGES, MAX_SECONDS, check_request
 from planner.dashboard.bench_job import BenchJob
 from planner.dashboard.widgets import keep, kept
@@ -212,6 +212,7 @@ def _values() -> dict[str, object]:
 # region #### running ####
 
 
+@failures.callback("The benchmark could not be started")
 def _start() -> None:
     ss = st.session_state
     try:
@@ -224,6 +225,7 @@ def _start() -> None:
     ss[JOB] = job.id
 
 
+@failures.callback("The benchmark could not be stopped")
 def _stop(job_id: str) -> None:
     job = cached.bench_board().get(job_id)
     if job is not None:
@@ -234,7 +236,13 @@ def _stop(job_id: str) -> None:
 def _live(job_id: str, own: bool) -> None:
     """Progress and the live chart (and Stop, in the tab that started the job), redrawn
     every second while the job runs; one full rerun when it ends (to show the result and
-    the history, or to let another tab run)."""
+    the history, or to let another tab run). A fragment rerun is not inside the page's
+    guard, so it has its own."""
+    with failures.guarded("The running benchmark could not be shown"):
+        _live_view(job_id, own)
+
+
+def _live_view(job_id: str, own: bool) -> None:
     job = cached.bench_board().get(job_id)
     if job is None or job.status != "running":
         st.rerun()
@@ -322,6 +330,7 @@ def _detail(result: BenchmarkResult) -> None:
         tabs[-1].markdown(widgets.plain(note))
 
 
+@failures.callback("The measured capacity could not be used")
 def _use(result_id: int, option_id: str) -> None:
     ss = st.session_state
     if state.problems(ss):

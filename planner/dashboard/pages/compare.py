@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.dashboard import cached, state, views, widgets
+from planner.dashboard import cached, failures, state, views, widgets
 from planner.models import CRITERIA, FeatureInfo, Requirement
 
 _COLUMNS = 4
 
 
+@failures.callback("The scores could not be reset")
 def _reset(option_id: str) -> None:
     state.reset_scores(st.session_state, option_id, widgets.check())
 

@@ -1,9 +1,10 @@
 """Report: download the comparison as a report (HTML, PDF, Markdown, CSV, XLSX, JSON) and
 the raw cost lines and comparison.
 
-Every report comes from ``planner.report.render`` (through the cache). The PDF needs
-Chromium and takes a few seconds, so it is made on request and a failure is explained on
-the page; the other formats are made when their button is clicked.
+Every report comes from ``planner.report.render`` (through the cache) and is offered by
+``widgets.download``: made before its button is drawn, so a format that cannot be made
+says why in place of its button. The PDF needs Chromium and takes a few seconds, so it is
+made on request, with a retry after a failure.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import re
 import streamlit as st
 
 from planner.dashboard import cached, widgets
-from planner.errors import PlannerError
 from planner.models import Scenario
 from planner.report import MEDIA_TYPES
 
@@ -48,7 +48,7 @@ def _ask_pdf(scenario: Scenario) -> None:
 
 
 def _pdf(scenario: Scenario, stem: str) -> None:
-    """'Make the PDF', then its download, or why it could not be made."""
+    """'Make the PDF', then its download, or why it could not be made and 'Try again'."""
     if st.session_state.get(PDF_FOR) != scenario:
         st.button(
             "Make the PDF",
@@ -58,25 +58,17 @@ def _pdf(scenario: Scenario, stem: str) -> None:
             help="Prints the HTML report with headless Chromium (a few seconds).",
         )
         return
-    try:
-        with st.spinner("Printing the PDF with Chromium..."):
-            data = cached.report(scenario, "pdf")
-    except PlannerError as exc:
-        st.error(
-            "The PDF could not be made: "
-            + widgets.plain("; ".join(exc.problems))
-            + ". The other formats do not need Chromium."
+    with st.spinner("Printing the PDF with Chromium..."):
+        made = widgets.download(
+            "Report (PDF)",
+            functools.partial(cached.report, scenario, "pdf"),
+            file_name=f"{stem}.pdf",
+            mime=MEDIA_TYPES["pdf"],
+            key="report_pdf",
+            hint="The other formats do not need Chromium.",
         )
+    if not made:
         st.button("Try again", key="retry_pdf", on_click=_ask_pdf, args=(scenario,))
-        return
-    st.download_button(
-        "Report (PDF)",
-        data,
-        file_name=f"{stem}.pdf",
-        mime=MEDIA_TYPES["pdf"],
-        on_click="ignore",
-        key="report_pdf",
-    )
 
 
 def render() -> None:
@@ -98,35 +90,33 @@ def render() -> None:
             if fmt == "pdf":
                 _pdf(scenario, stem)
             else:
-                st.download_button(
-                    f"Report ({NAMES.get(fmt, fmt.upper())})",
-                    functools.partial(cached.report, scenario, fmt),
-                    file_name=f"{stem}.{fmt}",
-                    mime=MEDIA_TYPES.get(fmt, "application/octet-stream"),
-                    on_click="ignore",
-                    key=f"report_{fmt}",
-                )
+                with st.spinner(f"Making the {NAMES.get(fmt, fmt)} report..."):
+                    widgets.download(
+                        f"Report ({NAMES.get(fmt, fmt.upper())})",
+                        functools.partial(cached.report, scenario, fmt),
+                        file_name=f"{stem}.{fmt}",
+                        mime=MEDIA_TYPES.get(fmt, "application/octet-stream"),
+                        key=f"report_{fmt}",
+                    )
             st.caption(ABOUT.get(fmt, ""))
 
     st.subheader("Data")
     left, right = st.columns(2)
     with left:
-        st.download_button(
+        widgets.download(
             "Download costs (CSV)",
-            cached.costs_csv(scenario),
+            functools.partial(cached.costs_csv, scenario),
             file_name=f"{stem}-costs.csv",
             mime="text/csv",
-            on_click="ignore",
             key="costs_csv",
         )
         st.caption(f"Every cost line: option, kind, year, category, amount ({scenario.currency}).")
     with right:
-        st.download_button(
+        widgets.download(
             "Download comparison (JSON)",
-            cached.comparison_json(scenario),
+            functools.partial(cached.comparison_json, scenario),
             file_name=f"{stem}-comparison.json",
             mime="application/json",
-            on_click="ignore",
             key="comparison_json",
         )
         st.caption("Totals, NPV, cost per user-month, break-even: `mailplan compare -f json`.")

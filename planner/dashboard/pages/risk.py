@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.dashboard import cached, range_editor, ranges_form, risk_views, state, widgets
+from planner.dashboard import (
+    cached,
+    failures,
+    range_editor,
+    ranges_form,
+    risk_views,
+    state,
+    widgets,
+)
 from planner.dashboard.risk_views import DRAWS, FACTOR, MAX_DRAWS, SEED
 from planner.dashboard.widgets import NOT_SET, keep, kept
 from planner.errors import PlannerError
@@ -28,10 +36,12 @@ correlations:            # optional: [field path, field path, rho]
 """
 
 
+@failures.callback("The default ranges could not be loaded")
 def _start_from_default_ranges() -> None:
     state.select(st.session_state, DEFAULT_RANGES)
 
 
+@failures.callback("The range width could not be kept")
 def _keep_width() -> None:
     ss = st.session_state
     factor = float(ss["risk_factor"])

@@ -3,12 +3,13 @@ download as YAML or JSON. Problems show under the field they concern."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 import streamlit as st
 
-from planner.dashboard import PAGES_DIR, cached, range_editor, state, widgets
+from planner.dashboard import PAGES_DIR, cached, failures, range_editor, state, widgets
 from planner.dashboard.fields import (
     CLOUD_NUMBERS,
     ESCALATION,
@@ -49,18 +50,21 @@ def _option_grid(
             _field((*prefix, spec.name), spec, optional=True, default=defaults.get(spec.name))
 
 
+@failures.callback("The on-prem option could not be added")
 def _add_onprem() -> None:
     ss = st.session_state
     stack, server = ss["add_stack"], ss["add_server"]
     state.add_option(ss, "onprem", {"id": stack, "stack": stack, "server": server}, widgets.check())
 
 
+@failures.callback("The cloud option could not be added")
 def _add_cloud() -> None:
     ss = st.session_state
     plan = ss["add_plan"]
     state.add_option(ss, "cloud", {"id": plan, "plan": plan}, widgets.check())
 
 
+@failures.callback("The option could not be removed")
 def _remove(kind: str, index: int) -> None:
     state.remove_option(st.session_state, kind, index, widgets.check())
 
@@ -248,20 +252,17 @@ def _downloads() -> None:
     scenario = state.current(st.session_state)
     stem = re.sub(r"[^A-Za-z0-9]+", "-", scenario.name).strip("-").lower() or "scenario"
     cols = st.columns([1, 1, 4])
-    cols[0].download_button(
-        "Download YAML",
-        cached.scenario_text(scenario, "yaml"),
-        file_name=f"{stem}.yaml",
-        mime="application/yaml",
-        on_click="ignore",
-    )
-    cols[1].download_button(
-        "Download JSON",
-        cached.scenario_text(scenario, "json"),
-        file_name=f"{stem}.json",
-        mime="application/json",
-        on_click="ignore",
-    )
+    for col, fmt, mime in (
+        (cols[0], "yaml", "application/yaml"),
+        (cols[1], "json", "application/json"),
+    ):
+        with col:
+            widgets.download(
+                f"Download {fmt.upper()}",
+                functools.partial(cached.scenario_text, scenario, fmt),
+                file_name=f"{stem}.{fmt}",
+                mime=mime,
+            )
     cols[2].caption("The scenario in use, as a file for `mailplan compare` or a later upload.")
 
 
