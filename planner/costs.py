@@ -2,92 +2,158 @@
 
 All amounts here are USD; conversion to the display currency happens once, when results
 are built (``planner.evaluation``). Arrays have shape (N, H): N scenario points or draws,
-H years. The formulas (README, "How the numbers are computed"), with e the escalation and
-y the year (1-based):
+H years. The formulas are in ``planner/report/formulas.md``; with y the year (1-based), every
+recurring line is scaled by its category's escalation, (1 + e_c)^(y-1) (``ESCALATION``).
 
 On-prem
-- hardware = server_price * servers bought that year (new ones and replacements)
+- hardware = server_price * servers bought that year (new ones and replacements; none in
+  year 1 for the existing servers of the option that runs today)
 - residual (last year) = -server_price * servers in service weighted by undepreciated share
-- setup = setup_cost in year 1
+- setup = setup_cost in year 1 (not for the option that runs today)
 - software_licences = servers * licence_per_server_year + users * licence_per_user_year
-- power = servers * server_watts * 8.76 kWh * pue * electricity_per_kwh * (1+e_power)^(y-1)
-- space = servers * rack_per_server_month * 12
+- os_licences = servers * licensed cores * os_licence_per_core_year
+  + users * os_cal_per_user_year (licensed cores: at least 16 per server, Windows Server's
+  minimum, where a per-core price is set)
+- hardware_support = servers past their warranty * server_price * support_pct_per_year
+- power = servers * server_watts * 8.76 kWh * pue * electricity_per_kwh
+- space = servers * rack_per_server_month * 12 (rack_per_u_month * rack_units where given)
+- network = network_per_month * 12
+- monitoring = servers * monitoring_per_server_month * 12
 - admin_labour = (admin_hours_per_month + admin_hours_per_server_month * servers
-  + admin_hours_per_100_users_month * users / 100) * 12 * admin_hourly_cost * (1+e_labour)^(y-1)
-- filtering = users * filtering_per_user_month * 12
-- backup = storage_tb * backup_per_tb_month * 12
-- relay = users * sent * outbound_share * recipients_per_message * 365 / 1000
-  * outbound_relay_per_1000
-  + users * sent * outbound_share * 365 * avg_message_kb / 1e6 * outbound_relay_per_gb
-- feature_addons = users * feature_addon_per_user_month * 12 (add-ons bought for required
-  features)
+  + admin_hours_per_100_users_month * users / 100) * 12 * admin_hourly_cost
+- helpdesk = users * helpdesk_hours_per_user_year * admin_hourly_cost
+- backup = storage_tb * retention copies * backup_per_tb_month * 12
+  + servers * backup_software_per_server_year (+ add-ons bought for a backup requirement)
+- disaster_recovery: cold = storage_tb * dr_cold_per_tb_month * 12; warm = a standby set of
+  ceil(servers / copies) servers: server_price / refresh_years + power + space a year each
+- filtering = users * filtering_per_user_month * 12 (+ add-ons for a filtering requirement)
+- relay = outbound recipients / 1000 * outbound_relay_per_1000 + outbound GB *
+  outbound_relay_per_gb
+- feature_addons = users * (other required features' add-on prices) * 12
 
 Cloud
-- subscription = users * price_per_user_month * 12 * (1+e_cloud)^(y-1)
+- subscription = users * price_per_user_month * 12
 - storage = users * 12 * (addon price, in years where the mailbox exceeds the included GB)
   + users * max(0, mailbox_gb - max(included, addon GB)) * extra_storage_per_gb_month * 12
-- relay = users * sent * outbound_share * recipients_per_message * 365 / 1000
-  * per_1000_messages
-- feature_addons = users * feature_addon_per_user_month * 12 * (1+e_cloud)^(y-1)
-- admin_labour = admin_hours_per_month * 12 * admin_hourly_cost * (1+e_labour)^(y-1)
-- migration = users (year 1) * migration_per_user, in year 1
+- relay = outbound recipients / 1000 * per_1000_messages
+- admin_labour = (admin_hours_per_month + admin_hours_per_100_users_month * users / 100)
+  * 12 * admin_hourly_cost
+- helpdesk = users * helpdesk_hours_per_user_year * admin_hourly_cost
+- backup, filtering, feature_addons = users * add-on price * 12 for required features
+
+Both, for a move from the system that runs today (``Terms.moving``)
+- migration = users in year 1 * (per_mailbox + tool_per_mailbox), in year 1
+- training = users in year 1 * training_hours_per_user * admin_hourly_cost, in year 1
+- dual_running (added by ``planner.evaluation``) = today's system's year-1 running cost *
+  dual_running_months / 12
+- exit (cloud, last year) = exit_cost; downtime = hours down a year * cost of an hour
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from planner.sizing import Demand, FloatArray, Inputs, fleet, servers_needed, years
+from planner.sizing import Demand, FloatArray, Inputs, fleet_of, servers_needed, years
 
 __all__ = [
+    "CAPEX_CATEGORIES",
     "CATEGORIES",
     "CLOUD_CATEGORIES",
+    "ESCALATION",
+    "LABOUR_CATEGORIES",
+    "ONE_OFF_CATEGORIES",
     "ONPREM_CATEGORIES",
+    "Terms",
+    "availability",
     "cloud_lines",
     "discount_factors",
     "escalator",
+    "npv",
     "onprem_lines",
 ]
 
+_MOVE = ("migration", "dual_running", "training", "exit", "downtime")
 ONPREM_CATEGORIES = (
     "hardware",
     "residual",
     "setup",
     "software_licences",
+    "os_licences",
+    "hardware_support",
     "power",
     "space",
+    "network",
+    "monitoring",
     "admin_labour",
+    "helpdesk",
     "backup",
+    "disaster_recovery",
     "filtering",
     "relay",
     "feature_addons",
+    *_MOVE,
 )
 CLOUD_CATEGORIES = (
     "subscription",
     "storage",
     "relay",
     "admin_labour",
-    "migration",
-    "feature_addons",
-)
-CATEGORIES = (
-    "hardware",
-    "residual",
-    "setup",
-    "software_licences",
-    "subscription",
-    "storage",
-    "power",
-    "space",
-    "admin_labour",
+    "helpdesk",
     "backup",
     "filtering",
-    "relay",
-    "migration",
     "feature_addons",
+    *_MOVE,
 )
+CATEGORIES = tuple(dict.fromkeys((*ONPREM_CATEGORIES, *CLOUD_CATEGORIES)))
+# capex: bought once and owned; everything else is opex
+CAPEX_CATEGORIES = ("hardware", "residual", "setup", "migration")
+ONE_OFF_CATEGORIES = ("hardware", "residual", "setup", *_MOVE)
+LABOUR_CATEGORIES = ("admin_labour", "helpdesk")
+# category -> the escalation rate (a field of ``Escalation``) that scales it each year
+ESCALATION = {
+    "hardware": "hardware",
+    "residual": "hardware",
+    "software_licences": "software_licences",
+    "os_licences": "os_licences",
+    "hardware_support": "hardware_support",
+    "power": "power",
+    "space": "space",
+    "network": "network",
+    "monitoring": "monitoring",
+    "admin_labour": "labour",
+    "helpdesk": "labour",
+    "training": "labour",
+    "migration": "labour",
+    "exit": "labour",
+    "backup": "backup",
+    "disaster_recovery": "disaster_recovery",
+    "filtering": "filtering",
+    "relay": "relay",
+    "feature_addons": "feature_addons",
+    "subscription": "cloud_subscription",
+    "storage": "storage",
+}
 
+HOURS_PER_YEAR = 8760.0
 HOURS_PER_YEAR_KWH_PER_W = 8.76  # 8,760 hours a year / 1,000 W per kW
+OS_MIN_CORES_PER_SERVER = 16.0  # Windows Server: every server licenses at least 16 cores
+RETENTION_DAYS_PER_COPY = 30.0  # a month of backup versions keeps about one full-size copy
+
+
+@dataclass(frozen=True)
+class Terms:
+    """How an option stands to the system that runs today.
+
+    ``current``: it is that system (no set-up; its servers, ``initial_age`` years old at
+    the start of year 1 when known, are replaced when due). ``moving``: the scenario names
+    what runs today and this option is another one, so it pays migration and training.
+    """
+
+    current: bool = False
+    moving: bool = False
+    initial_age: float | None = None
 
 
 def escalator(rate: FloatArray, horizon: int) -> FloatArray:
@@ -101,9 +167,34 @@ def discount_factors(rate: FloatArray | float, horizon: int) -> FloatArray:
     return np.asarray(1.0 / (1.0 + r) ** (years(horizon) - 1.0), dtype=np.float64)
 
 
+def npv(lines: dict[str, FloatArray], factors: FloatArray, end_factor: float) -> FloatArray:
+    """NPV of cost lines (N, H) with start-of-year ``factors`` (H,); the residual credit is
+    end-of-year money, discounted by ``end_factor`` = 1 / (1 + r)^H."""
+    total = sum(v for k, v in lines.items() if k != "residual")
+    out = np.asarray(total, dtype=np.float64) @ factors
+    if "residual" in lines:
+        out = out + lines["residual"][:, -1] * end_factor
+    return np.asarray(out, dtype=np.float64)
+
+
+def availability(opt: Inputs, kind: str) -> FloatArray:
+    """Availability (N, 1) as a fraction: on-prem 1 - (1 - a)^(copies + warm standby) with a
+    the availability of one server; cloud the option's figure (NaN when unknown)."""
+    if kind == "cloud":
+        return opt.get("availability", np.nan)
+    copies = opt.get("copies", 1.0) + (opt.get("dr", 0.0) == 2)
+    return np.asarray(1.0 - (1.0 - opt.get("server_availability", 0.99)) ** copies)
+
+
 def _first_year(values: FloatArray, horizon: int) -> FloatArray:
     out = np.zeros((values.shape[0], horizon))
     out[:, 0] = values[:, 0]
+    return out
+
+
+def _last_year(values: FloatArray, horizon: int) -> FloatArray:
+    out = np.zeros((values.shape[0], horizon))
+    out[:, -1] = values[:, 0]
     return out
 
 
@@ -119,81 +210,191 @@ def _relay_messages_thousands(org: Inputs, d: Demand) -> FloatArray:
     )
 
 
-def onprem_lines(
-    org: Inputs, opt: Inputs, esc: Inputs, d: Demand
-) -> tuple[dict[str, FloatArray], FloatArray]:
-    """Yearly USD cost per on-prem category, and the servers in service; all (N, H)."""
-    n = max(org.n, opt.n, esc.n, d.users.shape[0])
-    horizon = d.users.shape[1]
-    shape = (n, horizon)
-    servers = np.broadcast_to(servers_needed(d, opt), shape)
-    purchases, residual_units = fleet(servers, np.broadcast_to(opt.refresh_years, (n, 1)))
-    residual = np.zeros(shape)
-    residual[:, -1] = -(opt.server_price[:, 0] * residual_units)
-    setup = _first_year(np.broadcast_to(opt.setup_cost, (n, 1)), horizon)
-    labour_hours = (
-        opt.admin_hours_per_month
-        + opt.admin_hours_per_server_month * servers
-        + opt.admin_hours_per_100_users_month * d.users / 100.0
-    )
-    lines = {
-        "hardware": opt.server_price * purchases,
-        "residual": residual,
-        "setup": setup,
-        "software_licences": servers * opt.licence_per_server_year
-        + d.users * opt.licence_per_user_year,
-        "power": servers
-        * opt.server_watts
-        * HOURS_PER_YEAR_KWH_PER_W
-        * opt.pue
-        * opt.electricity_per_kwh
-        * escalator(esc.power, horizon),
-        "space": servers * opt.rack_per_server_month * 12.0,
-        "admin_labour": labour_hours
-        * 12.0
-        * opt.admin_hourly_cost
-        * escalator(esc.labour, horizon),
-        "backup": d.storage_tb * opt.backup_per_tb_month * 12.0,
-        "filtering": d.users * opt.filtering_per_user_month * 12.0,
-        "relay": _relay_messages_thousands(org, d) * opt.outbound_relay_per_1000
-        + d.users
+def _outbound_gb(org: Inputs, d: Demand) -> FloatArray:
+    """Outbound mail a year in GB (1 GB = 10^6 KB)."""
+    return (
+        d.users
         * org.messages_sent_per_user_day
         * org.outbound_share
         * 365.0
         * org.avg_message_kb
         / 1e6
-        * opt.outbound_relay_per_gb,
-        "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0,
+    )
+
+
+def _moves(
+    org: Inputs, opt: Inputs, sc: Inputs, d: Demand, terms: Terms, shape: tuple[int, int]
+) -> dict[str, FloatArray]:
+    """Migration, training and downtime lines (dual running is added by the evaluation)."""
+    n, horizon = shape
+    first_users = np.broadcast_to(d.users[:, :1], (n, 1))
+    zero = np.zeros((n, 1))
+    migration = first_users * (sc.per_mailbox + sc.tool_per_mailbox) if terms.moving else zero
+    training = (
+        first_users * sc.training_hours_per_user * opt.admin_hourly_cost if terms.moving else zero
+    )
+    return {
+        "migration": _first_year(np.broadcast_to(migration, (n, 1)), horizon),
+        "training": _first_year(np.broadcast_to(training, (n, 1)), horizon),
+        "dual_running": np.zeros(shape),
     }
-    return {k: np.broadcast_to(v, shape).astype(np.float64) for k, v in lines.items()}, servers
 
 
-def cloud_lines(org: Inputs, opt: Inputs, esc: Inputs, d: Demand) -> dict[str, FloatArray]:
+def downtime_line(avail: FloatArray, d: Demand, sc: Inputs) -> FloatArray:
+    """Cost of the hours mail is down a year: (1 - availability) * 8,760 h * (cost per
+    user-hour * users + cost per hour); 0 where availability is unknown."""
+    hours = np.nan_to_num((1.0 - avail) * HOURS_PER_YEAR, nan=0.0)
+    return np.asarray(
+        hours * (sc.downtime_cost_per_user_hour * d.users + sc.downtime_cost_per_hour),
+        dtype=np.float64,
+    )
+
+
+def _escalate(
+    lines: dict[str, FloatArray], esc: Inputs, horizon: int, shape: tuple[int, int]
+) -> dict[str, FloatArray]:
+    inflation = esc.get("inflation", 0.0)
+    out = {}
+    for k, v in lines.items():
+        field = ESCALATION.get(k)
+        value = v if field is None else v * escalator(esc.get(field, 0.0) + inflation, horizon)
+        out[k] = np.broadcast_to(value, shape).astype(np.float64)
+    return out
+
+
+def onprem_lines(
+    org: Inputs,
+    opt: Inputs,
+    esc: Inputs,
+    d: Demand,
+    sc: Inputs | None = None,
+    terms: Terms = Terms(),
+) -> tuple[dict[str, FloatArray], FloatArray]:
+    """Yearly USD cost per on-prem category, and the servers in service; all (N, H)."""
+    sc = sc or _NO_TERMS
+    n = max(org.n, opt.n, esc.n, sc.n, d.users.shape[0])
+    horizon = d.users.shape[1]
+    shape = (n, horizon)
+    servers = np.broadcast_to(servers_needed(d, opt), shape)
+    age = None
+    if terms.current and terms.initial_age is not None:
+        age = np.full((n, 1), terms.initial_age)
+    f = fleet_of(
+        servers,
+        np.broadcast_to(opt.refresh_years, (n, 1)),
+        initial_age=age,
+        warranty_years=np.broadcast_to(opt.get("warranty_years", 0.0), (n, 1)),
+    )
+    residual = np.zeros(shape)
+    residual[:, -1] = -(np.broadcast_to(opt.server_price, (n, 1))[:, 0] * f.residual_units)
+    setup = np.zeros((n, 1)) if terms.current else np.broadcast_to(opt.setup_cost, (n, 1))
+    labour_hours = (
+        opt.admin_hours_per_month
+        + opt.admin_hours_per_server_month * servers
+        + opt.admin_hours_per_100_users_month * d.users / 100.0
+    )
+    os_core = opt.get("os_licence_per_core_year", 0.0)
+    cores = np.where(os_core > 0, np.maximum(opt.get("cores", 1.0), OS_MIN_CORES_PER_SERVER), 0.0)
+    retention = org.get("backup_retention_days", np.nan)
+    backup_copies = np.where(
+        np.isnan(retention),
+        opt.get("backup_copies", 1.0),
+        np.maximum(np.ceil(retention / RETENTION_DAYS_PER_COPY), 1.0),
+    )
+    power_per_server = (
+        opt.server_watts * HOURS_PER_YEAR_KWH_PER_W * opt.pue * opt.electricity_per_kwh
+    )
+    space_per_server = opt.rack_per_server_month * 12.0
+    dr = opt.get("dr", 0.0)
+    standby = np.ceil(servers / opt.get("copies", 1.0) - 1e-9)
+    warm = standby * (opt.server_price / opt.refresh_years + power_per_server + space_per_server)
+    cold = d.storage_tb * opt.get("dr_cold_per_tb_month", 0.0) * 12.0
+    lines = {
+        "hardware": opt.server_price * f.purchases,
+        "residual": residual,
+        "setup": _first_year(setup, horizon),
+        "software_licences": servers * opt.licence_per_server_year
+        + d.users * opt.licence_per_user_year,
+        "os_licences": servers * cores * os_core + d.users * opt.get("os_cal_per_user_year", 0.0),
+        "hardware_support": f.out_of_warranty
+        * opt.server_price
+        * opt.get("support_pct_per_year", 0.0),
+        "power": servers * power_per_server,
+        "space": servers * space_per_server,
+        "network": np.broadcast_to(opt.get("network_per_month", 0.0) * 12.0, shape),
+        "monitoring": servers * opt.get("monitoring_per_server_month", 0.0) * 12.0,
+        "admin_labour": labour_hours * 12.0 * opt.admin_hourly_cost,
+        "helpdesk": d.users * opt.get("helpdesk_hours_per_user_year", 0.0) * opt.admin_hourly_cost,
+        "backup": d.storage_tb * backup_copies * opt.backup_per_tb_month * 12.0
+        + servers * opt.get("backup_software_per_server_year", 0.0)
+        + d.users * opt.get("backup_addon_per_user_month", 0.0) * 12.0,
+        "disaster_recovery": np.where(dr == 2, warm, np.where(dr == 1, cold, 0.0)),
+        "filtering": d.users
+        * (opt.filtering_per_user_month + opt.get("filtering_addon_per_user_month", 0.0))
+        * 12.0,
+        "relay": _relay_messages_thousands(org, d) * opt.outbound_relay_per_1000
+        + _outbound_gb(org, d) * opt.get("outbound_relay_per_gb", 0.0),
+        "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0,
+        **_moves(org, opt, sc, d, terms, shape),
+        "exit": np.zeros(shape),
+        "downtime": downtime_line(availability(opt, "onprem"), d, sc),
+    }
+    return _escalate(lines, esc, horizon, shape), servers
+
+
+def cloud_lines(
+    org: Inputs,
+    opt: Inputs,
+    esc: Inputs,
+    d: Demand,
+    sc: Inputs | None = None,
+    terms: Terms = Terms(),
+) -> dict[str, FloatArray]:
     """Yearly USD cost per cloud category, (N, H)."""
-    n = max(org.n, opt.n, esc.n, d.users.shape[0])
+    sc = sc or _NO_TERMS
+    n = max(org.n, opt.n, esc.n, sc.n, d.users.shape[0])
     horizon = d.users.shape[1]
     shape = (n, horizon)
     needs_addon = (opt.addon_gb_per_user > 0) & (d.mailbox_gb > opt.included_gb_per_user)
     storage_gb = np.maximum(opt.included_gb_per_user, opt.addon_gb_per_user)
     over_gb = np.maximum(d.mailbox_gb - storage_gb, 0.0)
+    hours = (
+        opt.admin_hours_per_month
+        + opt.get("admin_hours_per_100_users_month", 0.0) * d.users / 100.0
+    )
+    moves = _moves(org, opt, sc, d, terms, shape)
+    own = opt.get("migration_per_user", np.nan)  # the option's own price per mailbox, if any
+    if terms.moving:
+        first_users = np.broadcast_to(d.users[:, :1], (n, 1))
+        per_mailbox = np.where(np.isnan(own), sc.per_mailbox, own) + sc.tool_per_mailbox
+        moves["migration"] = _first_year(
+            np.broadcast_to(first_users * per_mailbox, (n, 1)), horizon
+        )
     lines = {
-        "subscription": d.users
-        * opt.price_per_user_month
-        * 12.0
-        * escalator(esc.cloud_subscription, horizon),
+        "subscription": d.users * opt.price_per_user_month * 12.0,
         "storage": d.users * 12.0 * opt.addon_price_per_user_month * needs_addon
         + d.users * over_gb * opt.extra_storage_per_gb_month * 12.0,
         "relay": _relay_messages_thousands(org, d) * opt.per_1000_messages,
-        "admin_labour": opt.admin_hours_per_month
-        * 12.0
-        * opt.admin_hourly_cost
-        * escalator(esc.labour, horizon),
-        "migration": _first_year(
-            np.broadcast_to(d.users[:, :1] * opt.migration_per_user, (n, 1)), horizon
+        "admin_labour": hours * 12.0 * opt.admin_hourly_cost,
+        "helpdesk": d.users * opt.get("helpdesk_hours_per_user_year", 0.0) * opt.admin_hourly_cost,
+        "backup": d.users * opt.get("backup_addon_per_user_month", 0.0) * 12.0,
+        "filtering": d.users * opt.get("filtering_addon_per_user_month", 0.0) * 12.0,
+        "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0,
+        **moves,
+        "exit": _last_year(
+            np.broadcast_to(opt.get("exit_cost", 0.0), (n, 1)) * (not terms.current), horizon
         ),
-        "feature_addons": d.users
-        * opt.feature_addon_per_user_month
-        * 12.0
-        * escalator(esc.cloud_subscription, horizon),
+        "downtime": downtime_line(availability(opt, "cloud"), d, sc),
     }
-    return {k: np.broadcast_to(v, shape).astype(np.float64) for k, v in lines.items()}
+    return _escalate(lines, esc, horizon, shape)
+
+
+_NO_TERMS = Inputs(
+    {
+        "per_mailbox": 0.0,
+        "tool_per_mailbox": 0.0,
+        "training_hours_per_user": 0.0,
+        "downtime_cost_per_user_hour": 0.0,
+        "downtime_cost_per_hour": 0.0,
+    }
+)

@@ -21,6 +21,7 @@ are those of the plan it runs on that year. A ruled-out option is never the chea
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
@@ -32,9 +33,14 @@ from pydantic import BaseModel, ConfigDict
 from planner.catalog import load_catalog
 from planner.costs import (
     CLOUD_CATEGORIES,
+    LABOUR_CATEGORIES,
+    ONE_OFF_CATEGORIES,
     ONPREM_CATEGORIES,
+    Terms,
+    availability,
     cloud_lines,
     discount_factors,
+    npv,
     onprem_lines,
 )
 from planner.feasibility import Path, add_years, path
@@ -124,17 +130,24 @@ class Comparison(_Frozen):
 
 
 def option_costs(
-    option: Option, org: Inputs, esc: Inputs, d: Demand, **overrides: Any
+    option: Option,
+    org: Inputs,
+    esc: Inputs,
+    d: Demand,
+    sc: Inputs | None = None,
+    terms: Terms = Terms(),  # noqa: B008 - frozen, so a shared default is safe
+    **overrides: Any,
 ) -> tuple[dict[str, FloatArray], FloatArray | None]:
     """Yearly USD cost lines (N, H) of one option, and its servers (None for cloud).
 
-    ``org``, ``esc`` and ``overrides`` (fields of the resolved option) may hold (N,)
-    arrays; ``d`` must be ``demand(org, horizon)``.
+    ``org``, ``esc``, ``sc`` (the scenario's migration and downtime terms) and ``overrides``
+    (fields of the resolved option) may hold (N,) arrays; ``d`` must be
+    ``demand(org, horizon)``; ``terms`` says how the option stands to today's system.
     """
     inputs = Inputs.of(option, **overrides)
     if isinstance(option, ResolvedOnPrem):
-        return onprem_lines(org, inputs, esc, d)
-    return cloud_lines(org, inputs, esc, d), None
+        return onprem_lines(org, inputs, esc, d, sc, terms)
+    return cloud_lines(org, inputs, esc, d, sc, terms), None
 
 
 def path_costs(
@@ -145,6 +158,8 @@ def path_costs(
     start: dt.date,
     *,
     current: bool = False,
+    sc: Inputs | None = None,
+    terms: Terms = Terms(),  # noqa: B008 - frozen, so a shared default is safe
     **overrides: Any,
 ) -> tuple[dict[str, FloatArray], FloatArray | None, Path]:
     """Yearly USD cost lines (N, H) of an option that moves along ``chain`` (itself, then
@@ -157,7 +172,7 @@ def path_costs(
     p = path(chain, d, start, current=current)
     carried = {k: v for k, v in overrides.items() if k not in PLAN_PRICED}
     costed = [
-        option_costs(o, org, esc, d, **(overrides if k == 0 else carried))
+        option_costs(o, org, esc, d, sc, terms, **(overrides if k == 0 else carried))
         for k, o in enumerate(chain)
     ]
     if len(chain) == 1:
@@ -173,6 +188,17 @@ def path_costs(
     lines = {c: choose([lc[c] for lc, _ in costed]) for c in costed[0][0]}
     servers = choose([s for _, s in costed if s is not None]) if costed[0][1] is not None else None
     return lines, servers, p
+
+
+@dataclass(frozen=True)
+class Costed:
+    """One option's yearly USD cost lines (N, H), servers, path, and the admin and helpdesk
+    labour left out of the lines as opportunity cost (zero when labour is paid in cash)."""
+
+    lines: dict[str, FloatArray]
+    servers: FloatArray | None
+    path: Path
+    opportunity: FloatArray
 
 
 def _round(x: float) -> float:
@@ -191,35 +217,138 @@ class Evaluation:
         self.resolved: ResolvedScenario = resolve(scenario, self.catalog)
         self.horizon = scenario.horizon_years
         self.rate = scenario.usd_exchange_rate
-        self.discount = discount_factors(scenario.discount_rate, self.horizon)[0]
+        nominal = scenario.price_basis == "nominal"
+        inflation = scenario.inflation if nominal else 0.0
+        # nominal: the real discount rate combined with inflation (Fisher)
+        self.discount_rate = (1.0 + scenario.discount_rate) * (1.0 + inflation) - 1.0
+        self.discount = discount_factors(self.discount_rate, self.horizon)[0]
+        self.end_discount = float(1.0 / (1.0 + self.discount_rate) ** self.horizon)
         self._org = Inputs.of(scenario.organization)
-        self._esc = Inputs.of(scenario.escalation)
+        self._inflation = inflation
+        self._esc = self.escalation_inputs()
+        self._sc = self.scenario_terms()
         self.demand = demand(self._org, self.horizon)
         self.lines: dict[str, dict[str, FloatArray]] = {}  # option -> category -> (H,) display
+        self.opportunity: dict[str, FloatArray] = {}  # option -> (H,) labour, display
         self.servers: dict[str, FloatArray] = {}
         self.paths: dict[str, Path] = {}
-        for option in self.resolved.options:
-            lines, servers, p = self.costs_of(option.id, self._org, self._esc, self.demand)
-            self.lines[option.id] = {k: v[0] * self.rate for k, v in lines.items()}
-            self.paths[option.id] = p
-            if servers is not None:
-                self.servers[option.id] = servers[0]
-        self.assessments: dict[str, Assessment] = assess(self.resolved, self.catalog, self.start)
-
-    def costs_of(
-        self, option_id: str, org: Inputs, esc: Inputs, d: Demand, **overrides: Any
-    ) -> tuple[dict[str, FloatArray], FloatArray | None, Path]:
-        """USD cost lines (N, H), servers and path of one option for the given inputs
-        (``d`` must be ``demand(org, horizon)``): the one costing every caller uses."""
-        return path_costs(
-            self.resolved.chain(option_id),
-            org,
-            esc,
-            d,
-            self.start,
-            current=option_id == self.scenario.current,
-            **overrides,
+        for option_id, c in self.costs_all(self._org, self._esc, self.demand).items():
+            self.lines[option_id] = {k: v[0] * self.rate for k, v in c.lines.items()}
+            self.opportunity[option_id] = c.opportunity[0] * self.rate
+            self.paths[option_id] = c.path
+            if c.servers is not None:
+                self.servers[option_id] = c.servers[0]
+        self.availability: dict[str, float | None] = {
+            o.id: self._availability(o.id) for o in self.resolved.options
+        }
+        self.assessments: dict[str, Assessment] = assess(
+            self.resolved, self.catalog, self.start, self.availability
         )
+
+    def escalation_inputs(self, **overrides: Any) -> Inputs:
+        """The escalation rates as inputs, with the inflation a nominal price basis adds."""
+        return Inputs.of(self.scenario.escalation, inflation=self._inflation, **overrides)
+
+    def scenario_terms(self, **overrides: Any) -> Inputs:
+        """The scenario's migration and downtime terms as inputs: each migration field from
+        the scenario, else the catalog's defaults (0 where it gives none)."""
+        mig, defaults = self.scenario.migration, self.catalog.defaults
+        fallback = {
+            "per_mailbox": defaults.migration_per_mailbox or defaults.migration_per_user,
+            "tool_per_mailbox": defaults.migration_tool_per_mailbox,
+            "dual_running_months": defaults.dual_running_months,
+            "training_hours_per_user": defaults.training_hours_per_user,
+        }
+        values: dict[str, Any] = {}
+        for name, fact in fallback.items():
+            given = getattr(mig, name)
+            values[name] = given if given is not None else (fact.value if fact else 0.0)
+        values["downtime_cost_per_user_hour"] = self.scenario.downtime_cost_per_user_hour or 0.0
+        values["downtime_cost_per_hour"] = self.scenario.downtime_cost_per_hour or 0.0
+        values.update(overrides)
+        return Inputs(values)
+
+    def terms(self, option_id: str) -> Terms:
+        """How an option stands to the system that runs today (``current``)."""
+        current = self.scenario.current
+        bought = self.scenario.current_servers_bought
+        return Terms(
+            current=option_id == current,
+            moving=current is not None and option_id != current,
+            initial_age=float(self.start.year - bought)
+            if option_id == current and bought is not None
+            else None,
+        )
+
+    def costs_all(
+        self,
+        org: Inputs,
+        esc: Inputs,
+        d: Demand,
+        sc: Inputs | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        only: tuple[str, ...] | None = None,
+    ) -> dict[str, Costed]:
+        """Every option's USD costs for the given inputs (``d`` must be
+        ``demand(org, horizon)``): the one costing every caller uses.
+
+        The option that runs today is costed first: a move to any other option pays
+        ``dual_running_months`` / 12 of its year-1 running cost (one-off lines left out).
+        With ``labour_cost: existing_staff`` the admin and helpdesk lines move to
+        ``opportunity``. ``only`` limits the result to some options (today's system is
+        costed all the same when others need it).
+        """
+        sc = sc if sc is not None else self._sc
+        overrides = overrides or {}
+        wanted = {o.id for o in self.resolved.options} if only is None else set(only)
+        if wanted - {self.scenario.current} and self.scenario.current is not None:
+            wanted.add(self.scenario.current)
+        order = sorted(
+            (o for o in self.resolved.options if o.id in wanted),
+            key=lambda o: o.id != self.scenario.current,
+        )
+        out: dict[str, Costed] = {}
+        staff = self.scenario.labour_cost == "existing_staff"
+        running_today: FloatArray | None = None
+        for option in order:
+            lines, servers, p = path_costs(
+                self.resolved.chain(option.id),
+                org,
+                esc,
+                d,
+                self.start,
+                current=option.id == self.scenario.current,
+                sc=sc,
+                terms=self.terms(option.id),
+                **overrides.get(option.id, {}),
+            )
+            shape = next(iter(lines.values())).shape
+            if option.id != self.scenario.current and running_today is not None:
+                shape = np.broadcast_shapes(shape, (running_today.shape[0], 1))
+                dual = np.zeros(shape)
+                dual[:, 0] = running_today * sc.dual_running_months[:, 0] / 12.0
+                lines = {k: np.broadcast_to(v, shape) for k, v in lines.items()}
+                lines["dual_running"] = lines["dual_running"] + dual
+            opportunity = np.zeros(shape)
+            if staff:
+                for k in LABOUR_CATEGORIES:
+                    opportunity = opportunity + lines[k]
+                    lines[k] = np.zeros_like(lines[k])
+            if option.id == self.scenario.current:
+                running_today = sum(
+                    (v[:, 0] for k, v in lines.items() if k not in ONE_OFF_CATEGORIES),
+                    np.zeros(shape[0]),
+                )
+            out[option.id] = Costed(lines, servers, p, opportunity)
+        keep = wanted if only is None else set(only)
+        return {o.id: out[o.id] for o in self.resolved.options if o.id in keep}
+
+    def _availability(self, option_id: str) -> float | None:
+        """Availability of the plan the option runs on in year 1 (None when unknown)."""
+        chain = self.resolved.chain(option_id)
+        option = chain[min(int(self.paths[option_id].stage[0, 0]), len(chain) - 1)]
+        value = float(availability(Inputs.of(option), option.kind)[0, 0])
+        return None if np.isnan(value) else value
 
     # region #### per-option figures ####
 
@@ -241,8 +370,14 @@ class Evaluation:
         return float(self.yearly(option_id).sum())
 
     def npv(self, option_id: str) -> float:
-        """Cost over the horizon discounted to the start of year 1, display currency."""
-        return float(self.yearly(option_id) @ self.discount)
+        """Cost over the horizon discounted to the start of year 1 (the residual credit as
+        end-of-year money), display currency."""
+        lines = {k: v[None, :] for k, v in self.lines[option_id].items()}
+        return float(npv(lines, self.discount, self.end_discount)[0])
+
+    def npv_of(self, lines: dict[str, FloatArray]) -> FloatArray:
+        """NPV (N,) of USD cost lines (N, H), in display currency."""
+        return np.asarray(npv(lines, self.discount, self.end_discount) * self.rate)
 
     def plan_by_year(self, option_id: str) -> list[str | None]:
         """The catalog plan (cloud) or stack (on-prem) the option runs on in each year."""
@@ -532,11 +667,15 @@ class Evaluation:
 
     def option_npv_for_users(self, option_id: str, users: npt.ArrayLike) -> FloatArray:
         """NPV (display currency) of one option for each starting user count in ``users``."""
+        return self._npv_for_users(users, (option_id,))[option_id]
+
+    def _npv_for_users(
+        self, users: npt.ArrayLike, options: tuple[str, ...]
+    ) -> dict[str, FloatArray]:
         org = self._org.replace(users=np.asarray(users, dtype=np.float64))
         d = demand(org, self.horizon)
-        lines, _, _ = self.costs_of(option_id, org, self._esc, d)
-        yearly = np.sum(list(lines.values()), axis=0)
-        return np.asarray(yearly @ self.discount * self.rate, dtype=np.float64)
+        costed = self.costs_all(org, self._esc, d, only=options)
+        return {k: self.npv_of(c.lines) for k, c in costed.items()}
 
     @cached_property
     def _grid(self) -> npt.NDArray[np.int64]:
@@ -547,7 +686,7 @@ class Evaluation:
 
     @cached_property
     def _grid_npv(self) -> dict[str, FloatArray]:
-        return {o.id: self.option_npv_for_users(o.id, self._grid) for o in self.options}
+        return self._npv_for_users(self._grid, tuple(o.id for o in self.options))
 
     def break_even_users(self, onprem_id: str, cloud_id: str) -> int | None:
         """Smallest starting user count in 10..100,000 with on-prem NPV <= cloud NPV.
@@ -569,8 +708,8 @@ class Evaluation:
             size += pending[-1].size
             if size >= limit or i == candidates[-1]:
                 users = np.concatenate(pending)
-                ai = self.option_npv_for_users(onprem_id, users)
-                ci = self.option_npv_for_users(cloud_id, users)
+                pair = self._npv_for_users(users, (onprem_id, cloud_id))
+                ai, ci = pair[onprem_id], pair[cloud_id]
                 hit = np.flatnonzero(ai <= ci + 1e-9 * np.maximum(np.abs(ci), 1.0))
                 if hit.size:
                     return int(users[hit[0]])
@@ -621,8 +760,9 @@ class Evaluation:
         d = demand(org, self.horizon)
         user_months = d.users.sum(axis=1) * 12.0
         frames = []
+        costed = self.costs_all(org, self._esc, d)
         for option in self.options:
-            lines, _, _ = self.costs_of(option.id, org, self._esc, d)
+            lines = costed[option.id].lines
             yearly = np.sum(list(lines.values()), axis=0) * self.rate
             total = yearly.sum(axis=1)
             frames.append(
@@ -633,7 +773,7 @@ class Evaluation:
                         "users": u.astype(np.int64),
                         "user_growth_per_year": g,
                         "total": total,
-                        "npv": yearly @ self.discount,
+                        "npv": self.npv_of(lines),
                         "per_user_month": total / user_months,
                     }
                 )

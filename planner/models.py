@@ -49,10 +49,12 @@ __all__ = [
     "Criterion",
     "CriterionInfo",
     "Defaults",
+    "DisasterRecovery",
     "Escalation",
     "Feature",
     "FeatureAddon",
     "FeatureInfo",
+    "Migration",
     "OnPremOption",
     "Organization",
     "Qualitative",
@@ -70,6 +72,9 @@ __all__ = [
 ]
 
 Redundancy = Literal["none", "n+1", "2n"]
+DisasterRecovery = Literal["none", "cold", "warm"]
+LabourCost = Literal["cash", "existing_staff"]
+PriceBasis = Literal["real", "nominal"]
 Billing = Literal["annual", "annual_billed_monthly", "monthly"]
 Criterion = Literal[
     "installation_cost",
@@ -113,13 +118,46 @@ class _Model(BaseModel):
 
 
 class Escalation(_Model):
-    """Yearly price changes as fractions (0.03 = +3 % a year); year y is scaled by (1+e)^(y-1)."""
+    """Yearly price changes as fractions (0.03 = +3 % a year); year y is scaled by (1+e)^(y-1).
+
+    One rate per kind of recurring price; with ``price_basis: real`` (the default) they are
+    changes above inflation.
+    """
 
     cloud_subscription: YearlyChange = Field(
         0.0, description="Cloud subscription price change per year."
     )
-    labour: YearlyChange = Field(0.0, description="Admin labour cost change per year.")
+    labour: YearlyChange = Field(
+        0.0, description="Labour cost change per year (admin, helpdesk, training, migration)."
+    )
     power: YearlyChange = Field(0.0, description="Electricity price change per year.")
+    hardware: YearlyChange = Field(0.0, description="Server purchase price change per year.")
+    hardware_support: YearlyChange = Field(
+        0.0, description="Hardware support and warranty price change per year."
+    )
+    software_licences: YearlyChange = Field(
+        0.0, description="Mail software licence price change per year."
+    )
+    os_licences: YearlyChange = Field(
+        0.0, description="Operating system licence and CAL price change per year."
+    )
+    storage: YearlyChange = Field(0.0, description="Cloud storage add-on price change per year.")
+    space: YearlyChange = Field(0.0, description="Rack space or colocation price change per year.")
+    backup: YearlyChange = Field(
+        0.0, description="Backup software and storage price change per year."
+    )
+    filtering: YearlyChange = Field(
+        0.0, description="Spam and virus filtering price change per year."
+    )
+    disaster_recovery: YearlyChange = Field(
+        0.0, description="Disaster-recovery site price change per year."
+    )
+    network: YearlyChange = Field(
+        0.0, description="Network (static IPs, uplink, certificates) price change per year."
+    )
+    monitoring: YearlyChange = Field(0.0, description="Monitoring price change per year.")
+    relay: YearlyChange = Field(0.0, description="Outbound relay price change per year.")
+    feature_addons: YearlyChange = Field(0.0, description="Feature add-on price change per year.")
 
 
 class Organization(_Model):
@@ -157,6 +195,13 @@ class Organization(_Model):
         le=100,
         allow_inf_nan=False,
         description="Busiest-hour message rate divided by the 24-hour average rate.",
+    )
+    backup_retention_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="Days of backup versions to keep; sets how many retention copies "
+        "on-prem backup stores (default: the option's backup_copies).",
     )
     recipients_per_message: float = Field(
         1.0,
@@ -205,7 +250,7 @@ class OnPremOption(_Model):
         None, ge=1, le=5, allow_inf_nan=False, description="Power usage effectiveness of the room."
     )
     rack_per_server_month: NonNeg | None = Field(
-        None, description="USD per server-month for space."
+        None, description="USD per server-month for space (older key; rack_per_u_month wins)."
     )
     admin_hours_per_month: NonNeg | None = Field(None, description="Fixed admin hours a month.")
     admin_hours_per_server_month: NonNeg | None = Field(
@@ -228,6 +273,61 @@ class OnPremOption(_Model):
         None, description="USD per GB of outbound mail through a relay (0 when not given)."
     )
     setup_cost: NonNeg | None = Field(None, description="USD once, in year 1.")
+    copies: int | None = Field(
+        None,
+        ge=1,
+        le=3,
+        description="Copies of every mailbox: 1 a single copy, 2 a highly available pair, 3 "
+        "adds site resilience (as an Exchange database availability group); multiplies "
+        "storage and servers.",
+    )
+    cores: int | None = Field(
+        None, ge=1, le=1024, description="CPU cores per server (OS licences are per core)."
+    )
+    rack_units: int | None = Field(None, ge=1, le=48, description="Rack units per server.")
+    warranty_years: int | None = Field(
+        None, ge=0, le=15, description="Years of hardware support included in the price."
+    )
+    support_pct_per_year: Fraction | None = Field(
+        None,
+        description="Hardware support after the included warranty, per year, as a fraction "
+        "of the server price.",
+    )
+    os_licence_per_core_year: NonNeg | None = Field(
+        None, description="USD per core-year for the server operating system (0 for Linux)."
+    )
+    os_cal_per_user_year: NonNeg | None = Field(
+        None, description="USD per user-year of OS client access licences (Windows CALs)."
+    )
+    backup_software_per_server_year: NonNeg | None = Field(
+        None, description="USD per server-year for backup software."
+    )
+    backup_copies: int | None = Field(
+        None,
+        ge=1,
+        le=400,
+        description="Retention copies the backup keeps of the mail (full-size equivalents).",
+    )
+    dr: DisasterRecovery | None = Field(
+        None,
+        description="Disaster recovery: none, cold (a standby site restored from backup) or "
+        "warm (a standby server kept in sync); a live extra copy is 'copies'.",
+    )
+    network_per_month: NonNeg | None = Field(
+        None, description="USD a month for static IPs, uplink share and certificates."
+    )
+    rack_per_u_month: NonNeg | None = Field(
+        None, description="USD per rack unit a month for space (colocation)."
+    )
+    monitoring_per_server_month: NonNeg | None = Field(
+        None, description="USD per server-month for monitoring."
+    )
+    helpdesk_hours_per_user_year: NonNeg | None = Field(
+        None, description="Helpdesk hours per user a year (accounts, passwords, clients)."
+    )
+    server_availability: Fraction | None = Field(
+        None, description="Availability of one server, as a fraction (0.995 = 99.5 %)."
+    )
 
     @model_validator(mode="after")
     def _standalone_needs_hardware(self) -> Self:
@@ -267,13 +367,45 @@ class CloudOption(_Model):
     per_1000_messages: NonNeg | None = Field(None, description="USD per 1,000 outbound messages.")
     migration_per_user: NonNeg | None = Field(None, description="USD per user, once, in year 1.")
     admin_hours_per_month: NonNeg | None = Field(None, description="Admin hours a month.")
+    admin_hours_per_100_users_month: NonNeg | None = Field(
+        None, description="Admin hours per 100 users a month (tenant work grows with users)."
+    )
+    helpdesk_hours_per_user_year: NonNeg | None = Field(
+        None, description="Helpdesk hours per user a year (accounts, passwords, clients)."
+    )
     admin_hourly_cost: NonNeg | None = Field(None, description="USD per admin hour, fully loaded.")
+    exit_cost: NonNeg | None = Field(
+        None, description="USD once, at the end of the horizon, to export the data and leave."
+    )
+    availability: Fraction | None = Field(
+        None, description="Availability, as a fraction (default: the vendor's SLA)."
+    )
 
     @model_validator(mode="after")
     def _custom_needs_price(self) -> Self:
         if self.plan == CUSTOM_PLAN and self.price_per_user_month is None:
             raise ValueError("plan 'custom' needs price_per_user_month")
         return self
+
+
+class Migration(_Model):
+    """What moving from the system that runs today (``current``) to another option costs;
+    each field not given comes from the catalog's defaults."""
+
+    per_mailbox: NonNeg | None = Field(
+        None, description="USD per mailbox moved (labour: copy, cut-over, client set-up)."
+    )
+    tool_per_mailbox: NonNeg | None = Field(
+        None, description="USD per mailbox for migration tool licences."
+    )
+    dual_running_months: NonNeg | None = Field(
+        None,
+        le=36,
+        description="Months in which both systems are paid for (today's bill runs on).",
+    )
+    training_hours_per_user: NonNeg | None = Field(
+        None, description="IT hours per user to prepare and give training on the new system."
+    )
 
 
 class Qualitative(_Model):
@@ -333,6 +465,38 @@ class Scenario(_Model):
         "recommended.",
     )
     escalation: Escalation = Field(default_factory=Escalation)
+    price_basis: PriceBasis = Field(
+        "real",
+        description="real: prices in today's money, escalation above inflation, a real "
+        "discount rate; nominal: inflation is added to every escalation rate and combined with "
+        "the discount rate (Fisher).",
+    )
+    inflation: float = Field(
+        0.0,
+        ge=-0.2,
+        le=1.0,
+        allow_inf_nan=False,
+        description="Yearly inflation, used with price_basis: nominal.",
+    )
+    current_servers_bought: int | None = Field(
+        None,
+        ge=1990,
+        le=2100,
+        description="Year the servers of the on-prem option that runs today were bought; "
+        "they are replaced when their refresh is due.",
+    )
+    labour_cost: LabourCost = Field(
+        "cash",
+        description="cash: admin and helpdesk labour is paid for; existing_staff: it is done "
+        "by staff already paid, so it is left out of totals and reported as opportunity cost.",
+    )
+    downtime_cost_per_user_hour: NonNeg | None = Field(
+        None, description="USD lost per user for each hour mail is down (sets 'downtime')."
+    )
+    downtime_cost_per_hour: NonNeg | None = Field(
+        None, description="USD lost by the organisation for each hour mail is down."
+    )
+    migration: Migration = Field(default_factory=Migration)
     organization: Organization
     onprem: list[OnPremOption] = Field(default_factory=list)
     cloud: list[CloudOption] = Field(default_factory=list)
@@ -440,6 +604,12 @@ class Scenario(_Model):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError("option ids must be unique; repeated: " + ", ".join(dupes))
+        if self.downtime_cost_per_user_hour is not None and self.downtime_cost_per_hour is not None:
+            raise ValueError("give downtime_cost_per_user_hour or downtime_cost_per_hour, not both")
+        if self.current_servers_bought is not None and (
+            self.current is None or self.current not in [o.id for o in self.onprem]
+        ):
+            raise ValueError("current_servers_bought needs 'current' to name an on-prem option")
         if self.current is not None and self.current not in ids:
             raise ValueError(
                 f"current: '{self.current}' is not an option of the scenario "
@@ -462,6 +632,7 @@ class Scenario(_Model):
 RANGED_MODELS: dict[str, type[BaseModel]] = {  # section of a field path -> its model
     "organization": Organization,
     "escalation": Escalation,
+    "migration": Migration,
     "onprem": OnPremOption,
     "cloud": CloudOption,
 }
@@ -583,6 +754,18 @@ class CloudPlan(_Model):
     per_1000_messages: Sourced | None = None
     migration_per_user: Sourced | None = None
     admin_hours_per_month: Sourced
+    admin_hours_per_100_users_month: Sourced | None = Field(
+        None, description="Tenant admin hours per 100 users a month (default: the defaults')."
+    )
+    helpdesk_hours_per_user_year: Sourced | None = Field(
+        None, description="Helpdesk hours per user a year (default: the defaults')."
+    )
+    sla_availability: Sourced | None = Field(
+        None, description="Financially backed monthly uptime the vendor's SLA commits to."
+    )
+    historical_availability: Sourced | None = Field(
+        None, description="A documented historical availability, where one exists."
+    )
     min_users: Sourced | None = Field(None, description="Fewest seats the vendor sells.")
     max_users: Sourced | None = Field(None, description="Most seats the plan is sold for.")
     end_of_life: SourcedText | None = None
@@ -626,6 +809,12 @@ class Stack(_Model):
     admin_hours_per_100_users_month: Sourced
     setup_cost: Sourced
     filtering_per_user_month: Sourced | None = None
+    os_licence_per_core_year: Sourced | None = Field(
+        None, description="Server OS licence per core-year the stack needs (Windows Server)."
+    )
+    os_cal_per_user_year: Sourced | None = Field(
+        None, description="OS client access licence per user-year (Windows Server CALs)."
+    )
     capacity_scale: Sourced = Field(
         description="Capacity relative to the server profile's Postfix-class figure."
     )
@@ -655,6 +844,11 @@ class ServerProfile(_Model):
     server_watts: Sourced
     capacity_msgs_per_s: Sourced
     storage_tb_per_server: Sourced
+    cores: Sourced | None = Field(None, description="CPU cores per server.")
+    rack_units: Sourced | None = Field(None, description="Rack units per server.")
+    warranty_years: Sourced | None = Field(
+        None, description="Years of hardware support included in the price."
+    )
     notes: str | None = None
 
 
@@ -693,6 +887,29 @@ class Defaults(_Model):
     migration_per_user: Sourced = Field(
         description="Cloud migration per user for catalog plans that do not give their own."
     )
+    # The cost model's lines and labour (each optional: a catalog without it costs 0 there).
+    support_pct_per_year: Sourced | None = None
+    backup_software_per_server_year: Sourced | None = None
+    backup_copies: Sourced | None = None
+    network_per_month: Sourced | None = None
+    rack_per_u_month: Sourced | None = None
+    rack_units: Sourced | None = None
+    warranty_years: Sourced | None = None
+    cores: Sourced | None = None
+    monitoring_per_server_month: Sourced | None = None
+    helpdesk_hours_per_user_year: Sourced | None = None
+    cloud_admin_hours_per_100_users_month: Sourced | None = None
+    cloud_helpdesk_hours_per_user_year: Sourced | None = None
+    server_availability: Sourced | None = Field(
+        None, description="Availability of one on-prem mail server (fraction)."
+    )
+    dr_cold_per_tb_month: Sourced | None = Field(
+        None, description="USD per TB-month for an off-site copy restored in a disaster."
+    )
+    migration_per_mailbox: Sourced | None = None
+    migration_tool_per_mailbox: Sourced | None = None
+    dual_running_months: Sourced | None = None
+    training_hours_per_user: Sourced | None = None
 
 
 class ScoreReason(_Model):

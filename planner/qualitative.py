@@ -7,11 +7,15 @@ requirement it lacks: ``vendor_supported`` fails when the end of life falls with
 horizon; any other requirement fails when the stack or plan lacks the property of that id.
 Requirements that name a catalog feature (``features.yaml``) are not checked here: an
 option buys the feature's add-on or is ruled out by ``planner.evaluation``.
+
+The service-levels criterion is scored from the option's availability where it is known
+(``availability_score``), unless the scenario sets that score itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +23,16 @@ from pydantic import BaseModel, ConfigDict
 from planner.models import CRITERIA, Catalog, Criterion
 from planner.resolution import ResolvedCloud, ResolvedOnPrem, ResolvedScenario, eol_within
 
-__all__ = ["NEUTRAL_SCORE", "Assessment", "CriterionScore", "assess"]
+__all__ = ["NEUTRAL_SCORE", "Assessment", "CriterionScore", "assess", "availability_score"]
+
+# (availability at least, score) for the service-levels criterion, best first
+_SERVICE_LEVELS = ((0.9999, 5), (0.999, 4), (0.995, 3), (0.99, 2))
+
+
+def availability_score(availability: float) -> int:
+    """5 at >= 99.99 %, 4 at >= 99.9 %, 3 at >= 99.5 %, 2 at >= 99 %, else 1."""
+    return next((score for floor, score in _SERVICE_LEVELS if availability >= floor), 1)
+
 
 NEUTRAL_SCORE = 3
 
@@ -53,9 +66,15 @@ def _catalog_key(option: ResolvedOnPrem | ResolvedCloud) -> str | None:
 
 
 def assess(
-    resolved: ResolvedScenario, catalog: Catalog, start: dt.date | None = None
+    resolved: ResolvedScenario,
+    catalog: Catalog,
+    start: dt.date | None = None,
+    availability: Mapping[str, float | None] | None = None,
 ) -> dict[str, Assessment]:
-    """Score every option of ``resolved`` and check the scenario's requirements."""
+    """Score every option of ``resolved`` and check the scenario's requirements.
+
+    ``availability`` (fraction per option id) scores the service-levels criterion.
+    """
     scenario = resolved.scenario
     qual = scenario.qualitative
     start = start or scenario.start_date or dt.date.today()
@@ -72,6 +91,7 @@ def assess(
         defaults = catalog.qualitative.scores.get(key, {}) if key else {}
         cells = []
         for c in CRITERIA:
+            known = (availability or {}).get(option.id)
             if c in given:
                 cell = CriterionScore(
                     criterion=c,
@@ -79,6 +99,15 @@ def assess(
                     score=given[c],
                     reason="set in the scenario",
                     origin="scenario",
+                )
+            elif c == "service_levels" and known is not None:
+                cell = CriterionScore(
+                    criterion=c,
+                    weight=weights[c],
+                    score=availability_score(known),
+                    reason=f"expected availability {known:.3%} "
+                    "(5 at >= 99.99 %, 4 at >= 99.9 %, 3 at >= 99.5 %, 2 at >= 99 %)",
+                    origin="catalog",
                 )
             elif c in defaults:
                 d = defaults[c]

@@ -347,7 +347,8 @@ def numeric_fields(model: type[BaseModel]) -> dict[str, FieldSpec]:
     return out
 
 
-RANGED_SECTIONS = ("organization", "escalation", "onprem", "cloud")
+RANGED_SECTIONS = ("organization", "escalation", "migration", "onprem", "cloud")
+SINGLE_SECTIONS = ("organization", "escalation", "migration")  # one model, not a list
 
 
 def split_path(path: str) -> tuple[str, str | None, str]:
@@ -457,7 +458,7 @@ def extract_ranges(
             section[name] = round_half_up(center) if spec.integer else center
             out.ranges[f"{path}.{name}"] = dist
 
-    for key in ("organization", "escalation"):
+    for key in SINGLE_SECTIONS:
         section = out.data.get(key)
         if isinstance(section, Mapping):
             out.data[key] = dict(section)

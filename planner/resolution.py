@@ -22,6 +22,7 @@ from planner.models import (
     Catalog,
     CloudOption,
     CloudPlan,
+    DisasterRecovery,
     OnPremOption,
     Redundancy,
     Scenario,
@@ -104,11 +105,29 @@ class ResolvedOnPrem(_Frozen):
     outbound_relay_per_1000: float
     outbound_relay_per_gb: float = 0.0
     setup_cost: float
+    support_pct_per_year: float = 0.0
+    os_licence_per_core_year: float = 0.0
+    os_cal_per_user_year: float = 0.0
+    backup_software_per_server_year: float = 0.0
+    backup_copies: float = 1.0
+    dr: DisasterRecovery = "none"
+    dr_cold_per_tb_month: float = 0.0
+    network_per_month: float = 0.0
+    rack_per_u_month: float = 0.0
+    rack_units: float = 1.0
+    monitoring_per_server_month: float = 0.0
+    helpdesk_hours_per_user_year: float = 0.0
+    copies: int = 1
+    cores: float = 1.0
+    warranty_years: float = 0.0
+    server_availability: float = 0.99
     properties: tuple[str, ...]
     end_of_life: str | None
     upgrade_to: str | None = None
     available_to_new_customers: bool = True
     feature_addon_per_user_month: float = 0.0
+    backup_addon_per_user_month: float = 0.0
+    filtering_addon_per_user_month: float = 0.0
     feature_addons: tuple[str, ...] = ()
     missing_features: tuple[str, ...] = ()
     provenance: dict[str, Provenance]
@@ -131,9 +150,13 @@ class ResolvedCloud(_Frozen):
     addon_price_per_user_month: float
     addon_gb_per_user: float
     per_1000_messages: float
-    migration_per_user: float
+    migration_per_user: float | None = None
     admin_hours_per_month: float
+    admin_hours_per_100_users_month: float = 0.0
+    helpdesk_hours_per_user_year: float = 0.0
     admin_hourly_cost: float
+    exit_cost: float = 0.0
+    availability: float | None = None
     max_users: int | None
     min_users: int | None = None
     available_to_new_customers: bool = True
@@ -141,6 +164,8 @@ class ResolvedCloud(_Frozen):
     end_of_life: str | None
     upgrade_to: str | None = None
     feature_addon_per_user_month: float = 0.0
+    backup_addon_per_user_month: float = 0.0
+    filtering_addon_per_user_month: float = 0.0
     feature_addons: tuple[str, ...] = ()
     missing_features: tuple[str, ...] = ()
     provenance: dict[str, Provenance]
@@ -188,6 +213,26 @@ _DEFAULT_FIELDS = (
 )
 
 
+# On-prem inputs that a catalog may leave out, with the value that then keeps them neutral.
+_ONPREM_OPTIONAL: dict[str, float] = {
+    "outbound_relay_per_gb": 0.0,
+    "support_pct_per_year": 0.0,
+    "os_licence_per_core_year": 0.0,
+    "os_cal_per_user_year": 0.0,
+    "backup_software_per_server_year": 0.0,
+    "backup_copies": 1,
+    "network_per_month": 0.0,
+    "rack_per_u_month": 0.0,
+    "rack_units": 1,
+    "monitoring_per_server_month": 0.0,
+    "helpdesk_hours_per_user_year": 0.0,
+    "cores": 1,
+    "warranty_years": 0,
+    "server_availability": 0.99,
+    "dr_cold_per_tb_month": 0.0,
+}
+
+
 def capacity_kind(capacity_source: str | None, inline: bool) -> CapacityKind:
     """``benchmark`` when the source names one, ``manual`` for other inline figures,
     else ``catalog``."""
@@ -209,15 +254,23 @@ def _lookup(
 
 
 def _required_features(scenario: Scenario, catalog: Catalog) -> tuple[str, ...]:
-    """The scenario's requirements that name catalog features (one namespace with the rest)."""
-    if scenario.qualitative is None:
-        return ()
+    """The scenario's requirements that name catalog features (one namespace with the rest);
+    a backup retention (``organization.backup_retention_days``) requires backup_restore."""
     known = {f.id for f in catalog.features}
-    return tuple(r for r in scenario.qualitative.requirements if r in known)
+    asked = list(scenario.qualitative.requirements) if scenario.qualitative else []
+    if scenario.organization.backup_retention_days is not None and "backup_restore" in known:
+        asked.append("backup_restore")
+    return tuple(dict.fromkeys(r for r in asked if r in known))
+
+
+# Required features whose add-on is booked under a cost category of its own.
+_ADDON_CATEGORY = {"backup_restore": "backup", "advanced_threat_filtering": "filtering"}
 
 
 class _FeatureTerms(_Frozen):
-    price: float = 0.0
+    price: float = 0.0  # feature_addons
+    backup: float = 0.0
+    filtering: float = 0.0
     bought: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
 
@@ -230,13 +283,16 @@ def _feature_terms(
 ) -> _FeatureTerms:
     """What meeting the required features costs: add-ons bought (USD per user-month, their
     labels) and the features neither included nor sold as an add-on."""
-    price, bought, missing = 0.0, [], []
+    prices = {"feature_addons": 0.0, "backup": 0.0, "filtering": 0.0}
+    bought, missing = [], []
     for fid in required:
         cell = entry.features.get(fid) if entry is not None else None
         if cell is not None and cell.included:
             continue
         if cell is not None and cell.addon is not None:
-            price += cell.addon.price_per_user_month.value
+            prices[_ADDON_CATEGORY.get(fid, "feature_addons")] += (
+                cell.addon.price_per_user_month.value
+            )
             bought.append(cell.addon.label)
             price_fact = cell.addon.price_per_user_month
             note = "; ".join(n for n in (cell.addon.label, price_fact.note) if n)
@@ -245,7 +301,13 @@ def _feature_terms(
             )
             continue
         missing.append(fid)
-    return _FeatureTerms(price=price, bought=tuple(bought), missing=tuple(missing))
+    return _FeatureTerms(
+        price=prices["feature_addons"],
+        backup=prices["backup"],
+        filtering=prices["filtering"],
+        bought=tuple(bought),
+        missing=tuple(missing),
+    )
 
 
 def _resolve_onprem(
@@ -296,13 +358,29 @@ def _resolve_onprem(
             continue
         values[field], provenance[field] = value, prov
 
-    if opt.outbound_relay_per_gb is not None:
-        values["outbound_relay_per_gb"] = opt.outbound_relay_per_gb
-        provenance["outbound_relay_per_gb"] = Provenance(origin="inline")
-    elif relay is not None and relay.outbound_relay_per_gb is not None:
-        values["outbound_relay_per_gb"] = relay.outbound_relay_per_gb.value
-        provenance["outbound_relay_per_gb"] = Provenance.of(
-            f"relay {opt.relay}", relay.outbound_relay_per_gb
+    for field, neutral in _ONPREM_OPTIONAL.items():
+        inline = getattr(opt, field, None)
+        if inline is not None:
+            values[field], provenance[field] = inline, Provenance(origin="inline")
+            continue
+        value, prov = _lookup(field, layers)
+        if value is None or prov is None:
+            values[field] = neutral
+            provenance[field] = Provenance(origin="mailplan default", note=f"not set: {neutral}")
+        else:
+            values[field], provenance[field] = value, prov
+    values["dr"] = opt.dr or "none"
+    values["copies"] = opt.copies or 1
+    # Space: per rack unit where that price is known (inline, or from the catalog unless the
+    # older per-server price is set inline), else per server.
+    per_u = provenance["rack_per_u_month"]
+    if per_u.origin == "inline" or (
+        opt.rack_per_server_month is None and per_u.origin != "mailplan default"
+    ):
+        rack_u = float(values["rack_per_u_month"]) * float(values["rack_units"])  # type: ignore[arg-type]
+        values["rack_per_server_month"] = rack_u
+        provenance["rack_per_server_month"] = per_u.model_copy(
+            update={"note": f"rack_per_u_month x {values['rack_units']} U; {per_u.note or ''}"}
         )
 
     if opt.capacity_msgs_per_s is not None:
@@ -333,7 +411,9 @@ def _resolve_onprem(
 
     if len(problems):
         return None
-    terms = _feature_terms(stack, required, f"stack {opt.stack}", provenance)
+    # on-prem backup is always costed (the backup line), so it meets a backup requirement
+    own = tuple(r for r in required if r != "backup_restore")
+    terms = _feature_terms(stack, own, f"stack {opt.stack}", provenance)
     if stack is not None:
         properties = tuple(stack.properties)
         eol = stack.end_of_life.value if stack.end_of_life else None
@@ -357,6 +437,8 @@ def _resolve_onprem(
         upgrade_to=stack.upgrade_to if stack is not None else None,
         available_to_new_customers=stack.available_to_new_customers if stack else True,
         feature_addon_per_user_month=terms.price,
+        backup_addon_per_user_month=terms.backup,
+        filtering_addon_per_user_month=terms.filtering,
         feature_addons=terms.bought,
         missing_features=terms.missing,
         provenance=provenance,
@@ -378,9 +460,11 @@ def _resolve_cloud(
             "included_gb_per_user",
             "extra_storage_per_gb_month",
             "per_1000_messages",
-            "migration_per_user",
             "admin_hours_per_month",
+            "admin_hours_per_100_users_month",
+            "helpdesk_hours_per_user_year",
             "admin_hourly_cost",
+            "exit_cost",
         )
         zero = Provenance(origin="custom plan", note="not given: 0")
         values = {f: getattr(opt, f) or 0.0 for f in fields}
@@ -399,6 +483,8 @@ def _resolve_cloud(
             properties=(),
             end_of_life=None,
             missing_features=required,
+            availability=opt.availability,
+            migration_per_user=opt.migration_per_user,
             provenance=provenance,
             **values,
         )
@@ -473,11 +559,25 @@ def _resolve_cloud(
         addon_price_per_user_month=addon_price,
         addon_gb_per_user=addon.gb_per_user.value if addon else 0.0,
         per_1000_messages=pick("per_1000_messages", plan.per_1000_messages),
-        migration_per_user=pick(
-            "migration_per_user", plan.migration_per_user, catalog.defaults.migration_per_user
-        ),
+        migration_per_user=pick("migration_per_user", plan.migration_per_user)
+        if opt.migration_per_user is not None or plan.migration_per_user is not None
+        else None,
         admin_hours_per_month=pick("admin_hours_per_month", plan.admin_hours_per_month),
+        admin_hours_per_100_users_month=pick(
+            "admin_hours_per_100_users_month",
+            plan.admin_hours_per_100_users_month,
+            catalog.defaults.cloud_admin_hours_per_100_users_month,
+        ),
+        helpdesk_hours_per_user_year=pick(
+            "helpdesk_hours_per_user_year",
+            plan.helpdesk_hours_per_user_year,
+            catalog.defaults.cloud_helpdesk_hours_per_user_year,
+        ),
         admin_hourly_cost=pick("admin_hourly_cost", None, catalog.defaults.admin_hourly_cost),
+        exit_cost=pick("exit_cost", None),
+        availability=pick("availability", plan.sla_availability)
+        if opt.availability is not None or plan.sla_availability is not None
+        else None,
         max_users=int(plan.max_users.value) if plan.max_users else None,
         min_users=int(plan.min_users.value) if plan.min_users else None,
         available_to_new_customers=plan.available_to_new_customers,
@@ -485,6 +585,8 @@ def _resolve_cloud(
         end_of_life=eol,
         upgrade_to=plan.upgrade_to,
         feature_addon_per_user_month=terms.price,
+        backup_addon_per_user_month=terms.backup,
+        filtering_addon_per_user_month=terms.filtering,
         feature_addons=terms.bought,
         missing_features=terms.missing,
         provenance=provenance,

@@ -9,8 +9,8 @@ are computed"):
 - messages_per_day_y = users_y * (sent + received)
 - peak_msgs_per_s_y = messages_per_day_y * peak_factor / 86400
 - storage_tb_y = users_y * (mailbox_gb + growth_gb * y) / 1000  (end of year y)
-- servers_y = max(ceil(peak / (capacity * util)), ceil(storage / (tb_per_server * util)), 1),
-  then redundancy: none +0, n+1 +1, 2n x2
+- servers_y = max(ceil(peak / (capacity * util)), ceil(storage * copies / (tb_per_server * util)),
+  copies), then redundancy: none +0, n+1 +1, 2n x2
 """
 
 from __future__ import annotations
@@ -24,12 +24,15 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 __all__ = [
+    "DR_CODES",
     "REDUNDANCY_CODES",
     "Demand",
+    "Fleet",
     "FloatArray",
     "Inputs",
     "demand",
     "fleet",
+    "fleet_of",
     "servers_needed",
     "users_by_year",
     "years",
@@ -38,6 +41,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 REDUNDANCY_CODES = {"none": 0, "n+1": 1, "2n": 2}
+DR_CODES = {"none": 0, "cold": 1, "warm": 2}
 _EPS = 1e-9  # absorbs floating-point noise before floor/ceil (0.1 * 3 / 0.3 must be 1)
 
 
@@ -73,10 +77,16 @@ class Inputs:
             for name, value in model:
                 if name == "redundancy":
                     values[name] = REDUNDANCY_CODES[value]
+                elif name == "dr":
+                    values[name] = DR_CODES[value]
                 elif isinstance(value, int | float) and not isinstance(value, bool):
                     values[name] = value
         values.update(overrides)
         return cls(values)
+
+    def get(self, name: str, default: float) -> FloatArray:
+        """The field ``name``, or ``default`` as a (1, 1) column when it is not given."""
+        return self._values.get(name, _column(default))
 
     def replace(self, **overrides: Any) -> Inputs:
         """A copy with some fields replaced."""
@@ -138,11 +148,13 @@ def demand(org: Inputs, horizon: int) -> Demand:
 
 
 def servers_needed(d: Demand, opt: Inputs) -> FloatArray:
-    """Servers in service each year, redundancy included; shape (N, H), at least 1."""
+    """Servers in service each year, redundancy included; shape (N, H), at least ``copies``
+    (each copy of a mailbox lives on its own server)."""
     util = opt.target_utilization
+    copies = opt.get("copies", 1.0)
     for_rate = np.ceil(d.peak_msgs_per_s / (opt.capacity_msgs_per_s * util) - _EPS)
-    for_storage = np.ceil(d.storage_tb / (opt.storage_tb_per_server * util) - _EPS)
-    base = np.maximum(np.maximum(for_rate, for_storage), 1.0)
+    for_storage = np.ceil(d.storage_tb * copies / (opt.storage_tb_per_server * util) - _EPS)
+    base = np.maximum(np.maximum(for_rate, for_storage), copies)
     code = opt.redundancy
     return np.where(code == 2, base * 2.0, base + (code == 1))
 
@@ -156,30 +168,73 @@ def fleet(servers: FloatArray, refresh_years: FloatArray) -> tuple[FloatArray, F
     servers in service at the end weighted by their undepreciated share,
     max(0, 1 - (H - b + 1) / refresh_years) for a server bought in year b (straight line).
     """
+    f = fleet_of(servers, refresh_years)
+    return f.purchases, f.residual_units
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A fleet's purchases (N, H), residual share (N,) and servers past their warranty (N, H)."""
+
+    purchases: FloatArray
+    residual_units: FloatArray
+    out_of_warranty: FloatArray
+
+
+def fleet_of(
+    servers: FloatArray,
+    refresh_years: FloatArray,
+    *,
+    initial_age: FloatArray | None = None,
+    warranty_years: FloatArray | None = None,
+) -> Fleet:
+    """The fleet that keeps ``servers`` (N, H) in service, as ``fleet`` describes it.
+
+    ``initial_age`` (N, 1): the year-1 servers are already in service, bought that many
+    years before year 1 (the system that runs today); they are not bought in year 1 and are
+    replaced when their refresh is due (in year 1 if overdue). ``warranty_years`` (N, 1):
+    ``out_of_warranty`` counts, each year, the servers in service at least that old.
+    """
     n, horizon = servers.shape
     refresh = np.broadcast_to(np.rint(refresh_years[:, 0]), (n,))
-    cohorts = np.zeros((n, horizon))
+    age0 = None if initial_age is None else np.broadcast_to(initial_age[:, 0], (n,))
+    # column 0: servers in service before year 1 (empty for a new installation)
+    births = np.empty((n, horizon + 1))
+    births[:, 0] = -age0 if age0 is not None else 0.0
+    births[:, 1:] = np.arange(horizon, dtype=np.float64)
+    cohorts = np.zeros((n, horizon + 1))
     purchases = np.zeros((n, horizon))
+    warranty = None if warranty_years is None else np.broadcast_to(warranty_years[:, 0], (n,))
+    aged = np.zeros((n, horizon))
     in_service = np.zeros(n)
+    if age0 is not None:
+        cohorts[:, 0] = servers[:, 0]
+        in_service = servers[:, 0].copy()
     for y in range(horizon):
         target = servers[:, y]
         excess = np.maximum(in_service - target, 0.0)
         if excess.any():
-            for b in range(y):
-                take = np.minimum(cohorts[:, b], excess)
-                cohorts[:, b] -= take
+            for c in range(y + 1):
+                take = np.minimum(cohorts[:, c], excess)
+                cohorts[:, c] -= take
                 excess -= take
             in_service = np.minimum(in_service, target)
-        for b in range(y):
-            due = np.where(refresh == (y - b), cohorts[:, b], 0.0)
+        col = y + 1
+        for c in range(col):
+            age = y - births[:, c]
+            due_now = (age == refresh) | ((c == 0) & (y == 0) & (age > refresh))
+            due = np.where(due_now, cohorts[:, c], 0.0)
             if due.any():
-                cohorts[:, b] -= due
-                cohorts[:, y] += due
+                cohorts[:, c] -= due
+                cohorts[:, col] += due
                 purchases[:, y] += due
         added = np.maximum(target - in_service, 0.0)
-        cohorts[:, y] += added
+        cohorts[:, col] += added
         purchases[:, y] += added
         in_service = in_service + added
-    used_years = horizon - np.arange(horizon, dtype=np.float64)  # bought in year b (0-based)
-    share = np.clip(1.0 - used_years[None, :] / refresh[:, None], 0.0, 1.0)
-    return purchases, (cohorts * share).sum(axis=1)
+        if warranty is not None:
+            old = (y - births[:, : col + 1]) >= warranty[:, None]
+            aged[:, y] = (cohorts[:, : col + 1] * old).sum(axis=1)
+    used_years = horizon - births  # years of use by the end of the horizon
+    share = np.clip(1.0 - used_years / refresh[:, None], 0.0, 1.0)
+    return Fleet(purchases, (cohorts * share).sum(axis=1), aged)

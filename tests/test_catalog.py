@@ -65,6 +65,7 @@ class TestCatalogFiles:
             "postfix-dovecot",
             "opensmtpd-dovecot",
             "exchange-se",
+            "exchange-2019",
         }
         assert {r.id for r in catalog.relays} >= {"amazon-ses"}
 

@@ -9,6 +9,9 @@ import pytest
 from planner import evaluate
 from tests.conftest import make_scenario
 
+# A move with no tool licences, dual running or training, so that migration stands alone.
+NO_MOVE_EXTRAS = {"tool_per_mailbox": 0, "dual_running_months": 0, "training_hours_per_user": 0}
+
 # One server, every on-prem cost line set, no stack or server profile (all inline).
 ONE_SERVER = {
     "id": "box",
@@ -70,12 +73,13 @@ class TestOnPremByHand:
         assert rows["amount"].tolist() == pytest.approx(self.EXPECTED_YEAR[category])
 
     def test_total_npv_and_per_user_month(self, one_server):
-        """Total, NPV at 10 % (year 1 undiscounted) and cost per user-month."""
+        """Total, NPV at 10 % (costs at the start of each year, so year 1 undiscounted; the
+        -4,000 residual credit at the end of year 4) and cost per user-month."""
         yearly = [17335.85, 10335.85, 10335.85, 12335.85]
         assert one_server.yearly("box").tolist() == pytest.approx(yearly)
         assert one_server.total("box") == pytest.approx(50343.40)
         assert one_server.npv("box") == pytest.approx(
-            17335.85 + 10335.85 / 1.1 + 10335.85 / 1.21 + 12335.85 / 1.331
+            17335.85 + 10335.85 / 1.1 + 10335.85 / 1.21 + 16335.85 / 1.331 - 4000 / 1.4641
         )
         assert one_server.per_user_month("box") == pytest.approx(50343.40 / (100 * 4 * 12))
 
@@ -130,11 +134,15 @@ class TestOnPremByHand:
 
 class TestCloudByHand:
     def test_flat_plan(self):
-        """A custom flat plan: subscription, relay, admin labour and migration by hand."""
+        """A custom flat plan moved to from today's system: subscription, relay, admin labour
+        and migration by hand."""
         ev = evaluate(
             make_scenario(
                 organization={"user_growth_per_year": 0.1},
+                current="today",
+                migration=NO_MOVE_EXTRAS,
                 cloud=[
+                    {"id": "today", "plan": "custom", "price_per_user_month": 1},
                     {
                         "id": "flat",
                         "plan": "custom",
@@ -143,7 +151,7 @@ class TestCloudByHand:
                         "admin_hours_per_month": 2,
                         "admin_hourly_cost": 50,
                         "migration_per_user": 20,
-                    }
+                    },
                 ],
             )
         )
@@ -225,10 +233,30 @@ class TestCloudByHand:
         assert ev.lines["flat"]["subscription"].tolist() == pytest.approx([7200, 7920, 8712])
 
     def test_default_migration_comes_from_catalog(self, catalog):
-        """Catalog plans take the catalog's default migration cost per user in year 1."""
+        """A move to a catalog plan pays the catalog's default migration and tool price per
+        mailbox in year 1."""
+        ev = evaluate(
+            make_scenario(
+                current="today",
+                cloud=[
+                    {"id": "today", "plan": "custom", "price_per_user_month": 1},
+                    {"id": "g", "plan": "gws-business-starter"},
+                ],
+            )
+        )
+        d = catalog.defaults
+        per_mailbox = (d.migration_per_mailbox or d.migration_per_user).value
+        tool = d.migration_tool_per_mailbox.value if d.migration_tool_per_mailbox else 0.0
+        assert ev.lines["g"]["migration"].tolist() == pytest.approx(
+            [100 * (per_mailbox + tool), 0, 0]
+        )
+        assert ev.lines["today"]["migration"].tolist() == [0, 0, 0]
+
+    def test_new_installation_pays_no_migration(self):
+        """Without 'current' (a new installation) no option pays migration or training."""
         ev = evaluate(make_scenario(cloud=[{"id": "g", "plan": "gws-business-starter"}]))
-        per_user = catalog.defaults.migration_per_user.value
-        assert ev.lines["g"]["migration"].tolist() == pytest.approx([100 * per_user, 0, 0])
+        assert ev.lines["g"]["migration"].tolist() == [0, 0, 0]
+        assert ev.lines["g"]["training"].tolist() == [0, 0, 0]
 
 
 class TestRelayPerRecipientAndGb:

@@ -244,6 +244,8 @@ def catalog_tables(catalog: Catalog) -> list[Table]:
     for col in ("field", "value", "as of", "source"):
         defaults.add_column(col, overflow="fold")
     for name, fact in catalog.defaults:
+        if fact is None:
+            continue
         value = fact.value if isinstance(fact.value, str) else _fmt(fact)
         defaults.add_row(name, value, fact.as_of, fact.source)
     return [plans, stacks, servers, relays, defaults]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from planner.errors import PlannerError
 from planner.evaluation import Evaluation, evaluate
 from planner.models import Catalog, Scenario
-from planner.risk.batch import discounted, yearly_costs
+from planner.risk.batch import batch_costs
 from planner.risk.simulate import RangedInput, ranged_input
 
 __all__ = ["MEASURE", "Sensitivity", "SensitivitySummary", "Swing", "default_pair", "sensitivity"]
@@ -112,9 +112,9 @@ class Sensitivity:
             column[1 + 2 * i] = item.low
             column[2 + 2 * i] = item.high
             values[item.input] = column
-        yearly = yearly_costs(ev, values)
-        self.onprem_npvs = discounted(ev, yearly[self.onprem])
-        self.cloud_npvs = discounted(ev, yearly[self.cloud])
+        npvs = batch_costs(ev, values).npv
+        self.onprem_npvs = npvs[self.onprem]
+        self.cloud_npvs = npvs[self.cloud]
         self.gaps = self.onprem_npvs - self.cloud_npvs
 
     @property

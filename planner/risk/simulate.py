@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from planner.errors import PlannerError
 from planner.evaluation import Evaluation, evaluate
 from planner.models import Catalog, Correlation, Scenario
-from planner.risk.batch import batch_costs, discounted
+from planner.risk.batch import batch_costs
 from planner.risk.draws import draw_inputs, path_spec, settle
 from planner.sizing import FloatArray
 
@@ -157,12 +157,13 @@ class Simulation:
         correlations = [c for c in scenario.correlations if c[0] in ranges and c[1] in ranges]
         rng = np.random.default_rng(self.seed)
         self.inputs: dict[str, FloatArray] = draw_inputs(ranges, correlations, draws, rng)
-        self.yearly: dict[str, FloatArray]
-        self.yearly, self.ruled_out = batch_costs(self.evaluation, self.inputs)
+        batch = batch_costs(self.evaluation, self.inputs)
+        self.yearly: dict[str, FloatArray] = batch.yearly
+        self.ruled_out = batch.ruled_out
         self.totals: dict[str, FloatArray] = {
             k: np.asarray(v.sum(axis=1), dtype=np.float64) for k, v in self.yearly.items()
         }
-        self.npvs = {k: discounted(self.evaluation, v) for k, v in self.yearly.items()}
+        self.npvs = batch.npv
 
     def npv(self, option_id: str) -> FloatArray:
         """NPV of one option in each draw (N,), display currency."""
