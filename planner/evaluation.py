@@ -32,7 +32,9 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.catalog import load_catalog
 from planner.costs import (
+    CAPEX_CATEGORIES,
     CLOUD_CATEGORIES,
+    HOURS_PER_YEAR,
     LABOUR_CATEGORIES,
     ONE_OFF_CATEGORIES,
     ONPREM_CATEGORIES,
@@ -63,6 +65,7 @@ __all__ = [
     "Comparison",
     "Evaluation",
     "OptionSummary",
+    "VsCurrent",
     "YearCost",
     "evaluate",
     "option_costs",
@@ -90,6 +93,15 @@ class YearCost(_Frozen):
     cost: float
     by_category: dict[str, float]
     plan: str | None = None
+    capex: float = 0.0
+    opex: float = 0.0
+
+
+class VsCurrent(_Frozen):
+    """An option's cost minus that of the system that runs today (display currency)."""
+
+    total: float
+    npv: float
 
 
 class OptionSummary(_Frozen):
@@ -105,6 +117,10 @@ class OptionSummary(_Frozen):
     ruled_out_by: list[str]
     warnings: list[str]
     years: list[YearCost]
+    availability: float | None = None
+    downtime_hours_per_year: float | None = None
+    vs_current: VsCurrent | None = None
+    opportunity_cost: float = 0.0
 
 
 class BreakEven(_Frozen):
@@ -114,6 +130,7 @@ class BreakEven(_Frozen):
     cloud: str
     year: int | None
     users: int | None
+    year_npv: int | None = None
 
 
 class Comparison(_Frozen):
@@ -378,6 +395,21 @@ class Evaluation:
     def npv_of(self, lines: dict[str, FloatArray]) -> FloatArray:
         """NPV (N,) of USD cost lines (N, H), in display currency."""
         return np.asarray(npv(lines, self.discount, self.end_discount) * self.rate)
+
+    def downtime_hours(self, option_id: str) -> float | None:
+        """Expected hours a year mail is down, from the availability (None when unknown)."""
+        avail = self.availability[option_id]
+        return None if avail is None else round((1.0 - avail) * HOURS_PER_YEAR, 2)
+
+    def vs_current(self, option_id: str) -> VsCurrent | None:
+        """The option's total and NPV minus those of today's system (None without one)."""
+        current = self.scenario.current
+        if current is None:
+            return None
+        return VsCurrent(
+            total=_round(self.total(option_id) - self.total(current)),
+            npv=_round(self.npv(option_id) - self.npv(current)),
+        )
 
     def plan_by_year(self, option_id: str) -> list[str | None]:
         """The catalog plan (cloud) or stack (on-prem) the option runs on in each year."""
@@ -716,10 +748,23 @@ class Evaluation:
                 pending, limit, size = [], min(max(limit, size) * 4, _CHUNK), 0
         return None
 
-    def break_even_year(self, onprem_id: str, cloud_id: str) -> int | None:
-        """First year whose cumulative on-prem cost is at or below the cloud's (undiscounted)."""
-        a = np.cumsum(self.yearly(onprem_id))
-        c = np.cumsum(self.yearly(cloud_id))
+    def discounted_yearly(self, option_id: str) -> FloatArray:
+        """Each year's cost discounted to the start of year 1 (H,), the residual credit as
+        end-of-year money; these sum to the NPV."""
+        lines = self.lines[option_id]
+        out = (self.yearly(option_id) - lines.get("residual", 0.0)) * self.discount
+        if "residual" in lines:
+            out[-1] += lines["residual"][-1] * self.end_discount
+        return np.asarray(out, dtype=np.float64)
+
+    def break_even_year(
+        self, onprem_id: str, cloud_id: str, *, discounted: bool = False
+    ) -> int | None:
+        """First year whose cumulative on-prem cost is at or below the cloud's (undiscounted,
+        or on NPV when ``discounted``)."""
+        cost = self.discounted_yearly if discounted else self.yearly
+        a = np.cumsum(cost(onprem_id))
+        c = np.cumsum(cost(cloud_id))
         hit = np.flatnonzero(a <= c + 1e-9 * np.maximum(np.abs(c), 1.0))
         return int(hit[0]) + 1 if hit.size else None
 
@@ -732,6 +777,7 @@ class Evaluation:
                 cloud=c.id,
                 year=self.break_even_year(o.id, c.id),
                 users=self.break_even_users(o.id, c.id),
+                year_npv=self.break_even_year(o.id, c.id, discounted=True),
             )
             for o in self.resolved.onprem
             for c in self.resolved.cloud
@@ -792,6 +838,7 @@ class Evaluation:
             cats = ONPREM_CATEGORIES if o.kind == "onprem" else CLOUD_CATEGORIES
             yearly = self.yearly(o.id)
             plans = self.plan_by_year(o.id)
+            capex = np.sum([lines[c] for c in CAPEX_CATEGORIES if c in lines], axis=0)
             years = [
                 YearCost(
                     year=y + 1,
@@ -799,6 +846,8 @@ class Evaluation:
                     cost=_round(yearly[y]),
                     by_category={c: _round(lines[c][y]) for c in cats},
                     plan=plans[y],
+                    capex=_round(capex[y]),
+                    opex=_round(yearly[y] - capex[y]),
                 )
                 for y in range(self.horizon)
             ]
@@ -815,6 +864,10 @@ class Evaluation:
                     ruled_out_by=self.ruled_out_by(o.id),
                     warnings=self.option_warnings(o) + list(a.reasons),
                     years=years,
+                    availability=self.availability[o.id],
+                    downtime_hours_per_year=self.downtime_hours(o.id),
+                    vs_current=self.vs_current(o.id),
+                    opportunity_cost=_round(self.opportunity[o.id].sum()),
                 )
             )
         return Comparison(

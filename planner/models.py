@@ -313,6 +313,9 @@ class OnPremOption(_Model):
         description="Disaster recovery: none, cold (a standby site restored from backup) or "
         "warm (a standby server kept in sync); a live extra copy is 'copies'.",
     )
+    dr_cold_per_tb_month: NonNeg | None = Field(
+        None, description="USD per TB-month for the off-site copy a cold standby restores."
+    )
     network_per_month: NonNeg | None = Field(
         None, description="USD a month for static IPs, uplink share and certificates."
     )

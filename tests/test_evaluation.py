@@ -111,7 +111,7 @@ class TestComparison:
             "years",
         } <= option.keys()
         assert {"year", "users", "cost", "by_category"} <= option["years"][0].keys()
-        assert {"onprem", "cloud", "year", "users"} == data["break_even"][0].keys()
+        assert {"onprem", "cloud", "year", "users", "year_npv"} == data["break_even"][0].keys()
 
     def test_cheapest_is_lowest_npv(self, default_ev):
         """With no requirements the cheapest option has the lowest NPV."""
@@ -179,7 +179,9 @@ class TestComparison:
         """If every option fails a requirement, there is no cheapest option, with a warning."""
         ev = evaluate(make_scenario(qualitative={"requirements": ["data_on_premises"]}))
         assert ev.cheapest is None
-        assert ev.comparison.warnings == ["every option is ruled out, so there is no recommendation"]
+        assert ev.comparison.warnings == [
+            "every option is ruled out, so there is no recommendation"
+        ]
 
 
 class TestFrames:

@@ -44,7 +44,7 @@ class TestValidate:
         """A good file prints ok and exits 0."""
         r = mailplan("validate", default_path)
         assert r.returncode == 0
-        assert r.stdout.startswith("ok: Acme, 250 staff (5 options, 5 years)")
+        assert r.stdout.startswith("ok: Acme, 250 staff (6 options, 5 years)")
 
     def test_problems_one_line_each(self, bad_scenario):
         """A bad file prints one line per problem naming the field, exit 2, no traceback."""
@@ -106,7 +106,7 @@ class TestCompare:
             assert by_id[o.id]["npv"] == pytest.approx(ev.npv(o.id), abs=0.01)
             assert by_id[o.id]["kind"] == o.kind
             assert len(by_id[o.id]["years"]) == 5
-        assert {"onprem", "cloud", "year", "users"} == data["break_even"][0].keys()
+        assert {"onprem", "cloud", "year", "users", "year_npv"} == data["break_even"][0].keys()
 
     def test_table(self, default_path):
         """The table names every option and the cheapest."""
@@ -125,7 +125,7 @@ class TestCompare:
             lines[0]
             == "id,kind,label,total,npv,per_user_month,qualitative_score,ruled_out,cheapest"
         )
-        assert len(lines) == 6
+        assert len(lines) == 7  # the header and six options
 
 
 class TestSize:
@@ -133,7 +133,11 @@ class TestSize:
         """size --format json lists the on-prem options with yearly sizing and the capacity source."""
         r = mailplan("size", default_path, "--format", "json")
         data = json.loads(r.stdout)
-        assert [o["id"] for o in data["options"]] == ["postfix-dovecot", "exchange-se"]
+        assert [o["id"] for o in data["options"]] == [
+            "postfix-dovecot",
+            "exchange-se",
+            "exchange-2019",
+        ]
         first = data["options"][0]
         assert first["capacity_source"].startswith("catalog: smb-1u")
         assert set(first["years"][0]) == {

@@ -104,7 +104,7 @@ class TestBadInput:
             ),
             (
                 ["sensitivity", "{ranged}", "--onprem", "nope"],
-                "mailplan: --onprem: no on-prem option 'nope' (on-prem options: postfix-dovecot, exchange-se)",
+                "mailplan: --onprem: no on-prem option 'nope' (on-prem options: postfix-dovecot, exchange-se, exchange-2019)",
             ),
             (
                 ["sensitivity", "{ranged}", "--format", "xml"],

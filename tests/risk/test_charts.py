@@ -65,4 +65,4 @@ class TestFigures:
         fig = charts.break_even_years(sim)
         assert [t.name for t in fig.data] == [*(f"year {y}" for y in range(1, 6)), "never"]
         totals = [sum(t.x[i] for t in fig.data) for i in range(len(fig.data[0].y))]
-        assert totals == pytest.approx([100.0] * 6)
+        assert totals == pytest.approx([100.0] * len(sim.summary.break_even))

@@ -137,7 +137,7 @@ class TestBreakEven:
         assert list(frame.columns) == ["onprem", "cloud", "year", "share"]
         sums = frame.groupby(["onprem", "cloud"])["share"].sum()
         assert np.allclose(sums, 1.0)
-        assert frame["year"].isna().sum() == 6  # 2 on-prem x 3 cloud options
+        assert frame["year"].isna().sum() == 9  # 3 on-prem x 3 cloud options
 
 
 class TestOutput:
@@ -166,7 +166,7 @@ class TestOutput:
         """outcomes has a row per draw and option; percentiles a row per option."""
         sim = simulate(ranged_default, draws=400, seed=1)
         assert list(sim.outcomes.columns) == ["draw", "option", "kind", "total", "npv"]
-        assert len(sim.outcomes) == 400 * 5
+        assert len(sim.outcomes) == 400 * 6
         assert list(sim.percentiles["id"]) == [o.id for o in sim.evaluation.options]
         assert len(sim.input_draws) == 400 * len(ranged_default.ranges)
 

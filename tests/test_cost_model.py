@@ -1,0 +1,254 @@
+"""The cost model's lines worked out by hand: every category, today's system and the move,
+labour as existing staff, availability and downtime, the nominal price basis, capex/opex
+and break-even on NPV. Each figure in the comments was computed on paper."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from planner import evaluate
+from tests.conftest import make_scenario
+
+# Today's system: two servers (copies: 2) bought two years before year 1, every on-prem
+# line set inline. 100 users, 10 GB mailboxes (1 TB), no growth.
+TODAY = {
+    "id": "box",
+    "server_price": 6000,
+    "server_watts": 200,
+    "capacity_msgs_per_s": 50,
+    "storage_tb_per_server": 4,
+    "redundancy": "none",
+    "refresh_years": 3,
+    "target_utilization": 0.5,
+    "electricity_per_kwh": 0.2,
+    "pue": 1.5,
+    "rack_per_u_month": 5,
+    "rack_units": 2,
+    "admin_hours_per_month": 10,
+    "admin_hours_per_server_month": 2,
+    "admin_hours_per_100_users_month": 1,
+    "admin_hourly_cost": 50,
+    "licence_per_server_year": 100,
+    "licence_per_user_year": 5,
+    "filtering_per_user_month": 1,
+    "backup_per_tb_month": 6,
+    "outbound_relay_per_1000": 0.1,
+    "outbound_relay_per_gb": 0,
+    "setup_cost": 1000,
+    "copies": 2,
+    "cores": 8,
+    "os_licence_per_core_year": 10,
+    "os_cal_per_user_year": 2,
+    "warranty_years": 1,
+    "support_pct_per_year": 0.1,
+    "backup_copies": 3,
+    "backup_software_per_server_year": 100,
+    "dr": "warm",
+    "dr_cold_per_tb_month": 0,
+    "network_per_month": 50,
+    "monitoring_per_server_month": 5,
+    "helpdesk_hours_per_user_year": 0.5,
+    "server_availability": 0.99,
+}
+# The cloud option it could move to.
+CLOUD = {
+    "id": "c",
+    "plan": "custom",
+    "price_per_user_month": 5,
+    "admin_hours_per_month": 2,
+    "admin_hours_per_100_users_month": 1,
+    "helpdesk_hours_per_user_year": 0.25,
+    "admin_hourly_cost": 50,
+    "migration_per_user": 20,
+    "exit_cost": 3000,
+    "availability": 0.999,
+}
+
+
+def scenario(**changes: Any) -> Any:
+    """Today's system and the cloud option, 3 years from 2027-01-01 at 10 %, labour +10 % a
+    year, USD 1,000 an hour of outage, a move with a 4 USD tool, 2 months of dual running
+    and half an hour of training per user."""
+    base: dict[str, Any] = {
+        "horizon_years": 3,
+        "discount_rate": 0.1,
+        "start_date": "2027-01-01",
+        "current": "box",
+        "current_servers_bought": 2025,
+        "escalation": {"labour": 0.1},
+        "downtime_cost_per_hour": 1000,
+        "migration": {
+            "tool_per_mailbox": 4,
+            "dual_running_months": 2,
+            "training_hours_per_user": 0.5,
+        },
+        "onprem": [TODAY],
+        "cloud": [CLOUD],
+    }
+    base.update(changes)
+    return make_scenario(**base)
+
+
+@pytest.fixture(scope="module")
+def ev():
+    """The hand-computed scenario, evaluated."""
+    return evaluate(scenario())
+
+
+# Year-1 running cost of today's system (every line that is not a one-off):
+# 700 + 520 + 1,200 + 1,051.2 + 240 + 600 + 120 + 9,000 + 2,500 + 416 + 2,645.6 + 1,200
+# + 18.25 = 20,211.05; two months of it = 3,368.508333...
+DUAL = 20211.05 * 2 / 12
+
+
+class TestTodaysSystem:
+    # servers: storage 1 TB x 2 copies / (4 TB x 0.5) = 1, at least 2 copies -> 2.
+    # Bought 2025, 2 years old at the start: replaced at age 3, in year 2. Past the 1-year
+    # warranty in years 1 and 3. Residual: the year-2 servers have used 2 of 3 years:
+    # -2 x 6,000 x 1/3 = -4,000.
+    EXPECTED: ClassVar[dict[str, list[float]]] = {
+        "hardware": [0, 12000, 0],
+        "residual": [0, 0, -4000],
+        "setup": [0, 0, 0],  # it runs today: no set-up
+        "software_licences": [700] * 3,  # 2 x 100 + 100 x 5
+        "os_licences": [520] * 3,  # 2 servers x 16 licensed cores (minimum) x 10 + 100 x 2
+        "hardware_support": [1200, 0, 1200],  # 2 past warranty x 6,000 x 10 %
+        "power": [1051.2] * 3,  # 2 x 200 W x 8.76 x 1.5 x 0.2
+        "space": [240] * 3,  # 2 servers x 2 U x 5 x 12
+        "network": [600] * 3,  # 50 x 12
+        "monitoring": [120] * 3,  # 2 x 5 x 12
+        "admin_labour": [9000, 9900, 10890],  # (10 + 2 x 2 + 1) x 12 x 50, +10 % a year
+        "helpdesk": [2500, 2750, 3025],  # 100 x 0.5 h x 50, +10 % a year
+        "backup": [416] * 3,  # 1 TB x 3 copies x 6 x 12 + 2 x 100
+        # warm standby: ceil(2 servers / 2 copies) = 1 x (6,000 / 3 + 525.6 power + 120 space)
+        "disaster_recovery": [2645.6] * 3,
+        "filtering": [1200] * 3,  # 100 x 1 x 12
+        "relay": [18.25] * 3,  # 100 x 10 x 0.5 x 365 / 1000 x 0.1
+        "feature_addons": [0] * 3,
+        "migration": [0] * 3,
+        "dual_running": [0] * 3,
+        "training": [0] * 3,
+        "exit": [0] * 3,
+        # availability 1 - 0.01^(2 copies + 1 warm standby) = 0.999999: 0.00876 h x 1,000
+        "downtime": [8.76] * 3,
+    }
+
+    @pytest.mark.parametrize("category", EXPECTED)
+    def test_line(self, ev, category):
+        """Each of today's system's lines, by hand."""
+        assert ev.lines["box"][category].tolist() == pytest.approx(self.EXPECTED[category])
+
+    def test_availability(self, ev):
+        """Availability from copies and standby, and the hours down a year it implies."""
+        box = next(o for o in ev.comparison.options if o.id == "box")
+        assert box.availability == pytest.approx(0.999999)
+        assert box.downtime_hours_per_year == pytest.approx(0.01)  # 0.00876 rounded
+
+
+class TestTheMove:
+    EXPECTED: ClassVar[dict[str, list[float]]] = {
+        "subscription": [6000] * 3,  # 100 x 5 x 12
+        "admin_labour": [1800, 1980, 2178],  # (2 + 1 x 100/100) x 12 x 50, +10 %
+        "helpdesk": [1250, 1375, 1512.5],  # 100 x 0.25 x 50, +10 %
+        "migration": [2400, 0, 0],  # 100 x (20 own + 4 tool)
+        "training": [2500, 0, 0],  # 100 x 0.5 h x 50
+        "dual_running": [DUAL, 0, 0],
+        "exit": [0, 0, 3630],  # 3,000 in year 3, labour +10 % a year
+        "downtime": [8760] * 3,  # (1 - 0.999) x 8,760 h x 1,000
+    }
+
+    @pytest.mark.parametrize("category", EXPECTED)
+    def test_line(self, ev, category):
+        """Each line of the move to the cloud option, by hand."""
+        assert ev.lines["c"][category].tolist() == pytest.approx(self.EXPECTED[category])
+
+    def test_vs_current_capex_opex(self, ev):
+        """vs_current is the difference from today's system; capex is hardware, residual,
+        set-up and migration, opex the rest."""
+        cmp = {o.id: o for o in ev.comparison.options}
+        assert cmp["c"].vs_current.total == pytest.approx(ev.total("c") - ev.total("box"), abs=0.01)
+        assert cmp["box"].vs_current.npv == 0
+        assert [y.capex for y in cmp["c"].years] == pytest.approx([2400, 0, 0])
+        assert [y.capex for y in cmp["box"].years] == pytest.approx([0, 12000, -4000])
+        for o in cmp.values():
+            for y in o.years:
+                assert y.capex + y.opex == pytest.approx(y.cost, abs=0.02)
+
+
+class TestFinance:
+    def test_residual_is_end_of_year_money(self, ev):
+        """NPV: costs at the start of each year, the residual at the end of year 3."""
+        yearly = ev.yearly("box") - ev.lines["box"]["residual"]
+        expected = yearly[0] + yearly[1] / 1.1 + yearly[2] / 1.21 - 4000 / 1.331
+        assert ev.npv("box") == pytest.approx(expected)
+
+    def test_nominal_basis(self):
+        """Nominal: inflation (2 %) is added to every escalation rate and combined with the
+        discount rate by Fisher: (1.1 x 1.02) - 1 = 12.2 %."""
+        ev = evaluate(scenario(price_basis="nominal", inflation=0.02))
+        assert ev.lines["c"]["subscription"].tolist() == pytest.approx([6000, 6120, 6242.4])
+        assert ev.lines["c"]["admin_labour"].tolist() == pytest.approx(
+            [1800, 1800 * 1.12, 1800 * 1.12**2]
+        )
+        assert ev.discount.tolist() == pytest.approx([1, 1 / 1.122, 1 / 1.122**2])
+
+    def test_break_even_on_npv(self, ev):
+        """break_even[].year_npv is the first year whose cumulative discounted on-prem cost is
+        at or below the cloud's."""
+        be = ev.comparison.break_even[0]
+        a = ev.discounted_yearly("box").cumsum()
+        c = ev.discounted_yearly("c").cumsum()
+        first = next((i + 1 for i in range(3) if a[i] <= c[i]), None)
+        assert be.year_npv == first
+        assert ev.discounted_yearly("box").sum() == pytest.approx(ev.npv("box"))
+
+
+class TestLabourAsExistingStaff:
+    def test_labour_is_opportunity_cost(self, ev):
+        """existing_staff: admin and helpdesk labour leave total and NPV and are reported as
+        opportunity cost; dual running no longer pays today's staff either (9,000 + 2,500 in
+        year 1, two months of it); everything else is unchanged."""
+        staff = evaluate(scenario(labour_cost="existing_staff"))
+        dual_labour = {"box": 0.0, "c": (9000 + 2500) * 2 / 12}
+        for option in ("box", "c"):
+            labour = sum(ev.lines[option][k].sum() for k in ("admin_labour", "helpdesk"))
+            expected = ev.total(option) - labour - dual_labour[option]
+            assert staff.total(option) == pytest.approx(expected)
+            summary = next(o for o in staff.comparison.options if o.id == option)
+            assert summary.opportunity_cost == pytest.approx(labour, abs=0.01)
+        assert next(o for o in ev.comparison.options if o.id == "c").opportunity_cost == 0
+
+
+class TestNewInstallation:
+    def test_no_current_no_migration_and_setup_paid(self):
+        """Without 'current' every on-prem option pays set-up and buys its servers in year 1,
+        and no option pays migration, dual running or training."""
+        ev = evaluate(scenario(current=None, current_servers_bought=None))
+        assert ev.lines["box"]["setup"].tolist() == [1000, 0, 0]
+        assert ev.lines["box"]["hardware"].tolist() == [12000, 0, 0]
+        for category in ("migration", "dual_running", "training"):
+            assert ev.lines["c"][category].tolist() == [0, 0, 0]
+
+
+def test_downtime_per_user_hour():
+    """A cost per user-hour scales with the users: 8.76 h x 2 USD x 100 users."""
+    ev = evaluate(scenario(downtime_cost_per_hour=None, downtime_cost_per_user_hour=2))
+    assert ev.lines["c"]["downtime"].tolist() == pytest.approx([1752] * 3)
+
+
+def test_downtime_left_out_without_a_cost():
+    """Without a downtime cost the line is zero, and the hours are still reported."""
+    ev = evaluate(scenario(downtime_cost_per_hour=None))
+    assert ev.lines["c"]["downtime"].tolist() == [0, 0, 0]
+    assert next(
+        o for o in ev.comparison.options if o.id == "c"
+    ).downtime_hours_per_year == pytest.approx(8.76)
+
+
+def test_service_levels_scored_from_availability(ev):
+    """The service-levels criterion follows availability: 99.9999 % scores 5, 99.9 % 4."""
+    cells = {o: {c.criterion: c for c in ev.assessments[o].criteria} for o in ("box", "c")}
+    assert cells["box"]["service_levels"].score == 5
+    assert cells["c"]["service_levels"].score == 4
