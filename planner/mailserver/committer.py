@@ -16,6 +16,7 @@ socket; the store process finishes the batch in hand and exits.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import pickle
@@ -66,7 +67,7 @@ def _handle_batch(store: Store, requests: list[tuple[int, Any]], pool: Executor)
         try:
             pending, files, paths = store.plan(local, queued)
         except StoreError as exc:
-            replies.append(_frame(req_id, ("err", exc.errno, str(exc))))
+            replies.append(_frame(req_id, _error_reply(exc)))
             continue
         groups.append(pending)
         planned.append((req_id, (files, paths)))
@@ -76,8 +77,15 @@ def _handle_batch(store: Store, requests: list[tuple[int, Any]], pool: Executor)
             result = [(str(f.path), f.size_on_disk, f.size_crlf) for f in files]
             replies.append(_frame(req_id, ("ok", result, [str(p) for p in paths])))
         else:
-            replies.append(_frame(req_id, ("err", error.errno, str(error))))
+            replies.append(_frame(req_id, _error_reply(error)))
     return b"".join(replies)
+
+
+def _error_reply(exc: StoreError) -> tuple[str, int, str, str | None]:
+    """A StoreError as plain data: errno, its text and the file name (not ``str(exc)``,
+    which would nest ``[Errno N]`` once more each time it is rebuilt)."""
+    filename = None if exc.filename is None else str(exc.filename)
+    return ("err", exc.errno or errno.EIO, exc.strerror or str(exc), filename)
 
 
 def run_store_process(sock: socket.socket, data_dir: Path, threads: int) -> None:
@@ -182,8 +190,10 @@ class CommitClient:
         if reply[0] == "ok":
             files = [MaildirFile(Path(p), s, w) for p, s, w in reply[1]]
             fut.set_result((files, [Path(p) for p in reply[2]]))
-        else:
+        elif reply[3] is None:
             fut.set_exception(StoreError(reply[1], reply[2]))
+        else:
+            fut.set_exception(StoreError(reply[1], reply[2], reply[3]))
 
     @property
     def alive(self) -> bool:

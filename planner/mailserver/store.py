@@ -8,7 +8,10 @@ Layout under ``DATA_DIR``::
 
 Every write follows the same discipline (cr.yp.to/proto/maildir.html, RFC 5321 §6.1):
 write to ``tmp/`` with ``O_EXCL``, ``fsync`` the file, ``rename`` it into place, ``fsync``
-the directory. Only then may the server answer 250. Commits are grouped: a batch of
+the directory. Only then may the server answer 250. If any file of a message fails,
+the copies of it already renamed into place are removed again before the error is
+reported, so a 4yz reply leaves no delivered copy (the client keeps responsibility and
+retries: RFC 5321 §4.2.5, §6.1). Commits are grouped: a batch of
 messages is written first and fsynced after (:meth:`Store.commit_batch`), so one journal
 commit covers many files, and each directory is fsynced once per batch; between threads,
 :class:`DirSyncer` lets one directory fsync cover every rename made before it started,
@@ -35,6 +38,7 @@ import errno
 import fcntl
 import itertools
 import json
+import logging
 import os
 import socket
 import threading
@@ -59,6 +63,8 @@ __all__ = [
     "unsafe_local_part",
 ]
 
+log = logging.getLogger("mailplan.store")
+
 UIDL_MAX = 70
 TMP_MAX_AGE_S = 36 * 3600  # qmail's rule for stale files in Maildir tmp/
 QUEUE_MAGIC = b"MAILPLAN-QUEUE-1 "
@@ -68,6 +74,17 @@ _id_counter = itertools.count(1)
 
 class StoreError(OSError):
     """A store operation failed; ``errno`` is kept so the server can pick 451 or 452."""
+
+    @classmethod
+    def from_os(cls, exc: OSError) -> StoreError:
+        """The same errno, text and file name (``[Errno N] text: 'file'`` once, not nested)."""
+        if isinstance(exc, StoreError):
+            return exc
+        code = exc.errno or errno.EIO
+        text = exc.strerror or str(exc) or os.strerror(code)
+        if exc.filename is None:
+            return cls(code, text)
+        return cls(code, text, exc.filename)
 
 
 def _host_for_names() -> str:
@@ -277,6 +294,9 @@ class _Pending:
     tmp: Path
     final: Path
     data: bytes
+    new: bool = True
+    """A new name (a delivery): taken back if its group fails. False for a file replaced
+    in place (queue state), which must never be removed."""
 
 
 class Store:
@@ -364,7 +384,7 @@ class Store:
 
         def fail(i: int, exc: OSError) -> None:
             if errors[i] is None:
-                errors[i] = StoreError(exc.errno or errno.EIO, str(exc))
+                errors[i] = StoreError.from_os(exc)
 
         try:
             for i, group in enumerate(groups):
@@ -417,10 +437,32 @@ class Store:
                     with contextlib.suppress(OSError):
                         os.close(fd)
                 if errors[i] is not None:
+                    self._take_back(group[: renamed[i]])
                     for p in group[renamed[i] :]:
                         with contextlib.suppress(OSError):
                             os.unlink(p.tmp)
         return errors
+
+    def _take_back(self, placed: list[_Pending]) -> None:
+        """Remove the new files of a failed group that were already renamed into place.
+
+        A copy that cannot be removed (a reader moved it to ``cur/`` meanwhile, say) is
+        logged: the client's retry will duplicate it, which RFC 5321 §6.1 prefers to loss.
+        """
+        dirs: set[Path] = set()
+        for p in placed:
+            if not p.new:
+                continue
+            try:
+                os.unlink(p.final)
+                dirs.add(p.final.parent)
+            except OSError as exc:
+                log.error("copy left after a failed delivery: %s: %s", p.final, exc)
+        for d in dirs:
+            try:
+                _fsync_dir(d)
+            except OSError as exc:
+                log.error("removal of a failed delivery's copy not synced: %s: %s", d, exc)
 
     def plan(
         self, local: list[tuple[str, bytes, int]], queued: list[tuple[str, bytes]]
@@ -436,7 +478,7 @@ class Store:
                 pending.append(_Pending(md / "tmp" / name, md / "new" / name, data))
                 delivered.append(MaildirFile(md / "new" / name, len(data), size_crlf))
         except OSError as exc:
-            raise StoreError(exc.errno or errno.EIO, str(exc)) from exc
+            raise StoreError.from_os(exc) from exc
         paths: list[Path] = []
         for qid, data in queued:
             if unsafe_local_part(qid):
@@ -452,8 +494,7 @@ class Store:
         """Deliver ``(address, maildir bytes, CRLF size)`` to Maildirs and write queue entries.
 
         Returns once every file is durable (file fsync, rename, directory fsync). Raises
-        :class:`StoreError` on any failure; files already in ``new/`` may then stay
-        (a retry duplicates them, which RFC 5321 §6.1 prefers to losing them).
+        :class:`StoreError` on any failure, after removing the copies already in place.
         """
         raw = [(entry.qid, encode_queue_file(entry, content)) for entry, content in queued]
         pending, delivered, paths = self.plan(local, raw)
@@ -516,7 +557,8 @@ class Store:
     def update(self, locked: LockedEntry, entry: QueueEntry) -> None:
         """Replace the queue file's state durably (tmp, fsync, rename, dir fsync)."""
         tmp = self.queue_tmp / f"{entry.qid}.{os.getpid()}.{next(_counter)}"
-        self._commit([_Pending(tmp, locked.path, encode_queue_file(entry, locked.content))])
+        data = encode_queue_file(entry, locked.content)
+        self._commit([_Pending(tmp, locked.path, data, new=False)])
         locked.entry = entry
 
     def remove(self, locked: LockedEntry) -> None:

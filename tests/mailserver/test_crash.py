@@ -1,16 +1,21 @@
-"""Crash safety: SIGKILL the whole server mid-load; every acknowledged message survives."""
+"""Crash safety: SIGKILL the whole server mid-load, every acknowledged message survives;
+EIO injected into the store's file operations, no 4yz reply leaves a delivered copy."""
 
 from __future__ import annotations
 
+import os
 import smtplib
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from planner.mailserver.store import decode_queue_head
-from tests.mailserver.conftest import wait_for
+from tests.mailserver.conftest import PASSWORDS, make_users, wait_for
+
+FAULTS_DIR = Path(__file__).parent / "faults"  # sitecustomize.py: EIO on request
 
 END = "END-OF-MESSAGE"
 
@@ -74,3 +79,52 @@ def test_kill_9_loses_no_acknowledged_message(server_factory):
         msg = b"Subject: after\r\n\r\nok\r\n"
         assert c.sendmail("a@client.test", ["bob@example.test"], msg) == {}
     assert list((data_dir / "queue" / "tmp").iterdir()) == []
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    "rule",
+    ["rename alice/new", "rename carol/new", "fsync bob/new"],
+    ids=["second-rename", "third-rename", "dir-fsync"],
+)
+def test_451_after_injected_eio_leaves_no_copy(server_factory, tmp_path, rule):
+    """A 3-recipient message whose store hits EIO (a rename into the 2nd or 3rd Maildir, or
+    the fsync of the 1st one's new/) gets 451 4.3.0 and no Maildir keeps a copy; the client's
+    retry then leaves exactly one copy in each (before: two in the first mailbox)."""
+    rules = tmp_path / "faults.rules"
+    data_dir = tmp_path / "faults"
+    data_dir.mkdir()
+    make_users(data_dir, {**PASSWORDS, "carol@example.test": "carol-secret"})
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(FAULTS_DIR), os.environ.get("PYTHONPATH")])
+        ),
+        "MAILPLAN_TEST_FAULTS": str(rules),
+    }
+    srv = server_factory(name="faults", users=False, env=env)
+    rcpts = ["bob@example.test", "alice@example.test", "carol@example.test"]
+    tok = uuid.uuid4().hex
+    body = f"Subject: {tok}\r\n\r\nthree copies\r\n".encode()
+
+    def copies() -> list[int]:
+        return [
+            sum(tok.encode() in p.read_bytes() for p in srv.maildir_files(r, sub))
+            for r in rcpts
+            for sub in ("new", "tmp")
+        ]
+
+    rules.write_text(rule + "\n")
+    with srv.smtp() as c:
+        c.ehlo()
+        c.mail("a@client.test")
+        for r in rcpts:
+            assert c.rcpt(r)[0] == 250
+        assert c.data(body) == (
+            451, b"4.3.0 Error: local error in processing, try again later"
+        )  # fmt: skip
+    assert copies() == [0] * 6
+    rules.unlink()
+    with srv.smtp() as c:
+        assert c.sendmail("a@client.test", rcpts, body) == {}
+    assert copies() == [1, 0] * 3

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from planner.mailserver import store as store_module
 from planner.mailserver.store import (
     DirSyncer,
     QueueEntry,
@@ -99,6 +102,104 @@ class TestCommit:
         """An address whose local part is '..' cannot name a mailbox."""
         with pytest.raises(StoreError):
             store.commit([("..@d.test", b"x\n", 4)], [])
+
+
+RECIPIENTS = ("a@d.test", "b@d.test", "c@d.test")
+
+
+@pytest.fixture
+def inject_eio(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], list[Path]]:
+    """``inject_eio(op, suffix)``: the first ``rename`` into, or directory fsync of, a
+    folder whose path ends with ``suffix`` fails with EIO; returns the paths it hit."""
+
+    def inject(op: str, suffix: str) -> list[Path]:
+        hit: list[Path] = []
+
+        def eio(path: Path) -> None:
+            hit.append(path)
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+        if op == "rename":
+            real_rename = os.rename
+
+            def rename(src: Path, dst: Path) -> None:
+                if not hit and str(Path(dst).parent).endswith(suffix):
+                    eio(Path(dst))
+                real_rename(src, dst)
+
+            monkeypatch.setattr(os, "rename", rename)
+        else:
+            real_fsync_dir = store_module._fsync_dir
+
+            def fsync_dir(path: Path) -> None:
+                if not hit and str(path).endswith(suffix):
+                    eio(Path(path))
+                real_fsync_dir(path)
+
+            monkeypatch.setattr(store_module, "_fsync_dir", fsync_dir)
+        return hit
+
+    return inject
+
+
+def copies(store: Store) -> dict[str, int]:
+    """Files in each recipient's new/ and tmp/, and in the queue (entries and tmp)."""
+    out = {}
+    for address in RECIPIENTS:
+        md = store.maildir(address)
+        out[address] = len(os.listdir(md / "new")) + len(os.listdir(md / "tmp"))
+    out["queue"] = len(os.listdir(store.queue_entries)) + len(os.listdir(store.queue_tmp))
+    return out
+
+
+class TestFailedCommitLeavesNoCopy:
+    @pytest.mark.parametrize(
+        ("op", "suffix"),
+        [
+            ("rename", "b/new"),
+            ("rename", "c/new"),
+            ("rename", "queue/entries"),
+            ("fsync", "a/new"),
+            ("fsync", "c/new"),
+            ("fsync", "queue/entries"),
+        ],
+        ids=[
+            "second-rename",
+            "third-rename",
+            "queue-rename",
+            "first-dir-fsync",
+            "last-dir-fsync",
+            "queue-dir-fsync",
+        ],
+    )
+    def test_eio_takes_back_every_copy_and_a_retry_delivers_once(
+        self, store, inject_eio, op, suffix
+    ):
+        """EIO at any rename or directory fsync of a 3-recipient message with a queue file:
+        StoreError (errno named once), no copy left anywhere; the retry leaves one each."""
+        local = [(a, b"Subject: x\n\nbody\n", 20) for a in RECIPIENTS]
+        for address in RECIPIENTS:
+            store.ensure_maildir(store.maildir(address))
+        hit = inject_eio(op, suffix)
+        with pytest.raises(StoreError) as info:
+            store.commit(local, [(entry(), b"x\r\n")])
+        assert hit
+        assert (info.value.errno, str(info.value)) == (errno.EIO, "[Errno 5] Input/output error")
+        assert copies(store) == dict.fromkeys([*RECIPIENTS, "queue"], 0)
+        store.commit(local, [(entry(), b"x\r\n")])
+        assert copies(store) == dict.fromkeys([*RECIPIENTS, "queue"], 1)
+
+    def test_failed_queue_update_keeps_the_entry(self, store, inject_eio):
+        """A state change whose directory fsync fails raises, but never removes the queue
+        file it replaced (only new deliveries are taken back)."""
+        _, (path,) = store.commit([], [(entry(), b"x\r\n")])
+        locked = store.lock(path)
+        assert locked is not None
+        inject_eio("fsync", "queue/entries")
+        with pytest.raises(StoreError):
+            store.update(locked, locked.entry.model_copy(update={"attempts": 1}))
+        store.release(locked)
+        assert [e.qid for e in store.entries()] == ["Q1"]
 
 
 class TestQueue:
