@@ -380,8 +380,10 @@ class RelayWorker:
                 log.info("%s: bounced to=<%s> reply=%r", qid, r.address, f"{code} {text}")
                 stats.incr("bounced")
             elif expired:
+                # the last reply's 4yz code: the DSN says Status: 4.4.7 with Action: failed
+                # (RFC 3463 4.4.7; as Postfix reports expired mail)
                 why = f"4.4.7 message expired after {entry.attempts + 1} attempts; last: {text}"
-                failed.append((r.address, 550, why))
+                failed.append((r.address, code, why))
                 log.info("%s: bounced to=<%s> expired, last=%r", qid, r.address, f"{code} {text}")
                 stats.incr("bounced")
             else:

@@ -294,7 +294,8 @@ class TestDelivery:
 
 class TestQueueLifetime:
     def test_message_expires_and_bounces(self, server_factory, dns_server, mx_port, tmp_path):
-        """A message still deferred after --queue-lifetime bounces with 4.4.7 "expired"."""
+        """A message still deferred after --queue-lifetime bounces: Action failed, and the
+        Status keeps the 4.4.7 of its diagnostic (RFC 3463; as Postfix), not 5.0.0."""
         ip = next(_ips)
         mx = FakeMX(ip, mx_port, "tempfail")
         try:
@@ -304,6 +305,8 @@ class TestQueueLifetime:
             tok = send(srv, ["mo@slow.test"])
             (bounce,) = wait_for(lambda: bounces_for(srv, tok), what="the expiry bounce")
             assert b"4.4.7 message expired" in bounce
+            report = bounce.split(b"Final-Recipient: rfc822; mo@slow.test\n", 1)[1]
+            assert report.startswith(b"Action: failed\nStatus: 4.4.7\nDiagnostic-Code: smtp; 451 ")
         finally:
             mx.close()
 
