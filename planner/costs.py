@@ -255,11 +255,15 @@ def _escalate(
     lines: dict[str, FloatArray], esc: Inputs, horizon: int, shape: tuple[int, int]
 ) -> dict[str, FloatArray]:
     inflation = esc.get("inflation", 0.0)
+    factors: dict[str, FloatArray | None] = {}
     out = {}
     for k, v in lines.items():
         field = ESCALATION.get(k)
-        value = v if field is None else v * escalator(esc.get(field, 0.0) + inflation, horizon)
-        out[k] = np.broadcast_to(value, shape).astype(np.float64)
+        if field is not None and field not in factors:
+            rate = esc.get(field, 0.0) + inflation
+            factors[field] = escalator(rate, horizon) if np.any(rate != 0.0) else None
+        factor = factors.get(field) if field is not None else None
+        out[k] = np.broadcast_to(v if factor is None else v * factor, shape)
     return out
 
 

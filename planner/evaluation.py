@@ -196,11 +196,17 @@ def path_costs(
         lines, servers = costed[0]
         return lines, servers, p
     shape = np.broadcast_shapes(p.stage.shape, *(v.shape for c in costed for v in c[0].values()))
-    pick = np.broadcast_to(np.minimum(p.stage, len(chain) - 1), shape)[None]
+    pick = np.broadcast_to(np.minimum(p.stage, len(chain) - 1), shape)
+    first = int(pick.flat[0])
+    if (pick == first).all():  # every point runs on one plan all along
+        return costed[first][0], costed[first][1], p
+    masks = [pick == k for k in range(len(chain) - 1)]
 
     def choose(arrays: list[FloatArray]) -> FloatArray:
-        stacked = np.stack([np.broadcast_to(a, shape) for a in arrays])
-        return np.asarray(np.take_along_axis(stacked, pick, axis=0)[0], dtype=np.float64)
+        out = np.broadcast_to(arrays[-1], shape)
+        for k in range(len(arrays) - 2, -1, -1):
+            out = np.where(masks[k], arrays[k], out)
+        return np.asarray(out, dtype=np.float64)
 
     lines = {c: choose([lc[c] for lc, _ in costed]) for c in costed[0][0]}
     servers = choose([s for _, s in costed if s is not None]) if costed[0][1] is not None else None
@@ -720,22 +726,58 @@ class Evaluation:
     def _grid_npv(self) -> dict[str, FloatArray]:
         return self._npv_for_users(self._grid, tuple(o.id for o in self.options))
 
+    def _candidates(self, onprem_id: str, cloud_id: str) -> npt.NDArray[np.int64] | None:
+        """Grid intervals where on-prem may reach cloud (None: at the grid's first point)."""
+        a, c = self._grid_npv[onprem_id], self._grid_npv[cloud_id]
+        tol = 1e-9 * np.maximum(np.abs(c), 1.0)
+        if a[0] <= c[0] + tol[0]:
+            return None
+        return np.flatnonzero(a[:-1] <= c[1:] + tol[1:])
+
+    @cached_property
+    def _first_interval_npv(self) -> tuple[npt.NDArray[np.int64], dict[str, FloatArray]]:
+        """Every option's NPV at every integer of each pair's first candidate interval,
+        in one pass: most crossings are found there."""
+        firsts = set()
+        for o in self.resolved.onprem:
+            for c in self.resolved.cloud:
+                found = self._candidates(o.id, c.id)
+                if found is not None and found.size:
+                    firsts.add(int(found[0]))
+        grid = self._grid
+        users = np.unique(
+            np.concatenate(
+                [np.arange(grid[i] + 1, grid[i + 1] + 1) for i in sorted(firsts)]
+                or [np.zeros(0, dtype=np.int64)]
+            )
+        )
+        npvs = self._npv_for_users(users, tuple(o.id for o in self.options)) if users.size else {}
+        return users, npvs
+
     def break_even_users(self, onprem_id: str, cloud_id: str) -> int | None:
         """Smallest starting user count in 10..100,000 with on-prem NPV <= cloud NPV.
 
         Exact: a coarse geometric grid finds the intervals where a crossing is possible
         (NPV never falls as users rise, so on-prem at the interval's start must be at or
-        below cloud at its end), then every integer in those intervals is checked.
+        below cloud at its end), then every integer in those intervals is checked: the
+        first interval of every pair at once, the rest in growing batches.
         """
         grid = self._grid
-        a, c = self._grid_npv[onprem_id], self._grid_npv[cloud_id]
-        tol = 1e-9 * np.maximum(np.abs(c), 1.0)
-        if a[0] <= c[0] + tol[0]:
+        candidates = self._candidates(onprem_id, cloud_id)
+        if candidates is None:
             return int(grid[0])
-        candidates = np.flatnonzero(a[:-1] <= c[1:] + tol[1:])
+        if not candidates.size:
+            return None
+        known, npvs = self._first_interval_npv
+        first = np.arange(grid[candidates[0]] + 1, grid[candidates[0] + 1] + 1)
+        at = np.searchsorted(known, first)
+        ai, ci = npvs[onprem_id][at], npvs[cloud_id][at]
+        hit = np.flatnonzero(ai <= ci + 1e-9 * np.maximum(np.abs(ci), 1.0))
+        if hit.size:
+            return int(first[hit[0]])
         pending: list[npt.NDArray[np.int64]] = []
-        size, limit = 0, 1  # the first candidate interval alone, then growing batches
-        for i in candidates:
+        size, limit = 0, first.size * 4  # then growing batches
+        for i in candidates[1:]:
             pending.append(np.arange(grid[i] + 1, grid[i + 1] + 1))
             size += pending[-1].size
             if size >= limit or i == candidates[-1]:

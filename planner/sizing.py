@@ -220,14 +220,16 @@ def fleet_of(
                 excess -= take
             in_service = np.minimum(in_service, target)
         col = y + 1
-        for c in range(col):
-            age = y - births[:, c]
-            due_now = (age == refresh) | ((c == 0) & (y == 0) & (age > refresh))
-            due = np.where(due_now, cohorts[:, c], 0.0)
-            if due.any():
-                cohorts[:, c] -= due
-                cohorts[:, col] += due
-                purchases[:, y] += due
+        age = y - births[:, :col]
+        due_now = age == refresh[:, None]
+        if y == 0:  # servers of today's system already past their refresh go in year 1
+            due_now[:, 0] |= age[:, 0] > refresh
+        due = np.where(due_now, cohorts[:, :col], 0.0)
+        if due.any():
+            cohorts[:, :col] -= due
+            moved = due.sum(axis=1)
+            cohorts[:, col] += moved
+            purchases[:, y] += moved
         added = np.maximum(target - in_service, 0.0)
         cohorts[:, col] += added
         purchases[:, y] += added
