@@ -24,6 +24,7 @@ __all__ = [
     "lacks",
     "parity",
     "ranked",
+    "staying_line",
 ]
 
 BUNDLED_EXTRAS = "Bundled extras"
@@ -114,10 +115,20 @@ def headline(ev: Evaluation) -> str:
         )
         missing = lacks(ev, best.id, runner_up.id)
         if missing:
-            text += (
-                f" It has no {features_phrase(missing)}, which "
-                f"{ev.path_label(runner_up.id)} includes."
-            )
+            text += f" It has no {features_phrase(missing)}, which {runner_up.label} includes."
     else:
         text += ", the only option that can be recommended."
-    return text
+    return text + staying_line(ev, best)
+
+
+def staying_line(ev: Evaluation, best: OptionSummary) -> str:
+    """`` Against staying on <today's system>: ...`` (empty without a ``current``)."""
+    current = ev.scenario.current
+    if current is None or best.id == current or best.vs_current is None:
+        return ""
+    gap = best.vs_current.npv
+    verb = "saves" if gap <= 0 else "costs"
+    return (
+        f" Against staying on today's system ({current}), it {verb} "
+        f"{ev.scenario.currency} {abs(gap):,.0f} of NPV, migration and dual running included."
+    )
