@@ -40,6 +40,18 @@ standalone_onprem = st.fixed_dictionaries(
         "licence_per_user_year": st.floats(0, 50, **finite),
         "backup_per_tb_month": st.floats(0, 20, **finite),
         "outbound_relay_per_1000": st.floats(0, 1, **finite),
+        "copies": st.integers(1, 3),
+        "dr": st.sampled_from(["none", "cold", "warm"]),
+        "warranty_years": st.integers(0, 5),
+        "support_pct_per_year": st.floats(0, 0.3, **finite),
+        "os_licence_per_core_year": st.floats(0, 50, **finite),
+        "os_cal_per_user_year": st.floats(0, 50, **finite),
+        "backup_copies": st.integers(1, 10),
+        "network_per_month": st.floats(0, 1_000, **finite),
+        "rack_per_u_month": st.floats(0, 100, **finite),
+        "monitoring_per_server_month": st.floats(0, 50, **finite),
+        "helpdesk_hours_per_user_year": st.floats(0, 5, **finite),
+        "server_availability": st.floats(0.9, 1, **finite),
     }
 )
 
@@ -52,27 +64,68 @@ CATALOG_OPTIONS = {
         {"id": "m365", "plan": "m365-business-basic"},
         {"id": "gws", "plan": "gws-business-starter"},
         {"id": "zoho", "plan": "zoho-mail-lite"},
-        {"id": "flat", "plan": "custom", "price_per_user_month": 5, "per_1000_messages": 0.1},
+        {
+            "id": "flat",
+            "plan": "custom",
+            "price_per_user_month": 5,
+            "per_1000_messages": 0.1,
+            "admin_hours_per_100_users_month": 0.5,
+            "helpdesk_hours_per_user_year": 1,
+            "exit_cost": 5_000,
+            "availability": 0.999,
+        },
     ],
 }
+ESCALATIONS = (
+    "cloud_subscription",
+    "labour",
+    "power",
+    "hardware",
+    "hardware_support",
+    "software_licences",
+    "os_licences",
+    "storage",
+    "space",
+    "backup",
+    "filtering",
+    "disaster_recovery",
+    "network",
+    "monitoring",
+    "relay",
+    "feature_addons",
+)
 
 
 @st.composite
 def scenarios(draw: Any) -> dict[str, Any]:
-    """A random scenario with catalog options and one random standalone on-prem option."""
-    return {
+    """A random scenario with catalog options and one random standalone on-prem option,
+    a new installation or a move from one of them, with the cost model's switches."""
+    onprem = [*CATALOG_OPTIONS["onprem"], draw(standalone_onprem)]
+    data: dict[str, Any] = {
         "name": "random",
         "horizon_years": draw(st.integers(1, 15)),
         "discount_rate": draw(st.floats(0, 0.2, **finite)),
-        "escalation": {
-            "cloud_subscription": draw(st.floats(0, 0.1, **finite)),
-            "labour": draw(st.floats(0, 0.1, **finite)),
-            "power": draw(st.floats(0, 0.1, **finite)),
-        },
+        "escalation": {k: draw(st.floats(0, 0.1, **finite)) for k in ESCALATIONS},
         "organization": draw(organizations),
-        "onprem": [*CATALOG_OPTIONS["onprem"], draw(standalone_onprem)],
+        "onprem": onprem,
         "cloud": CATALOG_OPTIONS["cloud"],
+        "labour_cost": draw(st.sampled_from(["cash", "existing_staff"])),
+        "price_basis": draw(st.sampled_from(["real", "nominal"])),
+        "inflation": draw(st.floats(0, 0.1, **finite)),
+        "downtime_cost_per_hour": draw(st.one_of(st.none(), st.floats(0, 10_000, **finite))),
+        "migration": {
+            "per_mailbox": draw(st.floats(0, 100, **finite)),
+            "tool_per_mailbox": draw(st.floats(0, 20, **finite)),
+            "dual_running_months": draw(st.floats(0, 6, **finite)),
+            "training_hours_per_user": draw(st.floats(0, 2, **finite)),
+        },
     }
+    current = draw(st.sampled_from([None, "pd", "custom-box", "flat"]))
+    if current is not None:
+        data["current"] = current
+        if current != "flat":
+            data["current_servers_bought"] = draw(st.integers(2015, 2026))
+    return data
 
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,6 +150,7 @@ class TestInvariants:
     def test_flat_plan_subscription(self, data, price):
         """A flat plan's subscription is price x 12 x the sum of yearly users (no escalation)."""
         data["escalation"] = {}
+        data["price_basis"] = "real"
         data["cloud"] = [{"id": "flat", "plan": "custom", "price_per_user_month": price}]
         ev = evaluate(parse_scenario(data))
         users = ev.demand.users[0]
@@ -130,9 +184,13 @@ class TestInvariants:
     @SETTINGS
     @given(data=scenarios())
     def test_categories_add_up(self, data):
-        """The cost frame sums to each option's total, and the cheapest has the lowest NPV."""
+        """The cost frame sums to each option's total, and the cheapest has the lowest NPV
+        among the options that can be recommended."""
         ev = evaluate(parse_scenario(data))
         sums = ev.costs.groupby("option")["amount"].sum()
         for o in ev.options:
             assert sums[o.id] == pytest.approx(ev.total(o.id), rel=1e-9, abs=1e-6)
-        assert ev.npv(ev.cheapest) == min(ev.npv(o.id) for o in ev.options)
+        if ev.eligible:
+            assert ev.npv(ev.cheapest) == min(ev.npv(o) for o in ev.eligible)
+        else:
+            assert ev.cheapest is None
