@@ -188,28 +188,32 @@ def path_costs(
     """
     p = path(chain, d, start, current=current)
     carried = {k: v for k, v in overrides.items() if k not in PLAN_PRICED}
-    costed = [
-        option_costs(o, org, esc, d, sc, terms, **(overrides if k == 0 else carried))
-        for k, o in enumerate(chain)
-    ]
-    if len(chain) == 1:
-        lines, servers = costed[0]
+    stages = np.minimum(p.stage, len(chain) - 1)
+    used = [int(k) for k in np.unique(stages)]  # only the plans some point runs on
+    costed = {
+        k: option_costs(chain[k], org, esc, d, sc, terms, **(overrides if k == 0 else carried))
+        for k in used
+    }
+    if len(used) == 1:  # every point runs on one plan all along
+        lines, servers = costed[used[0]]
         return lines, servers, p
-    shape = np.broadcast_shapes(p.stage.shape, *(v.shape for c in costed for v in c[0].values()))
-    pick = np.broadcast_to(np.minimum(p.stage, len(chain) - 1), shape)
-    first = int(pick.flat[0])
-    if (pick == first).all():  # every point runs on one plan all along
-        return costed[first][0], costed[first][1], p
-    masks = [pick == k for k in range(len(chain) - 1)]
+    shape = np.broadcast_shapes(
+        stages.shape, *(v.shape for c in costed.values() for v in c[0].values())
+    )
+    pick = np.broadcast_to(stages, shape)
+    masks = {k: pick == k for k in used[:-1]}
 
-    def choose(arrays: list[FloatArray]) -> FloatArray:
-        out = np.broadcast_to(arrays[-1], shape)
-        for k in range(len(arrays) - 2, -1, -1):
+    def choose(arrays: dict[int, FloatArray]) -> FloatArray:
+        out = np.broadcast_to(arrays[used[-1]], shape)
+        for k in reversed(used[:-1]):
             out = np.where(masks[k], arrays[k], out)
         return np.asarray(out, dtype=np.float64)
 
-    lines = {c: choose([lc[c] for lc, _ in costed]) for c in costed[0][0]}
-    servers = choose([s for _, s in costed if s is not None]) if costed[0][1] is not None else None
+    first = costed[used[0]]
+    lines = {c: choose({k: v[0][c] for k, v in costed.items()}) for c in first[0]}
+    servers = None
+    if first[1] is not None:
+        servers = choose({k: v[1] for k, v in costed.items() if v[1] is not None})
     return lines, servers, p
 
 
