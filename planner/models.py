@@ -233,6 +233,15 @@ class OnPremOption(_Model):
     capacity_source: str | None = Field(
         None, max_length=500, description="Where capacity_msgs_per_s comes from."
     )
+    capacity_origin: Literal["catalog", "manual", "benchmark"] | None = Field(
+        None,
+        description="Where the inline capacity comes from: manual (typed in) or benchmark "
+        "(measured with mailplan bench); older files are read from capacity_source.",
+    )
+    capacity_indicative: bool | None = Field(
+        None,
+        description="True when the measured capacity comes from a run too short to rely on.",
+    )
     storage_tb_per_server: Positive | None = Field(
         None, description="Usable mail storage per server in TB."
     )

@@ -87,6 +87,7 @@ class ResolvedOnPrem(_Frozen):
     capacity_msgs_per_s: float
     capacity_source: str
     capacity_kind: CapacityKind
+    capacity_indicative: bool = False
     storage_tb_per_server: float
     redundancy: Redundancy
     refresh_years: int
@@ -233,9 +234,14 @@ _ONPREM_OPTIONAL: dict[str, float] = {
 }
 
 
-def capacity_kind(capacity_source: str | None, inline: bool) -> CapacityKind:
-    """``benchmark`` when the source names one, ``manual`` for other inline figures,
-    else ``catalog``."""
+def capacity_kind(
+    capacity_source: str | None, inline: bool, origin: CapacityKind | None = None
+) -> CapacityKind:
+    """Where a capacity comes from: the explicit ``capacity_origin`` when given; else, for
+    files written before that key, ``benchmark`` when the source text starts with the
+    word, ``manual`` for other inline figures, and ``catalog`` otherwise."""
+    if origin is not None:
+        return origin
     if capacity_source and capacity_source.strip().lower().startswith("benchmark"):
         return "benchmark"
     return "manual" if inline else "catalog"
@@ -387,7 +393,7 @@ def _resolve_onprem(
         capacity = opt.capacity_msgs_per_s
         source = opt.capacity_source or "manual: set in the scenario"
         provenance["capacity_msgs_per_s"] = Provenance(origin="inline", note=opt.capacity_source)
-        kind = capacity_kind(opt.capacity_source, inline=True)
+        kind = capacity_kind(opt.capacity_source, inline=True, origin=opt.capacity_origin)
     elif server is not None:
         scale = stack.capacity_scale.value if stack is not None else 1.0
         capacity = server.capacity_msgs_per_s.value * scale
@@ -432,6 +438,7 @@ def _resolve_onprem(
         capacity_msgs_per_s=capacity,
         capacity_source=source,
         capacity_kind=kind,
+        capacity_indicative=bool(opt.capacity_indicative),
         properties=properties,
         end_of_life=eol,
         upgrade_to=stack.upgrade_to if stack is not None else None,
@@ -680,9 +687,16 @@ def _successors(
 
 
 def with_capacity(
-    scenario: Scenario, option_id: str, capacity_msgs_per_s: float, capacity_source: str
+    scenario: Scenario,
+    option_id: str,
+    capacity_msgs_per_s: float,
+    capacity_source: str,
+    *,
+    origin: CapacityKind = "benchmark",
+    indicative: bool = False,
 ) -> Scenario:
-    """A copy of ``scenario`` whose on-prem option ``option_id`` uses the given capacity.
+    """A copy of ``scenario`` whose on-prem option ``option_id`` uses the given capacity,
+    with its origin and whether the run that measured it was too short to rely on.
 
     This is how a measured benchmark reaches the sizing model: as data in the scenario.
     """
@@ -694,7 +708,13 @@ def with_capacity(
         raise ScenarioError(f"--option: no on-prem option '{option_id}' (on-prem options: {known})")
     data = scenario.model_dump(mode="json", exclude_unset=True)
     data["onprem"] = [
-        {**o, "capacity_msgs_per_s": capacity_msgs_per_s, "capacity_source": capacity_source}
+        {
+            **o,
+            "capacity_msgs_per_s": capacity_msgs_per_s,
+            "capacity_source": capacity_source,
+            "capacity_origin": origin,
+            "capacity_indicative": indicative,
+        }
         if o["id"] == option_id
         else o
         for o in data["onprem"]

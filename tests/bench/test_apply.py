@@ -92,8 +92,8 @@ class TestApply:
 
         assert r.returncode == 2
         assert r.stderr.splitlines() == [
-            "mailplan: --option: the scenario has 2 on-prem options (postfix-dovecot, "
-            "exchange-se); name the one that was measured with --option ID"
+            "mailplan: --option: the scenario has 3 on-prem options (postfix-dovecot, "
+            "exchange-se, exchange-2019); name the one that was measured with --option ID"
         ]
         assert scenario_copy.read_text() == before
 
@@ -157,8 +157,8 @@ class TestSizeCapacityFrom:
 
         assert code == 2
         assert capsys.readouterr().err.splitlines() == [
-            "mailplan: --option: the scenario has 2 on-prem options (postfix-dovecot, "
-            "exchange-se); name the one that was measured with --option ID"
+            "mailplan: --option: the scenario has 3 on-prem options (postfix-dovecot, "
+            "exchange-se, exchange-2019); name the one that was measured with --option ID"
         ]
 
     def test_bad_result_file(self, scenario_copy, tmp_path, capsys):
