@@ -21,6 +21,7 @@ OFF = "off"
 _OPTION_OF_FIELD = {
     "max_message_size_bytes": "--max-message-size",
     "max_recipients": "--max-recipients",
+    "recipient_overshoot_limit": "--recipient-overshoot-limit",
     "max_command_line_bytes": "--max-command-line",
     "max_line_length_bytes": "--max-line-length",
     "idle_timeout_s": "--idle-timeout",
@@ -29,6 +30,9 @@ _OPTION_OF_FIELD = {
     "max_errors": "--max-errors",
     "max_auth_failures": "--max-auth-failures",
     "auth_failure_delay_s": "--auth-failure-delay",
+    "auth_failure_max_delay_s": "--auth-failure-max-delay",
+    "pop3_idle_timeout_s": "--pop3-idle-timeout",
+    "tls_handshake_timeout_s": "--tls-handshake-timeout",
     "max_hops": "--max-hops",
     "retry_initial_s": "--retry-initial",
     "retry_max_s": "--retry-max",
@@ -175,6 +179,14 @@ def serve(
         int, typer.Option("--max-message-size", metavar="BYTES")
     ] = 10_240_000,
     max_recipients: Annotated[int, typer.Option("--max-recipients", metavar="N")] = 100,
+    recipient_overshoot_limit: Annotated[
+        int,
+        typer.Option(
+            "--recipient-overshoot-limit",
+            metavar="N",
+            help="RCPTs over --max-recipients (452) in one message before they count as errors.",
+        ),
+    ] = 1000,
     max_line_length: Annotated[
         int,
         typer.Option(
@@ -190,8 +202,17 @@ def serve(
     max_errors: Annotated[int, typer.Option("--max-errors", metavar="N")] = 20,
     max_auth_failures: Annotated[int, typer.Option("--max-auth-failures", metavar="N")] = 3,
     auth_failure_delay: Annotated[
-        float, typer.Option("--auth-failure-delay", metavar="SECONDS")
+        float,
+        typer.Option(
+            "--auth-failure-delay",
+            metavar="SECONDS",
+            help="Delay before answering a failed SMTP/POP3 login; doubles per failure "
+            "from the same client address.",
+        ),
     ] = 1.0,
+    auth_failure_max_delay: Annotated[
+        float, typer.Option("--auth-failure-max-delay", metavar="SECONDS")
+    ] = 15.0,
     max_hops: Annotated[int, typer.Option("--max-hops", metavar="N")] = 50,
     retry_initial: Annotated[float, typer.Option("--retry-initial", metavar="SECONDS")] = 300.0,
     retry_max: Annotated[float, typer.Option("--retry-max", metavar="SECONDS")] = 4000.0,
@@ -208,6 +229,18 @@ def serve(
         ),
     ] = 300.0,
     shutdown_grace: Annotated[float, typer.Option("--shutdown-grace", metavar="SECONDS")] = 10.0,
+    pop3_idle_timeout: Annotated[
+        float,
+        typer.Option("--pop3-idle-timeout", metavar="SECONDS", help="POP3 inactivity autologout."),
+    ] = 600.0,
+    tls_handshake_timeout: Annotated[
+        float,
+        typer.Option(
+            "--tls-handshake-timeout",
+            metavar="SECONDS",
+            help="Time a POP3S or STLS client has to finish the TLS handshake.",
+        ),
+    ] = 60.0,
 ) -> None:
     """Run the reference mail server (SMTP in, Maildir and relay queue out) until SIGTERM."""
     from pydantic import ValidationError
@@ -265,9 +298,12 @@ def serve(
             log_file=log_file,
             log_level=log_level,
             shutdown_grace_s=shutdown_grace,
+            pop3_idle_timeout_s=pop3_idle_timeout,
+            tls_handshake_timeout_s=tls_handshake_timeout,
             limits=Limits(
                 max_message_size_bytes=max_message_size,
                 max_recipients=max_recipients,
+                recipient_overshoot_limit=recipient_overshoot_limit,
                 max_command_line_bytes=max_command_line,
                 max_line_length_bytes=max_line_length,
                 idle_timeout_s=idle_timeout,
@@ -276,6 +312,7 @@ def serve(
                 max_errors=max_errors,
                 max_auth_failures=max_auth_failures,
                 auth_failure_delay_s=auth_failure_delay,
+                auth_failure_max_delay_s=auth_failure_max_delay,
                 max_hops=max_hops,
             ),
             relay=RelaySettings(

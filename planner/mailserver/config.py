@@ -97,5 +97,8 @@ class ServerConfig(BaseModel):
     log_level: str = "info"
     shutdown_grace_s: float = Field(10.0, ge=0)
     pop3_idle_timeout_s: float = Field(600.0, gt=0)
+    """POP3 inactivity autologout (RFC 1939 §3: at least 10 minutes if any)."""
+    tls_handshake_timeout_s: float = Field(60.0, gt=0)
+    """Time a POP3S/STLS client has to finish the TLS handshake."""
     limits: Limits = Limits()
     relay: RelaySettings = RelaySettings()

@@ -27,9 +27,10 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from planner.mailserver.auth_penalty import AuthPenalty
 from planner.mailserver.config import ServerConfig
 from planner.mailserver.policy import AccessList, RouteKind, routing_trick, split_address
-from planner.mailserver.smtp import Reply, RoutedEnvelope, session_login
+from planner.mailserver.smtp import Reply, RoutedEnvelope, session_ip, session_login
 from planner.mailserver.stats import CounterRow
 from planner.mailserver.store import (
     QueueEntry,
@@ -75,6 +76,8 @@ class ServerContext:
     tls_context: ssl.SSLContext | None
     connections: Callable[[], int]
     """Open SMTP connections over all processes."""
+    auth_penalty: AuthPenalty
+    """Failed logins per client address, shared with this process's POP3 listeners."""
     kick_relay: Callable[[Path], None] | None = None
     committer: CommitClient | None = None
     """The store process for durable writes (None: the I/O thread pool)."""
@@ -122,11 +125,6 @@ def _protocol_name(session: Session) -> str:
     return name
 
 
-def _client_ip(session: Session) -> str:
-    peer = session.peer
-    return str(peer[0]) if isinstance(peer, tuple) else "unknown"
-
-
 class DeliveryHandler:
     """aiosmtpd handler hooks: MAIL (access lists), RCPT (routing), DATA (commit)."""
 
@@ -157,14 +155,14 @@ class DeliveryHandler:
     ) -> str:
         """Refuse senders and clients on the deny list (unless allowed), accept the rest."""
         sender = "" if address == "<>" else address
-        denied = self.ctx.access.decide(_client_ip(session), sender or None)
+        denied = self.ctx.access.decide(session_ip(session), sender or None)
         if denied == "client":
             self.ctx.stats.reject("client_denied")
-            log.info("reject client=[%s] from=<%s>: client denied", _client_ip(session), sender)
+            log.info("reject client=[%s] from=<%s>: client denied", session_ip(session), sender)
             return Reply.CLIENT_DENIED
         if denied is not None:
             self.ctx.stats.reject("sender_denied")
-            log.info("reject client=[%s] from=<%s>: sender denied", _client_ip(session), sender)
+            log.info("reject client=[%s] from=<%s>: sender denied", session_ip(session), sender)
             return Reply.SENDER_DENIED.format(addr=sender)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -178,15 +176,13 @@ class DeliveryHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        """Route a recipient: a local user, or the relay queue for authenticated senders only."""
+        """Route a recipient: a local user, or the relay queue for authenticated senders only
+        (the recipient limit is the protocol's, :meth:`ServerSMTP.smtp_RCPT`)."""
         stats = self.ctx.stats
-        if len(envelope.rcpt_tos) >= self.ctx.config.limits.max_recipients:
-            stats.reject("too_many_recipients")
-            return Reply.TOO_MANY_RCPTS
         if routing_trick(address) is not None:
             stats.reject("routing")
             log.info("reject client=[%s] to=<%s>: sender-specified routing",
-                     _client_ip(session), address)  # fmt: skip
+                     session_ip(session), address)  # fmt: skip
             return Reply.RELAY_DENIED.format(addr=address)
         local, domain = split_address(address)
         if domain in self.domains:
@@ -201,7 +197,7 @@ class DeliveryHandler:
         else:
             stats.reject("relay_denied")
             log.info("reject client=[%s] to=<%s>: relay access denied",
-                     _client_ip(session), address)  # fmt: skip
+                     session_ip(session), address)  # fmt: skip
             return Reply.RELAY_DENIED.format(addr=address)
         if all(canonical != c for c, _ in envelope.routes):
             envelope.routes.append((canonical, kind))
@@ -222,7 +218,7 @@ class DeliveryHandler:
             return Reply.TOO_MANY_HOPS
         qid = new_queue_id()
         sender = "" if envelope.mail_from in (None, "<>") else str(envelope.mail_from)
-        client_ip = _client_ip(session)
+        client_ip = session_ip(session)
         routes = envelope.routes
         received = received_header(
             helo=session.host_name or "unknown",

@@ -45,12 +45,15 @@ class Limits(BaseModel):
     """Message size (RFC 1870 SIZE, advertised in EHLO); over it: 552 5.3.4."""
     max_recipients: int = Field(100, ge=100)
     """Recipients per message; RFC 5321 §4.5.3.1.8 requires at least 100; beyond: 452 4.5.3."""
+    recipient_overshoot_limit: int = Field(1000, ge=0)
+    """RCPTs over ``max_recipients`` in one transaction whose 452 does not count toward
+    ``max_errors`` (Postfix ``smtpd_recipient_overshoot_limit``): the client carries on."""
     max_command_line_bytes: int = Field(512, ge=512, le=65536)
     """Command line including CRLF (RFC 5321 §4.5.3.1.4); over it: 500 5.5.2."""
     max_line_length_bytes: int = Field(1000, ge=1000, le=1_000_000)
     """Text line in DATA including CRLF (RFC 5321 §4.5.3.1.6); over it: 500 5.5.2 after the dot."""
     idle_timeout_s: float = Field(300.0, gt=0)
-    """Time allowed between commands or DATA chunks (RFC 5321 §4.5.3.2.7); then 421 4.4.2."""
+    """Time allowed without a byte from the client (RFC 5321 §4.5.3.2.7); then 421 4.4.2."""
     session_timeout_s: float = Field(1800.0, gt=0)
     """Total time one connection may last; then 421 4.4.2."""
     max_connections: int = Field(500, ge=1)
@@ -60,7 +63,10 @@ class Limits(BaseModel):
     max_auth_failures: int = Field(3, ge=1)
     """Failed AUTH attempts in one session; each waits longer, the last one gets 421 4.7.0."""
     auth_failure_delay_s: float = Field(1.0, ge=0)
-    """Delay before the first 535 reply; doubled for each further failure."""
+    """Delay before answering a failed login; doubled for each further failure from the
+    same client address, in any session, SMTP or POP3 (:mod:`~planner.mailserver.auth_penalty`)."""
+    auth_failure_max_delay_s: float = Field(15.0, ge=0)
+    """The longest of those delays."""
     max_hops: int = Field(50, ge=1)
     """Received: headers a message may carry (RFC 5321 §6.3); at this many: 554 5.4.6."""
 

@@ -36,11 +36,13 @@ import socket
 import ssl
 import sys
 import time
+from asyncio import sslproto
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, cast
 
+from planner.mailserver.auth_penalty import AuthPenalty
 from planner.mailserver.maildrop import (
     READ_BLOCK,
     MaildropIndex,
@@ -78,8 +80,6 @@ BAD_COMMAND_LIMIT = 20
 """Consecutive bad commands before the server hangs up (Dovecot's figure)."""
 AUTH_FAILURE_LIMIT = 3
 """Failed logins in one session before the server hangs up."""
-AUTH_PENALTY_WINDOW_S = 300.0
-"""A source address's failed logins are forgotten after this long without another."""
 INPUT_BUFFER_LIMIT = 64 * 1024
 """Buffered unread input (pipelined commands) before reading from the socket pauses."""
 WHOLE_READ_LIMIT = 256 * 1024
@@ -190,9 +190,8 @@ class Pop3Config:
     implicit_tls: bool = False
     insecure_auth: bool = False
     idle_timeout_s: float = 600.0
+    tls_handshake_timeout_s: float = 60.0
     login_delay_s: float = 0.0
-    auth_failure_delay_s: float = 2.0
-    auth_failure_max_delay_s: float = 15.0
     max_connections: int = 1000
     max_connections_per_ip: int = 100
 
@@ -201,25 +200,12 @@ class Pop3Config:
 class _Shared:
     """State shared by every connection of one listener."""
 
+    penalty: AuthPenalty
+    """Failed logins per client address (shared with SMTP AUTH under ``mailplan serve``)."""
     connections: int = 0
     per_ip: dict[str, int] = field(default_factory=dict)
-    failures: dict[str, tuple[int, float]] = field(default_factory=dict)  # ip -> (n, last)
     last_login: dict[str, float] = field(default_factory=dict)  # address -> monotonic time
     index: MaildropIndex = field(default_factory=MaildropIndex)
-
-    def penalty_s(self, ip: str, config: Pop3Config) -> float:
-        """Record a failed login from ``ip``; the delay before answering it (doubles each time)."""
-        now = time.monotonic()
-        count, last = self.failures.get(ip, (0, now))
-        if now - last > AUTH_PENALTY_WINDOW_S:
-            count = 0
-        count += 1
-        self.failures[ip] = (count, now)
-        if len(self.failures) > 10_000:  # forget the oldest half rather than grow forever
-            for old in sorted(self.failures, key=lambda k: self.failures[k][1])[:5_000]:
-                del self.failures[old]
-        delay = config.auth_failure_delay_s * 2 ** (count - 1)
-        return float(min(delay, config.auth_failure_max_delay_s))
 
 
 class _Closed(Exception):
@@ -539,22 +525,37 @@ class POP3(asyncio.Protocol):
             return ERR_NO_TLS
         self.push(OK_STLS)
         await self._drain()
-        assert self.transport is not None
         self._buffer.clear()  # commands injected in the clear before the handshake
         self.user = None  # RFC 2595 §4: forget what was said in the clear
+        await self._start_tls()
+        return None
+
+    async def _start_tls(self) -> None:
+        """The server side of the STLS handshake, bounded by ``tls_handshake_timeout_s``
+        (a timeout is logged). On failure the connection is gone (:class:`_Closed`); the
+        TLS layer then never reports the loss, so it is accounted for here."""
+        assert self.transport is not None
+        assert self.config.ssl_context is not None
+        timeout = self.config.tls_handshake_timeout_s
+        started = self.loop.time()
         try:
             new_transport = await self.loop.start_tls(
-                self.transport, self, self.config.ssl_context, server_side=True
+                self.transport,
+                self,
+                self.config.ssl_context,
+                server_side=True,
+                ssl_handshake_timeout=timeout,
             )
-        except (TimeoutError, OSError, ssl.SSLError, ConnectionError):
-            self._closed = True
+        except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as exc:
+            _log_handshake_failure(self.peer_ip, exc, self.loop.time() - started, timeout)
+            self.transport.abort()
+            self.connection_lost(None)
             raise _Closed from None
         if new_transport is None:
             raise _Closed
         self.transport = new_transport
         self._read_paused = False
         self.tls_active = True
-        return None
 
     async def pop3_USER(self, arg: str) -> str | None:
         """RFC 1939 §7 USER: remember the address (any address gets +OK: no user oracle)."""
@@ -612,10 +613,15 @@ class POP3(asyncio.Protocol):
     async def _login(self, address: str, password: str) -> str:
         """Verify, apply the login delay, lock and list the maildrop, enter TRANSACTION.
 
-        The common case (credentials verified a moment ago, an unchanged maildrop) stays on
-        the event loop: a dictionary lookup, two ``stat`` calls and an ``flock``. Hashing a
-        password and scanning a Maildir run in a thread.
+        An address with a failed login still being answered waits first (the per-address
+        penalty, :mod:`~planner.mailserver.auth_penalty`). The common case (credentials
+        verified a moment ago, an unchanged maildrop) stays on the event loop: a dictionary
+        lookup, two ``stat`` calls and an ``flock``. Hashing a password and scanning a
+        Maildir run in a thread.
         """
+        wait = self.shared.penalty.before_attempt(self.peer_ip)
+        if wait > 0:
+            await asyncio.sleep(wait)
         users = self.config.users
         ok = users.verify_cached(address, password)
         if not ok:
@@ -663,9 +669,9 @@ class POP3(asyncio.Protocol):
         return OK_LOGGED_IN
 
     async def _fail_login(self) -> str:
-        """A growing delay per source address, then -ERR [AUTH]; hang up after the limit."""
+        """The source address's penalty delay, then -ERR [AUTH]; hang up after the limit."""
         self.auth_failures += 1
-        await asyncio.sleep(self.shared.penalty_s(self.peer_ip, self.config))
+        await asyncio.sleep(self.shared.penalty.failed(self.peer_ip))
         if self.auth_failures >= AUTH_FAILURE_LIMIT:
             self.push(ERR_AUTH_FAILED_BYE)
             raise _Closed
@@ -846,6 +852,54 @@ POP3._build_methods()
 # region #### listener ####
 
 
+def _log_handshake_failure(ip: str, exc: BaseException, elapsed: float, timeout: float) -> None:
+    if elapsed >= timeout * 0.99:
+        log.info("pop3 %s: TLS handshake timeout (%g s), closing", ip, timeout)
+    else:
+        log.debug("pop3 %s: TLS handshake failed: %s", ip, exc)
+
+
+class _ImplicitTLS(asyncio.Protocol):
+    """A POP3S connection until its TLS handshake is done; the :class:`POP3` protocol then
+    gets the TLS transport (and its ``connection_made``), as with ``create_server(ssl=...)``.
+
+    Unlike ``create_server(ssl=...)``, a handshake not done within
+    ``tls_handshake_timeout_s`` is logged (with the client's address) when it is cut off.
+    The TLS layer (asyncio's, as aiosmtpd uses for STARTTLS) goes in here, synchronously:
+    ``loop.start_tls`` would run a step later, and uvloop may hand the client's first bytes
+    to the plain protocol in between.
+    """
+
+    def __init__(self, app: POP3) -> None:
+        self.app = app
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        app, loop = self.app, self.app.loop
+        context, timeout = app.config.ssl_context, app.config.tls_handshake_timeout_s
+        assert context is not None
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        waiter: asyncio.Future[None] = loop.create_future()
+        tls = sslproto.SSLProtocol(
+            loop,
+            app,
+            context,
+            waiter,
+            server_side=True,
+            ssl_handshake_timeout=timeout,  # type: ignore[arg-type]  # typeshed says int
+        )
+        started = loop.time()
+
+        def handshake_done(fut: asyncio.Future[None]) -> None:
+            exc = None if fut.cancelled() else fut.exception()
+            if exc is not None:
+                _log_handshake_failure(ip, exc, loop.time() - started, timeout)
+
+        waiter.add_done_callback(handshake_done)
+        transport.set_protocol(tls)
+        tls.connection_made(transport)
+
+
 async def start_pop3_server(
     *,
     host: str,
@@ -855,10 +909,12 @@ async def start_pop3_server(
     ssl_context: ssl.SSLContext | None,
     insecure_auth: bool,
     idle_timeout_s: float = 600.0,
+    tls_handshake_timeout_s: float = 60.0,
     implicit_tls: bool = False,
     login_delay_s: float = 0.0,
     auth_failure_delay_s: float = 2.0,
     auth_failure_max_delay_s: float = 15.0,
+    auth_penalty: AuthPenalty | None = None,
     max_connections: int = 1000,
     max_connections_per_ip: int = 100,
     sock: socket.socket | None = None,
@@ -866,14 +922,16 @@ async def start_pop3_server(
     """Listen for POP3 on ``host:port`` (or on an already bound ``sock``) and serve ``data_dir``.
 
     ``ssl_context`` enables STLS (RFC 2595), or TLS from the first byte with
-    ``implicit_tls`` (port 995 style). Without TLS, USER/PASS/AUTH are refused unless
+    ``implicit_tls`` (port 995 style); a handshake not done in ``tls_handshake_timeout_s``
+    is logged and the connection closed. Without TLS, USER/PASS/AUTH are refused unless
     ``insecure_auth`` (then only from loopback peers, with a warning at start-up).
-    Works on any asyncio event loop, uvloop included.
+    ``auth_penalty`` shares failed-login delays with other listeners (else one is made
+    from the two delay arguments). Works on any asyncio event loop, uvloop included.
     """
     if implicit_tls and ssl_context is None:
         raise ValueError("implicit_tls needs an ssl_context")
-    if idle_timeout_s <= 0:
-        raise ValueError("idle_timeout_s must be positive")
+    if idle_timeout_s <= 0 or tls_handshake_timeout_s <= 0:
+        raise ValueError("idle_timeout_s and tls_handshake_timeout_s must be positive")
     config = Pop3Config(
         data_dir=Path(data_dir),
         users=users,
@@ -881,19 +939,24 @@ async def start_pop3_server(
         implicit_tls=implicit_tls,
         insecure_auth=insecure_auth,
         idle_timeout_s=idle_timeout_s,
+        tls_handshake_timeout_s=tls_handshake_timeout_s,
         login_delay_s=login_delay_s,
-        auth_failure_delay_s=auth_failure_delay_s,
-        auth_failure_max_delay_s=auth_failure_max_delay_s,
         max_connections=max_connections,
         max_connections_per_ip=max_connections_per_ip,
     )
-    shared = _Shared()
+    if auth_penalty is None:
+        auth_penalty = AuthPenalty(auth_failure_delay_s, auth_failure_max_delay_s)
+    shared = _Shared(auth_penalty)
     loop = asyncio.get_running_loop()
-    tls = ssl_context if implicit_tls else None
+
+    def factory() -> asyncio.Protocol:
+        pop3 = POP3(config, shared)
+        return _ImplicitTLS(pop3) if implicit_tls else pop3
+
     if sock is not None:
-        server = await loop.create_server(lambda: POP3(config, shared), sock=sock, ssl=tls)
+        server = await loop.create_server(factory, sock=sock)
     else:
-        server = await loop.create_server(lambda: POP3(config, shared), host, port, ssl=tls)
+        server = await loop.create_server(factory, host, port)
     where = ", ".join(_sockname(s) for s in server.sockets)
     if insecure_auth:
         log.warning(
@@ -936,6 +999,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     p.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (POP3S)")
     p.add_argument("--idle-timeout", type=float, default=600.0, metavar="SECONDS")
+    p.add_argument("--tls-handshake-timeout", type=float, default=60.0, metavar="SECONDS")
     p.add_argument("--login-delay", type=float, default=0.0, metavar="SECONDS")
     p.add_argument(
         "--auth-failure-delay",
@@ -982,6 +1046,7 @@ async def _serve(args: argparse.Namespace, sock: socket.socket, announce: bool) 
         ssl_context=ssl_context,
         insecure_auth=args.insecure_auth,
         idle_timeout_s=args.idle_timeout,
+        tls_handshake_timeout_s=args.tls_handshake_timeout,
         implicit_tls=args.implicit_tls,
         login_delay_s=args.login_delay,
         auth_failure_delay_s=args.auth_failure_delay,

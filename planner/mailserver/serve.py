@@ -1,6 +1,9 @@
 """Run the reference server: one supervisor process and N worker processes.
 
-The supervisor prepares the data folder (recovery of a crashed run, TLS certificate),
+The supervisor takes the data folder (an ``flock`` on ``DATA_DIR/serve.lock``, held by
+the server's processes for their life, so a second server on the same folder is refused
+instead of recovering, and then sharing, the first one's queue), prepares it (recovery of
+a crashed run, TLS certificate),
 reserves each listening port (a bound, non-listening ``SO_REUSEPORT`` socket, so port 0
 is resolved once), forks the workers, prints the bound addresses, writes
 ``DATA_DIR/stats.json`` about once a second, restarts a worker that dies, and on
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
 import logging
 import os
@@ -46,6 +50,7 @@ from typing import Any, TextIO
 
 from planner.errors import PlannerError
 from planner.mailserver import pop3
+from planner.mailserver.auth_penalty import AuthPenalty
 from planner.mailserver.config import Listen, ServerConfig
 from planner.mailserver.policy import AccessError, AccessList
 from planner.mailserver.stats import Counters, write_stats_json
@@ -53,7 +58,7 @@ from planner.mailserver.store import Store
 from planner.mailserver.tls import TLSError, ensure_self_signed, server_context
 from planner.mailserver.users import UserDB, UserError
 
-__all__ = ["listen_line", "run_server"]
+__all__ = ["LOCK_FILE", "listen_line", "lock_data_dir", "run_server"]
 
 log = logging.getLogger("mailplan.serve")
 
@@ -61,6 +66,7 @@ STATS_INTERVAL_S = 1.0
 READY_TIMEOUT_S = 60.0
 LISTEN_BACKLOG = 1024
 LISTENERS = ("smtp", "submission", "pop3", "pop3s")  # in the order they are printed
+LOCK_FILE = "serve.lock"
 POP3_LISTENERS = ("pop3", "pop3s")
 
 
@@ -69,6 +75,30 @@ def listen_line(name: str, sockname: tuple[Any, ...]) -> str:
     host, port = sockname[0], sockname[1]
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return f"listening {name} {addr}"
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Take ``DATA_DIR/serve.lock`` (``flock``, exclusive) and write our pid in it; the fd.
+
+    The lock lasts while any process holding the fd lives (forked workers inherit it).
+    PlannerError naming the holder's pid when another server has it.
+    """
+    path = data_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise PlannerError(
+            f"--data-dir: {data_dir} is in use by another server (pid {holder})"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
 
 
 def _bind(listen: Listen, *, listening: bool) -> socket.socket:
@@ -204,6 +234,9 @@ class _Worker:
         executor = ThreadPoolExecutor(config.io_threads, thread_name_prefix="mailplan-io")
         users = UserDB(config.data_dir / "users")
         tls_context = server_context(*self.tls_files)
+        penalty = AuthPenalty(
+            config.limits.auth_failure_delay_s, config.limits.auth_failure_max_delay_s
+        )
         ctx = ServerContext(
             config=config,
             loop=loop,
@@ -214,6 +247,7 @@ class _Worker:
             executor=executor,
             tls_context=tls_context,
             connections=lambda: self.counters.total("connections"),
+            auth_penalty=penalty,
         )
         if self.store_sock is not None:
             ctx.committer = CommitClient(loop, ctx.store)
@@ -236,6 +270,8 @@ class _Worker:
                         ssl_context=tls_context,
                         insecure_auth=config.insecure_auth,
                         idle_timeout_s=config.pop3_idle_timeout_s,
+                        tls_handshake_timeout_s=config.tls_handshake_timeout_s,
+                        auth_penalty=penalty,
                         implicit_tls=name == "pop3s",
                     )
                 )
@@ -328,12 +364,14 @@ class _Supervisor:
         os.set_blocking(self.ready_r, False)
         self._buf = b""
         self.tls_files: tuple[Path, Path] = (Path(), Path())
+        self.lock_fd: int | None = None
 
     def prepare(self) -> None:
         config = self.config
         store = Store(config.data_dir)
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
+            self.lock_fd = lock_data_dir(config.data_dir)  # before recovery touches the queue
             store.prepare()
             removed = store.recover()
         except OSError as exc:
@@ -509,6 +547,8 @@ class _Supervisor:
                 signal.signal(s, handler)
             os.close(self.ready_r)
             os.close(self.ready_w)
+            if self.lock_fd is not None:
+                os.close(self.lock_fd)
 
 
 def run_server(config: ServerConfig, out: TextIO | None = None) -> int:

@@ -6,8 +6,11 @@ What this subclass changes in aiosmtpd 1.4.6 (and why):
   ends **only** at ``<CR><LF>.<CR><LF>``; any bare CR or LF in the data rejects the
   message with 550 5.5.2 after its end (SMTP smuggling, CERT VU#302671).
 - Limits with their RFC reply codes (:class:`~planner.mailserver.policy.Limits`): message
-  size, text line, command line, idle and total session time (421 4.4.2 is *sent*, not just
-  a dropped connection), connections, errors per session, AUTH failures (growing delay).
+  size, text line, command line, recipients (excess RCPTs count as errors only beyond an
+  overshoot allowance, as in Postfix), idle time (every read from the client restarts it)
+  and total session time (421 4.4.2 is *sent*, not just a dropped connection), connections,
+  errors per session, AUTH failures (the per-address penalty of
+  :mod:`~planner.mailserver.auth_penalty`, shared with POP3).
 - AUTH PLAIN/LOGIN check the users file in a thread (scrypt would stall the loop), and are
   offered and accepted only under TLS unless ``insecure_auth``; a second STARTTLS is refused.
 - Anything unexpected answers 451 4.3.0 and resets the transaction (aiosmtpd's default is a
@@ -122,6 +125,8 @@ class RoutedEnvelope(Envelope):
     def __init__(self) -> None:
         super().__init__()
         self.routes: list[tuple[str, RouteKind]] = []
+        self.overshoot = 0
+        """RCPT commands refused for the recipient limit in this transaction."""
 
 
 def unstuff(raw: bytes) -> bytes:
@@ -131,9 +136,7 @@ def unstuff(raw: bytes) -> bytes:
     return raw
 
 
-async def read_data(
-    reader: asyncio.StreamReader, max_bytes: int, on_progress: Any = None
-) -> tuple[bytes | None, int]:
+async def read_data(reader: asyncio.StreamReader, max_bytes: int) -> tuple[bytes | None, int]:
     """Read DATA up to the line ``.``; ``(raw bytes with dot-stuffing, size)``.
 
     The data ends only where a line holding a single ``.`` follows a CRLF: the DATA
@@ -153,8 +156,6 @@ async def read_data(
         except asyncio.LimitOverrunError as exc:
             piece = await reader.readexactly(exc.consumed)
             at_dot = False
-        if on_progress is not None:
-            on_progress()
         if at_dot:
             before = piece[-5:-3] if len(piece) >= 5 else (tail + piece[:-3])[-2:]
             if before == b"\r\n":
@@ -226,6 +227,7 @@ class ServerSMTP(SMTP):
         self._refused = False
         self._closing = False
         self._session_timer: asyncio.TimerHandle | None = None
+        self._last_read = 0.0
 
     @classmethod
     def factory(cls, handler: DeliveryHandler, *, submission: bool) -> Callable[[], ServerSMTP]:
@@ -293,7 +295,13 @@ class ServerSMTP(SMTP):
             self._session_timer = self.loop.call_later(
                 self.limits.session_timeout_s, self._session_timeout
             )
+            self._last_read = self.loop.time()
         super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the client (also under TLS): any read restarts the idle time."""
+        self._last_read = self.loop.time()
+        super().data_received(data)
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
@@ -313,6 +321,12 @@ class ServerSMTP(SMTP):
         self.transport.close()
 
     def _timeout_cb(self) -> None:
+        """The idle timer (aiosmtpd restarts it per command): 421 4.4.2, unless bytes came in
+        since, as in a slow DATA (RFC 5321 §4.5.3.2.5-7 time each transfer, not the phase)."""
+        idle = self.loop.time() - self._last_read
+        if idle < self.limits.idle_timeout_s:
+            self._reset_timeout(max(self.limits.idle_timeout_s - idle, 0.001))
+            return
         log.info("%s idle timeout", self._peer_text())
         self.ctx.stats.reject("timeout")
         self.say_and_close(Reply.TIMEOUT.format(host=self.hostname))
@@ -334,7 +348,7 @@ class ServerSMTP(SMTP):
 
     # region #### replies ####
 
-    async def push(self, status: str | bytes) -> None:
+    async def push(self, status: str | bytes, *, count_error: bool = True) -> None:
         """Send a reply; count errors and disconnect after ``max_errors`` (421 4.7.0)."""
         if isinstance(status, bytes):
             await super().push(status)
@@ -343,7 +357,7 @@ class ServerSMTP(SMTP):
         if status.startswith("500 Error: command "):  # aiosmtpd's unknown-command reply
             status = "500 5.5.2 " + status[4:]
         await super().push(status)
-        if status[0] in "45" and not status.startswith("421"):
+        if count_error and status[0] in "45" and not status.startswith("421"):
             self._errors += 1
             if self._errors >= self.limits.max_errors:
                 log.info("%s too many errors", self._peer_text())
@@ -392,7 +406,22 @@ class ServerSMTP(SMTP):
         await super().smtp_STARTTLS(arg)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
-        """RCPT: refuse source routes (``<@a,@b:user@d>``) before aiosmtpd strips them."""
+        """RCPT: the recipient limit, and source routes (``<@a,@b:user@d>``) refused before
+        aiosmtpd strips them.
+
+        Over ``max_recipients`` the reply is 452 4.5.3, which a client must expect and carry
+        on after (RFC 5321 §4.5.3.1.10): it then sends DATA for the accepted ones. Those
+        452s count toward ``max_errors`` only after ``recipient_overshoot_limit`` of them in
+        one transaction (Postfix ``smtpd_recipient_overshoot_limit``).
+        """
+        envelope = self.envelope
+        if envelope is not None and len(envelope.rcpt_tos) >= self.limits.max_recipients:
+            assert isinstance(envelope, RoutedEnvelope)
+            envelope.overshoot += 1
+            self.ctx.stats.reject("too_many_recipients")
+            counted = envelope.overshoot > self.limits.recipient_overshoot_limit
+            await self.push(Reply.TOO_MANY_RCPTS, count_error=counted)
+            return
         rest = (arg or "")[3:].lstrip() if (arg or "")[:3].upper() == "TO:" else ""
         if rest.startswith("<@"):
             self.ctx.stats.reject("routing")
@@ -417,9 +446,7 @@ class ServerSMTP(SMTP):
         try:
             await self.push(Reply.START_DATA)
             try:
-                raw, _size = await read_data(
-                    self._reader, self.limits.max_message_size_bytes, self._reset_timeout
-                )
+                raw, _size = await read_data(self._reader, self.limits.max_message_size_bytes)
             except asyncio.IncompleteReadError:
                 self._writer.close()
                 return
@@ -497,6 +524,13 @@ class ServerSMTP(SMTP):
         return await self._verify(login, password)
 
     async def _verify(self, login_b: bytes, password_b: bytes) -> AuthResult:
+        """Check the credentials under the client address's penalty (RFC 4954 §6: 535 5.7.8
+        on failure); after ``max_auth_failures`` in the session, 421 4.7.0 and close."""
+        penalty = self.ctx.auth_penalty
+        address = session_ip(self.session) if self.session is not None else "unknown"
+        wait = penalty.before_attempt(address)
+        if wait > 0:
+            await asyncio.sleep(wait)
         try:
             login, password = login_b.decode("utf-8"), password_b.decode("utf-8")
         except UnicodeDecodeError:
@@ -510,7 +544,7 @@ class ServerSMTP(SMTP):
         self._auth_failures += 1
         self.ctx.stats.reject("auth_failed")
         log.info("%s authentication failed for %r", self._peer_text(), login[:64])
-        await asyncio.sleep(self.limits.auth_failure_delay_s * 2 ** (self._auth_failures - 1))
+        await asyncio.sleep(penalty.failed(address))
         if self._auth_failures >= self.limits.max_auth_failures:
             self.ctx.stats.reject("too_many_auth_failures")
             self.say_and_close(Reply.TOO_MANY_AUTH_FAILURES.format(host=self.hostname))
@@ -518,6 +552,12 @@ class ServerSMTP(SMTP):
         return AuthResult(success=False, handled=False, message=Reply.AUTH_FAILED)
 
     # endregion
+
+
+def session_ip(session: Session) -> str:
+    """The client's IP address, or ``unknown``."""
+    peer = session.peer
+    return str(peer[0]) if isinstance(peer, tuple) else "unknown"
 
 
 def session_login(session: Session) -> str | None:

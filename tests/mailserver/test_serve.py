@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -173,6 +174,50 @@ class TestBadOptions:
         assert out.stderr.startswith(
             f"mailplan: --submission: cannot listen on 127.0.0.1:{srv.smtp_port}"
         )
+
+    def test_second_server_on_the_same_data_dir_is_refused(self, server_factory):
+        """A second `mailplan serve` on a data folder in use exits 2 with one line naming the
+        first server's pid, without touching its queue; once the first stops, it may start."""
+        srv = server_factory(name="busy")
+        held = srv.data_dir / "queue" / "tmp" / "in-flight"
+        held.write_bytes(b"a queue file being written")
+        out = subprocess.run(
+            [*MAILPLAN, "serve", "--data-dir", str(srv.data_dir), "--domain", "example.test",
+             "--smtp", "127.0.0.1:0", "--submission", "off"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 2
+        assert out.stderr == (
+            f"mailplan: --data-dir: {srv.data_dir} is in use by another server "
+            f"(pid {srv.proc.pid})\n"
+        )
+        assert held.exists()
+        send_one(srv.smtp_port)
+        assert srv.stop() == 0
+        again = server_factory(name="busy", users=False)
+        send_one(again.smtp_port)
+        assert len(again.maildir_files("bob@example.test")) == 2
+
+    def test_pop3_idle_timeout_option(self, server_factory):
+        """--pop3-idle-timeout sets the POP3 autologout: a silent client is told so and closed."""
+        srv = server_factory("--pop3", "127.0.0.1:0", "--pop3-idle-timeout", "1")
+        with socket.create_connection(("127.0.0.1", srv.ports["pop3"]), timeout=30) as sock:
+            f = sock.makefile("rb")
+            assert f.readline().startswith(b"+OK")
+            start = time.monotonic()
+            assert f.readline() == b"-ERR Disconnected for inactivity.\r\n"
+            assert time.monotonic() - start >= 0.9
+            assert f.readline() == b""
+
+    def test_tls_handshake_timeout_option(self, server_factory):
+        """--tls-handshake-timeout: a POP3S client that never starts TLS is closed after it,
+        with a log line saying why."""
+        srv = server_factory("--pop3s", "127.0.0.1:0", "--tls-handshake-timeout", "1")
+        with socket.create_connection(("127.0.0.1", srv.ports["pop3s"]), timeout=30) as sock:
+            start = time.monotonic()
+            assert sock.recv(100) == b""
+            assert time.monotonic() - start >= 0.9
+        wait_for(lambda: "TLS handshake timeout (1 s), closing" in srv.log(), 10, "the log line")
 
     def test_pop3_listeners(self, server_factory):
         """--pop3 and --pop3s start POP3 listeners on every worker and print their ports."""

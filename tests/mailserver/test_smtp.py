@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from planner.mailserver.users import hash_password
 from tests.mailserver.conftest import (
     ServerProcess,
     client_tls,
     start_server,
     wait_for,
 )
+from tests.mailserver.pop3_support import TEST_HASH_LOG_N
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -491,6 +493,35 @@ class TestLimitsOnTheirOwnServer:
         finally:
             r.close()
 
+    @pytest.mark.parametrize(
+        ("pieces", "reply"),
+        [(12, "250 2.0.0 Ok: queued as "), (0, "421 4.4.2 mx.example.test Error: timeout")],
+        ids=["trickle-delivers", "stall-times-out"],
+    )
+    def test_idle_timer_restarts_on_every_read(self, server_factory, pieces, reply):
+        """DATA sent one byte every 0.5 s for 6 s beats --idle-timeout 2 (each read restarts
+        the timer: no unannounced minimum data rate); DATA that stops gets 421 4.4.2.
+        (The sleeps pace the slow sender; they are the scenario, not a wait for the server.)"""
+        srv = server_factory("--idle-timeout", "2")
+        tok = token()
+        r = Raw(srv.smtp_port)
+        try:
+            r.reply()
+            r.cmd("EHLO client.test")
+            r.cmd("MAIL FROM:<a@client.test>")
+            r.cmd("RCPT TO:<bob@example.test>")
+            assert r.cmd("DATA").startswith("354")
+            r.send(message(tok))
+            for _ in range(pieces):
+                time.sleep(0.5)
+                r.send(b"x")
+            if pieces:
+                r.send(b"\r\n.\r\n")
+            assert r.reply().startswith(reply)
+        finally:
+            r.close()
+        assert len(files_with(srv, "bob@example.test", tok)) == (1 if pieces else 0)
+
     def test_connection_limit(self, server_factory):
         """Beyond --max-connections a new client gets 421 4.7.0 at once."""
         srv = server_factory("--max-connections", "2")
@@ -503,7 +534,8 @@ class TestLimitsOnTheirOwnServer:
                 r.close()
 
     def test_storage_full_answers_452(self, server_factory):
-        """A write the kernel refuses for lack of space (EFBIG here) answers 452 4.3.1."""
+        """A write the kernel refuses for lack of space (EFBIG here) answers 452 4.3.1; the
+        log names the errno once."""
         import resource
 
         def limit_files() -> None:
@@ -520,6 +552,10 @@ class TestLimitsOnTheirOwnServer:
             )  # fmt: skip
             assert c.sendmail("a@client.test", ["bob@example.test"], message(tok)) == {}
         assert len(srv.maildir_files("bob@example.test")) == 1
+        (line,) = wait_for(
+            lambda: [x for x in srv.log().splitlines() if "store failed" in x], 5, "log line"
+        )
+        assert line.endswith("not accepted, store failed: [Errno 27] File too large")
 
     def test_given_certificate_is_used_for_starttls(self, server_factory, tmp_path):
         """With --tls-cert/--tls-key, STARTTLS presents that certificate."""
@@ -552,3 +588,55 @@ class TestLimitsOnTheirOwnServer:
         with srv.smtp() as c:
             c.ehlo()
             assert c.mail("ok@good.test") == (554, b"5.7.1 Client host rejected: Access denied")
+
+
+class TestRecipientOvershoot:
+    @pytest.mark.timeout(90)
+    def test_150_pipelined_recipients_deliver_to_the_first_100(self, server_factory):
+        """With the default limits a pipelined message to 150 users gets 100 x 250 and
+        50 x 452 4.5.3 (no 421: those 452s are within the overshoot allowance), and DATA
+        delivers one copy to each of the first 100, none to the rest."""
+        srv = server_factory(users=False)
+        users = [f"u{i:03d}@example.test" for i in range(150)]
+        cheap = hash_password("pw", log_n=TEST_HASH_LOG_N)
+        (srv.data_dir / "users").write_text("".join(f"{u}:{cheap}\n" for u in users))
+        tok = token()
+        r = Raw(srv.smtp_port)
+        try:
+            r.reply()
+            r.cmd("EHLO client.test")
+            r.send(
+                b"MAIL FROM:<a@client.test>\r\n"
+                + b"".join(f"RCPT TO:<{u}>\r\n".encode() for u in users)
+                + b"DATA\r\n"
+            )
+            replies = [r.reply() for _ in range(152)]
+            assert replies[0] == "250 2.1.0 Ok"
+            assert replies[1:101] == ["250 2.1.5 Ok"] * 100
+            assert replies[101:151] == ["452 4.5.3 Error: too many recipients"] * 50
+            assert replies[151].startswith("354")
+            r.send(message(tok) + b".\r\n")
+            assert r.reply().startswith("250 2.0.0 Ok: queued as ")
+        finally:
+            r.close()
+        got = [len(files_with(srv, u, tok)) for u in users]
+        assert got == [1] * 100 + [0] * 50
+
+    def test_excess_recipients_beyond_the_allowance_count_as_errors(self, server_factory):
+        """Past --recipient-overshoot-limit each further 452 is an error: with an allowance
+        of 5 and --max-errors 3, the third counted 452 (the 108th RCPT) is followed by 421."""
+        srv = server_factory("--recipient-overshoot-limit", "5", "--max-errors", "3", users=False)
+        cheap = hash_password("pw", log_n=TEST_HASH_LOG_N)
+        (srv.data_dir / "users").write_text(f"bob@example.test:{cheap}\n")
+        r = Raw(srv.smtp_port)
+        try:
+            r.reply()
+            r.cmd("EHLO client.test")
+            r.cmd("MAIL FROM:<a@client.test>")
+            for _ in range(100):
+                assert r.cmd("RCPT TO:<bob@example.test>") == "250 2.1.5 Ok"
+            for _ in range(8):
+                assert r.cmd("RCPT TO:<bob@example.test>").startswith("452 4.5.3")
+            assert r.reply() == "421 4.7.0 mx.example.test Error: too many errors"
+        finally:
+            r.close()
