@@ -45,6 +45,7 @@ from planner.costs import (
     npv,
     onprem_lines,
 )
+from planner.errors import ScenarioError
 from planner.feasibility import Path, add_years, path
 from planner.freshness import oldest
 from planner.models import Catalog, Organization, Scenario
@@ -241,6 +242,12 @@ class Evaluation:
         self.scenario = scenario
         self.catalog = catalog if catalog is not None else load_catalog()
         self.start = start or scenario.start_date or dt.date.fromisoformat(self.catalog.as_of)
+        bought = scenario.current_servers_bought
+        if bought is not None and bought > self.start.year:
+            raise ScenarioError(
+                f"current_servers_bought: {bought} is after the start of year 1 "
+                f"({self.start.isoformat()}); give the year today's servers were bought"
+            )
         self.resolved: ResolvedScenario = resolve(scenario, self.catalog)
         self.horizon = scenario.horizon_years
         self.rate = scenario.usd_exchange_rate

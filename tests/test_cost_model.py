@@ -252,3 +252,15 @@ def test_service_levels_scored_from_availability(ev):
     cells = {o: {c.criterion: c for c in ev.assessments[o].criteria} for o in ("box", "c")}
     assert cells["box"]["service_levels"].score == 5
     assert cells["c"]["service_levels"].score == 4
+
+
+def test_servers_bought_after_the_start_is_one_line():
+    """Today's servers cannot have been bought after year 1 starts: one line naming the key."""
+    from planner.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as err:
+        evaluate(scenario(current_servers_bought=2030))
+    assert err.value.problems == (
+        "current_servers_bought: 2030 is after the start of year 1 (2027-01-01); give the "
+        "year today's servers were bought",
+    )
