@@ -532,8 +532,7 @@ class POP3(asyncio.Protocol):
 
     async def _start_tls(self) -> None:
         """The server side of the STLS handshake, bounded by ``tls_handshake_timeout_s``
-        (a timeout is logged). On failure the connection is gone (:class:`_Closed`); the
-        TLS layer then never reports the loss, so it is accounted for here."""
+        (a timeout is logged); :class:`_Closed` when it fails."""
         assert self.transport is not None
         assert self.config.ssl_context is not None
         timeout = self.config.tls_handshake_timeout_s
@@ -548,8 +547,7 @@ class POP3(asyncio.Protocol):
             )
         except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as exc:
             _log_handshake_failure(self.peer_ip, exc, self.loop.time() - started, timeout)
-            self.transport.abort()
-            self.connection_lost(None)
+            self._closed = True
             raise _Closed from None
         if new_transport is None:
             raise _Closed
