@@ -237,8 +237,9 @@ class TestScenarioErrors:
             ),
             ("", "got empty"),
             ("!!python/object/apply:os.system ['true']", "not valid YAML"),
+            ("name: a\x00b\n", "not valid YAML (unacceptable character #x0000"),
         ],
-        ids=["syntax", "list", "empty", "unsafe-tag"],
+        ids=["syntax", "list", "empty", "unsafe-tag", "control-character"],
     )
     def test_unreadable_yaml_is_one_line(self, tmp_path: Path, text: str, expected: str):
         """Unparseable or unsafe YAML gives one line naming the file; no code runs."""
