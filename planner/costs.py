@@ -21,7 +21,7 @@ On-prem
 - monitoring = servers * monitoring_per_server_month * 12
 - admin_labour = (admin_hours_per_month + admin_hours_per_server_month * servers
   + admin_hours_per_100_users_month * users / 100) * 12 * admin_hourly_cost
-- helpdesk = users * helpdesk_hours_per_user_year * admin_hourly_cost
+- helpdesk = users * helpdesk_hours_per_user_year * helpdesk_hourly_cost
 - backup = storage_tb * retention copies * backup_per_tb_month * 12
   + servers * backup_software_per_server_year (+ add-ons bought for a backup requirement)
 - disaster_recovery: cold = storage_tb * dr_cold_per_tb_month * 12; warm = a standby set of
@@ -38,7 +38,7 @@ Cloud
 - relay = outbound recipients / 1000 * per_1000_messages
 - admin_labour = (admin_hours_per_month + admin_hours_per_100_users_month * users / 100)
   * 12 * admin_hourly_cost
-- helpdesk = users * helpdesk_hours_per_user_year * admin_hourly_cost
+- helpdesk = users * helpdesk_hours_per_user_year * helpdesk_hourly_cost
 - backup, filtering, feature_addons = users * add-on price * 12 for required features
 
 Both, for a move from the system that runs today (``Terms.moving``)
@@ -329,7 +329,9 @@ def onprem_lines(
         "network": np.broadcast_to(opt.get("network_per_month", 0.0) * 12.0, shape),
         "monitoring": servers * opt.get("monitoring_per_server_month", 0.0) * 12.0,
         "admin_labour": labour_hours * 12.0 * opt.admin_hourly_cost,
-        "helpdesk": d.users * opt.get("helpdesk_hours_per_user_year", 0.0) * opt.admin_hourly_cost,
+        "helpdesk": d.users
+        * opt.get("helpdesk_hours_per_user_year", 0.0)
+        * opt.get("helpdesk_hourly_cost", 0.0),
         "backup": d.storage_tb * backup_copies * opt.backup_per_tb_month * 12.0
         + servers * opt.get("backup_software_per_server_year", 0.0)
         + d.users * opt.get("backup_addon_per_user_month", 0.0) * 12.0,
@@ -381,7 +383,9 @@ def cloud_lines(
         + d.users * over_gb * opt.extra_storage_per_gb_month * 12.0,
         "relay": _relay_messages_thousands(org, d) * opt.per_1000_messages,
         "admin_labour": hours * 12.0 * opt.admin_hourly_cost,
-        "helpdesk": d.users * opt.get("helpdesk_hours_per_user_year", 0.0) * opt.admin_hourly_cost,
+        "helpdesk": d.users
+        * opt.get("helpdesk_hours_per_user_year", 0.0)
+        * opt.get("helpdesk_hourly_cost", 0.0),
         "backup": d.users * opt.get("backup_addon_per_user_month", 0.0) * 12.0,
         "filtering": d.users * opt.get("filtering_addon_per_user_month", 0.0) * 12.0,
         "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0,

@@ -337,6 +337,9 @@ class OnPremOption(_Model):
     helpdesk_hours_per_user_year: NonNeg | None = Field(
         None, description="Helpdesk hours per user a year (accounts, passwords, clients)."
     )
+    helpdesk_hourly_cost: NonNeg | None = Field(
+        None, description="USD per helpdesk hour, fully loaded (default: the admin rate)."
+    )
     server_availability: Fraction | None = Field(
         None, description="Availability of one server, as a fraction (0.995 = 99.5 %)."
     )
@@ -386,6 +389,9 @@ class CloudOption(_Model):
         None, description="Helpdesk hours per user a year (accounts, passwords, clients)."
     )
     admin_hourly_cost: NonNeg | None = Field(None, description="USD per admin hour, fully loaded.")
+    helpdesk_hourly_cost: NonNeg | None = Field(
+        None, description="USD per helpdesk hour, fully loaded (default: the admin rate)."
+    )
     exit_cost: NonNeg | None = Field(
         None, description="USD once, at the end of the horizon, to export the data and leave."
     )
@@ -910,6 +916,9 @@ class Defaults(_Model):
     cores: Sourced | None = None
     monitoring_per_server_month: Sourced | None = None
     helpdesk_hours_per_user_year: Sourced | None = None
+    helpdesk_hourly_cost: Sourced | None = Field(
+        None, description="USD per helpdesk hour, fully loaded (default: admin_hourly_cost)."
+    )
     cloud_admin_hours_per_100_users_month: Sourced | None = None
     cloud_helpdesk_hours_per_user_year: Sourced | None = None
     server_availability: Sourced | None = Field(

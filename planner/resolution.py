@@ -118,6 +118,7 @@ class ResolvedOnPrem(_Frozen):
     rack_units: float = 1.0
     monitoring_per_server_month: float = 0.0
     helpdesk_hours_per_user_year: float = 0.0
+    helpdesk_hourly_cost: float = 0.0
     copies: int = 1
     cores: float = 1.0
     warranty_years: float = 0.0
@@ -156,6 +157,7 @@ class ResolvedCloud(_Frozen):
     admin_hours_per_100_users_month: float = 0.0
     helpdesk_hours_per_user_year: float = 0.0
     admin_hourly_cost: float
+    helpdesk_hourly_cost: float = 0.0
     exit_cost: float = 0.0
     availability: float | None = None
     max_users: int | None
@@ -375,6 +377,18 @@ def _resolve_onprem(
             provenance[field] = Provenance(origin="mailplan default", note=f"not set: {neutral}")
         else:
             values[field], provenance[field] = value, prov
+    if opt.helpdesk_hourly_cost is not None:
+        values["helpdesk_hourly_cost"] = opt.helpdesk_hourly_cost
+        provenance["helpdesk_hourly_cost"] = Provenance(origin="inline")
+    else:
+        rate: object
+        rate, prov = _lookup("helpdesk_hourly_cost", layers)
+        if rate is None or prov is None:  # the admin rate, where no helpdesk rate is known
+            rate = values.get("admin_hourly_cost")
+            prov = provenance.get("admin_hourly_cost", Provenance(origin="defaults")).model_copy(
+                update={"note": "the admin hourly cost (no helpdesk rate given)"}
+            )
+        values["helpdesk_hourly_cost"], provenance["helpdesk_hourly_cost"] = rate, prov
     values["dr"] = opt.dr or "none"
     values["copies"] = opt.copies or 1
     # Space: per rack unit where that price is known (inline, or from the catalog unless the
@@ -492,6 +506,9 @@ def _resolve_cloud(
             missing_features=required,
             availability=opt.availability,
             migration_per_user=opt.migration_per_user,
+            helpdesk_hourly_cost=opt.helpdesk_hourly_cost
+            if opt.helpdesk_hourly_cost is not None
+            else values["admin_hourly_cost"],
             provenance=provenance,
             **values,
         )
@@ -550,6 +567,7 @@ def _resolve_cloud(
     eol = plan.end_of_life.value if plan.end_of_life else None
     if plan.end_of_life is not None:
         provenance["end_of_life"] = Provenance.of(origin, plan.end_of_life)
+    admin_rate = pick("admin_hourly_cost", None, catalog.defaults.admin_hourly_cost)
     return ResolvedCloud(
         id=opt.id,
         label=opt.label or plan.label,
@@ -580,7 +598,12 @@ def _resolve_cloud(
             plan.helpdesk_hours_per_user_year,
             catalog.defaults.cloud_helpdesk_hours_per_user_year,
         ),
-        admin_hourly_cost=pick("admin_hourly_cost", None, catalog.defaults.admin_hourly_cost),
+        admin_hourly_cost=admin_rate,
+        helpdesk_hourly_cost=pick(
+            "helpdesk_hourly_cost", None, catalog.defaults.helpdesk_hourly_cost
+        )
+        if opt.helpdesk_hourly_cost is not None or catalog.defaults.helpdesk_hourly_cost
+        else admin_rate,
         exit_cost=pick("exit_cost", None),
         availability=pick("availability", plan.sla_availability)
         if opt.availability is not None or plan.sla_availability is not None

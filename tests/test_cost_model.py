@@ -50,6 +50,7 @@ TODAY = {
     "network_per_month": 50,
     "monitoring_per_server_month": 5,
     "helpdesk_hours_per_user_year": 0.5,
+    "helpdesk_hourly_cost": 50,
     "server_availability": 0.99,
 }
 # The cloud option it could move to.

@@ -46,6 +46,11 @@ class TestBreakEven:
             "server_watts": 0,
             "backup_per_tb_month": 0,
             "refresh_years": 10,
+            "helpdesk_hours_per_user_year": 0,
+            "monitoring_per_server_month": 0,
+            "network_per_month": 0,
+            "support_pct_per_year": 0,
+            "rack_per_server_month": 0,
         }
         # cloud: 100 users * $2 * 12 = 2400 a year -> cumulative 2400, 4800, 7200
         ev = evaluate(
