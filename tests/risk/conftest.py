@@ -26,6 +26,12 @@ BOX: dict[str, Any] = {
     "admin_hours_per_100_users_month": 0,
     "admin_hourly_cost": 50,
     "backup_per_tb_month": 0,
+    # the cost model's later lines, off so that the box stays hand-checkable
+    "network_per_month": 0,
+    "monitoring_per_server_month": 0,
+    "helpdesk_hours_per_user_year": 0,
+    "rack_per_u_month": 0,
+    "support_pct_per_year": 0,
 }
 # box: 1000 + 10 h * 12 * $50 * 3 years = 19,000; flat: 100 users * $6 * 12 * 3 = 21,600
 FLAT: dict[str, Any] = {"id": "flat", "plan": "custom", "price_per_user_month": 6.0}
