@@ -9,8 +9,8 @@ the one place to change if the server's command line or files change. The contra
   (and ``listening pop3 ...``) on standard output;
 - users: ``DATA_DIR/users``, written with :class:`planner.mailserver.users.UserDB` (what
   ``mailplan user add ADDRESS --data-dir DIR --password-stdin`` calls), before the start;
-- mailboxes: ``DATA_DIR/mailboxes/<domain>/<local>/{tmp,new,cur}``, file names
-  ``<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<size with CRLF>``, LF line ends;
+- mailboxes: ``DATA_DIR/mailboxes/<domain>/<local>/{tmp,new,cur}``, filled before a POP3
+  run through :func:`planner.mailserver.provision.seed_mailbox` (the server's own naming);
 - counters: ``DATA_DIR/stats.json`` (accepted, delivered_local, queued, relayed,
   deferred, bounced, rejected), rewritten about once a second;
 - stop: SIGTERM.
@@ -24,7 +24,6 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -74,7 +73,6 @@ class EmbeddedServer:
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str] = queue.Queue()
         self._drainer: threading.Thread | None = None
-        self._seeded = 0
 
     # region #### lifecycle ####
 
@@ -185,29 +183,15 @@ class EmbeddedServer:
 
     def seed(self, messages_per_user: int, workload: Workload) -> int:
         """Put ``messages_per_user`` messages shaped like ``workload`` into every user's
-        ``new/``; returns how many files were written."""
+        ``new/`` through the server's own provisioning (:func:`seed_mailbox`); returns how
+        many files were written."""
+        from planner.mailserver.provision import seed_mailbox
+
         factory = MessageFactory(workload, "seed")
-        host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
-        pid = os.getpid()
         written = 0
         for address, _ in self.users:
-            box = self.mailbox(address)
-            for sub in ("tmp", "new", "cur"):
-                (box / sub).mkdir(parents=True, exist_ok=True)
-            for _ in range(messages_per_user):
-                msg = factory.next()
-                crlf = msg.data[:-3]  # without the ".\r\n" terminator
-                lf = crlf.replace(b"\r\n", b"\n")
-                now = time.time()
-                self._seeded += 1
-                name = (
-                    f"{int(now)}.M{int(now % 1 * 1e6)}P{pid}Q{self._seeded}.{host},"
-                    f"S={len(lf)},W={len(crlf)}"
-                )
-                tmp = box / "tmp" / name
-                tmp.write_bytes(lf)
-                os.replace(tmp, box / "new" / name)
-                written += 1
+            messages = (factory.next().data[:-3] for _ in range(messages_per_user))
+            written += seed_mailbox(self.data_dir, address, messages, sender=workload.sender)
         return written
 
     def target(self, protocol: str, label: str | None = None) -> Target:

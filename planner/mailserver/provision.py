@@ -1,0 +1,65 @@
+"""Provisioning from outside the server: put existing mail into a user's Maildir.
+
+Only ``planner/mailserver`` writes Maildir file names. Tools that need full mailboxes
+before the server is loaded (the benchmark harness seeds them before a POP3 run) come
+through :func:`seed_mailbox`, which delivers with the store's own naming and durable
+commit (:class:`planner.mailserver.store.Store`): the files look exactly like mail the
+server accepted over SMTP.
+
+Blocking; safe while the server runs on the same data folder (each file appears in
+``new/`` by one rename).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from planner.mailserver.store import Store, maildir_content
+
+__all__ = ["SEED_BATCH", "seed_mailbox"]
+
+SEED_BATCH = 256
+"""Messages made durable in one group commit (files open at once, at most)."""
+
+
+def seed_mailbox(
+    data_dir: str | Path,
+    user: str,
+    messages: Iterable[bytes],
+    *,
+    sender: str = "seed@mailplan.invalid",
+) -> int:
+    """Deliver ``messages`` into the Maildir of ``user`` under ``data_dir`` (``new/``, as
+    the server delivers); returns how many were written.
+
+    Each message is RFC 5322 text with CRLF line ends and without the SMTP ``.``
+    terminator; it gets a ``Return-Path: <sender>`` line, as a delivery does. Raises
+    :class:`planner.mailserver.store.StoreError` when a file cannot be written (the
+    batch being written is taken back).
+    """
+    store = Store(Path(data_dir))
+    header = [f"Return-Path: <{sender}>".encode()]
+    written = 0
+    batch: list[tuple[str, bytes, int]] = []
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+
+        def flush() -> int:
+            pending, _, _ = store.plan(batch, [])
+            (error,) = store.commit_batch([pending], fsync_pool=pool)
+            if error is not None:
+                raise error
+            done = len(batch)
+            batch.clear()
+            return done
+
+        for message in messages:
+            text, size_crlf = maildir_content(header, message)
+            batch.append((user, text, size_crlf))
+            if len(batch) >= SEED_BATCH:
+                written += flush()
+        if batch:
+            written += flush()
+    return written
