@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.cli.app import app
+from planner.cli.app import app, require_extra
 from planner.errors import BenchmarkError
 
 if TYPE_CHECKING:
@@ -399,6 +399,7 @@ def smtp_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Send mail over SMTP: closed loop (--concurrency) or open loop (--rate)."""
+    require_extra("bench", "hdrh")
     from planner.bench.workload import check_address
 
     check_address(sender, "--from")
@@ -507,6 +508,7 @@ def pop3_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Read mail over POP3: USER/PASS, STAT, LIST, RETR (or TOP) n, optional DELE, QUIT."""
+    require_extra("bench", "hdrh")
     users = _logins(user, password, users_file)
     wl = _workload(
         protocol="pop3",
@@ -554,6 +556,7 @@ def imap_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Read mail over IMAP (client only): LOGIN, SELECT INBOX, FETCH n, LOGOUT."""
+    require_extra("bench", "hdrh")
     users = _logins(user, password, users_file)
     wl = _workload(
         protocol="imap",
@@ -624,6 +627,7 @@ def capacity_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Highest offered rate whose p99 (SMTP: end of DATA to 250; POP3: RETR) meets --slo-p99-ms."""
+    require_extra("bench", "hdrh")
     from planner.bench.capacity import CapacityPlan, search
 
     plan = CapacityPlan(
@@ -703,6 +707,7 @@ def capacity_cmd(
 @bench_app.command("list")
 def list_cmd(db: DbOpt = None, fmt: FormatOpt = OutFormat.table) -> None:
     """Saved results, oldest first."""
+    require_extra("bench", "hdrh")
     import json
 
     from rich.table import Table
@@ -765,6 +770,7 @@ def show_cmd(
     fmt: FormatOpt = OutFormat.table,
 ) -> None:
     """One saved result in full."""
+    require_extra("bench", "hdrh")
     from planner.bench.store import ResultStore
 
     _print_result(ResultStore(db).get(result_id), fmt)
@@ -794,6 +800,7 @@ def apply_cmd(
     db: DbOpt = None,
 ) -> None:
     """Write a measured capacity_msgs_per_s and its capacity_source into an on-prem option."""
+    require_extra("bench", "hdrh")
     from planner.bench.apply import (
         apply_capacity,
         choose_option,
@@ -836,6 +843,7 @@ def import_locust_cmd(
     no_save: NoSaveOpt = False,
 ) -> None:
     """Turn Locust's CSV stats (--csv PREFIX) into a saved BenchmarkResult."""
+    require_extra("bench", "hdrh")
     from planner.bench.locust_import import import_locust_csv
 
     result = import_locust_csv(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from planner.cli.app import app
+from planner.cli.app import app, require_extra
 from planner.cli.plan import CatalogOpt, ScenarioArg, TableFormat
 
 if TYPE_CHECKING:
@@ -164,6 +164,7 @@ def simulate(
 ) -> None:
     """Monte Carlo over the scenario's ranges: P10/P50/P90 cost and NPV per option, the
     probability each option is the cheapest, and the break-even year distribution."""
+    require_extra("risk", "scipy")
     from planner import risk
     from planner.catalog import load_catalog, load_scenario
     from planner.cli import render
@@ -194,6 +195,7 @@ def sensitivity(
 ) -> None:
     """Tornado: how far each ranged input, alone at its low and high value, moves the NPV
     gap between an on-prem and a cloud option."""
+    require_extra("risk", "scipy")
     from planner import risk
     from planner.catalog import load_catalog, load_scenario
     from planner.cli import render
