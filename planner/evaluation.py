@@ -52,12 +52,13 @@ from planner.models import Catalog, Organization, Scenario
 from planner.qualitative import Assessment, assess
 from planner.resolution import (
     PLAN_PRICED,
+    Candidate,
     ResolvedCloud,
     ResolvedOnPrem,
     ResolvedScenario,
     resolve,
 )
-from planner.sizing import Demand, FloatArray, Inputs, demand
+from planner.sizing import DIMENSIONS, Demand, FloatArray, Inputs, Sizing, demand, size
 
 __all__ = [
     "SWEEP_MAX_USERS",
@@ -229,6 +230,11 @@ class Costed:
     opportunity: FloatArray
 
 
+def _share(x: float) -> str:
+    """A fraction as a percentage, with a decimal below 1 %."""
+    return f"{x:.1%}" if x < 0.01 else f"{x:.0%}"
+
+
 def _round(x: float) -> float:
     return round(float(x), 2)
 
@@ -257,11 +263,13 @@ class Evaluation:
         self.discount_rate = (1.0 + scenario.discount_rate) * (1.0 + inflation) - 1.0
         self.discount = discount_factors(self.discount_rate, self.horizon)[0]
         self.end_discount = float(1.0 / (1.0 + self.discount_rate) ** self.horizon)
-        self._org = Inputs.of(scenario.organization)
+        self._org = self.organization_inputs()
         self._inflation = inflation
         self._esc = self.escalation_inputs()
         self._sc = self.scenario_terms()
         self.demand = demand(self._org, self.horizon)
+        for option_id, found in self.resolved.candidates.items():
+            self.resolved = self.resolved.with_pick(option_id, self._cheapest_profile(found))
         self.lines: dict[str, dict[str, FloatArray]] = {}  # option -> category -> (H,) display
         self.opportunity: dict[str, FloatArray] = {}  # option -> (H,) labour, display
         self.servers: dict[str, FloatArray] = {}
@@ -278,6 +286,40 @@ class Evaluation:
         self.assessments: dict[str, Assessment] = assess(
             self.resolved, self.catalog, self.start, self.availability
         )
+
+    def _cheapest_profile(self, found: tuple[Candidate, ...]) -> Candidate:
+        """The hardware profile with the lowest NPV of the option over the horizon (its own
+        costs; what a move adds is the same on every profile)."""
+
+        def cost(c: Candidate) -> float:
+            lines, _, _ = path_costs(
+                (c.option, *c.successors),
+                self._org,
+                self._esc,
+                self.demand,
+                self.start,
+                current=c.option.id == self.scenario.current,
+                sc=self._sc,
+                terms=self.terms(c.option.id),
+            )
+            return float(npv(lines, self.discount, self.end_discount)[0])
+
+        return min(found, key=cost)
+
+    def organization_inputs(self, **overrides: Any) -> Inputs:
+        """The organisation's numbers as inputs; with a ``user_profile``, the client load
+        it stands for (from the catalog) where the scenario gives none."""
+        org = self.scenario.organization
+        profile: dict[str, Any] = {}
+        known = (
+            self.catalog.defaults.user_profiles.get(org.user_profile) if org.user_profile else None
+        )
+        if known is not None:
+            if org.client_fetches_per_user_hour is None:
+                profile["client_fetches_per_user_hour"] = known.client_fetches_per_user_hour.value
+            if org.client_sessions_per_user is None:
+                profile["client_sessions_per_user"] = known.client_sessions_per_user.value
+        return Inputs.of(org, **{**profile, **overrides})
 
     def escalation_inputs(self, **overrides: Any) -> Inputs:
         """The escalation rates as inputs, with the inflation a nominal price basis adds."""
@@ -573,37 +615,99 @@ class Evaluation:
     @cached_property
     def sizing(self) -> pd.DataFrame:
         """Sizing frame (on-prem options): option, year, users, messages_per_day,
-        peak_msgs_per_s, storage_tb, capacity_msgs_per_s, servers."""
+        peak_msgs_per_s, storage_tb, capacity_msgs_per_s, servers, server (the hardware
+        profile), binding (what sets the count: storage, message_rate, client_load or
+        copies), and the utilisation of each dimension (fractions; NaN where not sized)."""
         d = self.demand
-        frames = [
-            pd.DataFrame(
-                {
-                    "option": o.id,
-                    "year": np.arange(1, self.horizon + 1),
-                    "users": d.users[0].astype(np.int64),
-                    "messages_per_day": d.messages_per_day[0],
-                    "peak_msgs_per_s": d.peak_msgs_per_s[0],
-                    "storage_tb": d.storage_tb[0],
-                    "capacity_msgs_per_s": o.capacity_msgs_per_s,
-                    "servers": self.servers[o.id].astype(np.int64),
-                }
+        frames = []
+        for o in self.resolved.onprem:
+            detail = self.sizing_detail(o.id)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "option": o.id,
+                        "year": np.arange(1, self.horizon + 1),
+                        "users": d.users[0].astype(np.int64),
+                        "messages_per_day": d.messages_per_day[0],
+                        "peak_msgs_per_s": d.peak_msgs_per_s[0],
+                        "storage_tb": d.storage_tb[0],
+                        "capacity_msgs_per_s": o.capacity_msgs_per_s,
+                        "servers": self.servers[o.id].astype(np.int64),
+                        "server": o.server,
+                        "binding": [DIMENSIONS[int(k)] for k in detail.binding()[0]],
+                        "storage_utilisation": detail.utilisation["storage"][0],
+                        "message_rate_utilisation": detail.utilisation["message_rate"][0],
+                        "client_load_utilisation": detail.utilisation["client_load"][0],
+                    }
+                )
             )
-            for o in self.resolved.onprem
+        columns = [
+            "option",
+            "year",
+            "users",
+            "messages_per_day",
+            "peak_msgs_per_s",
+            "storage_tb",
+            "capacity_msgs_per_s",
+            "servers",
+            "server",
+            "binding",
+            "storage_utilisation",
+            "message_rate_utilisation",
+            "client_load_utilisation",
         ]
-        if not frames:
-            return pd.DataFrame(
-                columns=[
-                    "option",
-                    "year",
-                    "users",
-                    "messages_per_day",
-                    "peak_msgs_per_s",
-                    "storage_tb",
-                    "capacity_msgs_per_s",
-                    "servers",
-                ]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+    def sizing_detail(self, option_id: str) -> Sizing:
+        """What each dimension needs, for the plan (stack) the option runs on each year."""
+        chain = self.resolved.chain(option_id)
+        stage = np.minimum(self.paths[option_id].stage[:1], len(chain) - 1)
+        details = [size(self.demand, Inputs.of(o)) for o in chain]
+        if len(chain) == 1:
+            return details[0]
+
+        def pick(arrays: list[FloatArray]) -> FloatArray:
+            shape = self.demand.users.shape
+            stacked = np.stack([np.broadcast_to(a, shape) for a in arrays])
+            return np.asarray(np.take_along_axis(stacked, stage[None], axis=0)[0])
+
+        return Sizing(
+            needed={k: pick([s.needed[k] for s in details]) for k in DIMENSIONS},
+            servers=pick([s.servers for s in details]),
+            utilisation={
+                k: pick([s.utilisation[k] for s in details]) for k in details[0].utilisation
+            },
+        )
+
+    def binding_sentence(self, option_id: str, year: int) -> str:
+        """What sets the server count in ``year``, in one sentence, e.g. "Year 5: 3
+        servers, set by storage (11.2 of 12 TB); message rate uses 2 % of capacity."."""
+        row = self.sizing[(self.sizing["option"] == option_id) & (self.sizing["year"] == year)]
+        r = row.iloc[0]
+        o = self.option(option_id)
+        assert isinstance(o, ResolvedOnPrem)
+        servers = int(r["servers"])
+        noun = "server" if servers == 1 else "servers"
+        binding = str(r["binding"])
+        if binding == "storage":
+            used = r["storage_utilisation"] * servers * o.storage_tb_per_server
+            why = f"storage ({used:,.1f} of {servers * o.storage_tb_per_server:,.0f} TB)"
+        elif binding == "message_rate":
+            why = f"message rate ({_share(r['message_rate_utilisation'])} of capacity)"
+        elif binding == "client_load":
+            why = f"client load ({_share(r['client_load_utilisation'])} of capacity)"
+        else:
+            why = f"mailbox copies ({o.copies})"
+        rest = [
+            f"{label} uses {_share(r[col])} of capacity"
+            for key, label, col in (
+                ("message_rate", "message rate", "message_rate_utilisation"),
+                ("client_load", "client load", "client_load_utilisation"),
             )
-        return pd.concat(frames, ignore_index=True)
+            if key != binding and np.isfinite(r[col]) and r[col] > 0
+        ]
+        tail = "; " + ", ".join(rest) if rest else ""
+        return f"Year {year}: {servers} {noun}, set by {why}{tail}."
 
     @cached_property
     def summary(self) -> pd.DataFrame:

@@ -43,6 +43,7 @@ __all__ = [
     "RANGED_MODELS",
     "Billing",
     "Catalog",
+    "ClientProfile",
     "CloudOption",
     "CloudPlan",
     "Correlation",
@@ -73,6 +74,8 @@ __all__ = [
 
 Redundancy = Literal["none", "n+1", "2n"]
 DisasterRecovery = Literal["none", "cold", "warm"]
+UserProfileName = Literal["light", "average", "heavy"]
+Raid = Literal["raid1", "raid5", "raid6", "raid10"]
 LabourCost = Literal["cash", "existing_staff"]
 PriceBasis = Literal["real", "nominal"]
 Billing = Literal["annual", "annual_billed_monthly", "monthly"]
@@ -196,6 +199,19 @@ class Organization(_Model):
         allow_inf_nan=False,
         description="Busiest-hour message rate divided by the 24-hour average rate.",
     )
+    user_profile: UserProfileName | None = Field(
+        None,
+        description="Client activity per user, as the Exchange calculator's message profiles: "
+        "light, average or heavy; sets client_fetches_per_user_hour and "
+        "client_sessions_per_user from the catalog (omit both for no client-load sizing).",
+    )
+    client_fetches_per_user_hour: NonNeg | None = Field(
+        None,
+        description="Message fetches (IMAP FETCH / POP3 RETR) per user in the busiest hour.",
+    )
+    client_sessions_per_user: NonNeg | None = Field(
+        None, description="Concurrent client sessions per user at the peak (IMAP, mobile)."
+    )
     backup_retention_days: int | None = Field(
         None,
         ge=1,
@@ -243,7 +259,25 @@ class OnPremOption(_Model):
         description="True when the measured capacity comes from a run too short to rely on.",
     )
     storage_tb_per_server: Positive | None = Field(
-        None, description="Usable mail storage per server in TB."
+        None,
+        description="Usable mail storage per server in TB (wins over the profile's disks).",
+    )
+    client_capacity_fetches_per_s: Positive | None = Field(
+        None,
+        description="Message fetches per second one server serves within its latency target "
+        "(from the catalog, or measured: mailplan bench capacity --protocol pop3|imap).",
+    )
+    client_capacity_sessions: Positive | None = Field(
+        None, description="Concurrent client sessions one server holds."
+    )
+    storage_index_overhead: Fraction | None = Field(
+        None, description="Content index/search, as a fraction of the mailbox data."
+    )
+    storage_retention_overhead: Fraction | None = Field(
+        None, description="Deleted-item retention, as a fraction of the mailbox data."
+    )
+    storage_filesystem_overhead: Fraction | None = Field(
+        None, description="Filesystem share of the usable disk (RAID is already taken out)."
     )
     redundancy: Redundancy | None = Field(
         None, description="Spare servers: none (+0), n+1 (+1), 2n (twice the servers)."
@@ -833,6 +867,12 @@ class Stack(_Model):
     os_cal_per_user_year: Sourced | None = Field(
         None, description="OS client access licence per user-year (Windows Server CALs)."
     )
+    iops_per_mailbox: Sourced | None = Field(
+        None, description="Disk IOPS per active mailbox at the average profile (Exchange)."
+    )
+    ram_mb_per_mailbox: Sourced | None = Field(
+        None, description="Memory per active mailbox in MB at the average profile (Exchange)."
+    )
     capacity_scale: Sourced = Field(
         description="Capacity relative to the server profile's Postfix-class figure."
     )
@@ -861,13 +901,48 @@ class ServerProfile(_Model):
     server_price: Sourced
     server_watts: Sourced
     capacity_msgs_per_s: Sourced
-    storage_tb_per_server: Sourced
+    storage_tb_per_server: Sourced | None = Field(
+        None, description="Usable TB; without it, computed from disks, disk_tb and raid."
+    )
+    disks: Sourced | None = Field(None, description="Data disks in the server.")
+    disk_tb: Sourced | None = Field(None, description="Size of each data disk in TB.")
+    raid: Raid | None = Field(None, description="RAID level of the data disks.")
+    disk_iops: Sourced | None = Field(None, description="Random IOPS one data disk sustains.")
+    ram_gb: Sourced | None = Field(None, description="Memory per server in GB.")
+    client_capacity_fetches_per_s: Sourced | None = Field(
+        None, description="Message fetches per second one server serves (IMAP/POP3)."
+    )
+    client_capacity_sessions: Sourced | None = Field(
+        None, description="Concurrent client sessions one server holds."
+    )
     cores: Sourced | None = Field(None, description="CPU cores per server.")
     rack_units: Sourced | None = Field(None, description="Rack units per server.")
     warranty_years: Sourced | None = Field(
         None, description="Years of hardware support included in the price."
     )
     notes: str | None = None
+
+    @model_validator(mode="after")
+    def _storage_is_known(self) -> Self:
+        if self.storage_tb_per_server is None and None in (self.disks, self.disk_tb, self.raid):
+            raise ValueError("give storage_tb_per_server, or disks, disk_tb and raid")
+        return self
+
+    def usable_tb(self) -> float:
+        """Usable TB: the given figure, else data disks x disk size after RAID
+        (raid1/raid10 half the disks, raid5 all but one, raid6 all but two)."""
+        if self.storage_tb_per_server is not None:
+            return self.storage_tb_per_server.value
+        if self.disks is None or self.disk_tb is None or self.raid is None:
+            raise ValueError(f"server profile {self.id}: no storage figure")  # the validator
+        return usable_tb(self.disks.value, self.disk_tb.value, self.raid)
+
+
+def usable_tb(disks: float, disk_tb: float, raid: Raid) -> float:
+    """TB left for data after RAID: raid1 and raid10 keep half the disks, raid5 all but one,
+    raid6 all but two."""
+    data = {"raid1": disks / 2, "raid10": disks / 2, "raid5": disks - 1, "raid6": disks - 2}
+    return max(data[raid], 0.0) * disk_tb
 
 
 class Relay(_Model):
@@ -880,6 +955,13 @@ class Relay(_Model):
         None, description="USD per GB of outbound mail (attachments included), if billed."
     )
     notes: str | None = None
+
+
+class ClientProfile(_Model):
+    """Client activity of one user profile: fetches in the busiest hour, peak sessions."""
+
+    client_fetches_per_user_hour: Sourced
+    client_sessions_per_user: Sourced
 
 
 class Defaults(_Model):
@@ -926,6 +1008,13 @@ class Defaults(_Model):
     )
     dr_cold_per_tb_month: Sourced | None = Field(
         None, description="USD per TB-month for an off-site copy restored in a disaster."
+    )
+    storage_index_overhead: Sourced | None = None
+    storage_retention_overhead: Sourced | None = None
+    storage_filesystem_overhead: Sourced | None = None
+    user_profiles: dict[UserProfileName, ClientProfile] = Field(
+        default_factory=dict,
+        description="Client activity per user for each message profile (light, average, heavy).",
     )
     migration_per_mailbox: Sourced | None = None
     migration_tool_per_mailbox: Sourced | None = None

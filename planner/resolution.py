@@ -33,13 +33,16 @@ from planner.models import (
 )
 
 __all__ = [
+    "AUTO_SERVER",
     "PLAN_PRICED",
+    "Candidate",
     "CapacityKind",
     "Provenance",
     "ResolvedCloud",
     "ResolvedOnPrem",
     "ResolvedScenario",
     "capacity_kind",
+    "picks_server",
     "resolve",
     "with_capacity",
 ]
@@ -123,6 +126,16 @@ class ResolvedOnPrem(_Frozen):
     cores: float = 1.0
     warranty_years: float = 0.0
     server_availability: float = 0.99
+    storage_index_overhead: float = 0.0
+    storage_retention_overhead: float = 0.0
+    storage_filesystem_overhead: float = 0.0
+    client_capacity_fetches_per_s: float | None = None
+    client_capacity_sessions: float | None = None
+    iops_per_mailbox: float = 0.0
+    ram_mb_per_mailbox: float = 0.0
+    disks: float = 0.0
+    disk_iops: float = 0.0
+    ram_gb: float = 0.0
     properties: tuple[str, ...]
     end_of_life: str | None
     upgrade_to: str | None = None
@@ -174,6 +187,13 @@ class ResolvedCloud(_Frozen):
     provenance: dict[str, Provenance]
 
 
+class Candidate(_Frozen):
+    """An on-prem option on one hardware profile, with the plans it moves to."""
+
+    option: ResolvedOnPrem
+    successors: tuple[ResolvedOnPrem | ResolvedCloud, ...] = ()
+
+
 class ResolvedScenario(_Frozen):
     """A scenario with its options resolved against a catalog."""
 
@@ -181,6 +201,15 @@ class ResolvedScenario(_Frozen):
     onprem: tuple[ResolvedOnPrem, ...]
     cloud: tuple[ResolvedCloud, ...]
     successors: dict[str, tuple[ResolvedOnPrem | ResolvedCloud, ...]] = {}
+    candidates: dict[str, tuple[Candidate, ...]] = {}  # options whose profile sizing picks
+
+    def with_pick(self, option_id: str, pick: Candidate) -> ResolvedScenario:
+        """A copy with the on-prem option ``option_id`` on the picked profile."""
+        onprem = tuple(pick.option if o.id == option_id else o for o in self.onprem)
+        successors = {k: v for k, v in self.successors.items() if k != option_id}
+        if pick.successors:
+            successors[option_id] = pick.successors
+        return self.model_copy(update={"onprem": onprem, "successors": successors})
 
     @property
     def options(self) -> tuple[ResolvedOnPrem | ResolvedCloud, ...]:
@@ -233,6 +262,14 @@ _ONPREM_OPTIONAL: dict[str, float] = {
     "warranty_years": 0,
     "server_availability": 0.99,
     "dr_cold_per_tb_month": 0.0,
+    "storage_index_overhead": 0.0,
+    "storage_retention_overhead": 0.0,
+    "storage_filesystem_overhead": 0.0,
+    "iops_per_mailbox": 0.0,
+    "ram_mb_per_mailbox": 0.0,
+    "disks": 0.0,
+    "disk_iops": 0.0,
+    "ram_gb": 0.0,
 }
 
 
@@ -358,6 +395,15 @@ def _resolve_onprem(
             values[field], provenance[field] = inline, Provenance(origin="inline")
             continue
         value, prov = _lookup(field, layers)
+        if field == "storage_tb_per_server" and value is None and server is not None:
+            value = server.usable_tb()  # from the profile's disks, disk size and RAID level
+            prov = Provenance.of(f"server {server.id}", server.disk_tb).model_copy(
+                update={
+                    "note": f"{server.disks.value if server.disks else 0:g} x "
+                    f"{server.disk_tb.value if server.disk_tb else 0:g} TB disks in "
+                    f"{server.raid}: {value:g} TB usable"
+                }
+            )
         if value is None or prov is None:
             problems.append(
                 f"{where}.{field}: not set inline and no server profile gives it "
@@ -431,6 +477,15 @@ def _resolve_onprem(
 
     if len(problems):
         return None
+    scale = stack.capacity_scale.value if stack is not None else 1.0
+    for field in ("client_capacity_fetches_per_s", "client_capacity_sessions"):
+        inline_value = getattr(opt, field)
+        fact = getattr(server, field, None) if server is not None else None
+        if inline_value is not None:
+            values[field], provenance[field] = inline_value, Provenance(origin="inline")
+        elif fact is not None:
+            values[field] = fact.value * scale
+            provenance[field] = Provenance.of(f"server {opt.server}", fact)
     # on-prem backup is always costed (the backup line), so it meets a backup requirement
     own = tuple(r for r in required if r != "backup_restore")
     terms = _feature_terms(stack, own, f"stack {opt.stack}", provenance)
@@ -631,8 +686,17 @@ def resolve(scenario: Scenario, catalog: Catalog) -> ResolvedScenario:
     problems: list[str] = []
     required = _required_features(scenario, catalog)
     onprem = []
+    candidates: dict[str, tuple[Candidate, ...]] = {}
     for i, o in enumerate(scenario.onprem):
         local: list[str] = []
+        if picks_server(o):
+            found = _candidates(o, f"onprem[{i}]", catalog, required)
+            if not found:
+                problems.append(f"onprem[{i}].server: no server profile of the catalog fits it")
+                continue
+            candidates[o.id] = found
+            onprem.append(found[0].option)
+            continue
         resolved = _resolve_onprem(o, f"onprem[{i}]", catalog, local, required)
         problems += local
         if resolved is not None:
@@ -654,18 +718,54 @@ def resolve(scenario: Scenario, catalog: Catalog) -> ResolvedScenario:
                 )
     if problems:
         raise ScenarioError(problems)
-    successors = {
-        o.id: chain
-        for i, o in enumerate(scenario.onprem)
-        if (chain := _successors(o, f"onprem[{i}]", catalog, required))
-    } | {
-        c.id: chain
-        for i, c in enumerate(scenario.cloud)
-        if (chain := _successors(c, f"cloud[{i}]", catalog, required))
-    }
-    return ResolvedScenario(
-        scenario=scenario, onprem=tuple(onprem), cloud=tuple(cloud), successors=successors
+    successors = (
+        {
+            o.id: chain
+            for i, o in enumerate(scenario.onprem)
+            if o.id not in candidates
+            and (chain := _successors(o, f"onprem[{i}]", catalog, required))
+        }
+        | {o: found[0].successors for o, found in candidates.items() if found[0].successors}
+        | {
+            c.id: chain
+            for i, c in enumerate(scenario.cloud)
+            if (chain := _successors(c, f"cloud[{i}]", catalog, required))
+        }
     )
+    return ResolvedScenario(
+        scenario=scenario,
+        onprem=tuple(onprem),
+        cloud=tuple(cloud),
+        successors=successors,
+        candidates=candidates,
+    )
+
+
+AUTO_SERVER = "auto"
+
+
+def picks_server(opt: OnPremOption) -> bool:
+    """Whether sizing picks the option's hardware profile: ``server: auto``, or a stack with
+    no server and no hardware of its own."""
+    if opt.server == AUTO_SERVER:
+        return True
+    own = opt.server_price is not None and opt.storage_tb_per_server is not None
+    return opt.server is None and opt.stack is not None and not own
+
+
+def _candidates(
+    opt: OnPremOption, where: str, catalog: Catalog, required: tuple[str, ...]
+) -> tuple[Candidate, ...]:
+    """The option on every hardware profile of the catalog that resolves."""
+    out = []
+    for profile in catalog.servers:
+        chosen = opt.model_copy(update={"server": profile.id})
+        resolved = _resolve_onprem(chosen, where, catalog, [], required)
+        if resolved is not None:
+            out.append(
+                Candidate(option=resolved, successors=_successors(chosen, where, catalog, required))
+            )
+    return tuple(out)
 
 
 # Inline fields that price one plan and so do not carry over to the plan it moves to.

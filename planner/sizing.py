@@ -24,16 +24,19 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 __all__ = [
+    "DIMENSIONS",
     "DR_CODES",
     "REDUNDANCY_CODES",
     "Demand",
     "Fleet",
     "FloatArray",
     "Inputs",
+    "Sizing",
     "demand",
     "fleet",
     "fleet_of",
     "servers_needed",
+    "size",
     "users_by_year",
     "years",
 ]
@@ -129,10 +132,12 @@ class Demand:
     peak_msgs_per_s: FloatArray
     mailbox_gb: FloatArray  # average mailbox at the end of each year, GB
     storage_tb: FloatArray  # all mailboxes at the end of each year, TB
+    fetches_per_s: FloatArray  # client message fetches a second in the busiest hour (0: none)
+    sessions: FloatArray  # concurrent client sessions at the peak (0: none)
 
 
 def demand(org: Inputs, horizon: int) -> Demand:
-    """Users, messages a day, peak messages/s and storage for each year of the horizon."""
+    """Users, messages a day, peak messages/s, storage and client load for each year."""
     shape = (org.n, horizon)  # any input may vary by point, so every array is (N, H)
     users = np.broadcast_to(users_by_year(org, horizon), shape)
     per_day = users * (org.messages_sent_per_user_day + org.messages_received_per_user_day)
@@ -144,19 +149,90 @@ def demand(org: Inputs, horizon: int) -> Demand:
         peak_msgs_per_s=per_day * org.peak_factor / 86400.0,
         mailbox_gb=mailbox,
         storage_tb=users * mailbox / 1000.0,
+        fetches_per_s=users * org.get("client_fetches_per_user_hour", 0.0) / 3600.0,
+        sessions=users * org.get("client_sessions_per_user", 0.0),
     )
 
 
-def servers_needed(d: Demand, opt: Inputs) -> FloatArray:
-    """Servers in service each year, redundancy included; shape (N, H), at least ``copies``
-    (each copy of a mailbox lives on its own server)."""
+# What can set the server count, in the order a tie is named.
+DIMENSIONS = ("storage", "message_rate", "client_load", "copies")
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Servers each dimension needs (N, H), before spares; the servers in service with
+    spares; and each dimension's share of the fleet's capacity (NaN where not sized)."""
+
+    needed: dict[str, FloatArray]
+    servers: FloatArray
+    utilisation: dict[str, FloatArray]
+
+    def binding(self) -> FloatArray:
+        """Index into ``DIMENSIONS`` of what sets each year's count (the first on a tie)."""
+        stacked = np.stack([self.needed[k] for k in DIMENSIONS])
+        return np.asarray(np.argmax(stacked, axis=0), dtype=np.float64)
+
+
+def _ceil(x: FloatArray) -> FloatArray:
+    return np.asarray(np.ceil(np.nan_to_num(x, nan=0.0, posinf=0.0) - _EPS), dtype=np.float64)
+
+
+def size(d: Demand, opt: Inputs) -> Sizing:
+    """Servers by storage, message rate, client load and copies, spares added.
+
+    storage: mailboxes x (1 + index + retention overheads) x copies on usable TB x
+    (1 - filesystem overhead); client load: fetches/s and sessions against the server's
+    client capacity, and (where the stack gives per-mailbox figures, as Exchange does)
+    IOPS and memory per mailbox x copies against the server's disks and RAM. Each is at
+    the planned utilisation.
+    """
     util = opt.target_utilization
     copies = opt.get("copies", 1.0)
-    for_rate = np.ceil(d.peak_msgs_per_s / (opt.capacity_msgs_per_s * util) - _EPS)
-    for_storage = np.ceil(d.storage_tb * copies / (opt.storage_tb_per_server * util) - _EPS)
-    base = np.maximum(np.maximum(for_rate, for_storage), copies)
+    overhead = (
+        1.0 + opt.get("storage_index_overhead", 0.0) + opt.get("storage_retention_overhead", 0.0)
+    )
+    usable = opt.storage_tb_per_server * (1.0 - opt.get("storage_filesystem_overhead", 0.0))
+    data_tb = d.storage_tb * overhead * copies
+    fetch_cap = opt.get("client_capacity_fetches_per_s", np.nan) * util
+    session_cap = opt.get("client_capacity_sessions", np.nan) * util
+    iops_cap = opt.get("disks", 0.0) * opt.get("disk_iops", 0.0) * util
+    ram_cap = opt.get("ram_gb", 0.0) * 1024.0 * util
+    iops = d.users * opt.get("iops_per_mailbox", 0.0) * copies
+    ram = d.users * opt.get("ram_mb_per_mailbox", 0.0) * copies
+    with np.errstate(divide="ignore", invalid="ignore"):
+        client = np.maximum.reduce(
+            [
+                _ceil(d.fetches_per_s / fetch_cap),
+                _ceil(d.sessions / session_cap),
+                _ceil(np.where(iops > 0, iops / iops_cap, 0.0)),
+                _ceil(np.where(ram > 0, ram / ram_cap, 0.0)),
+            ]
+        )
+    needed = {
+        "storage": _ceil(data_tb / (usable * util)),
+        "message_rate": _ceil(d.peak_msgs_per_s / (opt.capacity_msgs_per_s * util)),
+        "client_load": client,
+        "copies": np.broadcast_to(copies, d.users.shape).astype(np.float64),
+    }
+    base = np.maximum(np.maximum.reduce(list(needed.values())), 1.0)
     code = opt.redundancy
-    return np.where(code == 2, base * 2.0, base + (code == 1))
+    servers = np.where(code == 2, base * 2.0, base + (code == 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        utilisation = {
+            "storage": data_tb / (servers * usable),
+            "message_rate": d.peak_msgs_per_s / (servers * opt.capacity_msgs_per_s),
+            "client_load": np.maximum(
+                np.nan_to_num(d.fetches_per_s / (servers * fetch_cap / util), nan=0.0),
+                np.nan_to_num(d.sessions / (servers * session_cap / util), nan=0.0),
+            ),
+        }
+    return Sizing(needed, np.asarray(servers, dtype=np.float64), utilisation)
+
+
+def servers_needed(d: Demand, opt: Inputs) -> FloatArray:
+    """Servers in service each year, spares included; shape (N, H), at least ``copies``
+    (each copy of a mailbox lives on its own server). See ``size``."""
+    return size(d, opt).servers
 
 
 def fleet(servers: FloatArray, refresh_years: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -90,9 +90,10 @@ class TestOnPremByHand:
         assert one_server.per_user_month("box") == pytest.approx(50343.40 / (100 * 4 * 12))
 
     def test_sizing_frame(self, one_server):
-        """The sizing frame carries demand and one server each year."""
+        """The sizing frame carries demand, one server each year and what sets the count:
+        1 TB on 4 TB at 50 % needs 1 server, as do copies; storage is named on the tie."""
         s = one_server.sizing
-        assert list(s.columns) == [
+        assert list(s.columns)[:8] == [
             "option",
             "year",
             "users",
@@ -103,6 +104,8 @@ class TestOnPremByHand:
             "servers",
         ]
         assert s["servers"].tolist() == [1, 1, 1, 1]
+        assert s["binding"].tolist() == ["storage"] * 4
+        assert s["storage_utilisation"].tolist() == pytest.approx([0.25] * 4)
         assert s["messages_per_day"].tolist() == [3000] * 4
         assert s["peak_msgs_per_s"].iloc[0] == pytest.approx(3000 * 2 / 86400)
         assert s["storage_tb"].tolist() == pytest.approx([1.0] * 4)

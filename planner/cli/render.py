@@ -13,7 +13,7 @@ from rich.table import Table
 
 from planner.evaluation import Evaluation
 from planner.freshness import Figure
-from planner.models import Catalog, Sourced
+from planner.models import Catalog, Sourced, SourcedText
 from planner.recommendation import headline, parity, ranked
 
 __all__ = [
@@ -128,14 +128,24 @@ def sizing_json(ev: Evaluation) -> dict[str, Any]:
                 "storage_tb": round(float(r["storage_tb"]), 4),
                 "capacity_msgs_per_s": float(r["capacity_msgs_per_s"]),
                 "servers": int(r["servers"]),
+                "server": r["server"],
+                "binding": r["binding"],
+                "utilisation": {
+                    k: None if pd.isna(r[f"{k}_utilisation"]) else round(r[f"{k}_utilisation"], 4)
+                    for k in ("storage", "message_rate", "client_load")
+                },
             }
             for r in rows.to_dict(orient="records")
         ]
         options.append(
             {
                 "id": o.id,
+                "server": o.server,
+                "server_picked": o.id in ev.resolved.candidates,
+                "copies": o.copies,
                 "capacity_source": o.capacity_source,
                 "capacity_kind": o.capacity_kind,
+                "capacity_indicative": o.capacity_indicative,
                 "years": years,
             }
         )
@@ -149,18 +159,24 @@ def sizing_tables(ev: Evaluation) -> list[Table | str]:
     out: list[Table | str] = []
     for o in ev.resolved.onprem:
         rows = ev.sizing[ev.sizing["option"] == o.id]
+        picked = " (picked: the lowest NPV)" if o.id in ev.resolved.candidates else ""
+        indicative = " (indicative: from a short run)" if o.capacity_indicative else ""
         t = Table(
             title=f"{o.id}: {o.label}",
             caption=(
-                f"capacity per server: {o.capacity_msgs_per_s:g} msgs/s ({o.capacity_source}); "
+                f"server profile {o.server}{picked}; capacity per server: "
+                f"{o.capacity_msgs_per_s:g} msgs/s ({o.capacity_source}){indicative}; "
                 f"target utilisation {o.target_utilization:.0%}, "
-                f"{o.storage_tb_per_server:g} TB per server, redundancy {o.redundancy}"
+                f"{o.storage_tb_per_server:g} TB per server, {o.copies} "
+                f"{'copy' if o.copies == 1 else 'copies'} of each mailbox, "
+                f"redundancy {o.redundancy}. " + ev.binding_sentence(o.id, ev.horizon)
             ),
             title_justify="left",
             caption_justify="left",
         )
         for col in ("year", "users", "messages/day", "peak msgs/s", "storage TB", "servers"):
             t.add_column(col, justify="right")
+        t.add_column("set by")
         for r in rows.itertuples():
             t.add_row(
                 str(r.year),
@@ -169,6 +185,7 @@ def sizing_tables(ev: Evaluation) -> list[Table | str]:
                 f"{r.peak_msgs_per_s:,.2f}",
                 f"{r.storage_tb:,.2f}",
                 str(r.servers),
+                str(r.binding).replace("_", " "),
             )
         out.append(t)
     return out
@@ -244,7 +261,7 @@ def catalog_tables(catalog: Catalog) -> list[Table]:
     for col in ("field", "value", "as of", "source"):
         defaults.add_column(col, overflow="fold")
     for name, fact in catalog.defaults:
-        if fact is None:
+        if not isinstance(fact, Sourced | SourcedText):
             continue
         value = fact.value if isinstance(fact.value, str) else _fmt(fact)
         defaults.add_row(name, value, fact.as_of, fact.source)
@@ -276,3 +293,156 @@ def stale_table(figures: list[Figure], days: int, day: dt.date) -> Table | str:
 def frame_csv(frame: pd.DataFrame) -> str:
     """A DataFrame as CSV text (no index)."""
     return str(frame.to_csv(index=False))
+
+
+# region #### mailplan bench ####
+# The bench commands' output: one result in full, and the list of saved results.
+
+from planner.bench.result import BenchmarkResult  # noqa: E402  (pure data, no harness)
+
+__all__ += ["bench_list_rows", "bench_list_table", "bench_result_view"]
+
+
+def bench_result_view(result: BenchmarkResult) -> list[Table | str]:
+    """One benchmark result for people: the summary, latency by phase, the capacity steps
+    (the last passing and first failing one named), errors and notes."""
+    from planner.bench.result import capacity_figure, measured_s
+
+    wl = result.workload
+    loop = (
+        f"open loop {wl.rate_msgs_per_s:g} msgs/s"
+        if wl.mode == "open"
+        else f"closed loop, {wl.concurrency} sessions"
+    )
+    size = f", {wl.size_kb:g} KB {wl.size_mix}" if result.protocol == "smtp" else ""
+    ident = f"result {result.id}: " if result.id is not None else ""
+    t = Table(
+        title=f"{ident}{result.protocol} {result.target} ({loop}{size}, {wl.workers} worker(s))",
+        title_justify="left",
+        show_header=False,
+    )
+    t.add_column("what")
+    t.add_column("value")
+    lat = result.latency_ms
+    t.add_row("messages ok / failed", f"{result.messages_ok:,} / {result.messages_failed:,}")
+    t.add_row("duration", f"{result.duration_s:.2f} s (after {wl.warmup_s:g} s warm-up)")
+    t.add_row("throughput", f"{result.msgs_per_s:,.1f} msgs/s, {result.mb_per_s:,.2f} MB/s")
+    t.add_row(
+        f"latency {result.latency_phase} (ms)",
+        f"p50 {lat.p50:g}  p90 {lat.p90:g}  p99 {lat.p99:g}  max {lat.max:g}",
+    )
+    search = result.capacity_search
+    figure = capacity_figure(result)
+    if search is not None or figure is not None:
+        how = (
+            f" at p99 {search.phase} <= {search.slo_p99_ms:g} ms"
+            if search is not None
+            else " (closed-loop throughput)"
+        )
+        t.add_row("capacity", ("not found" if figure is None else f"{figure:,.1f} msgs/s") + how)
+    if result.indicative:
+        t.add_row(
+            "indicative",
+            f"yes: {measured_s(result):.1f} s measured, under the {result.min_measured_s:g} s "
+            "a capacity figure needs",
+        )
+    if result.spread is not None:
+        s = result.spread
+        values = ", ".join("none" if v is None else f"{v:,.1f}" for v in s.values)
+        rel = "" if s.relative is None else f", spread {s.relative:.1%} of the median"
+        t.add_row(f"{result.repeat} runs ({s.figure})", f"{values}: median run shown{rel}")
+    if search is not None:
+        passed, failed = (
+            search.step_at(search.last_pass_msgs_per_s),
+            search.step_at(search.first_fail_msgs_per_s),
+        )
+        t.add_row(
+            "last pass",
+            "none" if passed is None else f"{passed.offered_msgs_per_s:,.1f} msgs/s offered",
+        )
+        t.add_row(
+            "first fail",
+            "none"
+            if failed is None
+            else f"{failed.offered_msgs_per_s:,.1f} msgs/s offered: {failed.reason}",
+        )
+        t.add_row("stopped because", search.stop_reason)
+    env = result.environment
+    t.add_row("machine", env.summary())
+    if env.server_banner or env.server_label:
+        t.add_row("server", env.server_label or env.server_banner or "")
+    out: list[Table | str] = [t]
+    phases = Table(title="latency by phase (ms)", title_justify="left")
+    for col in ("phase", "count", "p50", "p90", "p99", "max"):
+        phases.add_column(col, justify="left" if col == "phase" else "right")
+    for name, p in result.phases.items():
+        phases.add_row(name, f"{p.count:,}", f"{p.p50:g}", f"{p.p90:g}", f"{p.p99:g}", f"{p.max:g}")
+    out.append(phases)
+    if search is not None:
+        steps = Table(title="capacity steps", title_justify="left")
+        for col in ("offered msgs/s", "achieved", "p99 ms", "errors", "seconds", "verdict"):
+            steps.add_column(col, justify="right")
+        for st in search.steps:
+            steps.add_row(
+                f"{st.offered_msgs_per_s:,.1f}",
+                f"{st.achieved_msgs_per_s:,.1f}",
+                "-" if st.p99_ms is None else f"{st.p99_ms:g}",
+                f"{st.error_rate:.2%}",
+                "-" if st.measured_s is None else f"{st.measured_s:g}",
+                "pass" if st.passed else st.reason,
+            )
+        out.append(steps)
+    if result.errors:
+        out.append("errors: " + ", ".join(f"{k}: {v:,}" for k, v in result.errors.items()))
+    out.extend(f"note: {note}" for note in result.notes)
+    return out
+
+
+def bench_list_rows(results: list[BenchmarkResult]) -> list[dict[str, Any]]:
+    """``mailplan bench list --format json``: one object per saved result; the capacity is
+    the figure ``bench apply`` would use (:func:`planner.bench.result.capacity_figure`)."""
+    from planner.bench.result import capacity_figure
+
+    return [
+        {
+            "id": r.id,
+            "created_at": r.created_at.isoformat(),
+            "protocol": r.protocol,
+            "target": r.target,
+            "mode": r.mode,
+            "size_kb": r.workload.size_kb,
+            "msgs_per_s": r.msgs_per_s,
+            "p99_ms": r.latency_ms.p99,
+            "capacity_msgs_per_s": capacity_figure(r),
+            "indicative": r.indicative,
+            "repeat": r.repeat,
+        }
+        for r in results
+    ]
+
+
+def bench_list_table(results: list[BenchmarkResult]) -> Table:
+    """``mailplan bench list``: saved results, oldest first; an indicative capacity is
+    marked ``(indicative)``."""
+    t = Table(title=f"{len(results)} saved result(s)", title_justify="left")
+    right = {"id", "msgs/s", "p99 ms", "capacity"}
+    for col in ("id", "created (UTC)", "protocol", "target", "mode", "size", "msgs/s", "p99 ms"):
+        t.add_column(col, justify="right" if col in right else "left")
+    t.add_column("capacity", justify="right")
+    for row, r in zip(bench_list_rows(results), results, strict=True):
+        cap = row["capacity_msgs_per_s"]
+        t.add_row(
+            str(r.id),
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            r.protocol,
+            r.target,
+            "capacity search" if r.capacity_search is not None else r.mode,
+            f"{r.workload.size_kb:g} KB" if r.protocol == "smtp" else "-",
+            f"{r.msgs_per_s:,.1f}",
+            f"{r.latency_ms.p99:g}",
+            "-" if cap is None else f"{cap:,.1f}" + (" (indicative)" if r.indicative else ""),
+        )
+    return t
+
+
+# endregion

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from planner.evaluation import Evaluation
 from planner.ranges import split_path
-from planner.sizing import FloatArray, Inputs, demand
+from planner.sizing import FloatArray, demand
 
 __all__ = ["Batch", "batch_costs", "yearly_costs"]
 
@@ -61,7 +61,7 @@ def batch_costs(ev: Evaluation, values: Mapping[str, FloatArray]) -> Batch:
             mig[name] = column
         elif option_id is not None:
             per_option.setdefault(option_id, {})[name] = column
-    org_inputs = Inputs.of(ev.scenario.organization, **org)
+    org_inputs = ev.organization_inputs(**org)
     esc_inputs = ev.escalation_inputs(**esc)
     d = demand(org_inputs, ev.horizon)
     costed = ev.costs_all(org_inputs, esc_inputs, d, ev.scenario_terms(**mig), per_option)

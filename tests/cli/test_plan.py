@@ -148,19 +148,26 @@ class TestSize:
             "storage_tb",
             "capacity_msgs_per_s",
             "servers",
+            "server",
+            "binding",
+            "utilisation",
         }
+        assert first["years"][0]["binding"] == "storage"
+        assert set(first["years"][0]["utilisation"]) == {"storage", "message_rate", "client_load"}
 
     def test_csv(self, default_path):
         """size --format csv is the sizing frame."""
         r = mailplan("size", default_path, "--format", "csv")
         assert r.stdout.splitlines()[0] == (
-            "option,year,users,messages_per_day,peak_msgs_per_s,storage_tb,capacity_msgs_per_s,servers"
+            "option,year,users,messages_per_day,peak_msgs_per_s,storage_tb,capacity_msgs_per_s,servers,"
+            "server,binding,storage_utilisation,message_rate_utilisation,client_load_utilisation"
         )
 
     def test_table(self, default_path):
         """The table says where the capacity figure came from."""
         r = mailplan("size", default_path)
         assert "capacity per server: 100 msgs/s (catalog: smb-1u" in r.stdout
+        assert "Year 5: 4 servers, set by storage" in " ".join(r.stdout.split())
 
 
 class TestCatalogAndSchema:
