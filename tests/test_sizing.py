@@ -181,3 +181,127 @@ class TestCapacitySources:
         s = make_scenario(onprem=[{"id": "pd", "stack": "postfix-dovecot", "server": "smb-1u"}])
         with pytest.raises(ScenarioError, match="no on-prem option 'x' \\(on-prem options: pd\\)"):
             with_capacity(s, "x", 1, "manual")
+
+
+# A standalone option whose hardware comes from a profile; nothing else from the catalog
+# matters to the server count.
+SIZED = {
+    "id": "box",
+    "target_utilization": 0.5,
+    "redundancy": "none",
+    "copies": 2,
+    "storage_index_overhead": 0.1,
+    "storage_retention_overhead": 0.1,
+    "storage_filesystem_overhead": 0.0,
+}
+
+
+def _profiles(catalog):
+    """The bundled catalog with two hand-checkable profiles: 'small', 2 x 4 TB in RAID 1
+    (4 TB usable) at 4,000 USD, and 'big', 8 x 4 TB in RAID 6 (24 TB) at 9,000 USD."""
+    from planner.models import Sourced
+
+    src = "https://www.dell.com/en-us/shop/servers-storage-and-networking/sf/poweredge"
+
+    def fact(v):
+        return Sourced(value=v, source=src, as_of="2026-12-01")
+
+    base = catalog.servers[0]
+    small = base.model_copy(
+        update={
+            "id": "small",
+            "server_price": fact(4000),
+            "storage_tb_per_server": None,
+            "disks": fact(2),
+            "disk_tb": fact(4),
+            "raid": "raid1",
+            "capacity_msgs_per_s": fact(100),
+        }
+    )
+    big = small.model_copy(
+        update={"id": "big", "server_price": fact(9000), "disks": fact(8), "raid": "raid6"}
+    )
+    return catalog.model_copy(update={"servers": [small, big]})
+
+
+class TestProfilesCopiesOverheads:
+    def test_usable_tb_after_raid(self, catalog):
+        """Usable TB: RAID 1 keeps half of 2 x 4 TB (4), RAID 6 all but two of 8 x 4 TB (24)."""
+        cat = _profiles(catalog)
+        assert [s.usable_tb() for s in cat.servers] == [4.0, 24.0]
+
+    def test_pick_copies_and_overheads_by_hand(self, catalog):
+        """600 users x 10 GB = 6 TB, x (1 + 0.1 index + 0.1 retention) x 2 copies = 14.4 TB.
+        small: 14.4 / (4 TB x 0.5) = 7.2 -> 8 servers (32,000 USD); big: 14.4 / (24 x 0.5)
+        = 1.2 -> 2 servers (18,000 USD). Sizing picks big, bound by storage at 14.4 / 48 TB."""
+        cat = _profiles(catalog)
+        scenario = make_scenario(
+            organization={"users": 600, "mailbox_gb_per_user": 10},
+            onprem=[
+                {**SIZED, "server": "auto"},
+                {**SIZED, "id": "pinned", "server": "small"},
+            ],
+            cloud=[],
+        )
+        ev = evaluate(scenario, cat)
+        picked = ev.option("box")
+        assert picked.server == "big"
+        assert ev.servers["box"].tolist() == [2, 2, 2]
+        assert ev.servers["pinned"].tolist() == [8, 8, 8]
+        assert ev.npv("box") < ev.npv("pinned")
+        rows = ev.sizing[ev.sizing["option"] == "box"]
+        assert rows["binding"].tolist() == ["storage"] * 3
+        assert rows["storage_utilisation"].tolist() == pytest.approx([14.4 / 48] * 3)
+        assert ev.binding_sentence("box", 3).startswith(
+            "Year 3: 2 servers, set by storage (14.4 of 48 TB)"
+        )
+
+
+class TestClientLoad:
+    def test_heavy_imap_users_are_set_by_client_load(self):
+        """1,000 users fetching 600 messages an hour = 166.7 fetches/s; a server serves 50 at
+        most, 35 at 70 % utilisation: ceil(166.7 / 35) = 5 servers, more than storage (1 TB on
+        10 TB) or the message rate need, so client load sets the count."""
+        box = {
+            "id": "box",
+            "server_price": 5000,
+            "capacity_msgs_per_s": 500,
+            "storage_tb_per_server": 10,
+            "client_capacity_fetches_per_s": 50,
+            "redundancy": "none",
+            "target_utilization": 0.7,
+        }
+        ev = evaluate(
+            make_scenario(
+                organization={
+                    "users": 1000,
+                    "mailbox_gb_per_user": 1,
+                    "client_fetches_per_user_hour": 600,
+                },
+                onprem=[box],
+                cloud=[],
+            )
+        )
+        rows = ev.sizing
+        assert rows["servers"].tolist() == [5, 5, 5]
+        assert rows["binding"].tolist() == ["client_load"] * 3
+        assert rows["client_load_utilisation"].iloc[0] == pytest.approx(
+            1000 * 600 / 3600 / (5 * 50)
+        )
+
+    def test_without_client_figures_client_load_sets_nothing(self):
+        """Without a user profile or fetch rate, client load needs no server (today's sizing)."""
+        ev = evaluate(
+            make_scenario(
+                onprem=[
+                    {
+                        "id": "box",
+                        "server_price": 1,
+                        "capacity_msgs_per_s": 500,
+                        "storage_tb_per_server": 10,
+                    }
+                ],
+                cloud=[],
+            )
+        )
+        assert ev.sizing["client_load_utilisation"].tolist() == [0, 0, 0]
