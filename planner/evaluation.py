@@ -558,6 +558,8 @@ class Evaluation:
                     f"moves to {labels.get(move.to_id, move.to_id)} in year {move.year}: "
                     + "; ".join(move.details)
                 )
+        if isinstance(option, ResolvedOnPrem):
+            out += list(option.notes)
         if self._current_past_support(option):
             out.append(
                 f"runs today; support ends or ended on {option.end_of_life}: shown as the "

@@ -136,6 +136,7 @@ class ResolvedOnPrem(_Frozen):
     disks: float = 0.0
     disk_iops: float = 0.0
     ram_gb: float = 0.0
+    notes: tuple[str, ...] = ()  # how the inputs were read, for the option's warnings
     properties: tuple[str, ...]
     end_of_life: str | None
     upgrade_to: str | None = None
@@ -437,6 +438,11 @@ def _resolve_onprem(
         values["helpdesk_hourly_cost"], provenance["helpdesk_hourly_cost"] = rate, prov
     values["dr"] = opt.dr or "none"
     values["copies"] = opt.copies or 1
+    notes: tuple[str, ...] = ()
+    if values.get("redundancy") == "2n":  # a second copy of every mailbox, not a spare
+        values["redundancy"] = "none"
+        values["copies"] = max(int(values["copies"]), 2)  # type: ignore[call-overload]
+        notes = ("redundancy: 2n is read as copies: 2 (a second copy of every mailbox)",)
     # Space: per rack unit where that price is known (inline, or from the catalog unless the
     # older per-server price is set inline), else per server.
     per_u = provenance["rack_per_u_month"]
@@ -508,6 +514,7 @@ def _resolve_onprem(
         capacity_source=source,
         capacity_kind=kind,
         capacity_indicative=bool(opt.capacity_indicative),
+        notes=notes,
         properties=properties,
         end_of_life=eol,
         upgrade_to=stack.upgrade_to if stack is not None else None,

@@ -305,3 +305,14 @@ class TestClientLoad:
             )
         )
         assert ev.sizing["client_load_utilisation"].tolist() == [0, 0, 0]
+
+
+def test_2n_is_read_as_two_copies():
+    """redundancy: 2n means a second copy of every mailbox now: copies 2, no spare, and a
+    one-line warning says so."""
+    box = {"id": "box", "server_price": 1, "capacity_msgs_per_s": 500, "storage_tb_per_server": 10}
+    ev = evaluate(make_scenario(onprem=[{**box, "redundancy": "2n"}], cloud=[]))
+    option = ev.option("box")
+    assert (option.copies, option.redundancy) == (2, "none")
+    warnings = ev.comparison.options[0].warnings
+    assert "redundancy: 2n is read as copies: 2 (a second copy of every mailbox)" in warnings
