@@ -200,6 +200,8 @@ def size(d: Demand, opt: Inputs) -> Sizing:
     iops = d.users * opt.get("iops_per_mailbox", 0.0) * copies
     ram = d.users * opt.get("ram_mb_per_mailbox", 0.0) * copies
     with np.errstate(divide="ignore", invalid="ignore"):
+        storage = _ceil(data_tb / (usable * util))
+        rate = _ceil(d.peak_msgs_per_s / (opt.capacity_msgs_per_s * util))
         client = np.maximum.reduce(
             [
                 _ceil(d.fetches_per_s / fetch_cap),
@@ -209,8 +211,8 @@ def size(d: Demand, opt: Inputs) -> Sizing:
             ]
         )
     needed = {
-        "storage": _ceil(data_tb / (usable * util)),
-        "message_rate": _ceil(d.peak_msgs_per_s / (opt.capacity_msgs_per_s * util)),
+        "storage": storage,
+        "message_rate": rate,
         "client_load": client,
         "copies": np.broadcast_to(copies, d.users.shape).astype(np.float64),
     }

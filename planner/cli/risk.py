@@ -117,7 +117,7 @@ def sensitivity_tables(sens: Sensitivity) -> list[Table | str]:
     ]
     if not s.inputs:
         out.append("The scenario has no ranges: nothing to swing.")
-        return out
+        return out + flip_lines(sens)
     moving = [r for r in s.inputs if r.swing > 0]
     still = [r.input for r in s.inputs if r.swing == 0]
     t = Table(title="Inputs by swing of the NPV gap", title_justify="left")
@@ -142,7 +142,22 @@ def sensitivity_tables(sens: Sensitivity) -> list[Table | str]:
         out.append(t)
     if still:
         out.append(f"No effect on this pair: {', '.join(still)}.")
-    return out
+    return out + flip_lines(sens)
+
+
+def flip_lines(sens: Sensitivity, top: int = 5) -> list[str]:
+    """The nearest flip points as sentences."""
+    ev = sens.evaluation
+    flips = [f for f in sens.flip_points if f.flips_at is not None][:top]
+    if ev.cheapest is None:
+        return []
+    if not flips:
+        return [f"No input changes the cheapest option ({ev.cheapest}) within its search range."]
+    label = ev.option(ev.cheapest).label
+    return [
+        "Where the answer flips (nearest first):\n"
+        + "\n".join(f"  - {f.sentence(label)}" for f in flips)
+    ]
 
 
 @app.command()

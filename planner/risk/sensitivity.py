@@ -22,6 +22,7 @@ from planner.errors import PlannerError
 from planner.evaluation import Evaluation, evaluate
 from planner.models import Catalog, Scenario
 from planner.risk.batch import batch_costs
+from planner.risk.flips import FlipPoint, flip_points
 from planner.risk.simulate import RangedInput, ranged_input
 
 __all__ = ["MEASURE", "Sensitivity", "SensitivitySummary", "Swing", "default_pair", "sensitivity"]
@@ -58,6 +59,7 @@ class SensitivitySummary(_Frozen):
     cloud_npv: float
     base: float  # the gap in the typical case
     inputs: list[Swing]
+    flip_points: list[FlipPoint] = []  # where the cheapest option changes, nearest first
 
 
 def default_pair(ev: Evaluation) -> tuple[str, str]:
@@ -170,7 +172,13 @@ class Sensitivity:
             cloud_npv=round(float(self.cloud_npvs[0]), 2),
             base=round(self.base, 2),
             inputs=self.swings,
+            flip_points=self.flip_points,
         )
+
+    @cached_property
+    def flip_points(self) -> list[FlipPoint]:
+        """Every input's flip point (``planner.risk.flips``), nearest first."""
+        return flip_points(self.evaluation)
 
 
 def sensitivity(
