@@ -6,6 +6,10 @@ Pure apart from :func:`write_scenario_atomically`; used by ``mailplan bench appl
 Which option: the one named; when none is named and the scenario has exactly one
 on-prem option, that one; otherwise it is an error, because a capacity measured for one
 stack (say Postfix) says nothing about another (say Exchange) in the same scenario.
+
+A result measured for less than its minimum (``indicative``) is refused by
+:func:`require_trusted` unless the caller was told to accept it (``--indicative``, the
+dashboard's checkbox); accepted, it is written with ``capacity_indicative: true``.
 """
 
 from __future__ import annotations
@@ -14,13 +18,24 @@ import os
 import tempfile
 from pathlib import Path
 
-from planner.bench.result import BenchmarkResult, capacity_from_benchmark, load_result_json
+from planner.bench.result import (
+    BenchmarkResult,
+    capacity_from_benchmark,
+    load_result_json,
+    measured_s,
+)
 from planner.catalog import dump_scenario
 from planner.errors import BenchmarkError
 from planner.models import Scenario
 from planner.resolution import with_capacity
 
-__all__ = ["apply_capacity", "choose_option", "load_result_ref", "write_scenario_atomically"]
+__all__ = [
+    "apply_capacity",
+    "choose_option",
+    "load_result_ref",
+    "require_trusted",
+    "write_scenario_atomically",
+]
 
 
 def choose_option(scenario: Scenario, option_id: str | None, flag: str = "--option") -> str:
@@ -43,11 +58,35 @@ def choose_option(scenario: Scenario, option_id: str | None, flag: str = "--opti
     )
 
 
+def require_trusted(
+    result: BenchmarkResult,
+    *,
+    indicative_ok: bool,
+    accept: str = "pass --indicative to use it as an indicative figure",
+) -> None:
+    """BenchmarkError (one line) when ``result`` gives no capacity figure at all, or when it
+    is indicative (measured for less than its minimum) and the caller did not accept that;
+    the line then ends with ``accept``, how to accept it anyway."""
+    capacity_from_benchmark(result)
+    if not result.indicative or indicative_ok:
+        return
+    name = f"result {result.id}" if result.id is not None else "result"
+    what = "its shortest capacity step measured" if result.capacity_search else "measured"
+    raise BenchmarkError(
+        f"{name}: {what} {measured_s(result):.1f} s, under the {result.min_measured_s:g} s "
+        f"a capacity figure needs; run longer, or {accept}"
+    )
+
+
 def apply_capacity(scenario: Scenario, result: BenchmarkResult, option_id: str) -> Scenario:
     """A copy of ``scenario`` whose option ``option_id`` uses the measured capacity, with a
-    ``capacity_source`` that starts with ``benchmark`` and names the result."""
+    ``capacity_source`` that starts with ``benchmark`` and names the result,
+    ``capacity_origin: benchmark`` and ``capacity_indicative`` as the result says.
+    (Whether an indicative result may be used is :func:`require_trusted`'s question.)"""
     capacity, source = capacity_from_benchmark(result)
-    return with_capacity(scenario, option_id, capacity, source)
+    return with_capacity(
+        scenario, option_id, capacity, source, origin="benchmark", indicative=result.indicative
+    )
 
 
 def load_result_ref(ref: str, db: str | Path | None = None) -> BenchmarkResult:

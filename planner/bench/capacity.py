@@ -11,7 +11,10 @@ offered rate, with a short warm-up. A step passes when
 
 The rate grows by ``step_factor`` from ``start_rate`` until a step fails (or
 ``max_rate`` / ``max_steps``), then ``refine_steps`` bisections between the last pass and
-the first failure narrow it. The capacity is the highest offered rate that passed.
+the first failure narrow it. The capacity is the highest offered rate that passed; the
+result names it (``last_pass_msgs_per_s``) and the lowest failing rate above it
+(``first_fail_msgs_per_s``). Each step records its measured seconds, so a search whose
+steps are shorter than :data:`planner.bench.result.MIN_MEASURED_S` is marked indicative.
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ import math
 from dataclasses import dataclass
 
 from planner.bench.progress import ProgressCallback, ProgressSnapshot
-from planner.bench.result import BenchmarkResult, CapacitySearch, CapacityStep
-from planner.bench.runner import run
+from planner.bench.result import MIN_MEASURED_S, BenchmarkResult, CapacitySearch, CapacityStep
+from planner.bench.runner import measured_window_s, run
 from planner.bench.targets import Target
 from planner.bench.workload import Workload
 
-__all__ = ["KEEP_UP", "CapacityPlan", "judge", "search"]
+__all__ = ["KEEP_UP", "MAX_IN_FLIGHT", "CapacityPlan", "judge", "search"]
 
 KEEP_UP = 0.9
 """A step fails when messages complete at less than this share of the offered rate."""
+MAX_IN_FLIGHT = 5000
+"""Open sessions a step allows at once: well above what a server that keeps up needs,
+so a server that falls behind shows as latency, not as client-side refusals."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,17 @@ class CapacityPlan:
     step_factor: float = 1.5
     max_rate: float = 20_000.0
     max_steps: int = 12
-    step_duration_s: float = 5.0
+    step_duration_s: float = MIN_MEASURED_S
     step_warmup_s: float = 1.0
     refine_steps: int = 2
+    max_in_flight: int = MAX_IN_FLIGHT
 
 
-def judge(result: BenchmarkResult, offered: float, plan: CapacityPlan) -> CapacityStep:
-    """Whether one step met the targets, and why not."""
+def judge(
+    result: BenchmarkResult, offered: float, plan: CapacityPlan, measured: float | None = None
+) -> CapacityStep:
+    """Whether one step met the targets, and why not; ``measured`` is the step's measured
+    seconds (its result's duration when not given)."""
     lat = result.latency_ms
     p99 = lat.p99 if lat.count else None
     arrival_rate = result.messages_started / plan.step_duration_s
@@ -71,6 +81,7 @@ def judge(result: BenchmarkResult, offered: float, plan: CapacityPlan) -> Capaci
         error_rate=round(result.error_rate, 5),
         passed=passed,
         reason=reason,
+        measured_s=round(result.duration_s if measured is None else measured, 3),
     )
 
 
@@ -102,10 +113,11 @@ def search(
                 "duration_s": plan.step_duration_s,
                 "warmup_s": plan.step_warmup_s,
                 "messages": None,
+                "max_in_flight": plan.max_in_flight,
             }
         )
         r = run(target, wl, progress=relay, probe_first=not steps)
-        verdict = judge(r, rate, plan)
+        verdict = judge(r, rate, plan, measured_window_s(r, wl))
         steps.append(verdict)
         results[rate] = r
         return verdict.passed
@@ -155,6 +167,8 @@ def search(
                 size_kb=workload.size_kb,
                 steps=steps,
                 stop_reason=stop,
+                last_pass_msgs_per_s=None if best is None else round(best, 2),
+                first_fail_msgs_per_s=None if failed is None else round(failed, 2),
             ),
             "notes": notes,
         }

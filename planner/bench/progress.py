@@ -70,6 +70,11 @@ class RichProgress:
     ) -> None:
         self._progress.stop()
 
+    def phase(self, text: str) -> None:
+        """Show what the benchmark is doing between snapshots (``starting the reference
+        server``, ``run 2/3: loading ...``)."""
+        self._progress.update(self._task, status=text)
+
     def __call__(self, snap: ProgressSnapshot) -> None:
         """Show one snapshot."""
         p99 = "-" if snap.p99_ms is None else f"{snap.p99_ms:.1f} ms"

@@ -5,23 +5,29 @@ the dashboard and ``mailplan size --capacity-from`` read results without loading
 harness. :func:`capacity_from_benchmark` is where a result becomes a sizing input:
 ``(capacity_msgs_per_s, capacity_source)``, the source starting with the word
 ``benchmark`` (what :func:`planner.resolution.capacity_kind` looks for).
+
+A capacity figure needs :data:`MIN_MEASURED_S` of measurement after warm-up (a
+closed-loop run, or every step of a capacity search); a shorter result carries
+``indicative: true``, and its source says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import platform
 import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.catalog import format_validation_error, read_document
 from planner.errors import BenchmarkError, ScenarioError
 
 __all__ = [
+    "MIN_MEASURED_S",
     "SCHEMA_VERSION",
     "BenchmarkResult",
     "CapacitySearch",
@@ -29,15 +35,22 @@ __all__ = [
     "Environment",
     "LatencySummary",
     "SecondSample",
+    "Spread",
     "WorkloadSummary",
+    "capacity_figure",
     "capacity_from_benchmark",
     "capture_environment",
     "is_loopback",
     "load_result_json",
+    "measured_s",
     "parse_result",
 ]
 
 SCHEMA_VERSION = 1
+MIN_MEASURED_S = 30.0
+"""Seconds of measurement after warm-up a capacity figure needs (a closed-loop run, or
+each capacity step); a shorter run's figure is indicative only. A benchmark plan may
+lower it (tests do), and the result then says which minimum it was held to."""
 
 
 class _Model(BaseModel):
@@ -118,6 +131,9 @@ class CapacityStep(_Model):
     error_rate: float
     passed: bool
     reason: str
+    measured_s: float | None = Field(
+        None, ge=0, description="Seconds of offered load after the step's warm-up."
+    )
 
 
 class CapacitySearch(_Model):
@@ -129,6 +145,33 @@ class CapacitySearch(_Model):
     size_kb: float
     steps: list[CapacityStep]
     stop_reason: str
+    last_pass_msgs_per_s: float | None = Field(
+        None, description="Offered rate of the highest step that passed (the capacity)."
+    )
+    first_fail_msgs_per_s: float | None = Field(
+        None, description="Offered rate of the lowest step that failed above it, if any."
+    )
+
+    def step_at(self, rate: float | None) -> CapacityStep | None:
+        """The step that offered ``rate`` msgs/s (None for None or no such step)."""
+        if rate is None:
+            return None
+        return next((s for s in self.steps if math.isclose(s.offered_msgs_per_s, rate)), None)
+
+
+class Spread(_Model):
+    """How the figure of K repeated runs varied: each run's value and their range.
+
+    ``figure`` names what was compared: the capacity search's ``capacity_msgs_per_s``, or
+    ``msgs_per_s`` for a plain run. ``relative`` is (max - min) / median.
+    """
+
+    figure: Literal["capacity_msgs_per_s", "msgs_per_s"]
+    values: list[float | None] = Field(description="Each run's figure, in run order.")
+    min: float | None
+    median: float | None
+    max: float | None
+    relative: float | None
 
 
 class BenchmarkResult(_Model):
@@ -167,12 +210,63 @@ class BenchmarkResult(_Model):
     workload: WorkloadSummary
     environment: Environment
     notes: list[str] = Field(default_factory=list)
+    repeat: int = Field(1, ge=1, description="Runs made; this result is the median one.")
+    spread: Spread | None = Field(None, description="How the repeated runs varied.")
+    indicative: bool = Field(
+        False,
+        description="Measured for less than the minimum (min_measured_s), so its capacity "
+        "figure is indicative only. Derived from the durations when not given.",
+    )
+    min_measured_s: float = Field(
+        MIN_MEASURED_S, ge=0, description="The minimum measured time the run was held to."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_length(cls, data: Any) -> Any:
+        """A result that does not say whether it is indicative (older files, single runs
+        made without a plan) is judged by its measured time against the minimum."""
+        if isinstance(data, dict) and data.get("indicative") is None:
+            least = _least_measured_s(data)
+            floor = data.get("min_measured_s", MIN_MEASURED_S)
+            if isinstance(least, int | float) and isinstance(floor, int | float):
+                data = {**data, "indicative": least < floor}
+        return data
 
     @property
     def error_rate(self) -> float:
         """Failed messages over messages that finished."""
         done = self.messages_ok + self.messages_failed
         return self.messages_failed / done if done else 0.0
+
+
+def _least_measured_s(data: dict[str, Any]) -> Any:
+    """The shortest measured part of raw result data: each capacity step's measured time
+    (the result's duration for steps that do not say), else the run's duration."""
+    duration = data.get("duration_s")
+    search = data.get("capacity_search")
+    steps: Any = search.steps if isinstance(search, CapacitySearch) else None
+    if isinstance(search, dict):
+        steps = search.get("steps")
+    if not steps:
+        return duration
+    times: list[Any] = []
+    for step in steps:
+        t = step.measured_s if isinstance(step, CapacityStep) else step.get("measured_s")
+        times.append(duration if t is None else t)
+    numbers = [t for t in times if isinstance(t, int | float)]
+    return min(numbers) if len(numbers) == len(times) else None
+
+
+def measured_s(result: BenchmarkResult) -> float:
+    """Seconds of measurement behind the result's figure: the shortest capacity step, or
+    the run's duration."""
+    if result.capacity_search is not None and result.capacity_search.steps:
+        return min(
+            result.duration_s if s.measured_s is None else s.measured_s
+            for s in result.capacity_search.steps
+        )
+    return result.duration_s
 
 
 def parse_result(data: Any, *, name: str = "result") -> BenchmarkResult:
@@ -195,12 +289,25 @@ def load_result_json(path: str | Path) -> BenchmarkResult:
     return parse_result(data, name=str(path))
 
 
+def capacity_figure(result: BenchmarkResult) -> float | None:
+    """The result's capacity figure as the sizing would use it, or None when it gives none:
+    a capacity search's figure, or a closed-loop SMTP run's throughput."""
+    if result.protocol != "smtp":
+        return None
+    if result.capacity_search is not None:
+        return result.capacity_msgs_per_s
+    if result.mode == "closed" and result.msgs_per_s > 0:
+        return result.msgs_per_s
+    return None
+
+
 def capacity_from_benchmark(result: BenchmarkResult) -> tuple[float, str]:
     """``(capacity_msgs_per_s, capacity_source)`` for the sizing model.
 
-    The capacity is the capacity search's figure, or the throughput of a closed-loop SMTP
-    run (the server at full load). Open-loop runs at one fixed rate and POP3/IMAP runs
-    say nothing about how many messages a server accepts, so they raise BenchmarkError.
+    The capacity is :func:`capacity_figure`; open-loop runs at one fixed rate and
+    POP3/IMAP runs say nothing about how many messages a server accepts, so they raise
+    BenchmarkError. The source names the result, the workload and the machine, and says
+    ``indicative`` first when the run was too short to rely on.
     """
     name = f"result {result.id}" if result.id is not None else "result"
     if result.protocol != "smtp":
@@ -213,22 +320,27 @@ def capacity_from_benchmark(result: BenchmarkResult) -> tuple[float, str]:
                 f"{name}: the capacity search found no rate that met the target "
                 f"({result.capacity_search.stop_reason})"
             )
-        capacity = result.capacity_msgs_per_s
         how = f"p99 {result.capacity_search.phase} <= {result.capacity_search.slo_p99_ms:g} ms"
     elif result.mode == "closed":
-        capacity = result.msgs_per_s
         how = f"closed loop, {result.workload.concurrency} sessions"
     else:
         raise BenchmarkError(
             f"{name}: an open-loop run at one fixed rate is not a capacity figure; "
             "use 'mailplan bench capacity' or a closed-loop run"
         )
-    if not capacity > 0:
+    capacity = capacity_figure(result)
+    if capacity is None or not capacity > 0:
         raise BenchmarkError(f"{name}: no message was accepted, so there is no capacity")
     wl = result.workload
     size = f"{wl.size_kb:g} KB" + (" mix" if wl.size_mix != "fixed" else "")
     server = result.environment.server_label or result.environment.server_banner or result.target
     label = f"benchmark {result.id}" if result.id is not None else "benchmark"
+    if result.indicative:
+        label += (
+            f", indicative ({measured_s(result):.1f} s measured, under {result.min_measured_s:g} s)"
+        )
+    if result.spread is not None and result.spread.relative is not None:
+        how += f", median of {result.repeat} runs (spread {result.spread.relative:.0%})"
     source = (
         f"{label}: {result.created_at.date().isoformat()}, smtp {size}, {how}, "
         f"{result.environment.summary()}, server {server}"

@@ -56,7 +56,7 @@ from planner.bench.transport import (
 from planner.bench.workload import MessageFactory, Workload
 from planner.errors import BenchmarkError
 
-__all__ = ["WorkerPlan", "probe", "run", "run_loop"]
+__all__ = ["WorkerPlan", "measured_window_s", "probe", "run", "run_loop"]
 
 T = TypeVar("T")
 _now = time.perf_counter
@@ -524,6 +524,18 @@ def _summary(wl: Workload, target: Target) -> WorkloadSummary:
         if wl.protocol == "pop3"
         else None,
     )
+
+
+def measured_window_s(result: BenchmarkResult, workload: Workload) -> float:
+    """Seconds the server was under measured load: the whole ``duration_s`` window when
+    the time bound (not the message count) ended the run, since the load was offered for
+    all of it even if the last arrival finished a little before its end; else the
+    measured duration."""
+    budget = workload.message_budget
+    done = result.messages_ok + result.messages_failed
+    if workload.duration_s is not None and (budget is None or done < budget):
+        return round(max(result.duration_s, workload.duration_s), 4)
+    return result.duration_s
 
 
 def run(

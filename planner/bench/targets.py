@@ -13,7 +13,7 @@ from planner.bench.result import is_loopback
 from planner.bench.workload import Protocol, check_address
 from planner.errors import BenchmarkError
 
-__all__ = ["Target", "parse_hostport", "read_users_file"]
+__all__ = ["Target", "logins", "named_target", "parse_hostport", "read_users_file"]
 
 _MAX_USERS_FILE = 10 * 1024 * 1024
 
@@ -96,3 +96,42 @@ def read_users_file(path: str | Path) -> list[tuple[str, str]]:
     if not users:
         raise BenchmarkError(f"--users-file {p}: no address:password lines")
     return users
+
+
+def logins(
+    user: str | None, password: str | None, users_file: str | Path | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The logins from ``--user``/``--password`` or ``--users-file`` (none when neither is
+    given); BenchmarkError naming the flag when only half a login is given."""
+    if users_file is not None:
+        return tuple(read_users_file(users_file))
+    if user is None and password is None:
+        return ()
+    if user is None or password is None:
+        raise BenchmarkError("--user and --password: give both (or --users-file)")
+    return ((check_address(user, "--user"), password),)
+
+
+def named_target(
+    protocol: Protocol,
+    hostport: str | None,
+    flag: str,
+    users: tuple[tuple[str, str], ...],
+    label: str | None,
+) -> Target:
+    """The server named by ``flag HOST:PORT`` (SMTP logs in with AUTH PLAIN when given a
+    login; POP3 and IMAP need one); BenchmarkError naming the flag otherwise."""
+    if not hostport:
+        raise BenchmarkError(f"{flag} HOST:PORT or --embedded: name the server to load")
+    host, port = parse_hostport(hostport, flag)
+    if protocol != "smtp" and not users:
+        raise BenchmarkError(f"{flag}: give --user and --password, or --users-file")
+    return Target(
+        protocol=protocol,
+        host=host,
+        port=port,
+        users=users,
+        smtp_auth=protocol == "smtp" and bool(users),
+        server_label=label,
+        flag=flag,
+    )

@@ -15,7 +15,7 @@ import re
 import statistics
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import BenchmarkError
 from planner.models import Scenario
@@ -30,6 +30,7 @@ __all__ = [
     "Protocol",
     "Workload",
     "check_address",
+    "flagged_workload",
     "mix_sizes_kb",
     "workload_from_scenario",
 ]
@@ -257,3 +258,19 @@ def workload_from_scenario(scenario: Scenario, **overrides: object) -> Workload:
     }
     data.update(overrides)
     return Workload.model_validate(data)
+
+
+def flagged_workload(flags: dict[str, str], **fields: object) -> Workload:
+    """A workload from the given fields (None ones left at their defaults); BenchmarkError
+    with one line per problem, each naming the field's flag: from ``flags`` (``--rate``),
+    else ``--field-name`` (``messages_per_session``: ``--messages-per-session``)."""
+    clean = {k: v for k, v in fields.items() if v is not None}
+    try:
+        return Workload.model_validate(clean)
+    except ValidationError as exc:
+        lines = []
+        for e in exc.errors():
+            field = str(e["loc"][0]) if e["loc"] else "workload"
+            flag = flags.get(field, "--" + field.replace("_", "-"))
+            lines.append(f"{flag}: {e['msg']}")
+        raise BenchmarkError(lines) from None

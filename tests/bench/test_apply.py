@@ -1,8 +1,13 @@
-"""Measured capacity into sizing: ``bench apply`` and ``mailplan size --capacity-from``."""
+"""Measured capacity into sizing: ``bench apply`` and ``mailplan size --capacity-from``.
+
+The measured run here is short (under a second), so it is indicative: ``apply`` refuses
+it unless told ``--indicative``. A trusted result is the same one with 31 measured
+seconds written into its JSON (no 30-s run in the tests)."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -57,6 +62,18 @@ def result_json(measured, capsys) -> Path:
 
 
 @pytest.fixture
+def trusted_json(result_json, tmp_path) -> Path:
+    """The measured result as if it had run for 31 s (indicative left for the model to
+    judge from the duration)."""
+    data = json.loads(result_json.read_text())
+    data.pop("indicative")
+    data["duration_s"] = 31.0
+    out = tmp_path / "trusted.json"
+    out.write_text(json.dumps(data))
+    return out
+
+
+@pytest.fixture
 def scenario_copy(tmp_path, presets) -> Path:
     """A copy of the bundled default scenario (two on-prem options)."""
     return Path(shutil.copy(presets["default"], tmp_path / "scenario.yaml"))
@@ -64,31 +81,68 @@ def scenario_copy(tmp_path, presets) -> Path:
 
 class TestApply:
     def test_writes_capacity_and_source(self, measured, scenario_copy, bench):
-        """apply sets the option's capacity to the measured rate; its source starts with
-        'benchmark 1:' so the engine classes it as a benchmark figure."""
+        """apply --indicative sets the option's capacity to the measured rate, with
+        capacity_origin benchmark, capacity_indicative true and a source that starts with
+        'benchmark 1, indicative', so the engine classes it as a benchmark figure."""
         db, _ = measured
         measured_rate = parse_result(
             json.loads(bench("show", "1", "--db", db, "--format", "json").stdout)
         )
 
-        r = bench("apply", "1", scenario_copy, "--option", "postfix-dovecot", "--db", db)
+        r = bench(
+            "apply", "1", scenario_copy, "--option", "postfix-dovecot", "--db", db, "--indicative"
+        )
         scenario = load_scenario(scenario_copy)
         option = next(o for o in scenario.onprem if o.id == "postfix-dovecot")
-        resolved = evaluate(scenario).resolved.onprem
+        resolved = next(o for o in evaluate(scenario).resolved.onprem if o.id == "postfix-dovecot")
 
         assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith(
+            f"{scenario_copy}: onprem 'postfix-dovecot' capacity_msgs_per_s = "
+            f"{round(measured_rate.msgs_per_s, 1):g} (indicative) (benchmark 1, indicative ("
+        )
         assert option.capacity_msgs_per_s == round(measured_rate.msgs_per_s, 1)
-        assert option.capacity_source.startswith("benchmark 1: ")
+        assert (option.capacity_origin, option.capacity_indicative) == ("benchmark", True)
+        assert option.capacity_source.startswith("benchmark 1, indicative (")
+        assert "s measured, under 30 s): " in option.capacity_source
         assert "smtp 75 KB" in option.capacity_source
         assert "shared with load generator" in option.capacity_source
-        assert next(o for o in resolved if o.id == "postfix-dovecot").capacity_kind == "benchmark"
+        assert (resolved.capacity_kind, resolved.capacity_indicative) == ("benchmark", True)
         assert next(o for o in scenario.onprem if o.id == "exchange-se").capacity_msgs_per_s is None
+
+    def test_a_short_run_is_refused_without_indicative(self, measured, scenario_copy, bench):
+        """Without --indicative a run under 30 s is one line naming the flag, exit 2, and
+        the scenario is left as it was."""
+        db, _ = measured
+        before = scenario_copy.read_text()
+
+        r = bench("apply", "1", scenario_copy, "--option", "postfix-dovecot", "--db", db)
+
+        assert r.returncode == 2
+        (line,) = r.stderr.splitlines()
+        assert re.fullmatch(
+            r"mailplan: result 1: measured \d+\.\d s, under the 30 s a capacity figure needs; "
+            r"run longer, or pass --indicative to use it as an indicative figure",
+            line,
+        ), line
+        assert scenario_copy.read_text() == before
+
+    def test_a_long_enough_run_needs_no_flag(self, trusted_json, scenario_copy, bench):
+        """A result measured for 31 s is trusted: applied without --indicative, written
+        with capacity_indicative false and a plain 'benchmark 1:' source."""
+        r = bench("apply", trusted_json, scenario_copy, "--option", "postfix-dovecot")
+        option = next(o for o in load_scenario(scenario_copy).onprem if o.id == "postfix-dovecot")
+
+        assert r.returncode == 0, r.stderr
+        assert "(indicative)" not in r.stdout
+        assert (option.capacity_origin, option.capacity_indicative) == ("benchmark", False)
+        assert option.capacity_source.startswith("benchmark 1: ")
 
     def test_several_onprem_options_need_option(self, measured, scenario_copy, bench):
         """Without --option, a scenario with two on-prem options is left as it was."""
         db, _ = measured
         before = scenario_copy.read_text()
-        r = bench("apply", "1", scenario_copy, "--db", db)
+        r = bench("apply", "1", scenario_copy, "--db", db, "--indicative")
 
         assert r.returncode == 2
         assert r.stderr.splitlines() == [
@@ -102,17 +156,27 @@ class TestApply:
         original scenario alone."""
         out = tmp_path / "applied.json"
         before = scenario_copy.read_text()
-        r = bench("apply", result_json, scenario_copy, "--option", "exchange-se", "--output", out)
+        r = bench(
+            "apply",
+            result_json,
+            scenario_copy,
+            "--option",
+            "exchange-se",
+            "-o",
+            out,
+            "--indicative",
+        )
 
         assert r.returncode == 0, r.stderr
         assert scenario_copy.read_text() == before
         applied = load_scenario(out)
         assert next(o for o in applied.onprem if o.id == "exchange-se").capacity_source.startswith(
-            "benchmark 1:"
+            "benchmark 1, indicative"
         )
 
     def test_a_pop3_result_is_refused(self, result_json, scenario_copy, bench, tmp_path):
-        """A POP3 result says nothing about how many messages a server accepts."""
+        """A POP3 result says nothing about how many messages a server accepts: that is
+        the reason given, before its shortness."""
         data = json.loads(result_json.read_text())
         data["protocol"] = "pop3"
         pop3 = tmp_path / "pop3.json"
@@ -127,7 +191,8 @@ class TestApply:
 
 class TestSizeCapacityFrom:
     def test_sizing_names_the_benchmark(self, result_json, scenario_copy, capsys):
-        """size --capacity-from uses the measured figure for this run only and says so."""
+        """size --capacity-from uses the measured figure for this run only and says so,
+        indicative included (the source says it)."""
         before = scenario_copy.read_text()
         capsys.readouterr()
         code = cli.run(
@@ -147,7 +212,7 @@ class TestSizeCapacityFrom:
 
         assert code == 0
         assert option["capacity_kind"] == "benchmark"
-        assert option["capacity_source"].startswith("benchmark 1: ")
+        assert option["capacity_source"].startswith("benchmark 1, indicative (")
         assert scenario_copy.read_text() == before
 
     def test_needs_option_with_several_onprem_options(self, result_json, scenario_copy, capsys):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from planner.bench.result import CapacitySearch, capacity_from_benchmark
+from planner.bench.result import (
+    BenchmarkResult,
+    CapacitySearch,
+    CapacityStep,
+    Spread,
+    capacity_figure,
+    capacity_from_benchmark,
+)
 from planner.bench.targets import parse_hostport
 from planner.errors import BenchmarkError
 from planner.resolution import capacity_kind
@@ -22,13 +29,33 @@ def closed(**changes):
 
 class TestCapacityFromBenchmark:
     def test_closed_loop_throughput(self):
-        """A closed-loop run gives its throughput, and a source the engine reads as a benchmark."""
-        capacity, source = capacity_from_benchmark(closed())
+        """A closed-loop run of 30 s gives its throughput, and a source the engine reads
+        as a benchmark."""
+        capacity, source = capacity_from_benchmark(closed(duration_s=30.0, indicative=False))
 
         assert capacity == 200.0
         assert source.startswith("benchmark 12: 2026-11-29, smtp 10 KB, closed loop, 50 sessions, ")
         assert "shared with load generator" in source
         assert capacity_kind(source, inline=True) == "benchmark"
+
+    def test_a_short_run_says_indicative_first(self):
+        """A 5-s run's source says it is indicative, and why, right after the result id."""
+        _, source = capacity_from_benchmark(closed())
+
+        assert source.startswith(
+            "benchmark 12, indicative (5.0 s measured, under 30 s): 2026-11-29, smtp 10 KB"
+        )
+
+    def test_repeats_name_the_median_and_spread(self):
+        """A repeated run's source names the number of runs and the spread."""
+        spread = Spread(
+            figure="msgs_per_s", values=[190, 200, 230], min=190, median=200, max=230, relative=0.2
+        )
+        _, source = capacity_from_benchmark(
+            closed(duration_s=30.0, indicative=False, repeat=3, spread=spread)
+        )
+
+        assert "closed loop, 50 sessions, median of 3 runs (spread 20%), " in source
 
     def test_capacity_search_wins(self):
         """A capacity search's figure is used, with its latency target in the source."""
@@ -63,6 +90,85 @@ class TestCapacityFromBenchmark:
             capacity_from_benchmark(closed(**changes))
 
         assert err.value.problems == (message,)
+
+
+def step(rate: float, measured: float | None, passed: bool = True) -> CapacityStep:
+    """One capacity step that offered ``rate`` and measured ``measured`` seconds."""
+    return CapacityStep(
+        offered_msgs_per_s=rate,
+        achieved_msgs_per_s=rate,
+        p99_ms=5.0,
+        error_rate=0.0,
+        passed=passed,
+        reason="ok" if passed else "p99 data 300 ms > 250 ms",
+        measured_s=measured,
+    )
+
+
+class TestIndicative:
+    @pytest.mark.parametrize(
+        ("duration", "steps", "indicative"),
+        [
+            (29.9, None, True),
+            (30.0, None, False),
+            (30.0, [step(50, 30.0), step(75, 5.0, passed=False)], True),
+            (30.0, [step(50, 30.0), step(75, 30.0, passed=False)], False),
+            (5.0, [step(50, None)], True),
+        ],
+        ids=["short-run", "30s-run", "short-step", "30s-steps", "old-steps-use-duration"],
+    )
+    def test_judged_from_the_durations_when_not_given(self, duration, steps, indicative):
+        """Data without 'indicative' (older files, a plain runner.run) is judged: the run's
+        duration, or every capacity step's measured seconds, against 30 s."""
+        data = closed(duration_s=duration).model_dump(mode="json")
+        del data["indicative"]
+        if steps is not None:
+            data["capacity_msgs_per_s"] = 50.0
+            data["capacity_search"] = CapacitySearch(
+                phase="data",
+                slo_p99_ms=250,
+                max_error_rate=0.01,
+                size_kb=10,
+                steps=steps,
+                stop_reason="x",
+            ).model_dump(mode="json")
+
+        assert BenchmarkResult.model_validate(data).indicative is indicative
+
+    def test_a_given_flag_is_kept(self):
+        """An explicit indicative flag (set by the plan, with its own minimum) wins."""
+        data = closed(duration_s=2.0).model_dump(mode="json")
+        data |= {"indicative": False, "min_measured_s": 1.0}
+
+        assert BenchmarkResult.model_validate(data).indicative is False
+
+
+class TestCapacityFigure:
+    @pytest.mark.parametrize(
+        ("changes", "figure"),
+        [
+            ({}, 200.0),
+            ({"capacity_msgs_per_s": 150.0, "capacity_search": "search"}, 150.0),
+            ({"capacity_msgs_per_s": None, "capacity_search": "search"}, None),
+            ({"mode": "open"}, None),
+            ({"protocol": "pop3"}, None),
+        ],
+        ids=["closed-loop", "search", "search-found-none", "open-loop", "pop3"],
+    )
+    def test_the_figure_apply_would_use(self, changes, figure):
+        """The list, the detail and apply show one figure: the search's, or a closed-loop
+        SMTP run's throughput; None where there is none."""
+        if changes.get("capacity_search") == "search":
+            changes["capacity_search"] = CapacitySearch(
+                phase="data",
+                slo_p99_ms=250,
+                max_error_rate=0.01,
+                size_kb=10,
+                steps=[],
+                stop_reason="x",
+            )
+
+        assert capacity_figure(closed(**changes)) == figure
 
 
 class TestHostPort:
