@@ -91,6 +91,14 @@ def main() -> None:
     print("tornado (default pair, 2 x 25 + 1 points):")
     show("sensitivity + table", timed(lambda: risk.sensitivity(scenario).table, args.repeat))
 
+    from planner.risk.flips import flip_points
+
+    plain = planner.load_scenario(planner.scenario_presets()["default"])
+    plain_ev = planner.evaluate(plain)
+    n_inputs = len(flip_points(plain_ev))
+    print(f"flip points, default.yaml (no ranges: every numeric input, {n_inputs} of them):")
+    show("evaluate + flip points", timed(lambda: flip_points(planner.evaluate(plain)), 5), 1.0)
+
     sample = 50
     sim = risk.simulate(scenario, draws=sample, seed=1)
 

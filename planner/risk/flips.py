@@ -29,8 +29,8 @@ from planner.sizing import FloatArray
 
 __all__ = ["FlipPoint", "flip_points", "input_label"]
 
-GRID = 24  # points on each side of the current value
-STEPS = 24  # bisection steps: 2^-24 of the bracket
+GRID = 16  # points on each side of the current value
+STEPS = 20  # bisection steps: 2^-20 of the bracket
 
 
 class FlipPoint(BaseModel):
