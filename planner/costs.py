@@ -41,12 +41,19 @@ Cloud
 - helpdesk = users * helpdesk_hours_per_user_year * helpdesk_hourly_cost
 - backup, filtering, feature_addons = users * add-on price * 12 for required features
 
+Negotiated prices: ``hardware_discount_pct`` takes its share off the server price (and so
+off hardware, residual, support and a warm standby), an on-prem ``discount_pct`` off the
+software and OS licences, a cloud ``discount_pct`` off the subscription, storage and
+add-ons; a cloud ``price_lock_years`` of L keeps the subscription flat through year L.
+
 Both, for a move from the system that runs today (``Terms.moving``)
 - migration = users in year 1 * (per_mailbox + tool_per_mailbox), in year 1
 - training = users in year 1 * training_hours_per_user * admin_hourly_cost, in year 1
 - dual_running (added by ``planner.evaluation``) = today's system's year-1 running cost *
   dual_running_months / 12
 - exit (cloud, last year) = exit_cost; downtime = hours down a year * cost of an hour
+- tax (added by ``planner.evaluation``) = tax_pct.capex * capex lines + tax_pct.opex * the
+  other taxed lines (not staff time, outages, the residual credit or dual running)
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ __all__ = [
     "LABOUR_CATEGORIES",
     "ONE_OFF_CATEGORIES",
     "ONPREM_CATEGORIES",
+    "UNTAXED_CATEGORIES",
     "Terms",
     "availability",
     "cloud_lines",
@@ -75,7 +83,7 @@ __all__ = [
     "onprem_lines",
 ]
 
-_MOVE = ("migration", "dual_running", "training", "exit", "downtime")
+_MOVE = ("migration", "dual_running", "training", "exit", "downtime", "tax")
 ONPREM_CATEGORIES = (
     "hardware",
     "residual",
@@ -112,6 +120,8 @@ CATEGORIES = tuple(dict.fromkeys((*ONPREM_CATEGORIES, *CLOUD_CATEGORIES)))
 CAPEX_CATEGORIES = ("hardware", "residual", "setup", "migration")
 ONE_OFF_CATEGORIES = ("hardware", "residual", "setup", *_MOVE)
 LABOUR_CATEGORIES = ("admin_labour", "helpdesk")
+# what tax is not charged on: own staff's time, outages, the resale credit, today's bill
+UNTAXED_CATEGORIES = (*LABOUR_CATEGORIES, "training", "downtime", "residual", "dual_running")
 # category -> the escalation rate (a field of ``Escalation``) that scales it each year
 ESCALATION = {
     "hardware": "hardware",
@@ -252,17 +262,31 @@ def downtime_line(avail: FloatArray, d: Demand, sc: Inputs) -> FloatArray:
 
 
 def _escalate(
-    lines: dict[str, FloatArray], esc: Inputs, horizon: int, shape: tuple[int, int]
+    lines: dict[str, FloatArray],
+    esc: Inputs,
+    horizon: int,
+    shape: tuple[int, int],
+    opt: Inputs,
 ) -> dict[str, FloatArray]:
+    """Each line times its category's escalation; a cloud subscription under a price lock
+    of L years stays flat through year L and escalates from year L + 1."""
     inflation = esc.get("inflation", 0.0)
     factors: dict[str, FloatArray | None] = {}
+    lock = opt.get("price_lock_years", 0.0)
     out = {}
     for k, v in lines.items():
         field = ESCALATION.get(k)
-        if field is not None and field not in factors:
+        key = f"{field}:locked" if k == "subscription" else str(field)
+        if field is not None and key not in factors:
             rate = esc.get(field, 0.0) + inflation
-            factors[field] = escalator(rate, horizon) if np.any(rate != 0.0) else None
-        factor = factors.get(field) if field is not None else None
+            if not np.any(rate != 0.0):
+                factors[key] = None
+            elif k == "subscription" and np.any(lock > 1):
+                steps = np.maximum(years(horizon) - np.maximum(lock, 1.0), 0.0)
+                factors[key] = np.asarray((1.0 + rate) ** steps, dtype=np.float64)
+            else:
+                factors[key] = escalator(rate, horizon)
+        factor = factors.get(key) if field is not None else None
         out[k] = np.broadcast_to(v if factor is None else v * factor, shape)
     return out
 
@@ -290,8 +314,10 @@ def onprem_lines(
         initial_age=age,
         warranty_years=np.broadcast_to(opt.get("warranty_years", 0.0), (n, 1)),
     )
+    price = opt.server_price * (1.0 - opt.get("hardware_discount_pct", 0.0))  # negotiated
+    licence_factor = 1.0 - opt.get("discount_pct", 0.0)
     residual = np.zeros(shape)
-    residual[:, -1] = -(np.broadcast_to(opt.server_price, (n, 1))[:, 0] * f.residual_units)
+    residual[:, -1] = -(np.broadcast_to(price, (n, 1))[:, 0] * f.residual_units)
     setup = np.zeros((n, 1)) if terms.current else np.broadcast_to(opt.setup_cost, (n, 1))
     labour_hours = (
         opt.admin_hours_per_month
@@ -312,18 +338,19 @@ def onprem_lines(
     space_per_server = opt.rack_per_server_month * 12.0
     dr = opt.get("dr", 0.0)
     standby = np.ceil(servers / opt.get("copies", 1.0) - 1e-9)
-    warm = standby * (opt.server_price / opt.refresh_years + power_per_server + space_per_server)
+    warm = standby * (price / opt.refresh_years + power_per_server + space_per_server)
     cold = d.storage_tb * opt.get("dr_cold_per_tb_month", 0.0) * 12.0
     lines = {
-        "hardware": opt.server_price * f.purchases,
+        "hardware": price * f.purchases,
         "residual": residual,
         "setup": _first_year(setup, horizon),
-        "software_licences": servers * opt.licence_per_server_year
-        + d.users * opt.licence_per_user_year,
-        "os_licences": servers * cores * os_core + d.users * opt.get("os_cal_per_user_year", 0.0),
-        "hardware_support": f.out_of_warranty
-        * opt.server_price
-        * opt.get("support_pct_per_year", 0.0),
+        "software_licences": (
+            servers * opt.licence_per_server_year + d.users * opt.licence_per_user_year
+        )
+        * licence_factor,
+        "os_licences": (servers * cores * os_core + d.users * opt.get("os_cal_per_user_year", 0.0))
+        * licence_factor,
+        "hardware_support": f.out_of_warranty * price * opt.get("support_pct_per_year", 0.0),
         "power": servers * power_per_server,
         "space": servers * space_per_server,
         "network": np.broadcast_to(opt.get("network_per_month", 0.0) * 12.0, shape),
@@ -345,8 +372,9 @@ def onprem_lines(
         **_moves(org, opt, sc, d, terms, shape),
         "exit": np.zeros(shape),
         "downtime": downtime_line(availability(opt, "onprem"), d, sc),
+        "tax": np.zeros(shape),  # added by planner.evaluation
     }
-    return _escalate(lines, esc, horizon, shape), servers
+    return _escalate(lines, esc, horizon, shape, opt), servers
 
 
 def cloud_lines(
@@ -377,25 +405,30 @@ def cloud_lines(
         moves["migration"] = _first_year(
             np.broadcast_to(first_users * per_mailbox, (n, 1)), horizon
         )
+    vendor = 1.0 - opt.get("discount_pct", 0.0)  # a negotiated discount on the list price
     lines = {
-        "subscription": d.users * opt.price_per_user_month * 12.0,
-        "storage": d.users * 12.0 * opt.addon_price_per_user_month * needs_addon
-        + d.users * over_gb * opt.extra_storage_per_gb_month * 12.0,
+        "subscription": d.users * opt.price_per_user_month * 12.0 * vendor,
+        "storage": (
+            d.users * 12.0 * opt.addon_price_per_user_month * needs_addon
+            + d.users * over_gb * opt.extra_storage_per_gb_month * 12.0
+        )
+        * vendor,
         "relay": _relay_messages_thousands(org, d) * opt.per_1000_messages,
         "admin_labour": hours * 12.0 * opt.admin_hourly_cost,
         "helpdesk": d.users
         * opt.get("helpdesk_hours_per_user_year", 0.0)
         * opt.get("helpdesk_hourly_cost", 0.0),
-        "backup": d.users * opt.get("backup_addon_per_user_month", 0.0) * 12.0,
-        "filtering": d.users * opt.get("filtering_addon_per_user_month", 0.0) * 12.0,
-        "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0,
+        "backup": d.users * opt.get("backup_addon_per_user_month", 0.0) * 12.0 * vendor,
+        "filtering": d.users * opt.get("filtering_addon_per_user_month", 0.0) * 12.0 * vendor,
+        "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0 * vendor,
         **moves,
         "exit": _last_year(
             np.broadcast_to(opt.get("exit_cost", 0.0), (n, 1)) * (not terms.current), horizon
         ),
         "downtime": downtime_line(availability(opt, "cloud"), d, sc),
+        "tax": np.zeros(shape),  # added by planner.evaluation
     }
-    return _escalate(lines, esc, horizon, shape)
+    return _escalate(lines, esc, horizon, shape, opt)
 
 
 _NO_TERMS = Inputs(

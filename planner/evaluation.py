@@ -38,6 +38,7 @@ from planner.costs import (
     LABOUR_CATEGORIES,
     ONE_OFF_CATEGORIES,
     ONPREM_CATEGORIES,
+    UNTAXED_CATEGORIES,
     Terms,
     availability,
     cloud_lines,
@@ -405,6 +406,8 @@ class Evaluation:
                 dual[:, 0] = running_today * sc.dual_running_months[:, 0] / 12.0
                 lines = {k: np.broadcast_to(v, shape) for k, v in lines.items()}
                 lines["dual_running"] = lines["dual_running"] + dual
+            if self.scenario.tax_pct is not None:
+                lines = {**lines, "tax": self._tax(lines)}
             opportunity = np.zeros(shape)
             if staff:
                 for k in LABOUR_CATEGORIES:
@@ -418,6 +421,17 @@ class Evaluation:
             out[option.id] = Costed(lines, servers, p, opportunity)
         keep = wanted if only is None else set(only)
         return {o.id: out[o.id] for o in self.resolved.options if o.id in keep}
+
+    def _tax(self, lines: dict[str, FloatArray]) -> FloatArray:
+        """Unrecoverable tax on what the option buys: capex lines at ``tax_pct.capex``, the
+        other taxed lines at ``tax_pct.opex``."""
+        tax = self.scenario.tax_pct
+        assert tax is not None
+        out = np.zeros(np.broadcast_shapes(*(v.shape for v in lines.values())))
+        for k, v in lines.items():
+            if k not in UNTAXED_CATEGORIES and k != "tax":
+                out = out + v * (tax.capex if k in CAPEX_CATEGORIES else tax.opex)
+        return out
 
     def _availability(self, option_id: str) -> float | None:
         """Availability of the plan the option runs on in year 1 (None when unknown)."""

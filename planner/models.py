@@ -70,6 +70,7 @@ __all__ = [
     "SourcedText",
     "Stack",
     "StorageAddon",
+    "TaxShares",
 ]
 
 Redundancy = Literal["none", "n+1", "2n"]
@@ -316,6 +317,14 @@ class OnPremOption(_Model):
         None, description="USD per GB of outbound mail through a relay (0 when not given)."
     )
     setup_cost: NonNeg | None = Field(None, description="USD once, in year 1.")
+    discount_pct: Fraction | None = Field(
+        None,
+        description="Negotiated discount on the list price of software licences, as a "
+        "fraction (0.15 = 15 % off).",
+    )
+    hardware_discount_pct: Fraction | None = Field(
+        None, description="Negotiated discount on the server list price, as a fraction."
+    )
     copies: int | None = Field(
         None,
         ge=1,
@@ -426,6 +435,18 @@ class CloudOption(_Model):
     helpdesk_hourly_cost: NonNeg | None = Field(
         None, description="USD per helpdesk hour, fully loaded (default: the admin rate)."
     )
+    discount_pct: Fraction | None = Field(
+        None,
+        description="Negotiated discount on the plan's list price (subscription, storage and "
+        "add-ons), as a fraction (0.15 = 15 % off): an enterprise agreement, nonprofit or "
+        "education pricing.",
+    )
+    price_lock_years: int | None = Field(
+        None,
+        ge=0,
+        le=15,
+        description="Years the subscription price is locked: no escalation in them.",
+    )
     exit_cost: NonNeg | None = Field(
         None, description="USD once, at the end of the horizon, to export the data and leave."
     )
@@ -438,6 +459,13 @@ class CloudOption(_Model):
         if self.plan == CUSTOM_PLAN and self.price_per_user_month is None:
             raise ValueError("plan 'custom' needs price_per_user_month")
         return self
+
+
+class TaxShares(_Model):
+    """Unrecoverable tax as a fraction of purchases, per group of cost categories."""
+
+    capex: Fraction = Field(0.0, description="On hardware, set-up and migration.")
+    opex: Fraction = Field(0.0, description="On subscriptions, licences and services.")
 
 
 class Migration(_Model):
@@ -549,6 +577,11 @@ class Scenario(_Model):
         None, description="USD lost by the organisation for each hour mail is down."
     )
     migration: Migration = Field(default_factory=Migration)
+    tax_pct: TaxShares | None = Field(
+        None,
+        description="Sales tax or VAT the organisation cannot recover, as a fraction of what "
+        "it buys, per group: capex and opex (catalog prices exclude tax).",
+    )
     organization: Organization
     onprem: list[OnPremOption] = Field(default_factory=list)
     cloud: list[CloudOption] = Field(default_factory=list)

@@ -137,6 +137,8 @@ class ResolvedOnPrem(_Frozen):
     disk_iops: float = 0.0
     ram_gb: float = 0.0
     notes: tuple[str, ...] = ()  # how the inputs were read, for the option's warnings
+    discount_pct: float = 0.0  # negotiated, on licences
+    hardware_discount_pct: float = 0.0  # negotiated, on the server price
     properties: tuple[str, ...]
     end_of_life: str | None
     upgrade_to: str | None = None
@@ -173,6 +175,8 @@ class ResolvedCloud(_Frozen):
     admin_hourly_cost: float
     helpdesk_hourly_cost: float = 0.0
     exit_cost: float = 0.0
+    discount_pct: float = 0.0  # negotiated, on the list price
+    price_lock_years: int = 0
     availability: float | None = None
     max_users: int | None
     min_users: int | None = None
@@ -297,6 +301,16 @@ def _lookup(
         if isinstance(fact, Sourced | SourcedText):
             return fact.value, Provenance.of(origin, fact)
     return None, None
+
+
+def _negotiated(
+    opt: OnPremOption | CloudOption, provenance: dict[str, Provenance], fields: tuple[str, ...]
+) -> None:
+    """Record the negotiated terms an option gives, so reports can say which prices are
+    list prices and which are negotiated."""
+    for field in fields:
+        if getattr(opt, field, None):
+            provenance[field] = Provenance(origin="inline", note="negotiated, not the list price")
 
 
 def _required_features(scenario: Scenario, catalog: Catalog) -> tuple[str, ...]:
@@ -438,6 +452,7 @@ def _resolve_onprem(
         values["helpdesk_hourly_cost"], provenance["helpdesk_hourly_cost"] = rate, prov
     values["dr"] = opt.dr or "none"
     values["copies"] = opt.copies or 1
+    _negotiated(opt, provenance, ("discount_pct", "hardware_discount_pct"))
     notes: tuple[str, ...] = ()
     if values.get("redundancy") == "2n":  # a second copy of every mailbox, not a spare
         values["redundancy"] = "none"
@@ -515,6 +530,8 @@ def _resolve_onprem(
         capacity_kind=kind,
         capacity_indicative=bool(opt.capacity_indicative),
         notes=notes,
+        discount_pct=opt.discount_pct or 0.0,
+        hardware_discount_pct=opt.hardware_discount_pct or 0.0,
         properties=properties,
         end_of_life=eol,
         upgrade_to=stack.upgrade_to if stack is not None else None,
@@ -568,6 +585,8 @@ def _resolve_cloud(
             missing_features=required,
             availability=opt.availability,
             migration_per_user=opt.migration_per_user,
+            discount_pct=opt.discount_pct or 0.0,
+            price_lock_years=opt.price_lock_years or 0,
             helpdesk_hourly_cost=opt.helpdesk_hourly_cost
             if opt.helpdesk_hourly_cost is not None
             else values["admin_hourly_cost"],
@@ -614,6 +633,7 @@ def _resolve_cloud(
         provenance[field] = Provenance(origin=origin, note="not offered: 0")
         return 0.0
 
+    _negotiated(opt, provenance, ("discount_pct", "price_lock_years"))
     addon = plan.storage_addon
     terms = _feature_terms(plan, required, origin, provenance)
     addon_price = addon.price_per_user_month.value if addon else 0.0
@@ -667,6 +687,8 @@ def _resolve_cloud(
         if opt.helpdesk_hourly_cost is not None or catalog.defaults.helpdesk_hourly_cost
         else admin_rate,
         exit_cost=pick("exit_cost", None),
+        discount_pct=opt.discount_pct or 0.0,
+        price_lock_years=opt.price_lock_years or 0,
         availability=pick("availability", plan.sla_availability)
         if opt.availability is not None or plan.sla_availability is not None
         else None,

@@ -265,3 +265,53 @@ def test_servers_bought_after_the_start_is_one_line():
         "current_servers_bought: 2030 is after the start of year 1 (2027-01-01); give the "
         "year today's servers were bought",
     )
+
+
+class TestNegotiatedPricesAndTax:
+    def test_discounts_by_hand(self):
+        """10 % off the server (6,000 -> 5,400: hardware, residual, support and the warm
+        standby), 20 % off licences (700 -> 560, 520 -> 416) and 15 % off the cloud plan
+        (6,000 -> 5,100)."""
+        box = {**TODAY, "hardware_discount_pct": 0.1, "discount_pct": 0.2}
+        ev = evaluate(scenario(onprem=[box], cloud=[{**CLOUD, "discount_pct": 0.15}]))
+        lines = ev.lines
+        assert lines["box"]["hardware"].tolist() == pytest.approx([0, 10800, 0])
+        assert lines["box"]["residual"].tolist() == pytest.approx([0, 0, -3600])
+        assert lines["box"]["hardware_support"].tolist() == pytest.approx([1080, 0, 1080])
+        assert lines["box"]["software_licences"].tolist() == pytest.approx([560] * 3)
+        assert lines["box"]["os_licences"].tolist() == pytest.approx([416] * 3)
+        assert lines["box"]["disaster_recovery"].tolist() == pytest.approx([1800 + 525.6 + 120] * 3)
+        assert lines["c"]["subscription"].tolist() == pytest.approx([5100] * 3)
+
+    @pytest.mark.parametrize(
+        ("lock", "expected"), [(0, [6000, 6600, 7260]), (2, [6000, 6000, 6600])]
+    )
+    def test_price_lock(self, lock, expected):
+        """A 2-year price lock keeps the subscription flat through year 2; +10 % a year after."""
+        cloud = {**CLOUD, "price_lock_years": lock}
+        ev = evaluate(scenario(cloud=[cloud], escalation={"cloud_subscription": 0.1}))
+        assert ev.lines["c"]["subscription"].tolist() == pytest.approx(expected)
+
+    def test_tax_on_purchases(self):
+        """20 % tax on capex (hardware, set-up, migration) and 10 % on the rest of what is
+        bought; not on staff time, outages, the residual credit or dual running."""
+        ev = evaluate(scenario(tax_pct={"capex": 0.2, "opex": 0.1}))
+        untaxed = (
+            "admin_labour",
+            "helpdesk",
+            "training",
+            "downtime",
+            "residual",
+            "dual_running",
+            "tax",
+        )
+        capex = ("hardware", "setup", "migration")
+        for option in ("box", "c"):
+            lines = ev.lines[option]
+            expected = sum(
+                v * (0.2 if k in capex else 0.1) for k, v in lines.items() if k not in untaxed
+            )
+            assert lines["tax"].tolist() == pytest.approx(expected.tolist())
+        assert ev.lines["box"]["tax"][1] == pytest.approx(
+            12000 * 0.2 + 0.1 * (700 + 520 + 1051.2 + 240 + 600 + 120 + 416 + 2645.6 + 1200 + 18.25)
+        )

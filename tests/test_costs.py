@@ -41,6 +41,9 @@ ONE_SERVER = {
     "monitoring_per_server_month": 0,
     "network_per_month": 0,
     "support_pct_per_year": 0,
+    "storage_index_overhead": 0,
+    "storage_retention_overhead": 0,
+    "storage_filesystem_overhead": 0,
 }
 
 
