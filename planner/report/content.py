@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from planner import __version__, charts
 from planner.errors import PlannerError
 from planner.evaluation import Evaluation, OptionSummary
-from planner.models import CRITERIA, Escalation, Organization, Scenario
+from planner.models import CRITERIA, Escalation, Migration, Organization, Scenario
 from planner.recommendation import features_phrase, headline, lacks, parity, ranked
 
 if TYPE_CHECKING:
@@ -48,9 +48,13 @@ __all__ = [
     "Subheading",
     "Table",
     "build",
+    "downtime_line",
     "formulas_markdown",
+    "labour_line",
     "number",
+    "price_line",
     "risk_analysis",
+    "today_line",
 ]
 
 CHART_WIDTH_PX = 680  # fits an A4 page with 12 mm margins (186 mm = 703 CSS px)
@@ -237,6 +241,90 @@ def _break_even_line(ev: Evaluation) -> str | None:
     )
 
 
+def today_line(ev: Evaluation) -> str:
+    """What runs today and what staying on it costs against the recommendation (or: a new
+    installation)."""
+    sc = ev.scenario
+    cur = sc.currency
+    if sc.current is None:
+        return (
+            "Today's system: none named, so this is planned as a new installation (no "
+            "migration, dual running or training)."
+        )
+    text = f"Today's system: {sc.current} ({ev.option(sc.current).label})"
+    if sc.current_servers_bought is not None:
+        text += f", servers bought in {sc.current_servers_bought}"
+    text += (
+        f"; staying on it costs {cur} {number(ev.npv(sc.current))} of NPV "
+        f"(total {cur} {number(ev.total(sc.current))}). Every other option pays migration, "
+        "dual running and training to replace it."
+    )
+    best = ev.comparison.cheapest
+    if best is not None and best != sc.current:
+        gap = ev.npv(best) - ev.npv(sc.current)
+        verb = "saves" if gap <= 0 else "costs"
+        text += (
+            f" The recommended option, {best}, {verb} {cur} {number(abs(gap))} of NPV "
+            "against staying."
+        )
+    return text
+
+
+def labour_line(ev: Evaluation) -> str:
+    """Whether admin and helpdesk labour is paid for or done by existing staff."""
+    if ev.scenario.labour_cost == "existing_staff":
+        cur = ev.scenario.currency
+        parts = [
+            f"{o.id} {cur} {number(o.opportunity_cost)}"
+            for o in ranked(ev.comparison)
+            if o.opportunity_cost
+        ]
+        return (
+            "Labour basis: existing staff. Admin and helpdesk hours are done by staff already "
+            "paid, so they are left out of the totals and reported as opportunity cost"
+            + (f" over {ev.horizon} years: " + "; ".join(parts) if parts else "")
+            + "."
+        )
+    return "Labour basis: paid for. Admin and helpdesk hours are costed in the totals."
+
+
+def price_line(ev: Evaluation) -> str:
+    """The price basis: real (today's money) or nominal (with inflation)."""
+    sc = ev.scenario
+    if sc.price_basis == "nominal":
+        return (
+            f"Price basis: nominal. Inflation of {sc.inflation:.1%} a year is added to every "
+            f"price change and combined with the {sc.discount_rate:.1%} real discount rate "
+            f"({ev.discount_rate:.2%} nominal)."
+        )
+    return (
+        "Price basis: real. Prices are in today's money, price changes are above inflation, "
+        f"and the discount rate is {sc.discount_rate:.1%} a year."
+    )
+
+
+def downtime_line(ev: Evaluation) -> str:
+    """Whether downtime is costed in the totals or only reported."""
+    sc = ev.scenario
+    cur = sc.currency
+    if sc.downtime_cost_per_user_hour is not None:
+        rate = number(sc.downtime_cost_per_user_hour * sc.usd_exchange_rate, 2)
+        return (
+            f"Downtime is in the totals at {cur} {rate} per user for each hour mail is down "
+            "(the downtime line; expected hours a year in the totals table)."
+        )
+    if sc.downtime_cost_per_hour is not None:
+        rate = number(sc.downtime_cost_per_hour * sc.usd_exchange_rate, 2)
+        return (
+            f"Downtime is in the totals at {cur} {rate} for each hour mail is down "
+            "(the downtime line; expected hours a year in the totals table)."
+        )
+    return (
+        "Downtime is reported, not costed: the scenario sets no downtime cost, so the "
+        "expected hours down a year (totals table) are not in the totals."
+    )
+
+
 RISK_DRAWS = 10_000
 RISK_SEED = 1  # fixed, so the same scenario always gives the same report
 
@@ -312,6 +400,7 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
         )
     if (line := _break_even_line(ev)) is not None:
         items.append(line)
+    items += [today_line(ev), labour_line(ev), price_line(ev), downtime_line(ev)]
     ruled = [o for o in ranked(cmp) if o.ruled_out_by]
     if ruled:
         items.append(
@@ -329,14 +418,32 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
     return Section("summary", "Executive summary", (Bullets(tuple(items)), _totals_table(ev)))
 
 
+def _signed(x: float) -> str:
+    """A difference with its sign: ``+1,234`` / ``-1,234`` / ``0``."""
+    text = f"{x:+,.0f}"
+    return "0" if text in ("+0", "-0") else text
+
+
+BASELINE = "baseline"
+"""The vs-today cells of the option that runs today."""
+
+
 def _totals_table(ev: Evaluation) -> Table:
     cmp = ev.comparison
     cur = cmp.currency
+    current = ev.scenario.current
+    staff = ev.scenario.labour_cost == "existing_staff"
     rows = []
     for o in ranked(cmp):
         status = ["recommended"] if o.id == cmp.cheapest else []
         if o.ruled_out_by:
             status.append("ruled out: " + ", ".join(o.ruled_out_by))
+        vs: tuple[str, ...] = ()
+        if current is not None:
+            if o.id == current or o.vs_current is None:
+                vs = (BASELINE, BASELINE)
+            else:
+                vs = (_signed(o.vs_current.total), _signed(o.vs_current.npv))
         rows.append(
             (
                 o.id,
@@ -344,28 +451,50 @@ def _totals_table(ev: Evaluation) -> Table:
                 number(ev.total(o.id)),
                 number(ev.npv(o.id)),
                 number(ev.per_user_month(o.id), 2),
+                *vs,
+                *((number(o.opportunity_cost),) if staff else ()),
+                "" if o.availability is None else f"{o.availability * 100:.3f}%",
+                "" if o.downtime_hours_per_year is None else number(o.downtime_hours_per_year, 1),
                 "" if o.qualitative_score is None else number(o.qualitative_score, 2),
                 "; ".join(status),
             )
         )
+    vs_columns = (f"vs today, total ({cur})", f"vs today, NPV ({cur})") if current else ()
+    staff_columns = (f"Opportunity cost ({cur})",) if staff else ()
+    columns = (
+        "Option",
+        "Kind",
+        f"Total ({cur})",
+        f"NPV ({cur})",
+        f"Per user-month ({cur})",
+        *vs_columns,
+        *staff_columns,
+        "Availability",
+        "Downtime h/yr",
+        "Score (1-5)",
+        "Status",
+    )
+    note = (
+        f"Sorted by NPV at a discount rate of {cmp.discount_rate:.1%} a year; "
+        "the total is undiscounted. Availability: of the plan each option runs on in year 1; "
+        "downtime: the expected hours a year mail is down."
+    )
+    if current:
+        note += (
+            f" vs today: the option's total and NPV minus those of today's system, {current} "
+            "(negative: cheaper than staying)."
+        )
+    if staff:
+        note += (
+            " Opportunity cost: admin and helpdesk labour done by existing staff, not in the total."
+        )
     return Table(
         key="totals",
         title=f"Totals over {cmp.horizon_years} years ({cur})",
-        columns=(
-            "Option",
-            "Kind",
-            f"Total ({cur})",
-            f"NPV ({cur})",
-            f"Per user-month ({cur})",
-            "Score (1-5)",
-            "Status",
-        ),
+        columns=columns,
         rows=tuple(rows),
-        numeric=(False, False, True, True, True, True, False),
-        note=(
-            f"Sorted by NPV at a discount rate of {cmp.discount_rate:.1%} a year; "
-            "the total is undiscounted."
-        ),
+        numeric=(False, False, *(True,) * (len(columns) - 3), False),
+        note=note,
     )
 
 
@@ -373,16 +502,60 @@ _SCENARIO_FIELDS: dict[str, dict[str, str | None]] = {
     "scenario": {k: f.description for k, f in Scenario.model_fields.items()},
     "escalation": {k: f.description for k, f in Escalation.model_fields.items()},
     "organization": {k: f.description for k, f in Organization.model_fields.items()},
+    "migration": {k: f.description for k, f in Migration.model_fields.items()},
 }
+_BASIS_FIELDS = (
+    "current",
+    "current_servers_bought",
+    "labour_cost",
+    "price_basis",
+    "inflation",
+    "downtime_cost_per_user_hour",
+    "downtime_cost_per_hour",
+)
+
+
+def _basis_rows(ev: Evaluation, listed: set[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """Today's system, the bases, downtime and the move: the scenario's value, or the
+    default used (for the move, the catalog's defaults as the engine takes them). Inputs
+    the engine's assumptions already list (``listed``) are left to them."""
+    sc = ev.scenario
+    rows: list[tuple[str, ...]] = []
+    for name in _BASIS_FIELDS:
+        if ("scenario", name) in listed:
+            continue
+        value = getattr(sc, name)
+        origin = "scenario" if name in sc.model_fields_set else "mailplan default"
+        meaning = _SCENARIO_FIELDS["scenario"].get(name) or ""
+        shown = (
+            "not set"
+            if value is None
+            else str(value)
+            if name.endswith("_bought")
+            else _value(value)
+        )
+        rows.append((name, shown, meaning, origin))
+    terms = ev.scenario_terms()
+    for name in Migration.model_fields:
+        if ("migration", name) in listed:
+            continue
+        given = getattr(sc.migration, name)
+        used = float(getattr(terms, name)[0, 0]) if name in terms else given
+        origin = "scenario" if given is not None else "catalog defaults"
+        meaning = _SCENARIO_FIELDS["migration"].get(name) or ""
+        rows.append((f"migration.{name}", _value(used), meaning, origin))
+    return rows
 
 
 def _organisation(ev: Evaluation) -> Section:
     a = ev.assumptions
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in a[a["scope"].isin(list(_SCENARIO_FIELDS))].itertuples():
         meaning = _SCENARIO_FIELDS[str(r.scope)].get(str(r.field)) or ""
-        field_name = str(r.field) if r.scope != "escalation" else f"escalation.{r.field}"
+        plain = r.scope in ("scenario", "organization")
+        field_name = str(r.field) if plain else f"{r.scope}.{r.field}"
         rows.append((field_name, _value(r.value), meaning, _text(r.origin)))
+    rows += _basis_rows(ev, {(str(s), str(f)) for s, f in zip(a["scope"], a["field"], strict=True)})
     org = Table(
         key="organisation",
         title="Organisation, workload and financial inputs",
@@ -487,6 +660,15 @@ def _yearly_table(ev: Evaluation, option_id: str) -> Table:
     ]
     yearly = ev.yearly(option_id)
     rows.append(("total", *(number(float(v)) for v in yearly), number(ev.total(option_id))))
+    summary = next(o for o in ev.comparison.options if o.id == option_id)
+    for kind in ("capex", "opex"):
+        amounts = [float(getattr(y, kind)) for y in summary.years]
+        rows.append((f"of which {kind}", *(number(v) for v in amounts), number(sum(amounts))))
+    if ev.scenario.labour_cost == "existing_staff":
+        staff = [float(v) for v in ev.opportunity[option_id]]
+        rows.append(
+            ("opportunity cost (not in the total)", *(number(v) for v in staff), number(sum(staff)))
+        )
     years = tuple(f"Year {y}" for y in by_cat.columns)
     return Table(
         key=f"yearly-{option_id}",
@@ -494,6 +676,8 @@ def _yearly_table(ev: Evaluation, option_id: str) -> Table:
         columns=("Category", *years, "All years"),
         rows=tuple(rows),
         numeric=(False, *(True,) * (len(years) + 1)),
+        note=f"Runs on {ev.path_label(option_id)}. Capex: hardware, set-up and migration, "
+        "less the residual value; opex: everything else.",
     )
 
 
@@ -504,6 +688,7 @@ def _break_even_table(ev: Evaluation) -> Table:
             b.onprem,
             b.cloud,
             "-" if b.year is None else str(b.year),
+            "-" if b.year_npv is None else str(b.year_npv),
             "-" if b.users is None else number(b.users),
         )
         for b in ev.break_even
@@ -511,11 +696,18 @@ def _break_even_table(ev: Evaluation) -> Table:
     return Table(
         key="break-even",
         title="Break-even: where on-prem costs no more than cloud",
-        columns=("On-prem", "Cloud", "Year (cumulative cost)", "Users at the start (NPV)"),
+        columns=(
+            "On-prem",
+            "Cloud",
+            "Year (cumulative cost)",
+            "Year (cumulative NPV)",
+            "Users at the start (NPV)",
+        ),
         rows=tuple(rows),
-        numeric=(False, False, True, True),
+        numeric=(False, False, True, True, True),
         note=(
-            f"Year: the first year whose cumulative on-prem cost is at or below the cloud's. "
+            f"Year: the first year whose cumulative on-prem cost is at or below the cloud's "
+            "(undiscounted, then discounted). "
             f"Users: the smallest starting organisation (10 to 100,000) at which on-prem NPV "
             f"is at or below cloud NPV; this scenario starts with {users:,}. "
             "'-': never within the range."

@@ -71,6 +71,8 @@ code { font-size: 9pt; }
 
 _URL = re.compile(r"https?://\S+\Z")
 _NOWRAP_CHARS = 16  # numbers up to this long never wrap
+_NOWRAP_ID_CHARS = 24  # option ids up to this long never wrap in the tables keyed by them
+_KEYED_BY_OPTION = {"totals", "break-even", "capacity", "benchmark", "risk-options"}
 _KEEP_ROWS = 25  # tables up to this many rows are not split across pages
 _WIDE = {"assumptions", "qualitative-reasons", "capacity", "organisation"}
 _COLUMN_WIDTHS_PCT = {  # fixed layouts for the tables with long text and URLs
@@ -95,7 +97,8 @@ def _cell(text: str) -> str:
 def _table(t: Table) -> str:
     def cls(i: int, text: str = "") -> str:
         if not t.numeric[i]:
-            return ""
+            keyed = t.key in _KEYED_BY_OPTION and i == 0 and text
+            return ' class="nowrap"' if keyed and len(text) <= _NOWRAP_ID_CHARS else ""
         return ' class="num nowrap"' if len(text) <= _NOWRAP_CHARS else ' class="num"'
 
     head = "".join(f"<th{cls(i)}>{html.escape(c)}</th>" for i, c in enumerate(t.columns))

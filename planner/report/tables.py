@@ -1,8 +1,13 @@
 """The report's data for programs and spreadsheets: CSV, XLSX and JSON.
 
-- CSV: the tidy cost frame (option, kind, year, category, amount), and the sizing frame
-  in a second file (``sizing_csv``), both at full precision.
-- XLSX: one sheet each: summary, costs, sizing, assumptions, break_even.
+- CSV: the tidy cost frame (option, kind, year, category, amount) with each row's
+  ``plan`` (the catalog plan or stack the option runs on that year) and ``cost_type``
+  (capex or opex), and the sizing frame in a second file (``sizing_csv``), both at full
+  precision.
+- XLSX: one sheet each: summary (the engine's summary frame with availability,
+  downtime_hours_per_year, vs_current_total, vs_current_npv, opportunity_cost, capex and
+  opex), costs (as the CSV), years (per option and year: users, plan, cost, capex, opex,
+  opportunity_cost), sizing, assumptions, break_even (with year_npv).
 - JSON: the ``mailplan compare --format json`` document plus ``sizing`` (the sizing frame's
   rows), ``capacity`` (per on-prem option, with its source), ``qualitative`` (the decision
   matrix), ``assumptions`` (every input with its source), ``risk`` (only for a scenario
@@ -19,24 +24,40 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner import __version__
+from planner.costs import CAPEX_CATEGORIES
 from planner.evaluation import Evaluation
 from planner.report.content import risk_analysis
 
 __all__ = [
     "XLSX_SHEETS",
+    "cost_frame",
     "costs_csv",
     "frame_records",
     "json_report",
     "report_data",
     "sizing_csv",
+    "summary_frame",
     "xlsx_report",
+    "years_frame",
 ]
 
-XLSX_SHEETS = ("summary", "costs", "sizing", "assumptions", "break_even")
-_MONEY_COLUMNS = {"total", "npv", "per_user_month", "amount"}
+XLSX_SHEETS = ("summary", "costs", "years", "sizing", "assumptions", "break_even")
+_MONEY_COLUMNS = {
+    "total",
+    "npv",
+    "per_user_month",
+    "amount",
+    "cost",
+    "capex",
+    "opex",
+    "opportunity_cost",
+    "vs_current_total",
+    "vs_current_npv",
+}
 
 
 def _plain(v: Any) -> Any:
@@ -59,9 +80,64 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): _plain(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
 
 
+def cost_frame(ev: Evaluation) -> pd.DataFrame:
+    """The tidy cost frame (option, kind, year, category, amount) with ``plan`` (the
+    catalog plan or stack the option runs on that year; empty for an inline one) and
+    ``cost_type`` (capex: hardware, residual, set-up, migration; else opex)."""
+    frame = ev.costs.copy()
+    plans = {
+        (o.id, year): plan
+        for o in ev.options
+        for year, plan in enumerate(ev.plan_by_year(o.id), start=1)
+    }
+    frame["plan"] = [
+        plans[(o, int(y))] for o, y in zip(frame["option"], frame["year"], strict=True)
+    ]
+    frame["cost_type"] = np.where(frame["category"].isin(CAPEX_CATEGORIES), "capex", "opex")
+    return frame
+
+
 def costs_csv(ev: Evaluation) -> bytes:
-    """The tidy cost frame as CSV: option, kind, year, category, amount (display currency)."""
-    return ev.costs.to_csv(index=False).encode("utf-8")
+    """The cost frame (``cost_frame``) as CSV, amounts in the display currency."""
+    return cost_frame(ev).to_csv(index=False).encode("utf-8")
+
+
+def summary_frame(ev: Evaluation) -> pd.DataFrame:
+    """The engine's summary frame with the comparison's availability,
+    downtime_hours_per_year, vs_current_total / vs_current_npv (empty without a
+    ``current``), opportunity_cost, and capex / opex over the horizon."""
+    frame = ev.summary.copy()
+    by_id = {o.id: o for o in ev.comparison.options}
+    options = [by_id[i] for i in frame["id"]]
+    frame["availability"] = [o.availability for o in options]
+    frame["downtime_hours_per_year"] = [o.downtime_hours_per_year for o in options]
+    frame["vs_current_total"] = [o.vs_current.total if o.vs_current else None for o in options]
+    frame["vs_current_npv"] = [o.vs_current.npv if o.vs_current else None for o in options]
+    frame["opportunity_cost"] = [o.opportunity_cost for o in options]
+    frame["capex"] = [round(sum(y.capex for y in o.years), 2) for o in options]
+    frame["opex"] = [round(sum(y.opex for y in o.years), 2) for o in options]
+    return frame
+
+
+def years_frame(ev: Evaluation) -> pd.DataFrame:
+    """One row per option and year: option, year, users, plan, cost, capex, opex (the
+    comparison's), and opportunity_cost (labour done by existing staff, not in the cost)."""
+    rows = [
+        {
+            "option": o.id,
+            "year": y.year,
+            "users": y.users,
+            "plan": y.plan,
+            "cost": y.cost,
+            "capex": y.capex,
+            "opex": y.opex,
+            "opportunity_cost": round(float(ev.opportunity[o.id][y.year - 1]), 2),
+        }
+        for o in ev.comparison.options
+        for y in o.years
+    ]
+    columns = ["option", "year", "users", "plan", "cost", "capex", "opex", "opportunity_cost"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def sizing_csv(ev: Evaluation) -> bytes:
@@ -72,7 +148,8 @@ def sizing_csv(ev: Evaluation) -> bytes:
 
 def _break_even_frame(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(
-        [b.model_dump() for b in ev.break_even], columns=["onprem", "cloud", "year", "users"]
+        [b.model_dump() for b in ev.break_even],
+        columns=["onprem", "cloud", "year", "users", "year_npv"],
     )
 
 
@@ -140,8 +217,9 @@ def xlsx_report(ev: Evaluation) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
     frames = {
-        "summary": ev.summary,
-        "costs": ev.costs,
+        "summary": summary_frame(ev),
+        "costs": cost_frame(ev),
+        "years": years_frame(ev),
         "sizing": ev.sizing,
         "assumptions": ev.assumptions,
         "break_even": _break_even_frame(ev),

@@ -8,14 +8,41 @@ from pathlib import Path
 
 import pytest
 
-from planner import Evaluation, evaluate, load_scenario, scenario_presets, with_capacity
+from planner import (
+    Evaluation,
+    Scenario,
+    evaluate,
+    load_scenario,
+    parse_scenario,
+    scenario_presets,
+    with_capacity,
+)
 from planner.models import CRITERIA
 from planner.report import render
 from tests.conftest import make_scenario
 
 START = dt.date(2026, 1, 1)  # fixed, so end-of-life checks do not move with the calendar
 BENCHMARK_SOURCE = "benchmark: mailplan bench smtp, 2026-11-29, 2 vCPU Debian 12 (loopback)"
-CASES = [*scenario_presets(), "default+benchmark", "cloud-only-unweighted", "onprem-only"]
+CASES = [
+    *scenario_presets(),
+    "default+benchmark",
+    "cloud-only-unweighted",
+    "onprem-only",
+    "staff-nominal-downtime",
+]
+STAFF_NOMINAL_DOWNTIME = {  # the default scenario on the other bases, downtime costed
+    "labour_cost": "existing_staff",
+    "price_basis": "nominal",
+    "inflation": 0.02,
+    "downtime_cost_per_user_hour": 40.0,
+}
+
+
+def changed_default(**changes: object) -> Scenario:
+    """The bundled default scenario with top-level keys changed (validated again)."""
+    data = load_scenario(scenario_presets()["default"]).model_dump(mode="json", exclude_unset=True)
+    data.update(changes)
+    return parse_scenario(data)
 
 
 def _scenario(case: str):
@@ -31,6 +58,8 @@ def _scenario(case: str):
             ],
             qualitative={"weights": zero, "requirements": ["data_on_premises"]},
         )
+    if case == "staff-nominal-downtime":
+        return changed_default(**STAFF_NOMINAL_DOWNTIME)
     if case == "onprem-only":
         return make_scenario(
             cloud=[], onprem=[{"id": "box", "stack": "postfix-dovecot", "server": "smb-1u"}]

@@ -143,26 +143,61 @@ def _one(tables: list[ParsedTable], prefix: str) -> ParsedTable:
 
 
 def check_totals(tables: list[ParsedTable], ev: Evaluation) -> None:
-    """Total, NPV, cost per user-month and score of every option; the recommended one."""
-    rows = _one(tables, "Totals over").rows
-    assert sorted(r[0] for r in rows) == sorted(o.id for o in ev.options)
-    for oid, _kind, total, npv, pum, score, status in rows:
-        assert close(total, ev.total(oid), 0), (oid, total)
-        assert close(npv, ev.npv(oid), 0), (oid, npv)
-        assert close(pum, ev.per_user_month(oid), 2), (oid, pum)
+    """Total, NPV, cost per user-month, the differences to today's system (only with a
+    ``current``), the opportunity cost (only with existing staff), availability, downtime
+    hours and score of every option; the recommended and the ruled-out ones."""
+    table = _one(tables, "Totals over")
+    cur = ev.scenario.currency
+    rows = table.by_first_column()
+    assert sorted(rows) == sorted(o.id for o in ev.options)
+    vs_total, vs_npv = f"vs today, total ({cur})", f"vs today, NPV ({cur})"
+    staff = f"Opportunity cost ({cur})"
+    assert (vs_total in table.columns) == (vs_npv in table.columns) == bool(ev.scenario.current)
+    assert (staff in table.columns) == (ev.scenario.labour_cost == "existing_staff")
+    assert table.columns[-1] == "Status"
+    by_id = {o.id: o for o in ev.comparison.options}
+    for oid, row in rows.items():
+        o = by_id[oid]
+        assert close(row[f"Total ({cur})"], ev.total(oid), 0), (oid, row)
+        assert close(row[f"NPV ({cur})"], ev.npv(oid), 0), (oid, row)
+        assert close(row[f"Per user-month ({cur})"], ev.per_user_month(oid), 2), (oid, row)
+        if ev.scenario.current:
+            if oid == ev.scenario.current:
+                assert row[vs_total] == row[vs_npv] == "baseline"
+            else:
+                assert o.vs_current is not None
+                assert close(row[vs_total], ev.total(oid) - ev.total(ev.scenario.current), 0)
+                assert close(row[vs_npv], ev.npv(oid) - ev.npv(ev.scenario.current), 0)
+        if staff in row:
+            assert close(row[staff], float(ev.opportunity[oid].sum()), 0), (oid, row[staff])
+        avail = ev.availability[oid]
+        if avail is None:
+            assert row["Availability"] == row["Downtime h/yr"] == ""
+        else:
+            assert row["Availability"].endswith("%")
+            assert close(row["Availability"], avail, 5), (oid, row["Availability"])
+            assert close(row["Downtime h/yr"], (1 - avail) * 8760, 1), (oid, row)
         expected = ev.assessments[oid].score
+        score = row["Score (1-5)"]
         assert (num(score) is None) if expected is None else close(score, expected, 2)
+        status = row["Status"]
         assert status.startswith("recommended") == (oid == ev.cheapest)
-        assert ("ruled out" in status) == bool(ev.assessments[oid].ruled_out_by)
+        assert ("ruled out" in status) == bool(ev.ruled_out_by(oid))
 
 
 def check_yearly(tables: list[ParsedTable], ev: Evaluation) -> None:
-    """Every cost line of every option and year, the category totals and the yearly totals."""
+    """Every cost line of every option and year, the category totals and the yearly totals,
+    the capex and opex lines, and (with existing staff) the opportunity cost line."""
+    staff = ev.scenario.labour_cost == "existing_staff"
+    extra = {"total", "of which capex", "of which opex"}
+    if staff:
+        extra.add("opportunity cost (not in the total)")
+    by_id = {o.id: o for o in ev.comparison.options}
     for o in ev.options:
         table = _one(tables, f"{o.id}: cost per year")
         frame = ev.costs[ev.costs["option"] == o.id]
         rows = table.by_first_column()
-        assert set(rows) == {c.replace("_", " ") for c in frame["category"]} | {"total"}
+        assert set(rows) == {c.replace("_", " ") for c in frame["category"]} | extra
         for r in frame.itertuples():
             cell = rows[str(r.category).replace("_", " ")][f"Year {r.year}"]
             assert close(cell, float(r.amount), 0), (o.id, r.category, r.year, cell)
@@ -172,6 +207,16 @@ def check_yearly(tables: list[ParsedTable], ev: Evaluation) -> None:
         for y, cost in enumerate(ev.yearly(o.id), 1):
             assert close(rows["total"][f"Year {y}"], float(cost), 0)
         assert close(rows["total"]["All years"], ev.total(o.id), 0)
+        years = by_id[o.id].years
+        for kind in ("capex", "opex"):
+            row = rows[f"of which {kind}"]
+            for y in years:
+                assert close(row[f"Year {y.year}"], getattr(y, kind), 0), (o.id, kind, y.year)
+            assert close(row["All years"], sum(getattr(y, kind) for y in years), 0)
+        if staff:
+            row = rows["opportunity cost (not in the total)"]
+            for y, amount in enumerate(ev.opportunity[o.id], 1):
+                assert close(row[f"Year {y}"], float(amount), 0)
 
 
 def check_sizing(tables: list[ParsedTable], ev: Evaluation) -> None:
@@ -203,8 +248,8 @@ def check_break_even(tables: list[ParsedTable], ev: Evaluation) -> None:
         assert [t for t in tables if t.title.startswith("Break-even:")] == []
         return
     rows = _one(tables, "Break-even:").rows
-    got = [(a, b, num(y), num(u)) for a, b, y, u in rows]
-    assert got == [(b.onprem, b.cloud, b.year, b.users) for b in ev.break_even]
+    got = [(a, b, num(y), num(yn), num(u)) for a, b, y, yn, u in rows]
+    assert got == [(b.onprem, b.cloud, b.year, b.year_npv, b.users) for b in ev.break_even]
 
 
 def check_qualitative(tables: list[ParsedTable], ev: Evaluation) -> None:

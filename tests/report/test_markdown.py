@@ -8,37 +8,31 @@ from pathlib import Path
 import pytest
 
 from planner import Evaluation, evaluate, load_scenario
+from planner.recommendation import ranked
 from planner.report import render
+from planner.report.content import formulas_markdown
 from tests.report.figures import check_tables, markdown_tables
 
 GOLDEN_DEFAULT = """\
 # Mail options for Acme, 250 staff
 ## 1. Executive summary
-  Totals over 5 years (USD) | Option | Kind | Total (USD) | NPV (USD) | Per user-month (USD) | Score (1-5) | Status
+  Totals over 5 years (USD) | Option | Kind | Total (USD) | NPV (USD) | Per user-month (USD) | vs today, total (USD) | vs today, NPV (USD) | Availability | Downtime h/yr | Score (1-5) | Status
 ## 2. Organisation and workload
   Organisation, workload and financial inputs | Input | Value | Meaning | Origin
 ### Sizing per year
-  Demand and servers per year | Year | Users | Messages/day | Peak msgs/s | Mailbox GB | Storage TB | Servers postfix-dovecot | Servers exchange-se
+  Demand and servers per year | Year | Users | Messages/day | Peak msgs/s | Mailbox GB | Storage TB | Servers postfix-dovecot | Servers exchange-se | Servers exchange-2019
   Capacity per server and where it comes from | Option | Msgs/s per server | Kind | Source | Target utilisation | TB per server | Redundancy
 ## 3. Costs
-  postfix-dovecot: cost per year by category (USD) | Category | Year 1 | Year 2 | Year 3 | Year 4 | Year 5 | All years
-  m365-basic: cost per year by category (USD) | Category | Year 1 | Year 2 | Year 3 | Year 4 | Year 5 | All years
-  gws-starter: cost per year by category (USD) | Category | Year 1 | Year 2 | Year 3 | Year 4 | Year 5 | All years
-  exchange-se: cost per year by category (USD) | Category | Year 1 | Year 2 | Year 3 | Year 4 | Year 5 | All years
-  m365-standard: cost per year by category (USD) | Category | Year 1 | Year 2 | Year 3 | Year 4 | Year 5 | All years
-### Break-even
-  Break-even: where on-prem costs no more than cloud | On-prem | Cloud | Year (cumulative cost) | Users at the start (NPV)
+  What each option includes | Feature | {options}
+{yearly}### Break-even
+  Break-even: where on-prem costs no more than cloud | On-prem | Cloud | Year (cumulative cost) | Year (cumulative NPV) | Users at the start (NPV)
+### Notes on the options
 ## 4. Qualitative comparison
-  Decision matrix (scores 1-5, 5 = best) | Criterion | Weight | postfix-dovecot | exchange-se | m365-basic | m365-standard | gws-starter
+  Decision matrix (scores 1-5, 5 = best) | Criterion | Weight | postfix-dovecot | exchange-se | exchange-2019 | m365-basic | m365-standard | gws-starter
   Why each score | Option | Criterion | Score | Origin | Reason
 ## 5. Assumptions and sources
   Inputs, sources and dates | Scope | Input | Value | Origin | Source | As of | Estimate | Note
 ## 6. How the numbers are computed
-### Demand and sizing
-### On-prem costs per year
-### Cloud costs per year
-### Escalation, currency, totals
-### Ranges, Monte Carlo and sensitivity
 """
 
 
@@ -62,8 +56,21 @@ def test_every_table_figure_equals_the_engine(case_ev: Evaluation) -> None:
 
 
 def test_golden_structure(default_ev: Evaluation) -> None:
-    """The default scenario's report has exactly these headings and tables, in this order."""
-    assert _structure(render(default_ev, "md").decode("utf-8")) == GOLDEN_DEFAULT
+    """The default scenario's report has exactly these headings and tables, in this order:
+    the options' tables in ranked order (cheapest first), and the last section's headings
+    those of planner/report/formulas.md (kept there)."""
+    order = [o.id for o in ranked(default_ev.comparison)]  # cheapest first
+    yearly = "".join(
+        f"  {oid}: cost per year by category (USD) | Category | Year 1 | Year 2 | Year 3 "
+        "| Year 4 | Year 5 | All years\n"
+        for oid in order
+    )
+    formulas = "".join(
+        line + "\n" for line in formulas_markdown().splitlines() if line.startswith("### ")
+    )
+    expected = GOLDEN_DEFAULT.format(options=" | ".join(order), yearly=yearly) + formulas
+
+    assert _structure(render(default_ev, "md").decode("utf-8")) == expected
 
 
 def test_summary_names_the_recommendation_and_the_disagreement(default_ev: Evaluation) -> None:

@@ -24,16 +24,40 @@ def _text(pdf: Path, *flags: str) -> str:
 
 def test_totals_and_recommendation_are_in_the_text(default_pdf: Path, default_ev) -> None:
     """pdftotext finds every option's total and NPV and the recommended option."""
+    ids = {o.id for o in default_ev.options}
     rows = [line.split() for line in _text(default_pdf, "-layout").splitlines()]
+    table_rows = [r for r in rows if len(r) >= 5 and r[0] in ids]
 
     assert f"Recommended by cost: {default_ev.cheapest} (" in _text(default_pdf)
     for o in default_ev.options:
         ev = default_ev
         row = [o.id, o.kind, f"{ev.total(o.id):,.0f}", f"{ev.npv(o.id):,.0f}"]
         row.append(f"{ev.per_user_month(o.id):,.2f}")
-        assert row in [r[:5] for r in rows], o.id
-    recommended = [r[0] for r in rows if r[-1:] == ["recommended"]]
+        assert row in [r[:5] for r in table_rows], o.id
+    recommended = [r[0] for r in table_rows if r[-1:] == ["recommended"]]
     assert recommended == [default_ev.cheapest]
+
+
+def test_totals_carry_availability_downtime_and_today(default_pdf: Path, default_ev) -> None:
+    """The printed totals table has the availability, downtime and vs-today columns, with
+    the engine's figures in each option's row, and the summary names the bases."""
+    text = _text(default_pdf)
+    head = text.split("Totals over", 1)[1].split("postfix-dovecot", 1)[0]
+    for word in ("Availability", "Downtime", "h/yr", "vs", "today,"):  # headers wrap
+        assert word in head
+    assert f"Today's system: {default_ev.scenario.current} (" in text
+    assert "Labour basis: paid for." in text
+    assert "Price basis: real." in text
+    lines = _text(default_pdf, "-layout").splitlines()
+    current = default_ev.scenario.current
+    for o in default_ev.comparison.options:
+        (line,) = [ln for ln in lines if ln.split()[:2] == [o.id, o.kind]]
+        assert f"{o.availability * 100:.3f}%" in line, o.id
+        assert f"{o.downtime_hours_per_year:,.1f}" in line, o.id
+        if o.id == current:
+            assert "baseline" in line
+        else:
+            assert f"{o.vs_current.npv:+,.0f}" in line, o.id
 
 
 def test_every_section_is_printed(default_pdf: Path) -> None:

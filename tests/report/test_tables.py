@@ -10,7 +10,9 @@ import pytest
 from openpyxl import load_workbook
 
 from planner import Evaluation
+from planner.costs import CAPEX_CATEGORIES
 from planner.report import render, sizing_csv
+from planner.report.tables import cost_frame, summary_frame, years_frame
 
 
 def _sheet_frame(ws) -> pd.DataFrame:
@@ -34,10 +36,28 @@ def _same(got: pd.DataFrame, expected: pd.DataFrame, rel: float = 0.0) -> None:
 
 class TestCsv:
     def test_costs_csv_is_the_tidy_cost_frame(self, case_ev: Evaluation) -> None:
-        """OUT.csv reads back as ev.costs, every amount exact."""
+        """OUT.csv reads back as ev.costs, every amount exact, then each row's plan and
+        cost type."""
         got = pd.read_csv(io.BytesIO(render(case_ev, "csv")))
 
-        _same(got, case_ev.costs)
+        assert list(got.columns) == [*case_ev.costs.columns, "plan", "cost_type"]
+        _same(got[list(case_ev.costs.columns)], case_ev.costs)
+        _same(got, cost_frame(case_ev))
+
+    def test_plan_and_cost_type_follow_the_engine(self, default_ev: Evaluation) -> None:
+        """Each row's plan is the one the option runs on that year; capex rows are the
+        engine's capex categories, and they add up to each year's capex."""
+        frame = pd.read_csv(io.BytesIO(render(default_ev, "csv")))
+        for o in default_ev.comparison.options:
+            rows = frame[frame["option"] == o.id]
+            for y in o.years:
+                year = rows[rows["year"] == y.year]
+                assert set(year["plan"].fillna("")) == {y.plan or ""}
+                capex = year.loc[year["cost_type"] == "capex", "amount"].sum()
+                assert capex == pytest.approx(y.capex, abs=0.01)
+                assert set(year.loc[year["cost_type"] == "capex", "category"]) <= set(
+                    CAPEX_CATEGORIES
+                )
 
     def test_sizing_csv_is_the_sizing_frame(self, case_ev: Evaluation) -> None:
         """The sizing CSV reads back as ev.sizing."""
@@ -54,21 +74,79 @@ def _workbook(default_ev: Evaluation):
 
 class TestXlsx:
     def test_has_one_sheet_per_frame(self, workbook) -> None:
-        """The workbook has the summary, costs, sizing, assumptions and break-even sheets."""
-        assert workbook.sheetnames == ["summary", "costs", "sizing", "assumptions", "break_even"]
+        """The workbook has the summary, costs, years, sizing, assumptions and break-even
+        sheets."""
+        assert workbook.sheetnames == [
+            "summary",
+            "costs",
+            "years",
+            "sizing",
+            "assumptions",
+            "break_even",
+        ]
 
-    @pytest.mark.parametrize("sheet", ["summary", "costs", "sizing", "assumptions"])
+    @pytest.mark.parametrize("sheet", ["sizing", "assumptions"])
     def test_sheet_equals_the_engine_frame(self, workbook, default_ev, sheet) -> None:
         """Each sheet holds the engine's frame of the same name, value for value (to the 15
         significant digits a spreadsheet keeps)."""
         _same(_sheet_frame(workbook[sheet]), getattr(default_ev, sheet), rel=1e-14)
 
+    @pytest.mark.parametrize(
+        ("sheet", "make"),
+        [("summary", summary_frame), ("costs", cost_frame), ("years", years_frame)],
+        ids=["summary", "costs", "years"],
+    )
+    def test_sheet_equals_the_report_frame(self, workbook, default_ev, sheet, make) -> None:
+        """Summary, costs and years hold the engine's frames with the cost model's columns."""
+        _same(_sheet_frame(workbook[sheet]), make(default_ev), rel=1e-14)
+
+    def test_summary_has_the_cost_model_columns(self, workbook, default_ev) -> None:
+        """The summary sheet starts with the engine's summary frame and adds availability,
+        downtime, the differences to today's system, opportunity cost, capex and opex,
+        each the comparison's."""
+        got = _sheet_frame(workbook["summary"])
+        added = [
+            "availability",
+            "downtime_hours_per_year",
+            "vs_current_total",
+            "vs_current_npv",
+            "opportunity_cost",
+            "capex",
+            "opex",
+        ]
+        assert list(got.columns) == [*default_ev.summary.columns, *added]
+        _same(got[list(default_ev.summary.columns)], default_ev.summary, rel=1e-14)
+        for row in got.to_dict(orient="records"):
+            o = next(o for o in default_ev.comparison.options if o.id == row["id"])
+            assert row["availability"] == o.availability
+            assert row["downtime_hours_per_year"] == o.downtime_hours_per_year
+            assert o.vs_current is not None
+            assert (row["vs_current_total"], row["vs_current_npv"]) == (
+                o.vs_current.total,
+                o.vs_current.npv,
+            )
+            assert row["capex"] == pytest.approx(sum(y.capex for y in o.years))
+
+    def test_years_sheet_is_the_comparison_years(self, workbook, default_ev) -> None:
+        """One row per option and year with the comparison's users, plan, cost, capex and
+        opex."""
+        got = _sheet_frame(workbook["years"])
+        expected = [
+            (o.id, y.year, y.users, y.plan, y.cost, y.capex, y.opex)
+            for o in default_ev.comparison.options
+            for y in o.years
+        ]
+        assert [tuple(r[:7]) for r in got.itertuples(index=False)] == expected
+
     def test_break_even_sheet(self, workbook, default_ev) -> None:
-        """The break-even sheet lists every on-prem/cloud pair with year and users."""
+        """The break-even sheet lists every on-prem/cloud pair with year, users and the
+        year on cumulative NPV."""
         rows = list(workbook["break_even"].values)
 
-        assert rows[0] == ("onprem", "cloud", "year", "users")
-        assert rows[1:] == [(b.onprem, b.cloud, b.year, b.users) for b in default_ev.break_even]
+        assert rows[0] == ("onprem", "cloud", "year", "users", "year_npv")
+        assert rows[1:] == [
+            (b.onprem, b.cloud, b.year, b.users, b.year_npv) for b in default_ev.break_even
+        ]
 
 
 class TestJson:
@@ -79,6 +157,19 @@ class TestJson:
         base = {k: v for k, v in doc.items() if k not in added | {"mailplan_version"}}
 
         assert base == case_ev.comparison.model_dump(mode="json")
+
+    def test_carries_the_cost_model_keys(self, default_ev: Evaluation) -> None:
+        """Every option has availability, downtime hours, vs_current and opportunity cost;
+        every year its plan, capex and opex; every break-even its year on NPV."""
+        doc = json.loads(render(default_ev, "json"))
+
+        for option in doc["options"]:
+            assert {"availability", "downtime_hours_per_year", "vs_current"} <= set(option)
+            assert "opportunity_cost" in option
+            assert set(option["vs_current"]) == {"total", "npv"}
+            for year in option["years"]:
+                assert {"plan", "capex", "opex"} <= set(year)
+        assert all("year_npv" in b for b in doc["break_even"])
 
     def test_sizing_and_assumptions_equal_the_frames(self, case_ev: Evaluation) -> None:
         """`sizing` and `assumptions` are the engine's frames, row for row."""
