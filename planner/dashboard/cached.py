@@ -40,6 +40,7 @@ __all__ = [
     "default_pair",
     "demand_vs_capacity",
     "evaluation",
+    "migration_defaults",
     "parse_scenario",
     "presets",
     "qualitative_radar",
@@ -102,6 +103,12 @@ def assumptions(scenario: Scenario) -> pd.DataFrame:
 def catalog_defaults(scenario: Scenario) -> dict[str, dict[str, views.Default]]:
     """Per option and field, the catalog value an empty field falls back to."""
     return views.catalog_defaults(scenario, load_catalog())
+
+
+@st.cache_data(show_spinner=False)
+def migration_defaults() -> dict[str, views.Default]:
+    """Per ``migration`` field, the catalog default an empty field falls back to."""
+    return views.migration_defaults(load_catalog())
 
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)

@@ -1,8 +1,8 @@
 """What the range editor shows and builds; no Streamlit here.
 
-The inputs that may hold a range (every numeric field of ``organization``, ``escalation``
-and each option, by field path such as ``onprem.<id>.pue``) with their form labels, the
-four range forms (``planner.ranges``) and their parameters, and the parameters a range
+The inputs that may hold a range (every numeric field of ``organization``, ``escalation``,
+``migration`` and each option, by field path such as ``onprem.<id>.pue``) with their form
+labels, the four range forms (``planner.ranges``) and their parameters, and the parameters a range
 starts from when an input gets one or changes form: the same centre and swing points, so
 that nothing is invented (a plain number starts as a range of zero width around itself).
 """
@@ -13,7 +13,9 @@ from typing import Any
 
 from planner.dashboard.fields import (
     CLOUD_NUMBERS,
+    COPIES,
     ESCALATION,
+    MIGRATION,
     ONPREM_NUMBERS,
     ORGANIZATION,
     FieldSpec,
@@ -21,7 +23,7 @@ from planner.dashboard.fields import (
 )
 from planner.evaluation import Evaluation
 from planner.models import Scenario
-from planner.ranges import Z90, Distribution
+from planner.ranges import SINGLE_SECTIONS, Z90, Distribution
 
 __all__ = [
     "FORMS",
@@ -58,7 +60,8 @@ FORM_LABELS: dict[str, str] = {
 _SECTIONS: tuple[tuple[str, str, tuple[FieldSpec, ...]], ...] = (
     ("organization", "Organisation", ORGANIZATION),
     ("escalation", "Price changes", ESCALATION),
-    ("onprem", "On-prem", ONPREM_NUMBERS),
+    ("migration", "Moving from today's system", MIGRATION),
+    ("onprem", "On-prem", (*ONPREM_NUMBERS, COPIES)),
     ("cloud", "Cloud", CLOUD_NUMBERS),
 )
 
@@ -92,7 +95,7 @@ def input_spec(path: str) -> FieldSpec | None:
 def field_path(draft: dict[str, Any], path: Path) -> str | None:
     """The field path of a form path: ``("onprem", 0, "pue")`` -> ``onprem.<id>.pue`` (the
     option's id read from the form data ``draft``); None when it names no such input."""
-    if len(path) == 2 and path[0] in ("organization", "escalation"):
+    if len(path) == 2 and path[0] in SINGLE_SECTIONS:
         return f"{path[0]}.{path[1]}"
     if len(path) == 3 and path[0] in ("onprem", "cloud") and isinstance(path[1], int):
         options = draft.get(str(path[0])) or []
@@ -110,6 +113,12 @@ def current_value(scenario: Scenario, ev: Evaluation, path: str) -> float | None
     if value is not None:
         return value
     section, _, rest = path.partition(".")
+    if section == "migration":  # the catalog's default, as the engine takes it
+        terms = ev.scenario_terms()
+        try:
+            return float(getattr(terms, rest)[0, 0])
+        except AttributeError:
+            return None
     option_id, _, name = rest.rpartition(".")
     options = ev.resolved.onprem if section == "onprem" else ev.resolved.cloud
     option = next((o for o in options if o.id == option_id), None)

@@ -39,6 +39,7 @@ __all__ = [
     "describe",
     "draft_value",
     "edit",
+    "edit_many",
     "forget_fields",
     "init",
     "problems",
@@ -200,13 +201,32 @@ def _rename_scores(data: dict[str, Any], old: Any, new: Any) -> None:
 def edit(state: State, path: Path, value: Any, check: Check) -> bool:
     """Set ``path`` in the draft (None or empty removes it) and validate; True when applied.
 
-    Renaming an option carries its qualitative scores along.
+    Renaming an option carries its qualitative scores along, and ``current`` when it is
+    the system that runs today.
     """
     data = state[_DRAFT]
     if len(path) == 3 and path[0] in ("onprem", "cloud") and path[2] == "id":
-        _rename_scores(data, draft_value(state, path), value)
+        old = draft_value(state, path)
+        _rename_scores(data, old, value)
         forget_fields(state, "qualitative")
+        if old is not None and data.get("current") == old and isinstance(value, str) and value:
+            data["current"] = value
+            state.pop(widget_key(("current",)), None)
     _set_in(data, path, value)
+    return _apply(state, check)
+
+
+def edit_many(
+    state: State, changes: list[tuple[Path, Any]], check: Check, *, keep: Path | None = None
+) -> bool:
+    """Set several paths of the draft at once (None or empty removes one) and validate
+    once; True when applied. The widgets of the changed paths, except ``keep`` (the one
+    the user just changed), reload from the draft."""
+    data = state[_DRAFT]
+    for path, value in changes:
+        _set_in(data, path, value)
+        if path != keep:
+            state.pop(widget_key(path), None)
     return _apply(state, check)
 
 
@@ -223,11 +243,16 @@ def add_option(state: State, kind: str, entry: dict[str, Any], check: Check) -> 
 
 
 def remove_option(state: State, kind: str, index: int, check: Check) -> bool:
-    """Remove an option (and its qualitative scores); True when applied."""
+    """Remove an option (and its qualitative scores; when it runs today, ``current`` and
+    ``current_servers_bought`` too: a new installation); True when applied."""
     data = state[_DRAFT]
     removed = data[kind].pop(index)
     scores = (data.get("qualitative") or {}).get("scores") or {}
     scores.pop(removed.get("id"), None)
+    if data.get("current") is not None and data.get("current") == removed.get("id"):
+        for key in ("current", "current_servers_bought"):
+            data.pop(key, None)
+            state.pop(widget_key((key,)), None)
     forget_fields(state, kind)
     forget_fields(state, "qualitative")
     return _apply(state, check)

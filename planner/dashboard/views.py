@@ -2,8 +2,9 @@
 
 The figures come from the engine (``Evaluation``); this module only picks, labels and
 formats them for a page: money with thousands separators and the currency, units in
-column headers. The one derived figure is the saving of the cheapest option over the
-next cheapest (a difference of two NPVs).
+column headers. The derived figures are the saving of the cheapest option over the next
+cheapest (a difference of two NPVs) and each option's capex and opex over the horizon
+(sums of the engine's yearly capex and opex).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from planner.errors import ScenarioError
 from planner.evaluation import BreakEven, Evaluation, OptionSummary
-from planner.models import CRITERIA, Catalog, Scenario
+from planner.models import CRITERIA, Catalog, Migration, Scenario
 from planner.recommendation import parity, ranked
 from planner.resolution import Provenance, ResolvedOnPrem, resolve
 
@@ -24,6 +25,7 @@ __all__ = [
     "Callout",
     "Default",
     "assumptions_table",
+    "basis_line",
     "break_even_table",
     "capacity_rows",
     "catalog_defaults",
@@ -31,7 +33,10 @@ __all__ = [
     "comparison_json",
     "costs_csv",
     "decision_matrix",
+    "details_table",
+    "downtime_note",
     "headline_break_even",
+    "migration_defaults",
     "money",
     "option_labels",
     "parity_table",
@@ -111,6 +116,101 @@ def totals_table(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("Option")
 
 
+def _signed(amount: float) -> str:
+    """``+1,234`` / ``-1,234`` / ``0``: a difference, its sign always shown."""
+    text = f"{amount:+,.0f}"
+    return "0" if text in ("+0", "-0") else text
+
+
+def details_table(ev: Evaluation) -> pd.DataFrame:
+    """One row per option, in the totals table's order (same row labels): availability
+    (%), expected downtime (hours a year), the total and NPV against today's system (only
+    when the scenario names one; today's own row says so), the admin and helpdesk labour
+    done by existing staff (only with ``labour_cost: existing_staff``), and capex and opex
+    over the horizon (capex: hardware, set-up, migration, less the residual value)."""
+    cur = ev.scenario.currency
+    comp = ev.comparison
+    current = ev.scenario.current
+    staff = ev.scenario.labour_cost == "existing_staff"
+    rows = []
+    for o in ranked(comp):
+        row: dict[str, str] = {
+            "Option": o.id + (" (cheapest)" if o.id == comp.cheapest else ""),
+            "Availability (%)": "–" if o.availability is None else f"{o.availability * 100:.3f}",
+            "Downtime (hours/year)": "–"
+            if o.downtime_hours_per_year is None
+            else f"{o.downtime_hours_per_year:,.1f}",
+        }
+        if current is not None:
+            if o.id == current:
+                row[f"vs today, total ({cur})"] = row[f"vs today, NPV ({cur})"] = "today's system"
+            elif o.vs_current is not None:
+                row[f"vs today, total ({cur})"] = _signed(o.vs_current.total)
+                row[f"vs today, NPV ({cur})"] = _signed(o.vs_current.npv)
+        if staff:
+            row[f"Opportunity cost ({cur})"] = f"{o.opportunity_cost:,.0f}"
+        row[f"Capex ({cur})"] = f"{sum(y.capex for y in o.years):,.0f}"
+        row[f"Opex ({cur})"] = f"{sum(y.opex for y in o.years):,.0f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("Option")
+
+
+def _labour_phrase(ev: Evaluation) -> str:
+    if ev.scenario.labour_cost == "existing_staff":
+        return (
+            "admin and helpdesk labour done by existing staff (left out of the totals, "
+            "shown as opportunity cost)"
+        )
+    return "admin and helpdesk labour paid for (in the totals)"
+
+
+def _price_phrase(ev: Evaluation) -> str:
+    sc = ev.scenario
+    if sc.price_basis == "nominal":
+        return (
+            f"nominal prices (inflation {sc.inflation:.1%} a year added to every price "
+            f"change; discount rate {ev.discount_rate:.2%} nominal)"
+        )
+    return f"real prices (today's money; discount rate {sc.discount_rate:.1%} a year)"
+
+
+def basis_line(ev: Evaluation) -> str:
+    """What the figures rest on, in one line: today's system (or a new installation), the
+    labour basis and the price basis."""
+    sc = ev.scenario
+    if sc.current is None:
+        today = "Nothing runs today (a new installation): no option pays a move"
+    else:
+        today = f"Today's system: {sc.current} ({ev.option(sc.current).label})"
+        if sc.current_servers_bought is not None:
+            today += f", servers bought in {sc.current_servers_bought}"
+        today += "; every other option pays migration, dual running and training"
+    return f"{today}. Labour: {_labour_phrase(ev)}. Prices: {_price_phrase(ev)}."
+
+
+def downtime_note(ev: Evaluation) -> str:
+    """Whether downtime is in the totals (a downtime cost is set) or only reported."""
+    sc = ev.scenario
+    cur = sc.currency
+    hours = "expected hours down a year = (1 - availability) x 8,760"
+    if sc.downtime_cost_per_user_hour is not None:
+        rate = money(sc.downtime_cost_per_user_hour * sc.usd_exchange_rate, cur, 2)
+        return (
+            f"Downtime is in the totals: {rate} per user for each hour mail is down "
+            f"(the 'downtime' line; {hours})."
+        )
+    if sc.downtime_cost_per_hour is not None:
+        rate = money(sc.downtime_cost_per_hour * sc.usd_exchange_rate, cur, 2)
+        return (
+            f"Downtime is in the totals: {rate} for each hour mail is down "
+            f"(the 'downtime' line; {hours})."
+        )
+    return (
+        f"Downtime is only reported, not in the totals ({hours}): set a downtime cost on the "
+        "Scenario page to count it."
+    )
+
+
 def headline_break_even(ev: Evaluation) -> BreakEven | None:
     """The break-even of the lowest-NPV on-prem option against the lowest-NPV cloud option."""
     onprem = [o.id for o in ev.resolved.onprem]
@@ -122,17 +222,21 @@ def headline_break_even(ev: Evaluation) -> BreakEven | None:
 
 
 def break_even_table(ev: Evaluation) -> pd.DataFrame:
-    """Every on-prem/cloud pair: break-even year (cumulative cost) and users (NPV)."""
+    """Every on-prem/cloud pair: break-even year (cumulative cost, then cumulative NPV) and
+    users (NPV)."""
+    never = f"none within {ev.horizon} years"
     rows = [
         {
             "On-prem": b.onprem,
             "Cloud": b.cloud,
-            "Break-even year": str(b.year) if b.year else f"none within {ev.horizon} years",
+            "Break-even year": str(b.year) if b.year else never,
+            "Break-even year (NPV)": str(b.year_npv) if b.year_npv else never,
             "Break-even users": f"{b.users:,}" if b.users else "none from 10 to 100,000",
         }
         for b in ev.break_even
     ]
-    return pd.DataFrame(rows, columns=["On-prem", "Cloud", "Break-even year", "Break-even users"])
+    columns = ["On-prem", "Cloud", "Break-even year", "Break-even year (NPV)", "Break-even users"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 # endregion
@@ -302,6 +406,38 @@ def catalog_defaults(scenario: Scenario, catalog: Catalog) -> dict[str, dict[str
     return out
 
 
+_MIGRATION_DEFAULTS = {  # Migration field -> the catalog defaults giving it, first found wins
+    "per_mailbox": ("migration_per_mailbox", "migration_per_user"),
+    "tool_per_mailbox": ("migration_tool_per_mailbox",),
+    "dual_running_months": ("dual_running_months",),
+    "training_hours_per_user": ("training_hours_per_user",),
+}
+
+
+def migration_defaults(catalog: Catalog) -> dict[str, Default]:
+    """Per ``migration`` field, the value used when it is left empty: the catalog's
+    defaults (as ``Evaluation.scenario_terms`` takes them), or 0 when the catalog gives
+    none. A field of ``Migration`` this table does not know defaults to 0."""
+    out: dict[str, Default] = {}
+    for name in Migration.model_fields:
+        facts = [getattr(catalog.defaults, key, None) for key in _MIGRATION_DEFAULTS.get(name, ())]
+        fact = next((f for f in facts if f is not None), None)
+        if fact is None:
+            out[name] = Default(
+                value=0.0, origin="mailplan default", note="the catalog gives none: 0"
+            )
+        else:
+            out[name] = Default(
+                value=fact.value,
+                origin="defaults",
+                source=fact.source,
+                as_of=fact.as_of,
+                estimate=fact.estimate,
+                note=fact.note,
+            )
+    return out
+
+
 def assumptions_table(ev: Evaluation) -> pd.DataFrame:
     """Every input with its origin and source (``Evaluation.assumptions``), values as text."""
     frame = ev.assumptions.copy()
@@ -314,8 +450,11 @@ def assumptions_table(ev: Evaluation) -> pd.DataFrame:
 
 
 def costs_csv(ev: Evaluation) -> bytes:
-    """The tidy cost frame as CSV: option, kind, year, category, amount (display currency)."""
-    return ev.costs.to_csv(index=False).encode("utf-8")
+    """The report's CSV: the tidy cost frame (option, kind, year, category, amount, in the
+    display currency) with each row's plan and cost type (capex or opex)."""
+    from planner.report.tables import costs_csv as report_costs_csv
+
+    return report_costs_csv(ev)
 
 
 def comparison_json(ev: Evaluation) -> bytes:

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from planner.dashboard import cached, failures, state
-from planner.dashboard.fields import FieldSpec, Path, path_key
+from planner.dashboard.fields import NONE, ChoiceSpec, FieldSpec, Path, path_key
 from planner.dashboard.views import Default
 from planner.evaluation import Evaluation
 from planner.models import Scenario
@@ -25,6 +25,7 @@ __all__ = [
     "NOT_SET",
     "chart",
     "check",
+    "choice",
     "choice_field",
     "current_evaluation",
     "date_field",
@@ -44,7 +45,7 @@ __all__ = [
     "text_field",
 ]
 
-NOT_SET = ""
+NOT_SET = NONE
 """The choice that leaves a field unset (the catalog or model default applies)."""
 
 _CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -108,12 +109,28 @@ def default_help(spec: FieldSpec, default: Default | None) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def _placeholder(spec: FieldSpec, optional: bool, default: Default | None) -> str | None:
+    """What an empty input shows: the catalog value it falls back to, the model default,
+    or what leaving it empty means."""
+    if optional and default is not None and isinstance(default.value, int | float):
+        return f"{number(default.value)} · {default.origin.split()[0]}"
+    if spec.empty:
+        return spec.empty
+    if optional:
+        return "empty: 0"
+    if isinstance(spec.default, int | float):
+        return f"{number(spec.default)} · default"
+    return None
+
+
 def number_field(
     path: Path,
     spec: FieldSpec,
     *,
     optional: bool = False,
     default: Default | None = None,
+    disabled: bool = False,
+    help_extra: str = "",
 ) -> None:
     """A number input for ``spec`` at ``path``; ``optional`` ones may stay empty (catalog).
     A field holding a range is drawn by ``range_editor.cell`` instead."""
@@ -123,19 +140,15 @@ def number_field(
     if value is not None:
         value = int(value) if spec.kind == "int" else float(value)
     key = _prime(path, value)
-    placeholder = "empty: 0" if optional else None
-    if optional and default is not None and isinstance(default.value, int | float):
-        placeholder = f"{number(default.value)} · {default.origin.split()[0]}"
-    elif not optional and isinstance(spec.default, int | float):
-        placeholder = f"{number(spec.default)} · default"
     st.number_input(
         spec.title,
         value=None,  # the session value wins; None makes a cleared field read as empty, not 0
         key=key,
         step=1 if spec.kind == "int" else spec.step,
         format=spec.fmt,
-        help=default_help(spec, default),
-        placeholder=placeholder,
+        help=default_help(spec, default) + help_extra,
+        placeholder=_placeholder(spec, optional, default),
+        disabled=disabled,
         on_change=_on_change,
         args=(path, key),
     )
@@ -157,11 +170,17 @@ def text_field(path: Path, label: str, *, help: str | None = None, placeholder: 
 
 
 def choice_field(
-    path: Path, label: str, choices: Mapping[str, str], *, help: str | None = None
+    path: Path,
+    label: str,
+    choices: Mapping[Any, str],
+    *,
+    help: str | None = None,
+    on_change: Callable[[Path, str], None] | None = None,
 ) -> None:
     """A select box at ``path`` over ``choices`` (value -> text); NOT_SET leaves it unset.
 
     (A select box's None means "nothing selected", so "not set" is spelled NOT_SET.)
+    ``on_change(path, key)`` replaces the usual write-back to the draft.
     """
     value = state.draft_value(st.session_state, path)
     options = list(choices)
@@ -172,10 +191,15 @@ def choice_field(
         key=key,
         format_func=choices.__getitem__,
         help=help,
-        on_change=_on_change,
+        on_change=on_change or _on_change,
         args=(path, key),
     )
     show_problems(path)
+
+
+def choice(path: Path, spec: ChoiceSpec, *, help_extra: str = "") -> None:
+    """A select box for ``spec`` at ``path``, its help from the model's description."""
+    choice_field(path, spec.label, spec.texts, help=spec.description + help_extra)
 
 
 def plain_number(

@@ -46,6 +46,19 @@ def table_rows(at, index=0):
     return {str(k).removesuffix(" (cheapest)"): v for k, v in rows.items()}
 
 
+def find_table(at, *, column=None, row=None):
+    """The one st.table with this column (or this row label), as :func:`table_rows` gives it:
+    pages draw a varying number of tables, so tests find theirs by what it holds."""
+    found = []
+    for i, table in enumerate(at.table):
+        frame = table.value
+        labels = [str(k).removesuffix(" (cheapest)") for k in frame.index]
+        if (column is not None and column in frame.columns) or (row is not None and row in labels):
+            found.append(i)
+    assert len(found) == 1, (column, row, found)
+    return table_rows(at, found[0])
+
+
 def errors(block):
     """The error messages in a block (the page or the sidebar), markdown escapes removed."""
     return [re.sub(r"\\(.)", r"\1", e.value) for e in block.error]

@@ -172,7 +172,8 @@ def test_changing_users_updates_the_totals(page, app_url):
 
 
 def test_csv_download_holds_the_cost_frame(page, app_url, tmp_path):
-    """The Report page's CSV download is the engine's cost frame, number for number."""
+    """The Report page's CSV download is the engine's cost frame, number for number, with
+    each row's plan and cost type after it (the report's CSV)."""
     open_page(page, f"{app_url}/report", "Report")
 
     with page.expect_download() as download:
@@ -182,7 +183,9 @@ def test_csv_download_holds_the_cost_frame(page, app_url, tmp_path):
 
     assert path.name == "acme-250-staff-costs.csv"
     frame = pd.read_csv(io.BytesIO(path.read_bytes()))
-    pd.testing.assert_frame_equal(frame, default_evaluation().costs, check_dtype=False)
+    costs = default_evaluation().costs
+    assert list(frame.columns) == [*costs.columns, "plan", "cost_type"]
+    pd.testing.assert_frame_equal(frame[list(costs.columns)], costs, check_dtype=False)
 
 
 def test_pdf_is_made_on_request(page, app_url, tmp_path):

@@ -11,13 +11,23 @@ import yaml
 
 from planner import evaluate, load_catalog, load_scenario, parse_scenario, scenario_presets
 from planner.dashboard import state, views
-from planner.dashboard.fields import ESCALATION, GENERAL, ONPREM_NUMBERS, ORGANIZATION
+from planner.dashboard.fields import (
+    CLOUD_NUMBERS,
+    CURRENT_SERVERS_BOUGHT,
+    ESCALATION,
+    GENERAL,
+    INFLATION,
+    MIGRATION,
+    ONPREM_NUMBERS,
+    ORGANIZATION,
+)
 from tests.dashboard.conftest import (
     ONPREM,
     PAGES,
     assert_clean,
     chart_specs,
     errors,
+    find_table,
     metric,
     scenario_yaml,
     table_rows,
@@ -125,14 +135,14 @@ class TestUpload:
                 scenario_yaml(cloud=[{"id": "x", "plan": "m365-bogus"}]),
                 "plan.yaml: cloud[0].plan: unknown plan 'm365-bogus'",
             ),
-            ("list.yaml", b"- a\n- b\n", "list.yaml: expected a mapping"),
+            ("list.yaml", b"- a\n- b\n", "list.yaml: the file is not a scenario"),
             ("bad.json", b"{nope", "bad.json: line 1, column 2: not valid JSON"),
             ("latin1.yaml", "name: caf\xe9".encode("latin-1"), "latin1.yaml: not UTF-8 text"),
             ("big.yaml", b"#" * 1_100_000, "big.yaml: 1,100,000 bytes is larger than the 1024 KB"),
             (
                 "bomb.yaml",
                 b"a: &a [x, x]\n" + b"".join(b"b%d: &b%d [*a, *a]\n" % (i, i) for i in range(60)),
-                "bomb.yaml: more than 100 YAML aliases",
+                "bomb.yaml: ",
             ),
         ],
         ids=[
@@ -153,18 +163,23 @@ class TestUpload:
         upload(app, name, data)
         assert_clean(app)
         assert any(e.startswith(expected) for e in errors(app.sidebar)), errors(app.sidebar)
+        if name == "bomb.yaml":  # where in the file the parser stops may vary
+            assert any("more than 100 YAML aliases" in e for e in errors(app.sidebar))
         assert app.sidebar.selectbox(key=state.PICKER).value == "default"
 
 
 class TestScenarioPage:
     def test_every_field_has_an_input_with_its_unit(self, app, open_page):
-        """Every general, escalation, organisation and on-prem field has a labelled input."""
+        """Every general, escalation, organisation, migration, on-prem and cloud number has a
+        labelled input with the model's description as help."""
         open_page(app, "scenario")
         assert_clean(app)
-        paths = [((s.name,), s) for s in GENERAL[1:]]
+        paths = [((s.name,), s) for s in (*GENERAL[1:], CURRENT_SERVERS_BOUGHT, INFLATION)]
         paths += [(("escalation", s.name), s) for s in ESCALATION]
         paths += [(("organization", s.name), s) for s in ORGANIZATION]
+        paths += [(("migration", s.name), s) for s in MIGRATION]
         paths += [(("onprem", 1, s.name), s) for s in ONPREM_NUMBERS]
+        paths += [(("cloud", 0, s.name), s) for s in CLOUD_NUMBERS]
         for path, spec in paths:
             widget = app.number_input(key=state.widget_key(path))
             assert widget.label == spec.title
@@ -245,6 +260,7 @@ class TestScenarioPage:
         app.button(key="remove_onprem_1").click().run()
         assert state.current(app.session_state).option_ids() == [
             "postfix-dovecot",
+            "exchange-2019",
             "m365-basic",
             "m365-standard",
             "gws-starter",
@@ -285,7 +301,7 @@ class TestCostsPage:
             ]
         )
         upload(app, "two.yaml", data)
-        assert "`cheap`" in app.success[0].value
+        assert app.success[0].value.startswith("Cheapest by NPV: cheap (")
         assert metric(app, "Saving over the next cheapest") == "7,200 USD"  # 100 × 2 × 36
 
     def test_totals_match_the_engine(self, app):
@@ -310,7 +326,8 @@ class TestCostsPage:
     def test_break_even_for_every_pair(self, app):
         """The break-even table has one row per on-prem/cloud pair, as the engine finds them."""
         ev = evaluate(load_scenario(scenario_presets()["default"]))
-        rows = app.table[1].value.to_dict(orient="records")
+        (table,) = [t for t in app.table if "Break-even users" in t.value.columns]
+        rows = table.value.to_dict(orient="records")
         assert [(r["On-prem"], r["Cloud"]) for r in rows] == [
             (b.onprem, b.cloud) for b in ev.break_even
         ]
@@ -365,8 +382,8 @@ class TestComparePage:
         open_page(app, "compare")
         app.multiselect(key="f:qualitative.requirements").set_value(["data_on_premises"]).run()
         assert_clean(app)
-        ruled_out = table_rows(app, 0)
-        assert sorted(ruled_out) == ["gws-starter", "m365-basic", "m365-standard"]
+        ruled_out = find_table(app, column="Why")
+        assert sorted(ruled_out) == ["exchange-2019", "gws-starter", "m365-basic", "m365-standard"]
         assert ruled_out["m365-basic"]["Ruled out by"] == "data_on_premises"
         open_page(app, "costs")
         assert table_rows(app)["m365-basic"]["Ruled out by"] == "data_on_premises"
@@ -376,7 +393,7 @@ class TestComparePage:
         open_page(app, "compare")
         app.number_input(key="f:qualitative.weights.control").set_value(0.0).run()
         ev = evaluate(state.current(app.session_state))
-        matrix = table_rows(app, 0)
+        matrix = find_table(app, row="Weighted score")
         assert matrix["Weighted score"]["postfix-dovecot"] == (
             f"{ev.assessments['postfix-dovecot'].score:.2f}"
         )
@@ -391,7 +408,7 @@ class TestComparePage:
         assert state.current(app.session_state).qualitative.scores["postfix-dovecot"] == {
             "control": 1
         }
-        assert table_rows(app, 0)["Control"]["postfix-dovecot"] == "1"
+        assert find_table(app, row="Weighted score")["Control"]["postfix-dovecot"] == "1"
         assert "scenario: set in the scenario" in [c.value for c in app.caption]
 
     def test_reset_returns_to_the_catalog_scores(self, app, open_page):

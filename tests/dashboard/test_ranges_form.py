@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from planner import evaluate, load_scenario, risk, scenario_presets
+from planner import evaluate, load_catalog, load_scenario, risk, scenario_presets
 from planner.dashboard import ranges_form, risk_views
-from planner.ranges import Z90, LogNormal, Normal, Triangular, Uniform
+from planner.models import RANGED_MODELS
+from planner.ranges import (
+    SINGLE_SECTIONS,
+    Z90,
+    LogNormal,
+    Normal,
+    Triangular,
+    Uniform,
+    numeric_fields,
+)
 
 TRI = Triangular(low=2.0, typical=5.0, high=20.0)
 
@@ -71,11 +80,23 @@ class TestRangeData:
 
 class TestInputs:
     def test_every_numeric_input_is_offered(self):
-        """Organisation (9), price changes (3) and every option's numbers, ranged ones too."""
+        """Every numeric field of the organisation, the price changes, the move and every
+        option, ranged ones too: exactly the fields the scenario can hold a range on."""
         scenario = ranged()
         labels = ranges_form.input_labels(scenario)
-        assert len(labels) == 9 + 3 + 2 * 19 + 3 * 7
+        expected = [
+            f"{section}.{name}"
+            for section in SINGLE_SECTIONS
+            for name in numeric_fields(RANGED_MODELS[section])
+        ]
+        for section, options in (("onprem", scenario.onprem), ("cloud", scenario.cloud)):
+            fields = numeric_fields(RANGED_MODELS[section])
+            expected += [f"{section}.{o.id}.{name}" for o in options for name in fields]
+        assert sorted(labels) == sorted(expected)
         assert set(scenario.ranges) <= set(labels)
+        assert labels["migration.dual_running_months"] == (
+            "Moving from today's system · Dual running (months)"
+        )
         assert (
             labels["onprem.postfix-dovecot.pue"]
             == "postfix-dovecot · PUE (facility power / IT power)"
@@ -88,14 +109,27 @@ class TestInputs:
             (("onprem", 1, "pue"), "onprem.exchange-se.pue"),
             (("cloud", 0, "migration_per_user"), "cloud.m365-basic.migration_per_user"),
             (("cloud", 9, "migration_per_user"), None),
+            (("migration", "per_mailbox"), "migration.per_mailbox"),
             (("name",), None),
         ],
-        ids=["organisation", "on-prem", "cloud", "no-such-option", "not-an-input"],
+        ids=["organisation", "on-prem", "cloud", "no-such-option", "migration", "not-an-input"],
     )
     def test_form_path_to_field_path(self, path, expected):
         """Form paths name options by index, field paths by id."""
         draft = ranged().model_dump(mode="json", exclude_unset=True)
         assert ranges_form.field_path(draft, path) == expected
+
+    def test_unset_migration_field_takes_the_catalog_default(self):
+        """A move field left to the catalog starts from the catalog's default, as the engine
+        takes it."""
+        scenario = load_scenario(scenario_presets()["default"])
+        ev = evaluate(scenario)
+        fact = load_catalog().defaults.dual_running_months
+        assert scenario.field_value("migration.dual_running_months") is None
+        assert ranges_form.current_value(scenario, ev, "migration.dual_running_months") == (
+            fact.value
+        )
+        assert ranges_form.input_spec("migration.dual_running_months").unit == "months"
 
     def test_unset_option_field_takes_the_catalog_value(self):
         """An option field left to the catalog starts from the catalog's number."""

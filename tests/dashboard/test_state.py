@@ -125,3 +125,42 @@ class TestEdit:
 
         assert state.current(session).qualitative.scores == {}
         assert "f:qualitative.scores.flat.control" not in session
+
+
+class TestTodaysSystem:
+    @pytest.fixture(name="today")
+    def _today(self) -> dict:
+        """A session whose scenario runs the on-prem option 'postfix' today."""
+        session: dict = {}
+        scenario = make_scenario(onprem=[POSTFIX], current="postfix", current_servers_bought=2024)
+        state.init(session, {"today": scenario})
+        return session
+
+    def test_edit_many_validates_once(self, today):
+        """Several keys change together (a cloud current without servers bought), and the
+        widgets of the paths not being typed in reload from the draft."""
+        today["f:current_servers_bought"] = 2024
+
+        assert state.edit_many(
+            today,
+            [(("current",), "flat"), (("current_servers_bought",), None)],
+            CHECK,
+            keep=("current",),
+        )
+
+        scenario = state.current(today)
+        assert (scenario.current, scenario.current_servers_bought) == ("flat", None)
+        assert "f:current_servers_bought" not in today
+
+    def test_renaming_todays_option_carries_current(self, today):
+        """Renaming the option that runs today renames ``current`` with it."""
+        assert state.edit(today, ("onprem", 0, "id"), "mail1", CHECK)
+
+        assert state.current(today).current == "mail1"
+
+    def test_removing_todays_option_makes_a_new_installation(self, today):
+        """Removing the option that runs today drops ``current`` and its servers' year."""
+        assert state.remove_option(today, "onprem", 0, CHECK)
+
+        scenario = state.current(today)
+        assert (scenario.current, scenario.current_servers_bought) == (None, None)

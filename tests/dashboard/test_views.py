@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 
@@ -79,6 +80,9 @@ class TestTables:
         assert len(table) == 2
         never = table[table["Break-even year"].str.startswith("none")]
         assert set(never["Break-even year"]) <= {"none within 3 years"}
+        assert list(table["Break-even year (NPV)"]) == [
+            str(b.year_npv) if b.year_npv else "none within 3 years" for b in ev.break_even
+        ]
 
     def test_decision_matrix_ends_with_the_weighted_score(self):
         """Eight criteria and the engine's weighted score per option."""
@@ -105,6 +109,156 @@ class TestTables:
         assert table["value"].map(type).eq(str).all()
 
 
+class TestDetailsTable:
+    def test_new_installation_has_availability_downtime_and_capex(self):
+        """Without a current system and with paid labour: availability, downtime and the
+        capex/opex split only, rows in the totals table's order."""
+        ev = evaluate(make_scenario(onprem=[POSTFIX], cloud=TWO_PLANS))
+
+        table = views.details_table(ev)
+
+        assert list(table.index) == list(views.totals_table(ev).index)
+        assert list(table.columns) == [
+            "Availability (%)",
+            "Downtime (hours/year)",
+            "Capex (USD)",
+            "Opex (USD)",
+        ]
+        postfix = next(o for o in ev.comparison.options if o.id == "postfix")
+        row = table.loc["postfix"]
+        assert row["Availability (%)"] == f"{postfix.availability * 100:.3f}"
+        assert row["Downtime (hours/year)"] == f"{postfix.downtime_hours_per_year:,.1f}"
+        assert row["Capex (USD)"] == f"{sum(y.capex for y in postfix.years):,.0f}"
+        assert row["Opex (USD)"] == f"{sum(y.opex for y in postfix.years):,.0f}"
+        assert table.loc["dear", "Availability (%)"] == "–"  # a custom plan states none
+
+    def test_today_and_existing_staff_add_their_columns(self):
+        """With a current system, the total and NPV against it (signed; today's row says
+        so); with existing staff, the opportunity cost."""
+        scenario = make_scenario(
+            onprem=[POSTFIX], cloud=TWO_PLANS, current="dear", labour_cost="existing_staff"
+        )
+        ev = evaluate(scenario)
+
+        table = views.details_table(ev)
+
+        assert list(table.columns) == [
+            "Availability (%)",
+            "Downtime (hours/year)",
+            "vs today, total (USD)",
+            "vs today, NPV (USD)",
+            "Opportunity cost (USD)",
+            "Capex (USD)",
+            "Opex (USD)",
+        ]
+        table.index = [str(i).removesuffix(" (cheapest)") for i in table.index]
+        assert table.loc["dear", "vs today, NPV (USD)"] == "today's system"
+        cheap = next(o for o in ev.comparison.options if o.id == "cheap")
+        assert table.loc["cheap", "vs today, total (USD)"] == f"{cheap.vs_current.total:+,.0f}"
+        assert table.loc["cheap", "vs today, NPV (USD)"].startswith("-")
+        postfix = next(o for o in ev.comparison.options if o.id == "postfix")
+        assert postfix.opportunity_cost > 0
+        assert table.loc["postfix", "Opportunity cost (USD)"] == (
+            f"{postfix.opportunity_cost:,.0f}"
+        )
+
+
+class TestNotes:
+    def test_downtime_is_only_reported_without_a_cost(self):
+        """No downtime cost: the note says downtime is reported, not in the totals."""
+        note = views.downtime_note(evaluate(make_scenario()))
+
+        assert note.startswith("Downtime is only reported, not in the totals")
+
+    @pytest.mark.parametrize(
+        ("key", "text"),
+        [
+            ("downtime_cost_per_user_hour", "25.00 EUR per user for each hour"),
+            ("downtime_cost_per_hour", "25.00 EUR for each hour"),
+        ],
+        ids=["per-user-hour", "per-hour"],
+    )
+    def test_downtime_in_the_totals_in_the_display_currency(self, key, text):
+        """A downtime cost puts downtime in the totals, at the display-currency rate."""
+        scenario = make_scenario(**{key: 12.5}, currency="EUR", usd_exchange_rate=2.0)
+
+        note = views.downtime_note(evaluate(scenario))
+
+        assert note.startswith("Downtime is in the totals: ")
+        assert text in note
+
+    def test_basis_line_names_today_labour_and_prices(self):
+        """Today's system, the labour basis and the price basis, in one line."""
+        scenario = make_scenario(
+            onprem=[POSTFIX],
+            current="postfix",
+            current_servers_bought=2024,
+            labour_cost="existing_staff",
+            price_basis="nominal",
+            inflation=0.02,
+        )
+        line = views.basis_line(evaluate(scenario, start=dt.date(2026, 1, 1)))
+
+        assert line.startswith("Today's system: postfix (")
+        assert "servers bought in 2024" in line
+        assert "existing staff" in line
+        assert "nominal prices (inflation 2.0% a year" in line
+
+    def test_basis_line_for_a_new_installation(self):
+        """Without a current system the line says nothing runs today."""
+        line = views.basis_line(evaluate(make_scenario()))
+
+        assert line.startswith("Nothing runs today (a new installation)")
+        assert "paid for (in the totals)" in line
+        assert "real prices" in line
+
+
+class TestMigrationDefaults:
+    def test_from_the_catalog_defaults(self):
+        """Each move field defaults to the catalog's figure, with its source."""
+        catalog = load_catalog()
+        fact = catalog.defaults.migration_tool_per_mailbox
+
+        defaults = views.migration_defaults(catalog)
+
+        assert set(defaults) == {
+            "per_mailbox",
+            "tool_per_mailbox",
+            "dual_running_months",
+            "training_hours_per_user",
+        }
+        tool = defaults["tool_per_mailbox"]
+        assert (tool.value, tool.origin, tool.source, tool.as_of) == (
+            fact.value,
+            "defaults",
+            fact.source,
+            fact.as_of,
+        )
+
+    def test_absent_from_the_catalog_is_zero(self):
+        """A catalog without a move default gives 0, and says so; per mailbox falls back to
+        the cloud migration per user, as the engine does."""
+        catalog = load_catalog()
+        bare = catalog.model_copy(
+            update={
+                "defaults": catalog.defaults.model_copy(
+                    update={"training_hours_per_user": None, "migration_per_mailbox": None}
+                )
+            }
+        )
+
+        defaults = views.migration_defaults(bare)
+
+        assert (
+            defaults["training_hours_per_user"].value,
+            defaults["training_hours_per_user"].note,
+        ) == (
+            0.0,
+            "the catalog gives none: 0",
+        )
+        assert defaults["per_mailbox"].value == catalog.defaults.migration_per_user.value
+
+
 class TestCatalogDefaults:
     def test_overridden_field_still_shows_the_catalog_value(self):
         """An inline server price does not hide the catalog price it replaces."""
@@ -124,20 +278,21 @@ class TestCatalogDefaults:
         """A custom plan's unset fields default to zero, said so."""
         default = views.catalog_defaults(make_scenario(), load_catalog())["flat"]
 
-        assert (default["migration_per_user"].value, default["migration_per_user"].note) == (
-            0.0,
-            "not given: 0",
-        )
+        assert (default["exit_cost"].value, default["exit_cost"].note) == (0.0, "not given: 0")
 
 
 class TestExports:
     def test_costs_csv_is_the_cost_frame(self):
-        """The CSV reads back as the engine's cost frame."""
+        """The CSV reads back as the engine's cost frame, then each row's plan and cost type
+        (the report's CSV)."""
         ev = evaluate(make_scenario(onprem=[POSTFIX]))
 
         frame = pd.read_csv(io.BytesIO(views.costs_csv(ev)))
 
-        pd.testing.assert_frame_equal(frame, ev.costs, check_dtype=False)
+        assert list(frame.columns) == [*ev.costs.columns, "plan", "cost_type"]
+        pd.testing.assert_frame_equal(frame[list(ev.costs.columns)], ev.costs, check_dtype=False)
+        assert set(frame["cost_type"]) == {"capex", "opex"}
+        assert set(frame.loc[frame["option"] == "postfix", "plan"]) == {"postfix-dovecot"}
 
     def test_comparison_json_is_the_compare_command_shape(self):
         """The JSON is ``mailplan compare --format json``."""

@@ -9,7 +9,8 @@ from planner.recommendation import headline
 
 
 def render() -> None:
-    """Call-out, totals table, the three cost charts and the break-even table."""
+    """Call-out, totals table, availability and cost structure, features, the three cost
+    charts and the break-even table."""
     scenario, ev = widgets.current_evaluation()
     cur = scenario.currency
     widgets.page_header(
@@ -58,6 +59,19 @@ def render() -> None:
         for warning in option.warnings:
             st.caption(f"`{option.id}`: {warning}")
 
+    st.subheader("Availability, today's system and cost structure")
+    st.caption(widgets.plain(views.basis_line(ev)))
+    st.table(views.details_table(ev))
+    st.caption(widgets.plain(views.downtime_note(ev)))
+    st.caption(
+        "Availability is that of the plan each option runs on in year 1 (cloud: the vendor's "
+        "SLA unless set; on-prem: one server's availability over the copies kept and a warm "
+        "standby). "
+        "vs today: the option's figure minus that of today's system (negative: cheaper than "
+        "staying). Capex: hardware, set-up and migration, less the residual value; opex: "
+        "everything else."
+    )
+
     st.subheader("What each option includes")
     st.table(views.parity_table(ev))
 
@@ -71,8 +85,9 @@ def render() -> None:
         st.table(views.break_even_table(ev))
         st.caption(
             "Break-even year: the first year whose cumulative on-prem cost is at or below the "
-            "cloud's (undiscounted). Break-even users: the smallest starting user count at "
-            "which on-prem NPV is at or below cloud NPV, everything else unchanged."
+            "cloud's (undiscounted; NPV: discounted). Break-even users: the smallest starting "
+            "user count at which on-prem NPV is at or below cloud NPV, everything else "
+            "unchanged."
         )
 
 

@@ -30,8 +30,8 @@ ABOUT = {
     "html": "one self-contained file with the charts; opens offline",
     "pdf": "A4, printed by headless Chromium",
     "md": "tables for wikis and tickets",
-    "csv": "the cost lines (option, kind, year, category, amount)",
-    "xlsx": "sheets: summary, costs, sizing, assumptions, break-even",
+    "csv": "the cost lines (option, kind, year, category, amount, plan, capex or opex)",
+    "xlsx": "sheets: summary, costs, years, sizing, assumptions, break-even",
     "json": "everything in the report, for other tools",
 }
 # Session key: the scenario a PDF was asked for (the PDF is made for that one only). No

@@ -12,16 +12,27 @@ import streamlit as st
 from planner.dashboard import PAGES_DIR, cached, failures, range_editor, state, widgets
 from planner.dashboard.fields import (
     CLOUD_NUMBERS,
+    COPIES,
+    COPIES_CHOICE,
+    CURRENT,
+    CURRENT_SERVERS_BOUGHT,
+    DOWNTIME,
+    DOWNTIME_BASIS,
+    DR_CHOICE,
     ESCALATION,
     GENERAL,
+    INFLATION,
+    LABOUR_COST,
+    MIGRATION,
     ONPREM_NUMBERS,
     ORGANIZATION,
+    PRICE_BASIS,
     FieldSpec,
     path_key,
 )
 from planner.dashboard.views import Default
 from planner.dashboard.widgets import NOT_SET
-from planner.models import CloudOption, OnPremOption, Organization
+from planner.models import CloudOption, Escalation, Migration, OnPremOption, Organization
 
 _COLUMNS = 4
 
@@ -94,8 +105,123 @@ def _general() -> None:
             help="First day of year 1; empty means today. Used to check end-of-life dates.",
         )
     st.caption("Currency and exchange rate are in the sidebar, on every page.")
+    _today_and_basis()
     st.subheader("Price changes per year")
+    st.caption(" ".join((Escalation.__doc__ or "").split()))
     _grid(ESCALATION, ("escalation",))
+
+
+def _option_ids(kind: str) -> list[str]:
+    options = state.draft_value(st.session_state, (kind,)) or []
+    return [str(o["id"]) for o in options if isinstance(o, dict) and o.get("id")]
+
+
+@failures.callback("What runs today could not be changed")
+def _on_current(path: tuple[str | int, ...], key: str) -> None:
+    """Set ``current``; a cloud system (or none) has no servers bought, so that goes."""
+    value = st.session_state[key]
+    changes: list[tuple[tuple[str | int, ...], object]] = [(path, value)]
+    if value not in _option_ids("onprem"):
+        changes.append((("current_servers_bought",), None))
+    state.edit_many(st.session_state, changes, widgets.check(), keep=path)
+
+
+_BASIS_KEY = state.widget_key(("downtime_basis",))
+
+
+def _downtime_given() -> str:
+    """Which downtime cost the draft gives (a DOWNTIME field name), or NOT_SET."""
+    for spec in DOWNTIME:
+        if state.draft_value(st.session_state, (spec.name,)) is not None:
+            return spec.name
+    return NOT_SET
+
+
+@failures.callback("The downtime cost could not be changed")
+def _on_downtime_basis() -> None:
+    """Move the amount to the key of the basis picked (or drop it: not costed)."""
+    ss = st.session_state
+    given = _downtime_given()
+    amount = state.draft_value(ss, (given,)) if given else None
+    picked = ss[_BASIS_KEY]
+    changes: list[tuple[tuple[str | int, ...], object]] = [((s.name,), None) for s in DOWNTIME]
+    if picked:
+        changes.append(((picked,), amount))
+    state.edit_many(ss, changes, widgets.check())
+
+
+def _today_and_basis() -> None:
+    """What runs today, the labour and price bases, and the cost of downtime."""
+    ss = st.session_state
+    onprem, cloud = _option_ids("onprem"), _option_ids("cloud")
+    choices = {
+        NOT_SET: "nothing: a new installation",
+        **{i: f"{i} (on-prem)" for i in onprem},
+        **{i: f"{i} (cloud)" for i in cloud},
+    }
+    current = state.draft_value(ss, ("current",))
+    cols = st.columns(_COLUMNS)
+    with cols[0]:
+        widgets.choice_field(
+            ("current",),
+            CURRENT.label,
+            choices,
+            help=CURRENT.description
+            + " Every other option then pays the move (see 'Moving from today's system').",
+            on_change=_on_current,
+        )
+    with cols[1]:
+        widgets.number_field(
+            ("current_servers_bought",),
+            CURRENT_SERVERS_BOUGHT,
+            optional=True,
+            disabled=current not in onprem,
+            help_extra="\n\nOnly for an on-prem system that runs today.",
+        )
+    with cols[2]:
+        widgets.choice(("labour_cost",), LABOUR_COST)
+    with cols[3]:
+        widgets.choice(("price_basis",), PRICE_BASIS)
+    cols = st.columns(_COLUMNS)
+    with cols[0]:
+        widgets.number_field(
+            (INFLATION.name,),
+            INFLATION,
+            disabled=state.draft_value(ss, ("price_basis",)) != "nominal",
+            help_extra="\n\nUsed only with the nominal price basis.",
+        )
+    given = _downtime_given()
+    if _BASIS_KEY not in ss:
+        ss[_BASIS_KEY] = given
+    with cols[1]:
+        st.selectbox(
+            DOWNTIME_BASIS.label,
+            list(DOWNTIME_BASIS.texts),
+            key=_BASIS_KEY,
+            format_func=DOWNTIME_BASIS.texts.__getitem__,
+            help="What an hour of mail downtime costs: per user, or for the organisation as "
+            "a whole (one of them). Not costed: each option's expected downtime is still "
+            "reported on the Costs page, but not added to its totals.",
+            on_change=_on_downtime_basis,
+        )
+    picked = ss[_BASIS_KEY] or given
+    for spec in DOWNTIME:
+        if spec.name == picked:
+            with cols[2]:
+                widgets.number_field((spec.name,), spec, optional=True)
+
+
+def _migration() -> None:
+    st.subheader("Moving from today's system")
+    doc = " ".join((Migration.__doc__ or "").split())
+    if state.draft_value(st.session_state, ("current",)) is None:
+        doc += " Nothing runs today (a new installation), so no option pays these now."
+    st.caption(doc)
+    defaults = cached.migration_defaults()
+    cols = st.columns(_COLUMNS)
+    for i, spec in enumerate(MIGRATION):
+        with cols[i % _COLUMNS]:
+            _field(("migration", spec.name), spec, optional=True, default=defaults.get(spec.name))
 
 
 def _organization() -> None:
@@ -163,6 +289,14 @@ def _onprem_option(
                 + " Start it with 'benchmark' for a measured figure.",
                 placeholder=str(capacity.value) if capacity else "",
             )
+        cols = st.columns(_COLUMNS)
+        with cols[0]:
+            if isinstance(state.draft_value(st.session_state, (*prefix, "copies")), dict):
+                range_editor.cell((*prefix, "copies"), COPIES)
+            else:
+                widgets.choice((*prefix, "copies"), COPIES_CHOICE)
+        with cols[1]:
+            widgets.choice((*prefix, "dr"), DR_CHOICE)
         st.caption("Empty fields use the catalog value shown in grey (hover ? for its source).")
         _option_grid(ONPREM_NUMBERS, prefix, defaults)
         st.button(
@@ -270,8 +404,8 @@ def _ranges() -> None:
     st.subheader("Ranges on inputs")
     ranged = len(state.current(st.session_state).ranges)
     st.caption(
-        "Any number of the organisation, the price changes or an option may be a range "
-        "instead (triangular, uniform, normal or lognormal); the other pages use its "
+        "Any number of the organisation, the price changes, the move or an option may be a "
+        "range instead (triangular, uniform, normal or lognormal); the other pages use its "
         f"typical value and the Risk page simulates it. This scenario has {ranged} ranged "
         "input(s); a ranged field above shows its range and an 'Edit range' button."
     )
@@ -294,6 +428,7 @@ def render() -> None:
     _downloads()
     _general()
     _organization()
+    _migration()
     defaults = cached.catalog_defaults(scenario)
     labels = {o.id: o.label for o in ev.options}
 
