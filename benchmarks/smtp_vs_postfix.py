@@ -29,7 +29,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,12 +38,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from planner.bench.peers import Postfix
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def count_files(folder: Path) -> int:
