@@ -81,55 +81,22 @@ def _on_sigterm(signum: int, frame: object) -> None:
         task.cancel()
 
 
-def _measure(
-    request: BenchRequest,
-    target: Any,
-    workload: Any,
-    progress: Callable[[ProgressSnapshot], None],
-) -> BenchmarkResult:
-    if request.capacity:
-        from planner.bench.capacity import search
-
-        return search(target, workload, request.capacity_plan(), progress=progress)
-    from planner.bench.runner import run
-
-    return run(target, workload, progress=progress)
-
-
 def execute(
     request: BenchRequest,
     emit: Callable[[dict[str, Any]], None],
 ) -> BenchmarkResult:
-    """Run the request as ``mailplan bench`` would (reference server started and stopped
-    around it, its counters checked against the harness's) and return the result,
-    unsaved. ``emit`` gets ``phase`` and ``progress`` events."""
+    """Run the request's plan (:func:`planner.bench.plan.execute`, as ``mailplan bench``
+    runs it) and return the result, unsaved. ``emit`` gets ``phase`` and ``progress``
+    events."""
+    from planner.bench.plan import execute as execute_plan
 
     def progress(snap: ProgressSnapshot) -> None:
         emit({"event": "progress", "snapshot": dataclasses.asdict(snap)})
 
-    if request.target == "server":
-        target = request.remote_target()
-        emit({"event": "phase", "text": f"loading {target.address}"})
-        return _measure(request, target, request.workload(), progress)
+    def phase(text: str) -> None:
+        emit({"event": "phase", "text": text})
 
-    from planner.bench.embedded import EmbeddedServer
-
-    # The CLI's own helpers, so that the dashboard's embedded runs are built and checked
-    # exactly like `mailplan bench --embedded` (they would be better public in planner.bench).
-
-    emit({"event": "phase", "text": "starting the reference server on 127.0.0.1"})
-    pop3 = request.protocol == "pop3"
-    with EmbeddedServer(pop3=pop3, users=request.embedded_users) as srv:
-        if pop3:
-            srv.seed(request.seed_per_user, request.seed_workload())
-            workload = request.workload()
-        else:
-            workload = request.workload(tuple(address for address, _ in srv.users))
-        target = srv.target(request.protocol, request.label or None)
-        emit({"event": "phase", "text": f"loading the reference server on {target.address}"})
-        result = _measure(request, target, workload, progress)
-        emit({"event": "phase", "text": "checking the server's counters"})
-        return srv.check(result, time.time())
+    return execute_plan(request.plan(), progress, phase=phase)
 
 
 def child_main(stdin: TextIO, out: TextIO) -> int:

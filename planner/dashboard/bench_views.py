@@ -14,16 +14,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from planner.bench.result import BenchmarkResult
+from planner.bench.result import BenchmarkResult, capacity_figure, measured_s
 from planner.dashboard.bench_form import BenchRequest
 from planner.dashboard.bench_job import LivePoint
 
 __all__ = [
     "LIVE_COLUMNS",
+    "SHORT_POINTS",
     "environment_table",
     "errors_table",
     "headline",
     "history_table",
+    "indicative_text",
     "live_frame",
     "phases_table",
     "progress_state",
@@ -37,7 +39,9 @@ __all__ = [
 LIVE_COLUMNS = ["t_s", "msgs_per_s", "p99_ms", "step"]
 """Columns of the frames the throughput/latency chart draws."""
 _PARTIAL_S = 0.9  # a snapshot sooner than this after the last is the run's final part-second
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 90, "b": 50}}
+SHORT_POINTS = 3
+"""A chart of fewer whole seconds than this says how many it has in its title."""
 
 
 def live_frame(points: Sequence[LivePoint]) -> pd.DataFrame:
@@ -70,45 +74,62 @@ def timeseries_frame(result: BenchmarkResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=LIVE_COLUMNS).astype({"p99_ms": float})
 
 
+def _top(values: pd.Series) -> float:
+    """Upper end of a y-axis: room above the highest point, so a marker there is not cut
+    by the panel's edge or hidden under its title (1 when there is no point)."""
+    finite = values.dropna()
+    high = float(finite.max()) if len(finite) else 0.0
+    return high * 1.25 if high > 0 else 1.0
+
+
 def throughput_latency_chart(frame: pd.DataFrame, title: str, phase: str) -> go.Figure:
-    """Two panels over time: messages per second, and the p99 of ``phase`` in ms."""
+    """Two panels over time: messages per second, and the p99 of ``phase`` in ms.
+
+    Axes start at 0 with room above the highest point and run past the last second, with
+    whole-second ticks for short runs, so a run of one or two seconds shows its points
+    inside the panels; a run with fewer than :data:`SHORT_POINTS` whole seconds says so in
+    the title."""
     fig = make_subplots(
         rows=2,
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.12,
+        vertical_spacing=0.16,
         subplot_titles=("Throughput (messages/s)", f"p99 latency, {phase} (ms)"),
     )
-    fig.add_trace(
-        go.Scatter(
-            x=frame["t_s"],
-            y=frame["msgs_per_s"],
-            name="messages/s",
-            mode="lines+markers",
-            line={"color": "#636efa"},
-            customdata=frame["step"],
-            hovertemplate="%{x:.0f} s<br>%{y:,.0f} msgs/s<br>%{customdata}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=frame["t_s"],
-            y=frame["p99_ms"],
-            name="p99 ms",
-            mode="lines+markers",
-            line={"color": "#ef553b"},
-            customdata=frame["step"],
-            hovertemplate="%{x:.0f} s<br>p99 %{y:,.1f} ms<br>%{customdata}<extra></extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    fig.update_yaxes(title_text="msgs/s", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="ms", rangemode="tozero", row=2, col=1)
+    for row, column, name, color, hover in (
+        (1, "msgs_per_s", "messages/s", "#636efa", "%{y:,.0f} msgs/s"),
+        (2, "p99_ms", "p99 ms", "#ef553b", "p99 %{y:,.1f} ms"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=frame["t_s"],
+                y=frame[column],
+                name=name,
+                mode="lines+markers",
+                marker={"size": 8},
+                line={"color": color},
+                customdata=frame["step"],
+                hovertemplate=f"%{{x:.0f}} s<br>{hover}<br>%{{customdata}}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
+        fig.update_yaxes(range=[0, _top(frame[column])], row=row, col=1)
+    fig.update_yaxes(title_text="msgs/s", row=1, col=1)
+    fig.update_yaxes(title_text="ms", row=2, col=1)
+    last = float(frame["t_s"].max()) if len(frame) else 1.0
+    fig.update_xaxes(range=[0, last + 0.5], dtick=1 if last <= 10 else None)
     fig.update_xaxes(title_text="Seconds", row=2, col=1)
-    fig.update_layout(title=title, showlegend=False, height=420, **_LAYOUT)
+    if len(frame) < SHORT_POINTS:
+        n = len(frame)
+        seconds = f"{n or 'no'} whole second{'s' if n > 1 else ''}"
+        title = f"{title} ({seconds} measured)"
+    fig.update_layout(
+        title={"text": title, "y": 0.98, "yanchor": "top"},
+        showlegend=False,
+        height=440,
+        **_LAYOUT,
+    )
     return fig
 
 
@@ -144,13 +165,20 @@ def progress_state(
 # region #### saved results ####
 
 
+def _capacity_text(result: BenchmarkResult) -> str | None:
+    """``209.9 msgs/s``, ``209.9 msgs/s (indicative)``, or None when the result gives no
+    capacity figure (the same figure ``mailplan bench apply`` would use)."""
+    cap = capacity_figure(result)
+    if cap is None:
+        return None
+    return f"{cap:,.1f} msgs/s" + (" (indicative)" if result.indicative else "")
+
+
 def result_label(result: BenchmarkResult) -> str:
-    """How the result picker shows a result: ``#3 · 2026-11-29 10:02 · smtp · 1,106 msgs/s``."""
-    figure = (
-        f"capacity {result.capacity_msgs_per_s:,.0f} msgs/s"
-        if result.capacity_msgs_per_s is not None
-        else f"{result.msgs_per_s:,.0f} msgs/s"
-    )
+    """How the result picker shows a result: ``#3 · 2026-11-29 10:02 · smtp · capacity
+    1,106.0 msgs/s`` (or its throughput when it gives no capacity)."""
+    cap = _capacity_text(result)
+    figure = f"capacity {cap}" if cap is not None else f"{result.msgs_per_s:,.0f} msgs/s"
     return (
         f"#{result.id} · {result.created_at:%Y-%m-%d %H:%M} · {result.protocol} · "
         f"{result.target} · {figure}"
@@ -159,7 +187,9 @@ def result_label(result: BenchmarkResult) -> str:
 
 def history_table(results: Sequence[BenchmarkResult]) -> pd.DataFrame:
     """Saved results, newest first: id, when, protocol, target, mode, size, throughput,
-    p99, capacity, and whether the load generator shared the machine."""
+    p99, capacity (the figure the detail and ``bench apply`` use, marked indicative when
+    the run was too short; "–" when there is none), runs, and whether the load generator
+    shared the machine."""
     rows = [
         {
             "Id": r.id,
@@ -170,7 +200,8 @@ def history_table(results: Sequence[BenchmarkResult]) -> pd.DataFrame:
             "Size (KB)": r.workload.size_kb,
             "Messages/s": r.msgs_per_s,
             "p99 (ms)": r.latency_ms.p99,
-            "Capacity (msgs/s)": r.capacity_msgs_per_s,
+            "Capacity": _capacity_text(r) or "–",
+            "Runs": r.repeat,
             "Shared machine": "yes" if r.environment.shared_machine else "no",
         }
         for r in reversed(results)
@@ -186,14 +217,16 @@ def history_table(results: Sequence[BenchmarkResult]) -> pd.DataFrame:
             "Size (KB)",
             "Messages/s",
             "p99 (ms)",
-            "Capacity (msgs/s)",
+            "Capacity",
+            "Runs",
             "Shared machine",
         ],
     )
 
 
 def headline(result: BenchmarkResult) -> list[tuple[str, str]]:
-    """The result's main figures as (label, value) for metric tiles."""
+    """The result's main figures as (label, value) for metric tiles; the capacity first
+    when it gives one (labelled indicative when the run was too short)."""
     lat = result.latency_ms
     tiles = [
         ("Throughput", f"{result.msgs_per_s:,.1f} msgs/s"),
@@ -201,10 +234,24 @@ def headline(result: BenchmarkResult) -> list[tuple[str, str]]:
         (f"p50 / p99 {result.latency_phase}", f"{lat.p50:,.1f} / {lat.p99:,.1f} ms"),
         ("Messages ok / failed", f"{result.messages_ok:,} / {result.messages_failed:,}"),
     ]
-    if result.capacity_search is not None:
-        cap = result.capacity_msgs_per_s
-        tiles.insert(0, ("Capacity", "not found" if cap is None else f"{cap:,.1f} msgs/s"))
+    cap = capacity_figure(result)
+    if cap is not None or result.capacity_search is not None:
+        label = "Capacity (indicative)" if result.indicative else "Capacity"
+        tiles.insert(0, (label, "not found" if cap is None else f"{cap:,.1f} msgs/s"))
     return tiles
+
+
+def indicative_text(result: BenchmarkResult) -> str | None:
+    """Why a result's figures are indicative only, in one sentence (None when they are
+    not)."""
+    if not result.indicative:
+        return None
+    what = "Its shortest capacity step measured" if result.capacity_search else "It measured"
+    return (
+        f"Indicative: {what} {measured_s(result):.1f} s after "
+        f"warm-up, under the {result.min_measured_s:g} s a capacity figure needs; run longer "
+        "(Duration, or Seconds per step) to rely on it."
+    )
 
 
 def phases_table(result: BenchmarkResult) -> pd.DataFrame:
@@ -266,6 +313,7 @@ def workload_table(result: BenchmarkResult) -> pd.DataFrame:
     rows = [
         ("Target", result.target),
         ("Mode", "closed loop" if wl.mode == "closed" else "open loop, Poisson arrivals"),
+        ("Runs", _runs(result)),
         ("Concurrent sessions", f"{wl.concurrency:,}"),
         ("Messages per session", f"{wl.messages_per_session:,}"),
         ("Message size", f"{wl.size_kb:g} KB ({wl.size_mix})"),
@@ -278,17 +326,34 @@ def workload_table(result: BenchmarkResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["What", "Value"])
 
 
+def _runs(result: BenchmarkResult) -> str:
+    """``1``, or ``3: median run shown; capacity 210.0, 225.0, 240.1 (spread 13.3%)``."""
+    spread = result.spread
+    if spread is None:
+        return str(result.repeat)
+    values = ", ".join("none" if v is None else f"{v:,.1f}" for v in spread.values)
+    what = "capacity" if spread.figure == "capacity_msgs_per_s" else "msgs/s"
+    rel = "" if spread.relative is None else f" (spread {spread.relative:.1%})"
+    return f"{result.repeat}: median run shown; {what} {values}{rel}"
+
+
 def steps_table(result: BenchmarkResult) -> pd.DataFrame:
-    """A capacity search's steps (empty for a plain run)."""
-    steps = result.capacity_search.steps if result.capacity_search is not None else []
+    """A capacity search's steps (empty for a plain run); ``Bound`` marks the last
+    passing step (the capacity) and the first failing one above it."""
+    search = result.capacity_search
+    steps = search.steps if search is not None else []
+    last = search.step_at(search.last_pass_msgs_per_s) if search is not None else None
+    first = search.step_at(search.first_fail_msgs_per_s) if search is not None else None
     rows = [
         {
             "Offered (msgs/s)": s.offered_msgs_per_s,
             "Achieved (msgs/s)": s.achieved_msgs_per_s,
             "Messages": s.messages_ok,
+            "Seconds": s.measured_s,
             "p99 (ms)": s.p99_ms,
             "Errors": f"{s.error_rate:.2%}",
             "Verdict": "pass" if s.passed else s.reason,
+            "Bound": "last pass" if s is last else "first fail" if s is first else "",
         }
         for s in steps
     ]
@@ -298,9 +363,11 @@ def steps_table(result: BenchmarkResult) -> pd.DataFrame:
             "Offered (msgs/s)",
             "Achieved (msgs/s)",
             "Messages",
+            "Seconds",
             "p99 (ms)",
             "Errors",
             "Verdict",
+            "Bound",
         ],
     )
 

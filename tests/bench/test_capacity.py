@@ -81,7 +81,8 @@ class TestJudge:
 class TestSearch:
     def test_finds_the_rate_a_serial_server_sustains(self, scripted, bench_process):
         """A server that handles one message per 10 ms (100/s at most): the search passes
-        the first step, fails by 160/s at the latest, and reports a capacity in between.
+        the first step, fails by 160/s at the latest, and reports a capacity in between,
+        naming it as the last passing step and the lowest failing rate above it.
         (Run as its own process so the client does not share this process with the server.)"""
         server = scripted(data_delay_s=0.010, serial=True)
         r = bench_process(
@@ -127,6 +128,11 @@ class TestSearch:
         assert search["phase"] == "data"
         assert search["slo_p99_ms"] == 250
         assert result["mode"] == "open"
+        assert round(search["last_pass_msgs_per_s"], 1) == result["capacity_msgs_per_s"]
+        assert search["first_fail_msgs_per_s"] == min(
+            s["offered_msgs_per_s"] for s in steps if not s["passed"]
+        )
+        assert result["indicative"] is True
 
     def test_nothing_passes_when_every_reply_is_slow(self, scripted, bench_json):
         """A 300 ms reply with a 100 ms target: no capacity, and the result says why."""

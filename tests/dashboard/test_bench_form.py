@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from planner.bench.plan import Embedded
+from planner.bench.targets import Target
 from planner.dashboard.bench_form import (
     MAX_MESSAGES,
     MAX_SECONDS,
+    NUMBERS,
     START_ALLOWANCE_S,
     BenchRequest,
+    bounds,
     check_request,
+    default,
 )
 from planner.errors import BenchmarkError
 
@@ -55,6 +60,11 @@ class TestBounds:
                 {"target": "server", "server": "127.0.0.1:25", "recipient": "nobody"},
                 "Recipient: 'nobody' is not an address like user@example.test",
             ),
+            (
+                {"repeat": 5, "duration_s": 61},
+                "Runs: 5 runs of 61 s could run 305 s; at most 300 s",
+            ),
+            ({"repeat": 6}, "Runs: Input should be less than or equal to 5"),
         ],
         ids=[
             "messages",
@@ -66,6 +76,8 @@ class TestBounds:
             "no-port",
             "half-login",
             "recipient",
+            "repeats-too-long",
+            "repeats",
         ],
     )
     def test_out_of_bounds_is_one_labelled_line(self, values, expected):
@@ -89,17 +101,81 @@ class TestBounds:
 
         assert request.time_limit_s == 20 + START_ALLOWANCE_S + 10
 
+    def test_repeats_multiply_the_load_and_the_allowance(self):
+        """Three runs of 20 s: 60 s of load, and each run has its own allowance."""
+        request = check_request({"duration_s": 20, "repeat": 3})
+
+        assert (request.worst_case_s, request.time_limit_s) == (
+            60,
+            60 + 3 * (START_ALLOWANCE_S + 10),
+        )
+
+    def test_defaults_give_a_figure_to_rely_on(self):
+        """Out of the box a run measures 30 s (bounded by time, not by its count), and so
+        does each capacity step, within the form's bounds."""
+        request = BenchRequest()
+        check_request({"capacity": True})
+
+        assert (request.duration_s, request.messages, request.step_duration_s) == (
+            30,
+            MAX_MESSAGES,
+            30,
+        )
+
+
+class TestFields:
+    @pytest.mark.parametrize("name", sorted(NUMBERS))
+    def test_number_inputs_read_the_model(self, name):
+        """Each number input's default and bounds are the request model's field, and its
+        default lies within its bounds (the page has no second copy)."""
+        spec = NUMBERS[name]
+        low, high = bounds(name)
+
+        assert (spec.default, spec.bounds) == (BenchRequest.model_fields[name].default, (low, high))
+        assert low <= spec.default <= high
+        assert spec.integer is isinstance(spec.default, int)
+
+    def test_every_number_field_has_an_input(self):
+        """Every int or float field of the request model is drawn as a number input."""
+        numbers = {
+            name
+            for name, info in BenchRequest.model_fields.items()
+            if info.annotation in (int, float)
+        }
+
+        assert numbers == set(NUMBERS)
+
+    def test_defaults_of_choices(self):
+        """Choices and switches start at the model's defaults."""
+        assert [
+            default(n) for n in ("target", "protocol", "size_mix", "open_loop", "capacity")
+        ] == [
+            "embedded",
+            "smtp",
+            "realistic",
+            False,
+            False,
+        ]
+
 
 class TestHarnessInputs:
     def test_every_run_is_bounded_by_count_and_time(self):
         """The workload carries both the message count and the duration."""
-        wl = check_request({"messages": 300, "duration_s": 4}).workload(("a@bench.test",))
+        wl = check_request({"messages": 300, "duration_s": 4}).workload()
 
-        assert (wl.message_budget, wl.time_limit_s, wl.local_recipients) == (
+        assert (wl.message_budget, wl.time_limit_s, wl.local_recipients, wl.mode) == (
             300,
             4,
-            ("a@bench.test",),
+            ("user@bench.test",),
+            "closed",
         )
+
+    def test_open_loop_rate_only_when_switched_on(self):
+        """The open-loop rate is used only with the Open loop switch on."""
+        off = check_request({"rate_msgs_per_s": 40}).workload()
+        on = check_request({"open_loop": True, "rate_msgs_per_s": 40}).workload()
+
+        assert (off.rate_msgs_per_s, on.rate_msgs_per_s) == (None, 40)
 
     def test_capacity_search_starts_open_loop_at_the_first_rate(self):
         """A capacity request gives an open-loop workload and the plan of its steps."""
@@ -108,6 +184,28 @@ class TestHarnessInputs:
 
         assert (request.workload().mode, request.workload().rate_msgs_per_s) == ("open", 40)
         assert (plan.start_rate, plan.slo_p99_ms, plan.refine_steps) == (40, 100, 2)
+
+    @pytest.mark.parametrize(
+        ("values", "target"),
+        [
+            (
+                {"protocol": "pop3", "size_kb": 2.0, "repeat": 3},
+                Embedded(seed_size_kb=2.0, flag="Protocol"),
+            ),
+            (
+                {"target": "server", "server": "127.0.0.1:2525", "label": "sink", "repeat": 3},
+                Target("smtp", "127.0.0.1", 2525, server_label="sink"),
+            ),
+        ],
+        ids=["embedded-pop3", "server"],
+    )
+    def test_plan_is_what_the_job_runs(self, values, target):
+        """The request's plan names its target (the reference server seeded with messages
+        of the form's size, or the named server), its workload and its runs."""
+        plan = check_request(values).plan()
+
+        assert (plan.target, plan.repeat, plan.capacity) == (target, 3, None)
+        assert plan.workload == check_request(values).workload()
 
     def test_server_target_carries_the_login(self):
         """A POP3 server target logs in with the form's user and password."""

@@ -25,7 +25,8 @@ def _sink() -> Iterator[SmtpSink]:
 @pytest.mark.timeout(60)
 def test_capacity_search_is_saved_with_its_steps(sink, bench_db):
     """A two-step capacity search runs in the child, reports each step live, and is saved
-    with its capacity; a second job cannot start while it runs."""
+    with its capacity (its last passing step; no step failed) marked indicative (steps of
+    1 s); a second job cannot start while it runs."""
     board = JobBoard()
     request = check_request(
         {
@@ -49,6 +50,10 @@ def test_capacity_search_is_saved_with_its_steps(sink, bench_db):
     assert saved.capacity_search is not None
     assert [s.offered_msgs_per_s for s in saved.capacity_search.steps] == [40, 60]
     assert saved.capacity_msgs_per_s == 60
+    assert saved.capacity_search.last_pass_msgs_per_s == 60
+    assert saved.capacity_search.first_fail_msgs_per_s is None
+    assert [s.measured_s >= 1 for s in saved.capacity_search.steps] == [True, True]
+    assert saved.indicative is True
     assert saved.environment.server_label == "smtp-sink"
     assert {p.snapshot.label for p in job.points} == {"step 1: 40 msgs/s", "step 2: 60 msgs/s"}
     assert sink.received() == sum(

@@ -12,12 +12,18 @@ from streamlit.testing.v1 import AppTest
 
 from planner.bench.apply import apply_capacity
 from planner.bench.peers import SmtpSink, free_port
-from planner.bench.result import BenchmarkResult, SecondSample, capacity_from_benchmark
+from planner.bench.result import (
+    BenchmarkResult,
+    SecondSample,
+    capacity_figure,
+    capacity_from_benchmark,
+)
 from planner.bench.runner import run
 from planner.bench.store import ResultStore
 from planner.bench.targets import Target
 from planner.bench.workload import Workload
 from planner.dashboard import bench_views, state
+from planner.dashboard.bench_form import LABELS, NUMBERS, bounds, default
 from tests.dashboard.conftest import APP, assert_clean, errors, metric
 
 WAIT_S = 60
@@ -73,6 +79,18 @@ def _smtp_result(bench_db) -> Iterator[BenchmarkResult]:
         sink.stop()
 
 
+def bench_widgets(at: AppTest) -> dict[str, tuple[object, object, object]]:
+    """Every keyed widget of the form on the page, by field name: (value, min, max), the
+    bounds None for widgets without them."""
+    kinds = ("number_input", "text_input", "radio", "selectbox", "toggle")
+    return {
+        w.key.removeprefix("bench:"): (w.value, getattr(w, "min", None), getattr(w, "max", None))
+        for kind in kinds
+        for w in getattr(at, kind)
+        if w.key and w.key.startswith("bench:")
+    }
+
+
 class TestForm:
     def test_bounds_are_the_fields_limits(self, page):
         """Messages stop at 100,000 and the duration at 300 s in the fields themselves."""
@@ -80,6 +98,25 @@ class TestForm:
         limits = {k: page.number_input(key=f"bench:{k}").max for k in ("messages", "duration_s")}
 
         assert limits == {"messages": 100_000, "duration_s": 300}
+
+    def test_every_widget_is_the_request_models_field(self, page):
+        """Every widget of the form, the hidden ones shown too (a server target, open loop,
+        a capacity search, POP3), starts at the request model's default and has its
+        minimum and maximum; the size starts at the scenario's average instead."""
+        seen = bench_widgets(page)
+        page.radio(key="bench:target").set_value("server").run()
+        page.toggle(key="bench:open_loop").set_value(True).run()
+        page.toggle(key="bench:capacity").set_value(True).run()
+        seen = bench_widgets(page) | seen
+        page.selectbox(key="bench:protocol").set_value("pop3").run()
+        seen = bench_widgets(page) | seen
+
+        assert_clean(page)
+        assert set(seen) == set(LABELS)
+        for name, (value, low, high) in seen.items():
+            expected = 75.0 if name == "size_kb" else default(name)
+            limits = bounds(name) if name in NUMBERS else (None, None)
+            assert (name, value, low, high) == (name, expected, *limits)
 
     def test_size_starts_at_the_scenario_average(self, page):
         """The message size field starts at the scenario's avg_message_kb and follows it."""
@@ -98,7 +135,7 @@ class TestForm:
         assert errors(page) == [
             "Steps at most: 20 steps of 60 s (plus 2 refining steps and 1 s warm-up each) "
             "could run 1342 s; at most 300 s",
-            "Highest rate (msgs/s): 5000 msgs/s for 61 s is 305,000 messages a step; at most 100,000",
+            "Highest rate (msgs/s): 3000 msgs/s for 61 s is 183,000 messages a step; at most 100,000",
         ]
         assert run_button(page).disabled
 
@@ -192,19 +229,25 @@ class TestUseThisCapacity:
     def test_option_gets_the_capacity_and_scale_names_the_benchmark(
         self, page, smtp_result, open_page
     ):
-        """'Use this capacity' writes what `mailplan bench apply` writes into the chosen
-        option, puts the result in use as 'edited', and the Scale page names the source."""
+        """With 'Use it as an indicative figure' ticked, 'Use this capacity' writes what
+        `mailplan bench apply --indicative` writes into the chosen option (indicative),
+        puts the result in use as 'edited', and the Scale page names the source."""
         page.run()
         scenario = state.current(page.session_state)
         capacity, source = capacity_from_benchmark(smtp_result)
         page.selectbox(key="bench_option").set_value("exchange-se").run()
+        page.checkbox(key="bench_use_indicative").check().run()
 
         page.button(key="bench_use").click().run()
 
         assert_clean(page)
         assert page.sidebar.selectbox(key=state.PICKER).value == state.EDITED
-        assert state.current(page.session_state) == apply_capacity(
-            scenario, smtp_result, "exchange-se"
+        changed = state.current(page.session_state)
+        assert changed == apply_capacity(scenario, smtp_result, "exchange-se")
+        option = next(o for o in changed.onprem if o.id == "exchange-se")
+        assert (option.capacity_origin, option.capacity_indicative) == ("benchmark", True)
+        assert texts(page.success)[-1].startswith(
+            f"On-prem option 'exchange-se' now uses {capacity:g} msgs/s per server (indicative) "
         )
         open_page(page, "scale")
         rows = page.dataframe[1].value.set_index("Option")
@@ -213,7 +256,36 @@ class TestUseThisCapacity:
             "benchmark",
             source,
         )
+        assert source.startswith(f"benchmark {smtp_result.id}, indicative (")
         assert rows.loc["postfix-dovecot", "From"] == "catalog"
+
+    def test_a_short_run_is_refused_unless_ticked(self, page, smtp_result):
+        """Without the box, a run under 30 s is one line saying how to accept it, and the
+        scenario in use is unchanged."""
+        page.run()
+
+        page.button(key="bench_use").click().run()
+
+        assert_clean(page)
+        (line,) = [e for e in errors(page) if e.startswith("result ")]
+        assert line.startswith(f"result {smtp_result.id}: measured ")
+        assert line.endswith(
+            "s, under the 30 s a capacity figure needs; run longer, or tick "
+            "'Use it as an indicative figure'"
+        )
+        assert page.sidebar.selectbox(key=state.PICKER).value == "default"
+
+    def test_list_and_detail_show_one_capacity(self, page, smtp_result):
+        """The results list, the detail's tile and the figure 'use this capacity' writes
+        are the same number, each labelled indicative."""
+        page.run()
+        capacity = capacity_figure(smtp_result)
+        row = page.dataframe[0].value.iloc[0]
+
+        assert capacity == smtp_result.msgs_per_s
+        assert row["Capacity"] == f"{capacity:,.1f} msgs/s (indicative)"
+        assert metric(page, "Capacity (indicative)") == f"{capacity:,.1f} msgs/s"
+        assert any(w.value.startswith("Indicative: It measured ") for w in page.warning)
 
     def test_result_without_a_capacity_says_why(self, page, smtp_result, bench_db):
         """A POP3 result offers no button, only the reason."""

@@ -1,5 +1,8 @@
 """Benchmark: load a mail server (the bundled reference server or one you name), watch it
-live, keep the results, and use a measured capacity in the scenario."""
+live, keep the results, and use a measured capacity in the scenario.
+
+The form's widgets take their defaults and bounds from the request model
+(``bench_form.BenchRequest``, via ``bench_form.NUMBERS``/``default``), written once there."""
 
 from __future__ import annotations
 
@@ -9,10 +12,18 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from planner.bench.apply import require_trusted
 from planner.bench.result import BenchmarkResult
 from planner.bench.store import ResultStore, default_db_path
 from planner.dashboard import PAGES_DIR, bench_views, cached, failures, state, widgets
-from planner.dashboard.bench_form import LABELS, MAX_MESSAGES, MAX_SECONDS, check_request
+from planner.dashboard.bench_form import (
+    LABELS,
+    MAX_MESSAGES,
+    MAX_SECONDS,
+    NUMBERS,
+    check_request,
+    default,
+)
 from planner.dashboard.bench_job import BenchJob
 from planner.dashboard.widgets import keep, kept
 from planner.errors import BenchmarkError, PlannerError
@@ -24,6 +35,8 @@ SEEN = "bench_seen"  # id of the job whose end this session has already shown
 RESULT = "bench_result"  # the result picked in the history
 OPTION = "bench_option"  # the on-prem option "use this capacity" writes to
 APPLIED = "bench_applied"  # what the last "use this capacity" did
+ACCEPT = "bench_use_indicative"  # the box that lets "use this capacity" take a short run
+ACCEPT_LABEL = "Use it as an indicative figure"
 START_PROBLEMS = "bench_start_problems"  # why the last Run did not start
 SIZE_FROM = "bench:size_from"  # the scenario size the size field was last set from
 REFRESH_S = 1.0
@@ -39,38 +52,42 @@ def _key(field: str) -> str:
     return f"bench:{field}"
 
 
-def _number(
-    col: DeltaGenerator,
-    field: str,
-    default: float,
-    bounds: tuple[float, float],
-    step: float,
-    help: str | None = None,
-) -> None:
+def _number(col: DeltaGenerator, field: str, start: float | None = None) -> None:
+    """The number input of ``field``: label, step and help from ``NUMBERS``, default and
+    bounds from the request model (``start`` replaces the default, within the bounds)."""
+    spec = NUMBERS[field]
+    low, high = spec.bounds
+    value = spec.default if start is None else min(max(start, low), high)
+    kind = int if spec.integer else float  # one number type for value, bounds and step
     key = _key(field)
     col.number_input(
-        LABELS[field],
-        min_value=bounds[0],
-        max_value=bounds[1],
-        step=step,
-        key=kept(key, default),
+        spec.label,
+        min_value=kind(low),
+        max_value=kind(high),
+        step=kind(spec.step),
+        key=kept(key, kind(value)),
         on_change=keep,
         args=(key,),
-        help=help,
+        help=spec.help,
     )
 
 
-def _text(
-    col: DeltaGenerator, field: str, default: str, help: str, *, password: bool = False
-) -> None:
+def _text(col: DeltaGenerator, field: str, help: str, *, password: bool = False) -> None:
     key = _key(field)
     col.text_input(
         LABELS[field],
-        key=kept(key, default),
+        key=kept(key, default(field)),
         on_change=keep,
         args=(key,),
         help=help,
         type="password" if password else "default",
+    )
+
+
+def _toggle(col: DeltaGenerator, field: str, label: str, help: str | None = None) -> bool:
+    key = _key(field)
+    return bool(
+        col.toggle(label, key=kept(key, default(field)), on_change=keep, args=(key,), help=help)
     )
 
 
@@ -82,7 +99,8 @@ def _follow_scenario_size(scenario: Scenario) -> None:
     key = _key("size_kb")
     if ss.get(SIZE_FROM) != avg:
         if ss.get(key, ss.get(SIZE_FROM)) == ss.get(SIZE_FROM):
-            keep(key, float(avg))
+            low, high = NUMBERS["size_kb"].bounds
+            keep(key, float(min(max(avg, low), high)))
         ss[SIZE_FROM] = avg
 
 
@@ -94,7 +112,7 @@ def _form(scenario: Scenario) -> None:
         LABELS["target"],
         list(_TARGETS),
         format_func=_TARGETS.__getitem__,
-        key=kept(_key("target"), "embedded"),
+        key=kept(_key("target"), default("target")),
         on_change=keep,
         args=(_key("target"),),
     )
@@ -102,87 +120,61 @@ def _form(scenario: Scenario) -> None:
         LABELS["protocol"],
         list(_PROTOCOLS),
         format_func=_PROTOCOLS.__getitem__,
-        key=kept(_key("protocol"), "smtp"),
+        key=kept(_key("protocol"), default("protocol")),
         on_change=keep,
         args=(_key("protocol"),),
         help="SMTP sends mail (its capacity feeds the sizing); POP3 and IMAP read it.",
     )
     if target == "server":
         row: Sequence[DeltaGenerator] = st.columns(2)
-        _text(row[0], "server", "127.0.0.1:25", "For example 127.0.0.1:2525 or [::1]:110.")
-        _text(row[1], "label", "", "How the results name the server, e.g. 'Postfix 3.7'.")
+        _text(row[0], "server", "For example 127.0.0.1:2525 or [::1]:110.")
+        _text(row[1], "label", "How the results name the server, e.g. 'Postfix 3.7'.")
         row = st.columns(2)
         login = "AUTH PLAIN (optional)" if protocol == "smtp" else "login (required)"
-        _text(row[0], "user", "", f"The address to log in as: {login}.")
-        _text(row[1], "password", "", "Sent to the server only; never saved.", password=True)
+        _text(row[0], "user", f"The address to log in as: {login}.")
+        _text(row[1], "password", "Sent to the server only; never saved.", password=True)
         if protocol == "smtp":
             row = st.columns(2)
-            _text(row[0], "sender", "bench@bench.test", "Envelope sender (MAIL FROM).")
-            _text(row[1], "recipient", "user@bench.test", "Every message goes to it.")
+            _text(row[0], "sender", "Envelope sender (MAIL FROM).")
+            _text(row[1], "recipient", "Every message goes to it.")
 
     load: Sequence[DeltaGenerator] = st.columns(5)
-    _number(
-        load[0],
-        "size_kb",
-        float(scenario.organization.avg_message_kb),
-        (0.25, 10_240.0),
-        1.0,
-        "Starts at the scenario's average message size (capacity falls steeply with size). "
-        "For POP3 on the reference server: the size of the seeded messages.",
-    )
+    _number(load[0], "size_kb", float(scenario.organization.avg_message_kb))
     if protocol == "smtp":
         mix = {"realistic": "realistic mix", "fixed": "fixed"}
         load[1].selectbox(
             LABELS["size_mix"],
             list(mix),
             format_func=mix.__getitem__,
-            key=kept(_key("size_mix"), "realistic"),
+            key=kept(_key("size_mix"), default("size_mix")),
             on_change=keep,
             args=(_key("size_mix"),),
             help="Realistic: a log-normal mix around the size (most smaller, a long tail).",
         )
     else:
-        _number(load[1], "messages_per_session", 10, (1, 1000), 1, "Reads per login.")
-    _number(load[2], "concurrency", 20, (1, 500), 1, "Sessions at once (closed loop).")
-    _number(
-        load[3],
-        "messages",
-        5000,
-        (1, MAX_MESSAGES),
-        1000,
-        f"The run stops after this many messages or the duration, whichever comes first; "
-        f"at most {MAX_MESSAGES:,}.",
-    )
-    _number(load[4], "duration_s", 10.0, (1.0, MAX_SECONDS), 5.0, f"At most {MAX_SECONDS:g} s.")
-    modes: Sequence[DeltaGenerator] = st.columns([1, 1, 3])
-    open_loop = modes[0].toggle(
-        "Open loop", key=kept(_key("open_loop"), False), on_change=keep, args=(_key("open_loop"),)
-    )
-    if open_loop:
-        _number(
-            modes[1],
-            "rate_msgs_per_s",
-            100.0,
-            (1.0, 20_000.0),
-            10.0,
-            "Sessions arrive at this rate (Poisson) whatever the server does, so latency "
-            "under a given load is honest.",
-        )
-    capacity = modes[2].toggle(
+        _number(load[1], "messages_per_session")
+    _number(load[2], "concurrency")
+    _number(load[3], "messages")
+    _number(load[4], "duration_s")
+    modes: Sequence[DeltaGenerator] = st.columns([1, 1, 2, 1])
+    if _toggle(modes[0], "open_loop", LABELS["open_loop"]):
+        _number(modes[1], "rate_msgs_per_s")
+    capacity = _toggle(
+        modes[2],
+        "capacity",
         "Capacity search: the highest rate that meets a p99 target",
-        key=kept(_key("capacity"), False),
-        on_change=keep,
-        args=(_key("capacity"),),
-        help="Steps an open-loop rate up until the p99 of the phase that matters "
+        "Steps an open-loop rate up until the p99 of the phase that matters "
         "(SMTP: end of DATA to the 250) or the error rate breaks; replaces the load above.",
     )
+    _number(modes[3], "repeat")
     if capacity:
         search: Sequence[DeltaGenerator] = st.columns(5)
-        _number(search[0], "slo_p99_ms", 250.0, (1.0, 60_000.0), 50.0, "The latency target.")
-        _number(search[1], "start_rate", 50.0, (1.0, 20_000.0), 10.0, "Offered msgs/s, step 1.")
-        _number(search[2], "max_rate", 5000.0, (1.0, 20_000.0), 100.0, "No step offers more.")
-        _number(search[3], "step_duration_s", 3.0, (1.0, 60.0), 1.0, "Measured seconds per step.")
-        _number(search[4], "max_steps", 6, (1, 20), 1, "Rising steps at most.")
+        for col, field in zip(
+            search,
+            ("slo_p99_ms", "start_rate", "max_rate", "step_duration_s", "max_steps"),
+            strict=True,
+        ):
+            _number(col, field)
 
 
 def _values() -> dict[str, object]:
@@ -197,7 +189,7 @@ def _values() -> dict[str, object]:
     if values.get("target") != "server":
         for field in ("server", "label", "user", "password", "sender", "recipient"):
             values.pop(field, None)
-    if not ss.get(_key("open_loop")):
+    if not values.get("open_loop"):
         values.pop("rate_msgs_per_s", None)
     if not values.get("capacity"):
         for field in ("slo_p99_ms", "start_rate", "max_rate", "step_duration_s", "max_steps"):
@@ -305,6 +297,9 @@ def _detail(result: BenchmarkResult) -> None:
     tiles = bench_views.headline(result)
     for col, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
         col.metric(label, value)
+    indicative = bench_views.indicative_text(result)
+    if indicative is not None:
+        st.warning(widgets.plain(indicative))
     if result.environment.shared_machine:
         st.warning(
             "The load generator shared the machine with the server (loopback), so both "
@@ -342,17 +337,20 @@ def _use(result_id: int, option_id: str) -> None:
         return
     try:
         result = ResultStore(default_db_path()).get(result_id)
+        require_trusted(result, indicative_ok=bool(ss.get(ACCEPT)), accept=f"tick '{ACCEPT_LABEL}'")
         changed = cached.with_bench_capacity(state.current(ss), result, option_id)
     except PlannerError as exc:
         ss[APPLIED] = ("error", "; ".join(exc.problems))
         return
     state.use(ss, changed)
     option = next(o for o in changed.onprem if o.id == option_id)
+    figure = f"{option.capacity_msgs_per_s:g} msgs/s per server"
+    if option.capacity_indicative:
+        figure += " (indicative)"
     ss[APPLIED] = (
         "success",
-        f"On-prem option '{option_id}' now uses {option.capacity_msgs_per_s:g} msgs/s per "
-        f"server ({option.capacity_source}). The scenario in use is now 'edited'; the Costs "
-        "and Scale pages show it.",
+        f"On-prem option '{option_id}' now uses {figure} ({option.capacity_source}). The "
+        "scenario in use is now 'edited'; the Costs and Scale pages show it.",
     )
 
 
@@ -377,6 +375,14 @@ def _use_capacity(scenario: Scenario, result: BenchmarkResult) -> None:
         help="A capacity measured for one stack says nothing about another: pick the one "
         "this server stands for.",
     )
+    if result.indicative:
+        cols[0].checkbox(
+            ACCEPT_LABEL,
+            key=ACCEPT,
+            help="The run was shorter than a capacity figure needs: tick to use it anyway; "
+            "the option is then marked indicative (capacity_indicative), as "
+            "`mailplan bench apply --indicative` does.",
+        )
     cols[1].button(
         "Use this capacity",
         key="bench_use",
