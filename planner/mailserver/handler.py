@@ -18,39 +18,28 @@ import asyncio
 import errno
 import logging
 import re
-import ssl
 import time
-from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planner.mailserver.auth_penalty import AuthPenalty
-from planner.mailserver.config import ServerConfig
-from planner.mailserver.policy import AccessList, RouteKind, routing_trick, split_address
-from planner.mailserver.smtp import Reply, RoutedEnvelope, session_ip, session_login
-from planner.mailserver.stats import CounterRow
+from planner.mailserver.context import ServerContext
+from planner.mailserver.envelope import RoutedEnvelope, session_ip, session_login
+from planner.mailserver.policy import RouteKind, routing_trick, split_address
+from planner.mailserver.smtp_replies import Reply
 from planner.mailserver.store import (
     QueueEntry,
     QueueRecipient,
-    Store,
     StoreError,
     encode_queue_file,
     maildir_content,
     new_queue_id,
     unsafe_local_part,
 )
-from planner.mailserver.users import UserDB
 
 if TYPE_CHECKING:
-    from aiosmtpd.smtp import Session
+    from aiosmtpd.smtp import SMTP, Session
 
-    from planner.mailserver.committer import CommitClient
-    from planner.mailserver.smtp import ServerSMTP
-
-__all__ = ["DeliveryHandler", "ServerContext", "received_header"]
+__all__ = ["DeliveryHandler", "received_header"]
 
 log = logging.getLogger("mailplan.delivery")
 
@@ -60,29 +49,6 @@ _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 USERS_RECHECK_S = 1.0
 """How long a "user exists" answer is reused (so RCPT does not stat the users file)."""
 _USERS_CACHE_MAX = 10_000
-
-
-@dataclass
-class ServerContext:
-    """What every connection of one server process shares."""
-
-    config: ServerConfig
-    loop: asyncio.AbstractEventLoop
-    store: Store
-    users: UserDB
-    access: AccessList
-    stats: CounterRow
-    executor: Executor
-    tls_context: ssl.SSLContext | None
-    connections: Callable[[], int]
-    """Open SMTP connections over all processes."""
-    auth_penalty: AuthPenalty
-    """Failed logins per client address, shared with this process's POP3 listeners."""
-    kick_relay: Callable[[Path], None] | None = None
-    committer: CommitClient | None = None
-    """The store process for durable writes (None: the I/O thread pool)."""
-    sessions: set[ServerSMTP] = field(default_factory=set)
-    stopping: bool = False
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -147,7 +113,7 @@ class DeliveryHandler:
 
     async def handle_MAIL(
         self,
-        server: ServerSMTP,
+        server: SMTP,
         session: Session,
         envelope: RoutedEnvelope,
         address: str,
@@ -170,7 +136,7 @@ class DeliveryHandler:
 
     async def handle_RCPT(
         self,
-        server: ServerSMTP,
+        server: SMTP,
         session: Session,
         envelope: RoutedEnvelope,
         address: str,
@@ -205,9 +171,7 @@ class DeliveryHandler:
         envelope.rcpt_options.extend(rcpt_options)
         return Reply.RCPT_OK
 
-    async def handle_DATA(
-        self, server: ServerSMTP, session: Session, envelope: RoutedEnvelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: RoutedEnvelope) -> str:
         """Check the hop count, write every copy durably, then answer 250 (or 451/452)."""
         content = envelope.content
         assert isinstance(content, bytes)

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import dns.asyncresolver
 import dns.exception
@@ -31,6 +31,7 @@ import dns.name
 import dns.resolver
 
 from planner.mailserver.config import RelaySettings
+from planner.mailserver.context import ServerContext
 from planner.mailserver.dsn import build_bounce
 from planner.mailserver.policy import split_address
 from planner.mailserver.store import (
@@ -41,9 +42,6 @@ from planner.mailserver.store import (
     maildir_content,
     new_queue_id,
 )
-
-if TYPE_CHECKING:
-    from planner.mailserver.handler import ServerContext
 
 __all__ = [
     "DeliveryFailure",

@@ -225,7 +225,8 @@ class _Worker:
 
     async def main(self) -> int:
         from planner.mailserver.committer import CommitClient
-        from planner.mailserver.handler import DeliveryHandler, ServerContext
+        from planner.mailserver.context import ServerContext
+        from planner.mailserver.handler import DeliveryHandler
         from planner.mailserver.relay import RelayWorker
         from planner.mailserver.smtp import ServerSMTP
 

@@ -29,16 +29,22 @@ import logging
 import re
 from base64 import b64decode
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session, _AuthMechAttr
+from aiosmtpd.smtp import SMTP, AuthResult, _AuthMechAttr
 
-from planner.mailserver.policy import RouteKind
+from planner.mailserver.envelope import RoutedEnvelope, session_ip
+from planner.mailserver.handler import DeliveryHandler
+from planner.mailserver.smtp_replies import AIOSMTPD_REPLIES, Reply
 
-if TYPE_CHECKING:
-    from planner.mailserver.handler import DeliveryHandler
-
-__all__ = ["READ_CHUNK_BYTES", "Reply", "RoutedEnvelope", "ServerSMTP", "read_data", "unstuff"]
+__all__ = [
+    "AIOSMTPD_PRIVATE_ATTRIBUTES",
+    "AIOSMTPD_PRIVATE_METHODS",
+    "READ_CHUNK_BYTES",
+    "ServerSMTP",
+    "read_data",
+    "unstuff",
+]
 
 log = logging.getLogger("mailplan.smtp")
 
@@ -46,69 +52,30 @@ READ_CHUNK_BYTES = 65536
 """Stream buffer limit: the largest piece of DATA read at once (and the longest command
 line held in memory before it is refused)."""
 
-
-class Reply:
-    """Reply lines (RFC 5321 codes, RFC 3463 enhanced codes; texts after Postfix's)."""
-
-    GREETING_IDENT = "ESMTP mailplan"
-    OK = "250 2.0.0 Ok"
-    SENDER_OK = "250 2.1.0 Ok"
-    RCPT_OK = "250 2.1.5 Ok"
-    QUEUED = "250 2.0.0 Ok: queued as {qid}"
-    START_DATA = "354 End data with <CR><LF>.<CR><LF>"
-    BYE = "221 2.0.0 Bye"
-    AUTH_OK = "235 2.7.0 Authentication successful"
-    READY_TLS = "220 2.0.0 Ready to start TLS"
-    SHUTTING_DOWN = "421 4.3.2 {host} Service shutting down, closing transmission channel"
-    TIMEOUT = "421 4.4.2 {host} Error: timeout exceeded"
-    TOO_MANY_ERRORS = "421 4.7.0 {host} Error: too many errors"
-    TOO_MANY_CONNECTIONS = "421 4.7.0 {host} Error: too many connections"
-    TOO_MANY_AUTH_FAILURES = "421 4.7.0 {host} Error: too many failed authentications"
-    LOCAL_ERROR = "451 4.3.0 Error: local error in processing, try again later"
-    NO_STORAGE = "452 4.3.1 Error: insufficient system storage"
-    TOO_MANY_RCPTS = "452 4.5.3 Error: too many recipients"
-    COMMAND_TOO_LONG = "500 5.5.2 Error: command line too long"
-    LINE_TOO_LONG = "500 5.5.2 Error: message line longer than {limit} octets (RFC 5321 4.5.3.1.6)"
-    BAD_SYNTAX = "500 5.5.2 Error: bad syntax"
-    DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
-    EHLO_SYNTAX = "501 5.5.4 Syntax: EHLO hostname"
-    NEED_HELO = "503 5.5.1 Error: send HELO/EHLO first"
-    NEED_MAIL = "503 5.5.1 Error: need MAIL command"
-    NESTED_MAIL = "503 5.5.1 Error: nested MAIL command"
-    NEED_RCPT = "503 5.5.1 Error: need RCPT command"
-    ALREADY_AUTH = "503 5.5.1 Error: already authenticated"
-    AUTH_NEEDS_TLS = "538 5.7.11 Encryption required for requested authentication mechanism"
-    AUTH_FAILED = "535 5.7.8 Error: authentication failed"
-    AUTH_REQUIRED = "530 5.7.0 Authentication required"
-    UNKNOWN_USER = (
-        "550 5.1.1 <{addr}>: Recipient address rejected: User unknown in local recipient table"
-    )
-    BARE_NEWLINE = "550 5.5.2 Error: bare <CR> or <LF> received"
-    TOO_BIG = "552 5.3.4 Error: message size exceeds fixed limit"
-    SENDER_DENIED = "553 5.7.1 <{addr}>: Sender address rejected: Access denied"
-    RELAY_DENIED = "554 5.7.1 <{addr}>: Relay access denied"
-    CLIENT_DENIED = "554 5.7.1 Client host rejected: Access denied"
-    TOO_MANY_HOPS = "554 5.4.6 Error: too many hops"
-    TLS_ACTIVE = "554 5.5.1 Error: TLS already active"
-
-
-# aiosmtpd's own reply texts that lack an enhanced status code, mapped in one place.
-_AIOSMTPD_REPLIES = {
-    "500 Command line too long": Reply.COMMAND_TOO_LONG,
-    "500 Error: bad syntax": Reply.BAD_SYNTAX,
-    "503 Error: send HELO first": Reply.NEED_HELO,
-    "503 Error: send EHLO first": Reply.NEED_HELO,
-    "503 Error: need MAIL command": Reply.NEED_MAIL,
-    "503 Error: nested MAIL command": Reply.NESTED_MAIL,
-    "503 Error: need RCPT command": Reply.NEED_RCPT,
-    "503 Already authenticated": Reply.ALREADY_AUTH,
-    "552 Error: message size exceeds fixed maximum message size": Reply.TOO_BIG,
-    "221 Bye": Reply.BYE,
-    "250 OK": Reply.OK,
-    "220 Ready to start TLS": Reply.READY_TLS,
-    "538 5.7.11 Encryption required for requested authentication mechanism": (Reply.AUTH_NEEDS_TLS),
-    "530 5.7.0 Authentication required": Reply.AUTH_REQUIRED,
-}
+# The private parts of aiosmtpd 1.4.x that ServerSMTP calls, overrides or reads; the
+# version is pinned (<1.5) and tests/mailserver/test_aiosmtpd_private.py checks that each
+# still exists, so an upgrade that renames one fails loudly instead of silently.
+AIOSMTPD_PRIVATE_METHODS = (
+    "_call_handler_hook",  # runs handle_DATA after our own DATA framing
+    "_cb_client_connected",  # the per-connection stream callback the factory re-binds
+    "_create_envelope",  # overridden: RoutedEnvelope
+    "_getaddr",  # overridden: a fast path for plain addresses
+    "_reset_timeout",  # restarts the idle timer
+    "_set_post_data_state",  # after DATA
+    "_set_rset_state",  # EHLO and internal errors reset the transaction
+    "_timeout_cb",  # overridden: 421 4.4.2 unless bytes came in since
+)
+"""Methods of ``aiosmtpd.smtp.SMTP``."""
+AIOSMTPD_PRIVATE_ATTRIBUTES = (
+    "_auth_methods",  # AUTH mechanisms (re-bound per connection by the factory)
+    "_auth_require_tls",  # whether AUTH is offered without TLS
+    "_smtp_methods",  # command table (re-bound per connection by the factory)
+    "_tls_protocol",  # set once STARTTLS ran
+    "_reader",  # the connection's streams, set by _cb_client_connected
+    "_writer",
+)
+"""Attributes of an ``aiosmtpd.smtp.SMTP`` instance (the last two once connected); plus
+``aiosmtpd.smtp._AuthMechAttr`` with its fields ``method`` and ``is_builtin``."""
 
 
 # A plain ``<dot-atom@domain>`` path (the common case), local part at most 64 octets;
@@ -117,16 +84,6 @@ _PLAIN_PATH = re.compile(
     r"\s*<([A-Za-z0-9_+=-]{1,64}(?:\.[A-Za-z0-9_+=-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>(.*)\Z",
     re.ASCII | re.DOTALL,
 )
-
-
-class RoutedEnvelope(Envelope):
-    """aiosmtpd's envelope plus the route chosen for each accepted recipient."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.routes: list[tuple[str, RouteKind]] = []
-        self.overshoot = 0
-        """RCPT commands refused for the recipient limit in this transaction."""
 
 
 def unstuff(raw: bytes) -> bytes:
@@ -353,7 +310,7 @@ class ServerSMTP(SMTP):
         if isinstance(status, bytes):
             await super().push(status)
             return
-        status = _AIOSMTPD_REPLIES.get(status, status)
+        status = AIOSMTPD_REPLIES.get(status, status)
         if status.startswith("500 Error: command "):  # aiosmtpd's unknown-command reply
             status = "500 5.5.2 " + status[4:]
         await super().push(status)
@@ -552,17 +509,3 @@ class ServerSMTP(SMTP):
         return AuthResult(success=False, handled=False, message=Reply.AUTH_FAILED)
 
     # endregion
-
-
-def session_ip(session: Session) -> str:
-    """The client's IP address, or ``unknown``."""
-    peer = session.peer
-    return str(peer[0]) if isinstance(peer, tuple) else "unknown"
-
-
-def session_login(session: Session) -> str | None:
-    """The address a session authenticated as, or None."""
-    if not session.authenticated:
-        return None
-    data = session.auth_data
-    return data if isinstance(data, str) else None
