@@ -10,6 +10,8 @@ Opt-in: ``import planner`` loads none of it. The pieces, each in its own module:
     metrics.py     latency histograms per phase, counters, merging across workers
     runner.py      closed and open loop, warm-up, worker processes -> BenchmarkResult
     capacity.py    step the offered rate up until the latency target or error budget breaks
+    plan.py        one benchmark from start to end: BenchPlan and execute() (the embedded
+                   server, seeding, run or search, counters, repeats, the 30-s minimum)
     result.py      BenchmarkResult and environment capture (pure: the planning core reads it)
     store.py       SQLite results store
     progress.py    progress snapshots, a callback API and a rich live bar
