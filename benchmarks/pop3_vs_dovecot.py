@@ -3,10 +3,12 @@
 Sets up, on loopback and in a temporary folder:
 - USERS users (one per concurrent session, since each maildrop is locked per session), each
   with MESSAGES messages of SIZE_KB KB, hard links to one pool of files to keep the disk small;
-- the reference server (``python -m planner.mailserver.pop3``) with the users' real scrypt
-  hashes (verified credentials cached in memory), 1 process and ``--workers 2``, and once
-  more with the credential cache off, for the login rows only (what a login costs when the
-  client polls less often than the cache lasts);
+- the reference server (``mailplan serve --smtp off --submission off --pop3 ...``: POP3
+  only) with the users' real scrypt hashes (verified credentials cached in memory),
+  ``--workers 1`` and ``--workers 2``, and once more with the credential cache off
+  (``--credential-cache-ttl 0``), for the login rows only (what a login costs when the
+  client polls less often than the cache lasts); each on its own data folder (a server
+  locks its folder) of hard links to the same messages;
 - its own Dovecot (``dovecot -F -c conf``: passwd-file with PLAIN passwords,
   ``pop3_lock_session = yes``), in the default process model (a new pop3-login and pop3
   process per session) and the tuned one (pop3-login ``service_count = 0``,
@@ -37,15 +39,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import uvloop
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from planner.mailserver.users import UserDB  # noqa: E402
+from planner.net import free_port, run_loop  # noqa: E402
+
+T = TypeVar("T")
+
+
+def on_uvloop(main: Coroutine[Any, Any, T]) -> T:
+    """Run the driver on uvloop (the server's loop too), as every figure here was measured."""
+    return run_loop(main, use_uvloop=True)
+
 
 DOMAIN = "bench.test"
 
@@ -104,12 +115,6 @@ def password(i: int) -> str:
 # region #### servers ####
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -139,24 +144,27 @@ class Server:
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # the server and its workers
                 self.proc.wait(5)
 
 
 def start_reference(data_dir: Path, workers: int, logs: Path, *, cold: bool = False) -> Server:
-    """The reference server; ``cold``: no credential cache, every login hashes."""
+    """The reference server, POP3 only; ``cold``: no credential cache, every login hashes."""
     log = logs / f"mailplan-{workers}{'-cold' if cold else ''}.log"
-    cmd = [sys.executable, "-m", "planner.mailserver.pop3", "--data-dir", str(data_dir)]
-    cmd += ["--listen", "127.0.0.1:0", "--insecure-auth", "--workers", str(workers)]
+    cmd = [sys.executable, "-m", "planner", "serve", "--data-dir", str(data_dir)]
+    cmd += ["--smtp", "off", "--submission", "off", "--pop3", "127.0.0.1:0", "--insecure-auth"]
+    cmd += ["--workers", str(workers), "--log-file", str(log), "--log-level", "warning"]
     cmd += ["--credential-cache-ttl", "0"] if cold else []
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=log.open("wb"), cwd=ROOT, env=os.environ.copy()
+        cmd, stdout=subprocess.PIPE, cwd=ROOT, env=os.environ.copy(), start_new_session=True
     )
     assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    if not line.startswith("listening pop3 "):
-        raise RuntimeError(f"reference server did not start: {line!r}")
-    port = int(line.rsplit(":", 1)[1])
+    port = 0
+    while (line := proc.stdout.readline().decode()).startswith("listening "):
+        port = int(line.rsplit(":", 1)[1]) if line.startswith("listening pop3 ") else port
+    if not line.startswith("ready ") or not port:
+        raise RuntimeError(f"reference server did not start: {line!r}; see {log}")
     label = f"mailplan {workers}p" + (" cold" if cold else "")
     return Server(label, port, proc, log)
 
@@ -337,10 +345,10 @@ def measure(
         taking_part = [s for s in servers if kind == "logins" or not s.label.endswith("cold")]
         for srv in taking_part:
             if not srv.label.endswith("cold"):
-                uvloop.run(warm_users(srv.port, sessions))
+                on_uvloop(warm_users(srv.port, sessions))
         for _ in range(repeat):
             for srv in taking_part:
-                tally, elapsed = uvloop.run(drive(srv.port, sessions, retrieve, duration))
+                tally, elapsed = on_uvloop(drive(srv.port, sessions, retrieve, duration))
                 cell = Cell(
                     tally.sessions / elapsed,
                     tally.messages / elapsed,
@@ -395,12 +403,18 @@ def main() -> int:
         t0 = time.perf_counter()
         size = int(args.size_kb * 1024)
         names = build_pool(work / "pool", args.messages, size)
-        # the reference server's data dir: users file with real scrypt hashes
-        ref = work / "reference"
-        db = UserDB(ref / "users")
+        # the reference servers' data dirs (one each: a server locks its folder): the same
+        # users file with real scrypt hashes, Maildirs of hard links to the pool
+        refs = {kind: work / f"reference-{kind}" for kind in ("1p", "2p", "cold")}
+        db = UserDB(refs["1p"] / "users")
         for i in range(args.users):
             db.add(address(i), password(i))
-            link_maildir(work / "pool", names, ref / "mailboxes" / DOMAIN / f"user{i}")
+        for ref in refs.values():
+            if ref != refs["1p"]:
+                ref.mkdir()
+                shutil.copy2(refs["1p"] / "users", ref / "users")
+            for i in range(args.users):
+                link_maildir(work / "pool", names, ref / "mailboxes" / DOMAIN / f"user{i}")
         # Dovecot: passwd-file (PLAIN), homes owned by the unprivileged mail user
         nobody = pwd.getpwnam("nobody")
         dove = work / "dovecot"
@@ -420,15 +434,15 @@ def main() -> int:
         servers = [
             start_dovecot(dove, dove / "passwd", False, logs),
             start_dovecot(dove, dove / "passwd", True, logs),
-            start_reference(ref, 1, logs),
-            start_reference(ref, 2, logs),
-            start_reference(ref, 1, logs, cold=True),
+            start_reference(refs["1p"], 1, logs),
+            start_reference(refs["2p"], 2, logs),
+            start_reference(refs["cold"], 1, logs, cold=True),
         ]
         for path in (work / "pool").iterdir():
             path.read_bytes()
         for srv in servers:
             if not srv.label.endswith("cold"):
-                uvloop.run(warm_up(srv.port, args.users, 100))
+                on_uvloop(warm_up(srv.port, args.users, 100))
 
         rows = [("logins", 0, s) for s in sessions]
         rows += [(f"RETR {k}", k, s) for k in (10, 100) for s in sessions]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import socket
@@ -13,10 +12,20 @@ from typing import Annotated, Any
 
 import typer
 
-from planner.cli.app import app
+from planner.cli.app import app, require_extra
 from planner.errors import PlannerError
+from planner.net import is_loopback
 
 OFF = "off"
+
+_POP3_OPTION_OF_FIELD = {
+    "idle_timeout_s": "--pop3-idle-timeout",
+    "tls_handshake_timeout_s": "--tls-handshake-timeout",
+    "login_delay_s": "--pop3-login-delay",
+    "max_connections": "--pop3-max-connections",
+    "max_connections_per_ip": "--pop3-max-connections-per-ip",
+}
+"""Pop3Limits field -> the ``mailplan serve`` option that sets it."""
 
 _OPTION_OF_FIELD = {
     "max_message_size_bytes": "--max-message-size",
@@ -31,8 +40,6 @@ _OPTION_OF_FIELD = {
     "max_auth_failures": "--max-auth-failures",
     "auth_failure_delay_s": "--auth-failure-delay",
     "auth_failure_max_delay_s": "--auth-failure-max-delay",
-    "pop3_idle_timeout_s": "--pop3-idle-timeout",
-    "tls_handshake_timeout_s": "--tls-handshake-timeout",
     "max_hops": "--max-hops",
     "retry_initial_s": "--retry-initial",
     "retry_max_s": "--retry-max",
@@ -44,25 +51,20 @@ _OPTION_OF_FIELD = {
     "workers": "--workers",
     "io_threads": "--io-threads",
     "shutdown_grace_s": "--shutdown-grace",
+    "credential_cache_ttl_s": "--credential-cache-ttl",
 }
+"""Limits, RelaySettings and ServerConfig field -> the ``mailplan serve`` option."""
 
 
 def _validation_problems(exc: Any) -> list[str]:
+    """One ``--option: problem (got value)`` line per field a model refused."""
+    names = _POP3_OPTION_OF_FIELD if exc.title == "Pop3Limits" else _OPTION_OF_FIELD
     lines = []
     for err in exc.errors():
         field = str(err["loc"][-1]) if err["loc"] else "value"
-        option = _OPTION_OF_FIELD.get(field, f"--{field.replace('_', '-')}")
+        option = names.get(field, f"--{field.replace('_', '-')}")
         lines.append(f"{option}: {err['msg']} (got {err.get('input')!r})")
     return lines
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def default_workers() -> int:
@@ -84,14 +86,14 @@ def serve(
         ),
     ],
     domain: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--domain",
             metavar="DOMAIN",
-            help="A local mail domain (repeatable).",
+            help="A local mail domain (repeatable; needed with an SMTP listener).",
             show_default=False,
         ),
-    ],
+    ] = None,
     smtp: Annotated[
         str,
         typer.Option(
@@ -110,7 +112,11 @@ def serve(
     ] = "127.0.0.1:2587",
     pop3: Annotated[
         str | None,
-        typer.Option("--pop3", metavar="HOST:PORT", help="Also serve POP3 (STLS offered)."),
+        typer.Option(
+            "--pop3",
+            metavar="HOST:PORT",
+            help="Also serve POP3 (STLS offered); with --smtp off --submission off, only POP3.",
+        ),
     ] = None,
     pop3s: Annotated[
         str | None,
@@ -241,12 +247,43 @@ def serve(
             help="Time a POP3S or STLS client has to finish the TLS handshake.",
         ),
     ] = 60.0,
+    pop3_login_delay: Annotated[
+        float,
+        typer.Option(
+            "--pop3-login-delay",
+            metavar="SECONDS",
+            help="Least time between two POP3 logins of one user (CAPA LOGIN-DELAY; 0: none).",
+        ),
+    ] = 0.0,
+    pop3_max_connections: Annotated[
+        int,
+        typer.Option(
+            "--pop3-max-connections", metavar="N", help="Open POP3 connections per process."
+        ),
+    ] = 1000,
+    pop3_max_connections_per_ip: Annotated[
+        int,
+        typer.Option(
+            "--pop3-max-connections-per-ip",
+            metavar="N",
+            help="Open POP3 connections from one client address, per process.",
+        ),
+    ] = 100,
+    credential_cache_ttl: Annotated[
+        float,
+        typer.Option(
+            "--credential-cache-ttl",
+            metavar="SECONDS",
+            help="How long a verified password is remembered after its last use (0: never).",
+        ),
+    ] = 60.0,
 ) -> None:
-    """Run the reference mail server (SMTP in, Maildir and relay queue out) until SIGTERM."""
+    """Run the reference mail server (SMTP in, Maildir and relay queue out, POP3) until
+    SIGTERM."""
+    require_extra("server", "aiosmtpd", "dns", "cryptography")
     from pydantic import ValidationError
 
-    from planner.mailserver.config import RelaySettings, ServerConfig, parse_hostport
-    from planner.mailserver.policy import Limits
+    from planner.mailserver.config import Limits, Listen, Pop3Limits, RelaySettings, ServerConfig
 
     problems: list[str] = []
 
@@ -254,7 +291,7 @@ def serve(
         if text is None or text.strip().lower() == OFF:
             return None
         try:
-            return parse_hostport(text, option)
+            return Listen.parse(text, option)
         except ValueError as exc:
             problems.append(str(exc))
             return None
@@ -266,20 +303,35 @@ def serve(
         listen(pop3s, "--pop3s"),
     )
     dns_l = listen(dns, "--dns")
-    domains = tuple(d.strip().lower().removesuffix(".") for d in domain)
+    domains = tuple(d.strip().lower().removesuffix(".") for d in domain or ())
     for d in domains:
         if not d or "@" in d or "/" in d or d.startswith(".") or ".." in d:
             problems.append(f"--domain: not a domain name: {d!r}")
-    if smtp_l is None and sub_l is None and not problems:
-        problems.append("--smtp/--submission: at least one SMTP listener is needed")
+    smtp_on = smtp_l is not None or sub_l is not None
+    if not problems and not smtp_on and pop3_l is None and pop3s_l is None:
+        problems.append("--smtp/--submission/--pop3/--pop3s: at least one listener is needed")
+    if smtp_on and not domains:
+        problems.append(
+            "--domain: at least one local mail domain is needed with --smtp/--submission"
+        )
     if (tls_cert is None) != (tls_key is None):
         problems.append("--tls-cert/--tls-key: give both or neither")
     if insecure_auth:
         for name, lst in (("--smtp", smtp_l), ("--submission", sub_l), ("--pop3", pop3_l)):
-            if lst is not None and not _loopback(lst.host):
+            if lst is not None and not is_loopback(lst.host):
                 problems.append(f"--insecure-auth: allowed on loopback only, but {name} is {lst}")
     if problems:
         raise PlannerError(problems)
+    try:
+        pop3_limits = Pop3Limits(
+            idle_timeout_s=pop3_idle_timeout,
+            tls_handshake_timeout_s=tls_handshake_timeout,
+            login_delay_s=pop3_login_delay,
+            max_connections=pop3_max_connections,
+            max_connections_per_ip=pop3_max_connections_per_ip,
+        )
+    except ValidationError as exc:
+        raise PlannerError(_validation_problems(exc)) from None
     try:
         config = ServerConfig(
             data_dir=data_dir.resolve(),
@@ -298,8 +350,8 @@ def serve(
             log_file=log_file,
             log_level=log_level,
             shutdown_grace_s=shutdown_grace,
-            pop3_idle_timeout_s=pop3_idle_timeout,
-            tls_handshake_timeout_s=tls_handshake_timeout,
+            credential_cache_ttl_s=credential_cache_ttl,
+            pop3_limits=pop3_limits,
             limits=Limits(
                 max_message_size_bytes=max_message_size,
                 max_recipients=max_recipients,

@@ -1,7 +1,9 @@
 """The reference server's settings: listeners, domains, limits, relay retry policy.
 
 Built by ``mailplan serve`` from its options; plain data that every server process
-receives.
+receives. The limits of each protocol are one model each: :class:`Limits` (SMTP, in
+:mod:`~planner.mailserver.policy`, beside the routing rules) and :class:`Pop3Limits`; each
+field is one ``mailplan serve`` option.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.mailserver.policy import Limits
+from planner.net import format_hostport, parse_hostport
 
-__all__ = ["Listen", "RelaySettings", "ServerConfig", "parse_hostport"]
+__all__ = ["Limits", "Listen", "Pop3Limits", "RelaySettings", "ServerConfig"]
 
 
 class Listen(BaseModel):
@@ -25,26 +28,51 @@ class Listen(BaseModel):
     port: int = Field(ge=0, le=65535)
 
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return format_hostport(self.host, self.port)
+
+    @classmethod
+    def parse(cls, text: str, option: str) -> Listen:
+        """``HOST:PORT`` (:func:`planner.net.parse_hostport`'s rules) whose HOST is an IP
+        address or ``localhost`` (something to bind, or a DNS server to ask); ValueError
+        whose one-line message starts with ``option``."""
+        try:
+            host, port = parse_hostport(text)
+        except ValueError as exc:
+            raise ValueError(f"{option}: {exc}") from None
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if host != "localhost":
+                raise ValueError(
+                    f"{option}: HOST must be an IP address or localhost: {text!r}"
+                ) from None
+        return cls(host=host, port=port)
 
 
-def parse_hostport(text: str, option: str) -> Listen:
-    """``HOST:PORT`` (IPv6 as ``[::1]:25``) → Listen; ValueError naming ``option``."""
-    raw = text.strip()
-    if raw.startswith("["):
-        host, sep, port = raw[1:].partition("]:")
-    else:
-        host, sep, port = raw.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"{option}: expected HOST:PORT (port 0-65535), got {text!r}")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if host != "localhost":
-            raise ValueError(
-                f"{option}: HOST must be an IP address or localhost: {text!r}"
-            ) from None
-    return Listen(host=host, port=int(port))
+class Pop3Limits(BaseModel):
+    """Per-listener and per-session bounds of the POP3 server; times in seconds.
+
+    Fixed protocol bounds (a 255-octet command line, RFC 2449 §4; 20 bad commands and 3
+    failed logins per session) are constants of :mod:`~planner.mailserver.pop3_protocol`.
+    The failed-login delays are SMTP's (:class:`Limits`): one penalty per client address
+    for both protocols.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    idle_timeout_s: float = Field(600.0, gt=0)
+    """Inactivity autologout (RFC 1939 §3: at least 10 minutes if there is one); then
+    ``-ERR Disconnected for inactivity.``"""
+    tls_handshake_timeout_s: float = Field(60.0, gt=0)
+    """Time a POP3S or STLS client has to finish the TLS handshake; then closed, logged."""
+    login_delay_s: float = Field(0.0, ge=0)
+    """Least time between two logins of one user (RFC 2449 LOGIN-DELAY, announced in
+    CAPA); a login sooner gets ``-ERR [LOGIN-DELAY]``. 0: none."""
+    max_connections: int = Field(1000, ge=1)
+    """Open POP3 connections per listener and server process; beyond: ``-ERR [SYS/TEMP]``
+    at connect."""
+    max_connections_per_ip: int = Field(100, ge=1)
+    """Open POP3 connections from one client address, per listener and server process."""
 
 
 class RelaySettings(BaseModel):
@@ -96,9 +124,9 @@ class ServerConfig(BaseModel):
     log_file: Path | None = None
     log_level: str = "info"
     shutdown_grace_s: float = Field(10.0, ge=0)
-    pop3_idle_timeout_s: float = Field(600.0, gt=0)
-    """POP3 inactivity autologout (RFC 1939 §3: at least 10 minutes if any)."""
-    tls_handshake_timeout_s: float = Field(60.0, gt=0)
-    """Time a POP3S/STLS client has to finish the TLS handshake."""
+    credential_cache_ttl_s: float = Field(60.0, ge=0)
+    """How long a verified password is remembered after its last use, SMTP AUTH and POP3
+    alike (:class:`~planner.mailserver.users.UserDB`); 0: every login hashes."""
     limits: Limits = Limits()
+    pop3_limits: Pop3Limits = Pop3Limits()
     relay: RelaySettings = RelaySettings()

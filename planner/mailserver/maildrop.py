@@ -13,16 +13,19 @@ What a POP3 session needs from the Maildir store, and nothing else:
   sessions, restarts and the new/ -> cur/ rename.
 - :class:`MaildropIndex` — listings of unchanged maildrops kept in memory (Dovecot keeps an
   index for the same reason), trusted only while ``new/`` and ``cur/`` keep their mtimes.
+- :func:`open_maildrop` — lock and list a maildrop at login.
 - :class:`MaildropSession` — one session's locked maildrop: the snapshot and DELE marks, and
   the UPDATE state (RFC 1939 §6) through :func:`apply_deletions`: unlink the marked
   messages, fsync the directories; whatever cannot be removed stays and is reported.
 - :class:`Pop3Encoder` and :func:`iter_top` — stored bytes (LF or CRLF line ends) to RFC 1939
   §3 multi-line data: CRLF line ends, byte-stuffed leading dots, ``.`` terminator; chunked,
-  so RETR streams a file rather than loading it whole.
+  so RETR streams a file rather than loading it whole (:func:`retr_chunks`,
+  :func:`top_chunks`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -32,7 +35,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -54,8 +57,11 @@ __all__ = [
     "ensure_maildir",
     "iter_top",
     "maildir_path",
+    "open_maildrop",
     "parse_maildir_name",
+    "retr_chunks",
     "scan_maildrop",
+    "top_chunks",
     "uidl_for",
 ]
 
@@ -65,6 +71,8 @@ UIDL_MAX_CHARS = 70  # RFC 1939 §7: "1 to 70 characters in the range 0x21 to 0x
 _UIDL_RE = re.compile(r"^[\x21-\x7e]{1,70}$")
 _W_RE = re.compile(r",W=(\d+)")
 READ_BLOCK = 256 * 1024  # bytes read from a message file at a time
+WHOLE_READ_LIMIT = 256 * 1024
+"""Messages up to this size are read in one go; larger ones are streamed in blocks."""
 _MAX_CARRY = 1024 * 1024  # a stored line longer than this is sent in pieces
 
 
@@ -486,6 +494,42 @@ def iter_top(fh: BinaryIO, body_lines: int) -> Iterator[bytes]:
         at_start = complete
 
 
+async def retr_chunks(fd: int, size_octets: int) -> AsyncGenerator[bytes, None]:
+    """The message open at ``fd`` as RFC 1939 multi-line data (CRLF line ends, stuffed
+    dots, the final ``.`` line), in pieces to send as they come; ``fd`` stays open.
+
+    A message up to :data:`WHOLE_READ_LIMIT` is one read on the event loop and one piece;
+    a larger one is read in :data:`READ_BLOCK` blocks in a thread. ``size_octets`` (the
+    ``W=`` size) is at least the stored size, and a read of a regular file returns all it
+    asked for unless it hit the end, so a short first read means the whole message is in.
+    """
+    want = min(size_octets, WHOLE_READ_LIMIT) + 1
+    data = os.read(fd, want)
+    if len(data) < want:
+        yield encode_message(data)
+        return
+    encoder = Pop3Encoder()
+    yield encoder.feed(data)
+    loop = asyncio.get_running_loop()
+    while block := await loop.run_in_executor(None, os.read, fd, READ_BLOCK):
+        yield encoder.feed(block)
+    yield encoder.finish()
+
+
+async def top_chunks(fd: int, body_lines: int) -> AsyncGenerator[bytes, None]:
+    """TOP's answer (:func:`iter_top`: header, blank line, ``body_lines`` lines) as
+    multi-line data, in pieces of about :data:`READ_BLOCK`; ``fd`` stays open."""
+    with open(fd, "rb", closefd=False) as fh:
+        encoder = Pop3Encoder()
+        pending = bytearray()
+        for piece in iter_top(fh, body_lines):
+            pending += piece
+            if len(pending) >= READ_BLOCK:
+                yield encoder.feed(bytes(pending))
+                pending.clear()
+        yield encoder.feed(bytes(pending)) + encoder.finish()
+
+
 # endregion
 
 # region #### UPDATE state ####
@@ -590,6 +634,31 @@ class MaildropSession:
     def release(self) -> None:
         """Drop the lock (idempotent)."""
         self.lock.release()
+
+
+async def open_maildrop(root: Path, index: MaildropIndex) -> MaildropSession:
+    """Lock the maildrop at ``root`` and take its snapshot: a POP3 login's TRANSACTION state.
+
+    The common case (a known, unchanged maildrop) stays on the event loop: an ``flock``
+    and two ``stat`` calls, the listing coming from ``index``. Creating the Maildir of a
+    user who never got mail and scanning a changed one run in a thread. Raises
+    :class:`MaildropLocked` when another session holds it, OSError when it cannot be
+    opened; the lock is never kept when this fails.
+    """
+    lock = SessionLock(root)
+    try:
+        lock.acquire()
+    except FileNotFoundError:  # a user who never got mail: no Maildir yet
+        await asyncio.to_thread(ensure_maildir, root)
+        lock.acquire()
+    try:
+        listing = index.lookup(root)
+        if listing is None:
+            listing = await asyncio.to_thread(index.scan, root)
+    except BaseException:
+        lock.release()
+        raise
+    return MaildropSession(root, lock, listing)
 
 
 # endregion

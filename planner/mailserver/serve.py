@@ -14,7 +14,9 @@ listening sockets on the same ports (the kernel spreads connections over the wor
 its own I/O thread pool for durable writes, and a relay worker for the queue entries it
 accepts; worker 0 also scans the queue for retries. With ``--pop3``/``--pop3s`` every worker
 also serves POP3 (STLS, or TLS from the first byte) on its own ``SO_REUSEPORT`` socket; the
-per-maildrop ``flock`` keeps one session per maildrop across workers. Workers share the
+per-maildrop ``flock`` keeps one session per maildrop across workers. With ``--smtp off
+--submission off`` the server is a POP3 server only (the one way to run POP3: tests and
+benchmarks start it so). Workers share the
 store through the file system only (unique names, renames, ``flock`` on queue files), and
 the counters through shared memory.
 
@@ -43,13 +45,11 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
 from planner.errors import PlannerError
-from planner.mailserver import pop3
 from planner.mailserver.auth_penalty import AuthPenalty
 from planner.mailserver.config import Listen, ServerConfig
 from planner.mailserver.policy import AccessError, AccessList
@@ -57,6 +57,7 @@ from planner.mailserver.stats import Counters, write_stats_json
 from planner.mailserver.store import Store
 from planner.mailserver.tls import TLSError, ensure_self_signed, server_context
 from planner.mailserver.users import UserDB, UserError
+from planner.net import format_hostport, run_loop
 
 __all__ = ["LOCK_FILE", "listen_line", "lock_data_dir", "run_server"]
 
@@ -72,9 +73,7 @@ POP3_LISTENERS = ("pop3", "pop3s")
 
 def listen_line(name: str, sockname: tuple[Any, ...]) -> str:
     """``listening NAME HOST:PORT`` (IPv6 hosts in brackets)."""
-    host, port = sockname[0], sockname[1]
-    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return f"listening {name} {addr}"
+    return f"listening {name} {format_hostport(sockname[0], sockname[1])}"
 
 
 def lock_data_dir(data_dir: Path) -> int:
@@ -227,13 +226,14 @@ class _Worker:
         from planner.mailserver.committer import CommitClient
         from planner.mailserver.context import ServerContext
         from planner.mailserver.handler import DeliveryHandler
+        from planner.mailserver.pop3_server import start_pop3_server
         from planner.mailserver.relay import RelayWorker
         from planner.mailserver.smtp import ServerSMTP
 
         config = self.config
         loop = asyncio.get_running_loop()
         executor = ThreadPoolExecutor(config.io_threads, thread_name_prefix="mailplan-io")
-        users = UserDB(config.data_dir / "users")
+        users = UserDB(config.data_dir / "users", cache_ttl_s=config.credential_cache_ttl_s)
         tls_context = server_context(*self.tls_files)
         penalty = AuthPenalty(
             config.limits.auth_failure_delay_s, config.limits.auth_failure_max_delay_s
@@ -262,18 +262,13 @@ class _Worker:
             sock = _bind(listen, listening=True)
             if name in POP3_LISTENERS:
                 servers.append(
-                    await pop3.start_pop3_server(
-                        host=listen.host,
-                        port=listen.port,
+                    await start_pop3_server(
+                        config,
                         sock=sock,
-                        data_dir=config.data_dir,
-                        users=users,
-                        ssl_context=tls_context,
-                        insecure_auth=config.insecure_auth,
-                        idle_timeout_s=config.pop3_idle_timeout_s,
-                        tls_handshake_timeout_s=config.tls_handshake_timeout_s,
-                        auth_penalty=penalty,
                         implicit_tls=name == "pop3s",
+                        ssl_context=tls_context,
+                        users=users,
+                        auth_penalty=penalty,
                     )
                 )
                 continue
@@ -321,18 +316,12 @@ class _Worker:
     def run(self) -> int:
         from planner.mailserver.committer import start_store_process
 
-        try:
-            import uvloop
-
-            runner: Callable[[Any], int] = uvloop.run
-        except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-            runner = asyncio.run
         store_pid = 0
         try:
             store_pid, self.store_sock = start_store_process(
                 self.config.data_dir, self.config.io_threads
             )
-            return runner(self.main())
+            return run_loop(self.main())  # uvloop when installed
         except Exception as exc:
             log.error("worker %d failed: %s\n%s", self.index, exc, traceback.format_exc())
             with contextlib.suppress(OSError):

@@ -6,8 +6,8 @@
   MX, NXDOMAIN, SERVFAIL).
 - :class:`FakeMX`: a small SMTP listener acting as the remote MX (accept, 4xx, 5xx, drop
   mid-DATA), with STARTTLS, recording what it received.
-- POP3 fixtures (prefixed ``pop3_``): a POP3 server process per module and fresh mailboxes
-  on it (helpers in ``pop3_support``).
+- POP3 fixtures (prefixed ``pop3_``): a POP3-only ``mailplan serve`` per module and fresh
+  mailboxes on it (helpers in ``pop3_support``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from planner.mailserver.tls import ensure_self_signed
 from planner.mailserver.users import UserDB
+from planner.net import free_port
 from tests.mailserver.pop3_support import Pop3Mailbox, Pop3Process, Wire, add_user
 
 MAILPLAN = [sys.executable, "-m", "planner"]
@@ -48,13 +49,6 @@ def client_tls() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     return ctx
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def make_users(data_dir: Path, passwords: dict[str, str] = PASSWORDS) -> None:
@@ -422,7 +416,8 @@ _pop3_users = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def pop3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pop3Process]:
-    """A server (plain-text logins allowed on loopback, short failure delay) for the module."""
+    """A POP3-only server (plain-text logins allowed on loopback, short failure delay) for
+    the module."""
     server = Pop3Process(
         tmp_path_factory.mktemp("pop3-data"),
         *("--insecure-auth", "--auth-failure-delay", "0.01", "--auth-failure-max-delay", "0.04"),

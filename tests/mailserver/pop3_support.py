@@ -4,13 +4,15 @@
   (``<sec>.M<usec>P<pid>Q<n>.<host>,S=<disk>,W=<crlf>``), or under a plain name as other
   MTAs write them.
 - :func:`add_user` adds a user to ``DATA_DIR/users`` with a cheap scrypt cost (tests only).
-- :class:`Pop3Process` runs ``python -m planner.mailserver.pop3`` on an ephemeral loopback
-  port in a subprocess, so client and server never share an event loop.
+- :class:`Pop3Process` runs ``mailplan serve`` as a POP3-only server (``--smtp off
+  --submission off --pop3 127.0.0.1:0``) in a subprocess, so client and server never share
+  an event loop.
 - :class:`Wire` is a raw POP3 client on a socket that checks every reply line ends in CRLF.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -98,49 +100,83 @@ def client_tls_context() -> ssl.SSLContext:
 
 
 class Pop3Process:
-    """The POP3 server in a subprocess on 127.0.0.1 and an ephemeral port."""
+    """``mailplan serve`` serving POP3 only, on 127.0.0.1 and an ephemeral port.
+
+    ``args`` are more ``mailplan serve`` options (``--insecure-auth``,
+    ``--pop3-idle-timeout 0.5``...); with ``--pop3s HOST:PORT`` among them the server
+    speaks TLS from the first byte and ``port`` is that listener's. One worker unless
+    ``--workers`` says otherwise; the log goes to ``log_path``.
+    """
 
     def __init__(self, data_dir: Path, *args: str, log_dir: Path | None = None) -> None:
         self.data_dir = data_dir
         self.args = args
         self.log_path = (log_dir or data_dir) / f"pop3-{next(_counter)}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[str] | None = None
         self.port = 0
+        self.lines: list[str] = []
+
+    def command(self) -> list[str]:
+        """The ``mailplan serve`` command line."""
+        cmd = [sys.executable, "-m", "planner", "serve", "--data-dir", str(self.data_dir)]
+        cmd += ["--smtp", "off", "--submission", "off", "--log-file", str(self.log_path)]
+        cmd += ["--hostname", "localhost"]
+        if "--workers" not in self.args:
+            cmd += ["--workers", "1"]
+        if "--pop3s" not in self.args:
+            cmd += ["--pop3", "127.0.0.1:0"]
+        return [*cmd, *self.args]
 
     def start(self) -> Pop3Process:
-        """Start it and wait for ``listening pop3 127.0.0.1:PORT``."""
-        cmd = [sys.executable, "-m", "planner.mailserver.pop3", "--data-dir", str(self.data_dir)]
-        cmd += ["--listen", "127.0.0.1:0", *self.args]
-        with open(self.log_path, "ab") as err:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        """Start it and wait for its ``ready`` line (after ``listening pop3 127.0.0.1:PORT``)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # its own process group: kill() ends every process of it
+        )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("listening pop3 127.0.0.1:"):
-            self.proc.kill()
+        ports: dict[str, int] = {}
+        while (line := self.proc.stdout.readline()).startswith("listening "):
+            _, name, address = line.split()
+            ports[name] = int(address.rsplit(":", 1)[1])
+        self.lines.append(line.rstrip("\n"))
+        if not line.startswith("ready ") or not ports:
+            self.kill()
             raise RuntimeError(f"server did not start: {line!r} {self.log()}")
-        self.port = int(line.rsplit(":", 1)[1])
+        self.port = ports.get("pop3") or ports["pop3s"]
         return self
 
     def log(self) -> str:
-        """What the server wrote on stderr so far."""
+        """What the server logged so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_logged(self, text: str, timeout: float = 5.0) -> str:
+        """The log once it holds ``text`` (the server writes its log a few times a second)."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()):
+            assert time.monotonic() < deadline, f"{text!r} not logged: {log}"
+            time.sleep(0.05)
+        return log
+
     def stop(self) -> None:
-        """SIGTERM, then wait."""
+        """SIGTERM, then wait (SIGKILL to the process group if it does not stop)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                self.kill()
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
 
     def kill(self) -> None:
-        """SIGKILL: a crash, nothing cleaned up."""
+        """SIGKILL to every process of the server: a crash, nothing cleaned up."""
         assert self.proc is not None
-        self.proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()

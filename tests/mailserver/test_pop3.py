@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import inspect
 import os
 import poplib
 import signal
@@ -16,12 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import uvloop
 
-from planner.mailserver import pop3 as P
+from planner.mailserver import pop3_protocol as P
+from planner.mailserver.config import Listen, Pop3Limits, ServerConfig
 from planner.mailserver.maildrop import LOCK_FILE, maildir_path
-from planner.mailserver.pop3 import start_pop3_server
-from planner.mailserver.users import UserDB
+from planner.mailserver.pop3 import POP3
+from planner.mailserver.pop3_server import start_pop3_server
+from planner.net import is_loopback, run_loop
 from tests.mailserver.pop3_support import (
     Pop3Mailbox,
     Pop3Process,
@@ -63,14 +63,15 @@ class TestGreetingAndCapa:
         assert pop3_connect().greeting == P.GREETING
 
     def test_capa_plaintext_allowed(self, pop3_connect: Connect) -> None:
-        """CAPA lists the RFC 2449 capabilities, USER and SASL PLAIN when logins are allowed."""
+        """CAPA lists the RFC 2449 capabilities, USER and SASL PLAIN when logins are allowed,
+        and STLS (mailplan serve always has a certificate, self-signed when not given one)."""
         first, body = pop3_connect().multi("CAPA")
 
         assert (first, body.decode().split("\r\n")[:-1]) == (
             P.OK_CAPA,
             [
                 *("TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"),
-                *("USER", "SASL PLAIN", "EXPIRE NEVER", "IMPLEMENTATION mailplan"),
+                *("USER", "SASL PLAIN", "STLS", "EXPIRE NEVER", "IMPLEMENTATION mailplan"),
             ],
         )
 
@@ -82,15 +83,13 @@ class TestGreetingAndCapa:
 
     def test_every_command_has_a_state_entry(self) -> None:
         """Each pop3_* method is in COMMAND_STATES and each entry has a method."""
-        methods = {name[5:] for name in dir(P.POP3) if name.startswith("pop3_")}
+        methods = {name[5:] for name in dir(POP3) if name.startswith("pop3_")}
 
         assert methods == set(P.COMMAND_STATES)
 
     def test_default_idle_timeout_is_ten_minutes(self) -> None:
         """The idle timeout defaults to at least 10 minutes (RFC 1939 §3)."""
-        default = inspect.signature(start_pop3_server).parameters["idle_timeout_s"].default
-
-        assert default >= 600
+        assert Pop3Limits().idle_timeout_s >= 600
 
 
 class TestLogin:
@@ -220,7 +219,7 @@ class TestCleartextRefused:
     )
     def test_insecure_auth_is_for_loopback_peers(self, peer: str, loopback: bool) -> None:
         """--insecure-auth allows clear-text logins from loopback addresses only."""
-        assert P.is_loopback(peer) is loopback
+        assert is_loopback(peer) is loopback
 
     def test_capa_hides_login_without_tls(self, pop3_connect: Connect, pop3_start: Start) -> None:
         """CAPA does not offer USER or SASL when they would be refused."""
@@ -268,15 +267,30 @@ class TestTLS:
 
         assert wire.cmd("STLS") == P.ERR_ALREADY_TLS
 
-    def test_stls_without_certificate(self, pop3_connect: Connect) -> None:
-        """STLS on a server without a certificate is refused."""
-        assert pop3_connect().cmd("STLS") == P.ERR_NO_TLS
+    def test_stls_without_certificate(self, tmp_path: Path) -> None:
+        """STLS on a listener without a certificate is refused, and CAPA does not offer it."""
+
+        def talk(port: int) -> tuple[str, bytes]:
+            wire = Wire.connect(port)
+            try:
+                return wire.cmd("STLS"), wire.multi("CAPA")[1]
+            finally:
+                wire.close()
+
+        async def run() -> tuple[str, bytes]:
+            async with await start_pop3_server(in_process_config(tmp_path)) as server:
+                return await asyncio.to_thread(talk, server.sockets[0].getsockname()[1])
+
+        reply, capa = asyncio.run(run())
+        assert (reply, b"STLS" in capa) == (P.ERR_NO_TLS, False)
 
     def test_implicit_tls(self, pop3_start: Start, tmp_path: Path) -> None:
-        """--implicit-tls speaks TLS from the first byte (POP3S)."""
+        """A --pop3s listener speaks TLS from the first byte (POP3S)."""
         cert, key = make_tls_files(tmp_path)
         add_user(tmp_path, "s@example.test", "pw")
-        server = pop3_start("--tls-cert", str(cert), "--tls-key", str(key), "--implicit-tls")
+        server = pop3_start(
+            "--tls-cert", str(cert), "--tls-key", str(key), "--pop3s", "127.0.0.1:0"
+        )
         client = poplib.POP3_SSL("127.0.0.1", server.port, context=client_tls_context())
 
         assert client.user("s@example.test").startswith(b"+OK")
@@ -665,7 +679,7 @@ class TestFaults:
 
         assert wire.cmd("RETR 1") == P.ERR_SYS_TEMP
         assert wire.cmd("NOOP") == P.OK_NOOP
-        assert "IsADirectoryError" in server.log()
+        assert "IsADirectoryError" in server.wait_logged("IsADirectoryError")
 
     def test_broken_maildir_is_sys_temp(
         self, pop3_connect: Connect, pop3_start: Start, tmp_path: Path
@@ -708,16 +722,16 @@ class TestFaults:
 
 class TestLimitsAndOptions:
     def test_idle_timeout(self, pop3_connect: Connect, pop3_start: Start) -> None:
-        """An idle session is told and disconnected after --idle-timeout seconds."""
-        wire = pop3_connect(pop3_start("--idle-timeout", "0.5").port)
+        """An idle session is told and disconnected after --pop3-idle-timeout seconds."""
+        wire = pop3_connect(pop3_start("--pop3-idle-timeout", "0.5").port)
 
         assert wire.line() == P.ERR_IDLE
         assert wire.closed_by_server()
 
     def test_login_delay(self, pop3_connect: Connect, pop3_start: Start, tmp_path: Path) -> None:
-        """With --login-delay, CAPA announces it and a too-early login gets [LOGIN-DELAY]."""
+        """With --pop3-login-delay, CAPA announces it and a too-early login gets [LOGIN-DELAY]."""
         add_user(tmp_path, "l@example.test", "pw")
-        server = pop3_start("--insecure-auth", "--login-delay", "30")
+        server = pop3_start("--insecure-auth", "--pop3-login-delay", "30")
         first = pop3_connect(server.port)
         assert b"LOGIN-DELAY 30\r\n" in first.multi("CAPA")[1]
         assert first.login("l@example.test", "pw") == P.OK_LOGGED_IN
@@ -727,8 +741,8 @@ class TestLimitsAndOptions:
         assert reply == P.ERR_LOGIN_DELAY.format(seconds=30)
 
     def test_connection_limit(self, pop3_connect: Connect, pop3_start: Start) -> None:
-        """Connections over --max-connections are refused with [SYS/TEMP]."""
-        server = pop3_start("--max-connections", "2")
+        """Connections over --pop3-max-connections are refused with [SYS/TEMP]."""
+        server = pop3_start("--pop3-max-connections", "2")
         held = [pop3_connect(server.port) for _ in range(2)]
         extra = pop3_connect(server.port)
 
@@ -736,37 +750,46 @@ class TestLimitsAndOptions:
         assert extra.greeting == P.ERR_TOO_MANY_CONNECTIONS
         assert extra.closed_by_server()
 
+    def test_connection_limit_per_address(self, pop3_connect: Connect, pop3_start: Start) -> None:
+        """Connections from one address over --pop3-max-connections-per-ip are refused."""
+        server = pop3_start("--pop3-max-connections-per-ip", "1")
+        held = pop3_connect(server.port)
+        extra = pop3_connect(server.port)
+
+        assert (held.greeting, extra.greeting) == (P.GREETING, P.ERR_TOO_MANY_CONNECTIONS)
+        assert extra.closed_by_server()
+
     @pytest.mark.parametrize(
-        "args",
-        [["--listen", "nonsense"], ["--data-dir", "/does/not/exist"], ["--tls-key", "k.pem"]],
-        ids=["bad-listen", "missing-data-dir", "key-without-cert"],
+        ("args", "message"),
+        [
+            (["--pop3", "nonsense"], "mailplan: --pop3: expected HOST:PORT"),
+            (["--pop3", "[::1:110"], "mailplan: --pop3: expected HOST:PORT"),
+            (["--pop3", "mail.example.test:110"], "mailplan: --pop3: HOST must be an IP address"),
+            (
+                ["--pop3-idle-timeout", "0"],
+                "mailplan: --pop3-idle-timeout: Input should be greater",
+            ),
+            (["--pop3-max-connections", "0"], "mailplan: --pop3-max-connections: Input should be"),
+            (["--pop3-login-delay", "-1"], "mailplan: --pop3-login-delay: Input should be greater"),
+            (["--pop3", "off"], "mailplan: --smtp/--submission/--pop3/--pop3s: at least one"),
+        ],
+        ids=["not-hostport", "open-bracket", "host-name", "idle", "connections", "delay", "none"],
     )
-    def test_bad_arguments(self, tmp_path: Path, args: list[str]) -> None:
-        """Bad command-line arguments give one line on stderr and exit status 2."""
-        base = ["--data-dir", str(tmp_path)] if "--data-dir" not in args else []
-        proc = subprocess.run(
-            [sys.executable, "-m", "planner.mailserver.pop3", *base, *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+    def test_bad_options(self, tmp_path: Path, args: list[str], message: str) -> None:
+        """A bad POP3 option of mailplan serve is one line on stderr and exit status 2."""
+        cmd = [sys.executable, "-m", "planner", "serve", "--data-dir", str(tmp_path)]
+        cmd += ["--smtp", "off", "--submission", "off", "--pop3", "127.0.0.1:0", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
         assert proc.returncode == 2
-        assert proc.stderr.startswith("pop3: ")
+        assert proc.stderr.startswith(message), proc.stderr
         assert len(proc.stderr.splitlines()) == 1
 
-    @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
-    def test_event_loops(self, pop3_start: Start, tmp_path: Path, loop: str) -> None:
-        """A whole session works on the standard loop and on uvloop, with two workers."""
+    def test_two_workers(self, pop3_start: Start, tmp_path: Path) -> None:
+        """A whole session works with two worker processes sharing the listener."""
         root = add_user(tmp_path, "w@example.test", "pw")
         deliver(root, MSG_LF)
-        args = [
-            "--insecure-auth",
-            "--workers",
-            "2",
-            *(["--no-uvloop"] if loop == "asyncio" else []),
-        ]
-        client = poplib.POP3("127.0.0.1", pop3_start(*args).port, timeout=10)
+        client = poplib.POP3("127.0.0.1", pop3_start("--insecure-auth", "--workers", "2").port)
         client.user("w@example.test")
         client.pass_("pw")
         _, lines, _ = client.retr(1)
@@ -787,9 +810,25 @@ class TestLimitsAndOptions:
             socket.create_connection(("127.0.0.1", server.port), timeout=2)
 
 
+def in_process_config(data_dir: Path, **changes: object) -> ServerConfig:
+    """A POP3-only configuration on 127.0.0.1 and a free port, logins in clear allowed."""
+    fields: dict[str, object] = {
+        "data_dir": data_dir,
+        "domains": (),
+        "hostname": "localhost",
+        "smtp": None,
+        "submission": None,
+        "pop3": Listen(host="127.0.0.1", port=0),
+        "insecure_auth": True,
+    }
+    return ServerConfig.model_validate(fields | changes)
+
+
 class TestInProcess:
-    def test_start_pop3_server_on_uvloop(self, tmp_path: Path) -> None:
-        """start_pop3_server, as `mailplan serve` calls it, serves from a uvloop event loop."""
+    @pytest.mark.parametrize("use_uvloop", [False, True], ids=["asyncio", "uvloop"])
+    def test_start_pop3_server_on_each_loop(self, tmp_path: Path, use_uvloop: bool) -> None:
+        """start_pop3_server, as `mailplan serve` calls it, serves from asyncio's loop and
+        from uvloop (planner.net.run_loop picks either)."""
         root = add_user(tmp_path, "i@example.test", "pw")
         deliver(root, MSG_CRLF)
 
@@ -802,33 +841,32 @@ class TestInProcess:
             return stat
 
         async def run() -> tuple[int, int]:
-            server = await start_pop3_server(
-                host="127.0.0.1",
-                port=0,
-                data_dir=tmp_path,
-                users=UserDB(tmp_path / "users"),
-                ssl_context=None,
-                insecure_auth=True,
-            )
-            async with server:
-                port = server.sockets[0].getsockname()[1]
-                return await asyncio.to_thread(fetch, port)
+            async with await start_pop3_server(in_process_config(tmp_path)) as server:
+                return await asyncio.to_thread(fetch, server.sockets[0].getsockname()[1])
 
-        assert uvloop.run(run()) == (1, SIZE_CRLF)
+        assert run_loop(run(), use_uvloop=use_uvloop) == (1, SIZE_CRLF)
 
     def test_implicit_tls_needs_context(self, tmp_path: Path) -> None:
         """Asking for implicit TLS without a certificate is a clear error."""
 
         async def run() -> None:
-            await start_pop3_server(
-                host="127.0.0.1",
-                port=0,
-                data_dir=tmp_path,
-                users=UserDB(tmp_path / "users"),
-                ssl_context=None,
-                insecure_auth=False,
-                implicit_tls=True,
-            )
+            await start_pop3_server(in_process_config(tmp_path), implicit_tls=True)
 
         with pytest.raises(ValueError, match="implicit_tls needs an ssl_context"):
             asyncio.run(run())
+
+    def test_limits_come_from_the_config(self, tmp_path: Path) -> None:
+        """The listener takes its limits from the configuration's Pop3Limits."""
+        config = in_process_config(tmp_path, pop3_limits=Pop3Limits(max_connections=1))
+
+        def two(port: int) -> tuple[str, str]:
+            first, second = Wire.connect(port), Wire.connect(port)
+            first.close()
+            second.close()
+            return first.greeting, second.greeting
+
+        async def run() -> tuple[str, str]:
+            async with await start_pop3_server(config) as server:
+                return await asyncio.to_thread(two, server.sockets[0].getsockname()[1])
+
+        assert asyncio.run(run()) == (P.GREETING, P.ERR_TOO_MANY_CONNECTIONS)

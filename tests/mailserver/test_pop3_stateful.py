@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from planner.mailserver import pop3 as P
+from planner.mailserver import pop3_protocol as P
 from tests.mailserver.pop3_support import Pop3Process, Wire, add_user, crlf_bytes, deliver, unstuff
 
 pytestmark = pytest.mark.timeout(180)

@@ -15,12 +15,12 @@ import pytest
 from planner.mailserver.config import Listen, RelaySettings
 from planner.mailserver.dsn import build_bounce, status_of
 from planner.mailserver.relay import DeliveryFailure, MxResolver, dot_stuff, next_delay_s
+from planner.net import free_port
 from tests.mailserver.conftest import (
     MAILPLAN,
     FakeDNS,
     FakeMX,
     ServerProcess,
-    free_port,
     start_server,
     wait_for,
 )

@@ -131,7 +131,7 @@ class TestBadOptions:
         [
             (
                 ["--smtp", "nonsense"],
-                "mailplan: --smtp: expected HOST:PORT (port 0-65535), got 'nonsense'",
+                "mailplan: --smtp: expected HOST:PORT (port 0-65535, IPv6 in brackets), got 'nonsense'",
             ),
             (
                 ["--smtp", "0.0.0.0:0", "--insecure-auth"],
