@@ -46,7 +46,7 @@ EMBEDDED_USERS = 50
 SEED_MIN = 20
 """Messages put in each mailbox of the reference server before a POP3 run, at least."""
 SEED_MAX = 5000
-"""... and at most."""
+"""Messages put in each mailbox of the reference server before a POP3 run, at most."""
 MAX_REPEAT = 10
 """Runs of one plan at most."""
 
