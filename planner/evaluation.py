@@ -706,8 +706,9 @@ class Evaluation:
         noun = "server" if servers == 1 else "servers"
         binding = str(r["binding"])
         if binding == "storage":
-            used = r["storage_utilisation"] * servers * o.storage_tb_per_server
-            why = f"storage ({used:,.1f} of {servers * o.storage_tb_per_server:,.0f} TB)"
+            usable = servers * o.storage_tb_per_server * (1.0 - o.storage_filesystem_overhead)
+            used = r["storage_utilisation"] * usable  # mail, its index and retention, copies
+            why = f"storage ({used:,.1f} of {usable:,.1f} TB)"
         elif binding == "message_rate":
             why = f"message rate ({_share(r['message_rate_utilisation'])} of capacity)"
         elif binding == "client_load":

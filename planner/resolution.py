@@ -719,9 +719,11 @@ def resolve(scenario: Scenario, catalog: Catalog) -> ResolvedScenario:
     for i, o in enumerate(scenario.onprem):
         local: list[str] = []
         if picks_server(o):
-            found = _candidates(o, f"onprem[{i}]", catalog, required)
+            found = _candidates(o, f"onprem[{i}]", catalog, required, local)
             if not found:
-                problems.append(f"onprem[{i}].server: no server profile of the catalog fits it")
+                problems += local or [
+                    f"onprem[{i}].server: no server profile of the catalog fits it"
+                ]
                 continue
             candidates[o.id] = found
             onprem.append(found[0].option)
@@ -783,13 +785,21 @@ def picks_server(opt: OnPremOption) -> bool:
 
 
 def _candidates(
-    opt: OnPremOption, where: str, catalog: Catalog, required: tuple[str, ...]
+    opt: OnPremOption,
+    where: str,
+    catalog: Catalog,
+    required: tuple[str, ...],
+    problems: list[str],
 ) -> tuple[Candidate, ...]:
-    """The option on every hardware profile of the catalog that resolves."""
+    """The option on every hardware profile of the catalog that resolves; when none does,
+    ``problems`` gets the first profile's problems (an unknown stack, say)."""
     out = []
     for profile in catalog.servers:
         chosen = opt.model_copy(update={"server": profile.id})
-        resolved = _resolve_onprem(chosen, where, catalog, [], required)
+        local: list[str] = []
+        resolved = _resolve_onprem(chosen, where, catalog, local, required)
+        if resolved is None and not problems:
+            problems += local
         if resolved is not None:
             out.append(
                 Candidate(option=resolved, successors=_successors(chosen, where, catalog, required))

@@ -269,11 +269,11 @@ class TestScenarioErrors:
                 "onprem[0].relay: unknown relay 'pigeon'",
             ),
             (
-                {"id": "x", "stack": "postfix-dovecot"},
-                "onprem[0].server_price: not set inline and no server profile gives it",
+                {"id": "x", "server_price": 1000},
+                "an option with neither 'stack' nor 'server' must give capacity_msgs_per_s",
             ),
         ],
-        ids=["stack", "server", "relay", "stack-without-server"],
+        ids=["stack", "server", "relay", "no-stack-no-server"],
     )
     def test_unknown_catalog_ids(self, option: dict[str, Any], expected: str):
         """Unknown stack, server or relay ids are reported with the known ones."""
@@ -282,6 +282,14 @@ class TestScenarioErrors:
         with pytest.raises(ScenarioError) as info:
             evaluate(make_scenario(onprem=[option]))
         assert any(expected in p for p in info.value.problems), info.value.problems
+
+    def test_a_stack_without_a_server_gets_a_picked_profile(self):
+        """A stack with no server and no hardware of its own is sized on the catalog's
+        profile with the lowest NPV."""
+        from tests.conftest import make_scenario
+
+        ev = evaluate(make_scenario(onprem=[{"id": "x", "stack": "postfix-dovecot"}]))
+        assert ev.option("x").server in {s.id for s in load_catalog().servers}
 
     def test_unknown_plan_and_requirement(self):
         """Unknown plan and requirement ids are both reported."""
