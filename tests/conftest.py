@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled catalog and scenarios, and a scenario builder."""
+"""Shared fixtures: the bundled catalog and scenarios, and a scenario builder; the
+``peers``/``browser`` marks of tests that need programs outside Python."""
 
 from __future__ import annotations
 
@@ -11,6 +12,42 @@ import pytest
 from planner import Catalog, Scenario, load_catalog, parse_scenario, scenario_presets
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# region #### peers and browser marks ####
+
+PEER_FIXTURES = frozenset(
+    {"sink", "dumping_sink", "dovecot", "measured", "locust_run", "smtp_result"}
+)
+"""Fixtures that start Postfix's smtp-sink or a private Dovecot (tests/bench, tests/dashboard)."""
+PDF_FIXTURES = frozenset({"default_pdf"})
+"""Fixtures that print a PDF with Chromium, read back with poppler (pdftotext/pdfinfo)."""
+BROWSER_MODULES = frozenset({"tests/dashboard/test_browser.py"})
+"""Modules whose every test drives Chromium through Playwright."""
+PDF_TESTS = frozenset(
+    {
+        "tests/test_ranges_everywhere.py::test_pdf_with_every_input_ranged",
+        "tests/dashboard/test_report_page.py::test_report_of_a_ranged_scenario[pdf]",
+    }
+)
+"""Tests that print a PDF (Chromium) and read it with pdftotext, without a fixture saying so."""
+# tests/mailserver marks its own tests that run swaks, msmtp, fetchmail, mpop or Dovecot's LDA.
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests that need programs outside Python: ``peers`` (mail servers and clients,
+    poppler) and ``browser`` (Chromium); ``make unit`` deselects both."""
+    for item in items:
+        path = item.path.relative_to(ROOT).as_posix()
+        node = f"{path}::{item.name}"
+        fixtures = set(getattr(item, "fixturenames", ()))
+        pdf = bool(fixtures & PDF_FIXTURES) or node in PDF_TESTS
+        if pdf or fixtures & PEER_FIXTURES:
+            item.add_marker(pytest.mark.peers)
+        if pdf or path in BROWSER_MODULES:
+            item.add_marker(pytest.mark.browser)
+
+
+# endregion
 
 
 @pytest.fixture(scope="session")

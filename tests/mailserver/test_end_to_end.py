@@ -1,4 +1,5 @@
-"""Mail in through SMTP and out through POP3 on one `mailplan serve`, with real clients."""
+"""Mail in through SMTP and out through POP3 on one `mailplan serve`, with real clients
+(swaks, fetchmail: marked ``peers``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.mailserver.conftest import PASSWORDS, ServerProcess, client_tls
+
+pytestmark = pytest.mark.peers  # swaks and fetchmail
 
 ADDRESS = "bob@example.test"
 

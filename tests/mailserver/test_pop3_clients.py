@@ -15,7 +15,7 @@ import pytest
 from planner.mailserver.maildrop import maildir_path
 from tests.mailserver.pop3_support import Pop3Process, add_user, deliver, make_tls_files
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.peers]
 
 ADDRESS, PASSWORD = "client@example.test", "s3cret pass"
 MESSAGES = [

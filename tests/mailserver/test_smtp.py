@@ -259,6 +259,7 @@ class TestLocalDelivery:
         path = wait_for(lambda: files_with(server, "alice@example.test", qid), 5, "file")[0]
         assert path.read_bytes().startswith(b"Return-Path: <>\nReceived: ")
 
+    @pytest.mark.peers
     def test_swaks_delivers(self, server):
         """swaks (a real client) delivers to a local user."""
         tok = token()
@@ -271,6 +272,7 @@ class TestLocalDelivery:
         assert out.returncode == 0, out.stdout
         assert len(files_with(server, "alice@example.test", tok)) == 1
 
+    @pytest.mark.peers
     def test_swaks_auth_under_starttls(self, server):
         """swaks submits with STARTTLS and AUTH PLAIN on the submission listener."""
         tok = token()
@@ -285,6 +287,7 @@ class TestLocalDelivery:
         assert "<~  235 2.7.0 Authentication successful" in out.stdout  # <~ : under TLS
         assert len(files_with(server, "alice@example.test", tok)) == 1
 
+    @pytest.mark.peers
     def test_msmtp_with_starttls_and_auth_on_submission(self, server, tmp_path):
         """msmtp submits over STARTTLS with AUTH PLAIN and pipelining."""
         tok = token()
@@ -373,6 +376,7 @@ class TestDataRules:
         assert raw.reply() == "250 2.0.0 Ok"
         assert files_with(server, "alice@example.test", tok) == []
 
+    @pytest.mark.peers
     def test_swaks_raw_bare_lf_is_rejected(self, server, tmp_path):
         """swaks sending a file byte-exact with bare LFs gets 550 5.5.2."""
         data = tmp_path / "bare.eml"
