@@ -1,5 +1,6 @@
 """The byte plumbing under a POP3 session: buffered line input, flow-controlled output,
-the idle timer and the switch to TLS.
+the idle timer, the switch to TLS and the listener's connection counts
+(:class:`ConnectionCounter`, :meth:`LineProtocol.admit`).
 
 :class:`LineProtocol` is an :class:`asyncio.Protocol` (so it runs on asyncio's loop and on
 uvloop alike) that the session (:class:`~planner.mailserver.pop3.POP3`) subclasses: it
