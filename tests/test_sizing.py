@@ -253,7 +253,7 @@ class TestProfilesCopiesOverheads:
         assert rows["binding"].tolist() == ["storage"] * 3
         assert rows["storage_utilisation"].tolist() == pytest.approx([14.4 / 48] * 3)
         assert ev.binding_sentence("box", 3).startswith(
-            "Year 3: 2 servers, set by storage (14.4 of 48 TB)"
+            "Year 3: 2 servers, set by storage (14.4 of 48.0 TB)"
         )
 
 
