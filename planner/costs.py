@@ -287,7 +287,8 @@ def _escalate(
             else:
                 factors[key] = escalator(rate, horizon)
         factor = factors.get(key) if field is not None else None
-        out[k] = np.broadcast_to(v if factor is None else v * factor, shape)
+        value = v if factor is None else v * factor
+        out[k] = value if np.shape(value) == shape else np.broadcast_to(value, shape)
     return out
 
 
