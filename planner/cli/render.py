@@ -310,7 +310,7 @@ def bench_result_view(result: BenchmarkResult) -> list[Table | str]:
 
     wl = result.workload
     loop = (
-        f"open loop {wl.rate_msgs_per_s:g} msgs/s"
+        f"open loop {wl.rate_msgs_per_s:,.1f} msgs/s"
         if wl.mode == "open"
         else f"closed loop, {wl.concurrency} sessions"
     )
@@ -348,9 +348,21 @@ def bench_result_view(result: BenchmarkResult) -> list[Table | str]:
         )
     if result.spread is not None:
         s = result.spread
-        values = ", ".join("none" if v is None else f"{v:,.1f}" for v in s.values)
-        rel = "" if s.relative is None else f", spread {s.relative:.1%} of the median"
-        t.add_row(f"{result.repeat} runs ({s.figure})", f"{values}: median run shown{rel}")
+
+        def fig(v: float | None) -> str:
+            return "none" if v is None else f"{v:,.1f}"
+
+        values = ", ".join(fig(v) for v in s.values)
+        rel = (
+            f"spread {s.relative:.1%} of the median"
+            if s.relative is not None
+            else "no spread: a run found no figure"
+        )
+        t.add_row(
+            f"{result.repeat} runs ({s.figure})",
+            f"{values}; min {fig(s.min)}, median {fig(s.median)}, max {fig(s.max)}; {rel}; "
+            "the median run is shown",
+        )
     if search is not None:
         passed, failed = (
             search.step_at(search.last_pass_msgs_per_s),

@@ -148,6 +148,22 @@ class TestCommandLine:
         assert len(result["spread"]["values"]) == 2
         assert result["spread"]["median"] == result["msgs_per_s"]
 
+    def test_table_gives_each_run_and_the_range(self, sink, bench):
+        """The result table lists each run's figure with min, median and max (cells read
+        with the table's borders and line wraps taken out)."""
+        r = bench(
+            "smtp", "--smtp", sink.address, "--messages", 40, "--repeat", 3, "--no-save", "-q"
+        )
+
+        assert r.returncode == 0, r.stderr
+        text = " ".join(r.stdout.replace("│", " ").split())
+        number = r"[\d.,]+"
+        assert re.search(
+            rf"3 runs \(msgs_per_s\) {number}, {number}, {number}; min {number}, median "
+            rf"{number}, max {number}; spread [\d.]+% of the median; the median run is shown",
+            text,
+        ), text
+
     def test_table_names_the_bracket_and_the_shortness(self, scripted, bench):
         """The capacity table says the figure is indicative and names the last passing and
         first failing step."""
