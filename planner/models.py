@@ -21,6 +21,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    create_model,
     field_validator,
     model_serializer,
     model_validator,
@@ -658,7 +659,9 @@ class Scenario(_Model):
         if model is None or name not in numeric_fields(model):
             return None
         holder: BaseModel | None
-        if option_id is None:
+        if section == "":
+            holder = self
+        elif option_id is None:
             holder = getattr(self, section)
         else:
             options: list[OnPremOption] | list[CloudOption] = getattr(self, section)
@@ -714,7 +717,17 @@ class Scenario(_Model):
         return [o.id for o in self.onprem] + [o.id for o in self.cloud]
 
 
+# The scenario's top-level numbers that may hold a range (inflation does not: it sets the
+# discount rate too).
+_TOP_RANGED: dict[str, Any] = {
+    name: (info.annotation, info)
+    for name, info in Scenario.model_fields.items()
+    if name in ("downtime_cost_per_user_hour", "downtime_cost_per_hour")
+}
+ScenarioNumbers = create_model("ScenarioNumbers", __base__=_Model, **_TOP_RANGED)
+
 RANGED_MODELS: dict[str, type[BaseModel]] = {  # section of a field path -> its model
+    "": ScenarioNumbers,
     "organization": Organization,
     "escalation": Escalation,
     "migration": Migration,

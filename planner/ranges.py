@@ -347,15 +347,19 @@ def numeric_fields(model: type[BaseModel]) -> dict[str, FieldSpec]:
     return out
 
 
-RANGED_SECTIONS = ("organization", "escalation", "migration", "onprem", "cloud")
+# "" is the scenario's own top level (the downtime costs): its paths are the bare key.
+RANGED_SECTIONS = ("", "organization", "escalation", "migration", "onprem", "cloud")
 SINGLE_SECTIONS = ("organization", "escalation", "migration")  # one model, not a list
 
 
 def split_path(path: str) -> tuple[str, str | None, str]:
-    """``onprem.<id>.pue`` -> ("onprem", id, "pue"); ``organization.users`` -> (.., None, ..).
+    """``onprem.<id>.pue`` -> ("onprem", id, "pue"); ``organization.users`` -> (.., None, ..);
+    a top-level key, ``downtime_cost_per_hour``, -> ("", None, key).
 
     Option ids may contain dots; the section is the first part and the field the last.
     """
+    if "." not in path:
+        return "", None, path
     head, _, rest = path.partition(".")
     if head in ("onprem", "cloud"):
         option_id, _, field = rest.rpartition(".")
@@ -456,8 +460,10 @@ def extract_ranges(
                 continue
             center = dist.center()
             section[name] = round_half_up(center) if spec.integer else center
-            out.ranges[f"{path}.{name}"] = dist
+            out.ranges[f"{path}.{name}" if path else name] = dist
 
+    if "" in models:
+        walk(out.data, models[""], (), "")
     for key in SINGLE_SECTIONS:
         section = out.data.get(key)
         if isinstance(section, Mapping):
@@ -545,7 +551,10 @@ def inject_ranges(data: dict[str, Any], ranges: Mapping[str, Distribution]) -> d
     """Put each range back in place of its typical value in dumped scenario ``data``."""
     for path, dist in ranges.items():
         section, option_id, field = split_path(path)
-        if option_id is None:
+        target: dict[str, Any] | None
+        if section == "":
+            target = data
+        elif option_id is None:
             target = data.setdefault(section, {})
         else:
             target = next(
@@ -580,9 +589,9 @@ def add_range_forms(
         refs.append({"$ref": f"#/$defs/{name}"})
     defs["RangeTriangular"].pop("required", None)
     defs["RangeTriangular"]["required"] = ["low", "typical", "high"]
-    for model in dict.fromkeys(models.values()):
-        entry = defs.get(model.__name__)
-        if entry is None:
+    for section, model in models.items():
+        entry = schema if section == "" else defs.get(model.__name__)
+        if entry is None or "properties" not in entry:
             continue
         for name in numeric_fields(model):
             prop = entry["properties"][name]

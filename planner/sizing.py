@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -169,7 +170,8 @@ class Sizing:
 
     def binding(self) -> FloatArray:
         """Index into ``DIMENSIONS`` of what sets each year's count (the first on a tie)."""
-        stacked = np.stack([self.needed[k] for k in DIMENSIONS])
+        shape = np.broadcast_shapes(*(self.needed[k].shape for k in DIMENSIONS))
+        stacked = np.stack([np.broadcast_to(self.needed[k], shape) for k in DIMENSIONS])
         return np.asarray(np.argmax(stacked, axis=0), dtype=np.float64)
 
 
@@ -202,21 +204,24 @@ def size(d: Demand, opt: Inputs) -> Sizing:
     with np.errstate(divide="ignore", invalid="ignore"):
         storage = _ceil(data_tb / (usable * util))
         rate = _ceil(d.peak_msgs_per_s / (opt.capacity_msgs_per_s * util))
-        client = np.maximum.reduce(
+        client = reduce(
+            np.maximum,
             [
                 _ceil(d.fetches_per_s / fetch_cap),
                 _ceil(d.sessions / session_cap),
                 _ceil(np.where(iops > 0, iops / iops_cap, 0.0)),
                 _ceil(np.where(ram > 0, ram / ram_cap, 0.0)),
-            ]
+            ],
         )
     needed = {
         "storage": storage,
         "message_rate": rate,
         "client_load": client,
-        "copies": np.broadcast_to(copies, d.users.shape).astype(np.float64),
+        "copies": np.broadcast_to(
+            copies, np.broadcast_shapes(np.shape(copies), d.users.shape)
+        ).astype(np.float64),
     }
-    base = np.maximum(np.maximum.reduce(list(needed.values())), 1.0)
+    base = np.maximum(reduce(np.maximum, needed.values()), 1.0)
     code = opt.redundancy
     servers = np.where(code == 2, base * 2.0, base + (code == 1))
     with np.errstate(divide="ignore", invalid="ignore"):

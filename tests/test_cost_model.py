@@ -315,3 +315,21 @@ class TestNegotiatedPricesAndTax:
         assert ev.lines["box"]["tax"][1] == pytest.approx(
             12000 * 0.2 + 0.1 * (700 + 520 + 1051.2 + 240 + 600 + 120 + 416 + 2645.6 + 1200 + 18.25)
         )
+
+
+def test_downtime_cost_takes_a_range():
+    """A top-level number of the cost model, the cost of an hour down, can carry a range:
+    its path is the bare key, the typical value is what the deterministic figures use, the
+    draws move the downtime line, and a dump writes the range back in place."""
+    from planner import parse_scenario
+    from planner.risk import simulate
+
+    data = scenario().model_dump(mode="json")
+    data["downtime_cost_per_hour"] = {"low": 0, "typical": 1000, "high": 4000}
+    ranged = parse_scenario(data)
+    assert list(ranged.ranges) == ["downtime_cost_per_hour"]
+    assert evaluate(ranged).lines["c"]["downtime"].tolist() == pytest.approx([8760] * 3)
+    sim = simulate(ranged, draws=300, seed=2)
+    spread = sim.npv("c").max() - sim.npv("c").min()
+    assert spread > 8760  # the downtime line moves with the draws
+    assert ranged.model_dump(mode="json")["downtime_cost_per_hour"]["high"] == 4000

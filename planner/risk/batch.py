@@ -53,7 +53,9 @@ def batch_costs(ev: Evaluation, values: Mapping[str, FloatArray]) -> Batch:
     per_option: dict[str, dict[str, Any]] = {}
     for path, column in values.items():
         section, option_id, name = split_path(path)
-        if section == "organization":
+        if section == "":  # the scenario's own downtime costs
+            mig[name] = column
+        elif section == "organization":
             org[name] = column
         elif section == "escalation":
             esc[name] = column

@@ -32,7 +32,10 @@ def ranged_inputs(scenario: Scenario) -> pd.DataFrame:
 
 def _locate(data: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
     section, option_id, name = split_path(path)
-    if option_id is None:
+    holder: dict[str, Any] | None
+    if section == "":  # the scenario's own top-level numbers
+        holder = data
+    elif option_id is None:
         holder = data.setdefault(section, {})
     else:
         holder = next((o for o in data.get(section) or [] if o.get("id") == option_id), None)

@@ -102,13 +102,15 @@ def _candidates(ev: Evaluation) -> list[tuple[str, float, FieldSpec]]:
     out = []
     org = ev.organization_inputs()
     for section, values in (
+        ("", ev.scenario_terms()),
         ("organization", org),
         ("escalation", ev.escalation_inputs()),
         ("migration", ev.scenario_terms()),
     ):
         for name, spec in numeric_fields(RANGED_MODELS[section]).items():
             if name in values:
-                out.append((f"{section}.{name}", float(getattr(values, name)[0, 0]), spec))
+                path = f"{section}.{name}" if section else name
+                out.append((path, float(getattr(values, name)[0, 0]), spec))
     for option in ev.options:
         model = RANGED_MODELS[option.kind]
         for name, spec in numeric_fields(model).items():
