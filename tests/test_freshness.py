@@ -13,7 +13,11 @@ from tests.cli.test_plan import mailplan
 
 @pytest.mark.parametrize(
     ("text", "day"),
-    [("2026", dt.date(2026, 1, 1)), ("2024-05", dt.date(2024, 5, 1)), ("2025-10-14", dt.date(2025, 10, 14))],
+    [
+        ("2026", dt.date(2026, 1, 1)),
+        ("2024-05", dt.date(2024, 5, 1)),
+        ("2025-10-14", dt.date(2025, 10, 14)),
+    ],
     ids=["year", "month", "day"],
 )
 def test_as_of_date(text, day):
