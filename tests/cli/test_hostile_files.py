@@ -4,12 +4,11 @@ and in little memory, and no error line echoes what the file holds."""
 from __future__ import annotations
 
 import io
+import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,34 +37,53 @@ class Measured:
     max_rss_mb: float
 
 
-def _limit_cpu() -> None:
-    # The old code ran past 60 s and 1.4 GB on the alias bomb: stop it early.
+# The measured command is started by this small launcher, not forked from pytest itself: a
+# child forked from a large process starts with that process's pages resident, and its peak
+# memory would count them. The launcher caps the CPU time (the old code ran past 60 s and
+# 1.4 GB on the alias bomb), waits for the command and writes its usage to a file.
+_LAUNCHER = """
+import json, os, resource, sys
+report, argv = sys.argv[1], sys.argv[2:]
+pid = os.fork()
+if pid == 0:
     resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
+    os.execvp(argv[0], argv)
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as f:
+    json.dump({"cpu": usage.ru_utime + usage.ru_stime, "rss_kb": usage.ru_maxrss}, f)
+os._exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def measured(argv: list[str], wall_timeout: float = 120) -> Measured:
-    """Run ``argv`` and measure its own CPU time and peak memory (``wait4`` on its pid)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, preexec_fn=_limit_cpu)
-        deadline = time.monotonic() + wall_timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    """Run ``argv`` and measure its own CPU time and peak memory (``wait4`` on its pid, in a
+    small launcher process)."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        report = Path(tmp) / "usage.json"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(report), *argv],
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=wall_timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        usage = json.loads(report.read_text()) if report.exists() else {"cpu": 0, "rss_kb": 0}
         out.seek(0)
         err.seek(0)
         return Measured(
             returncode=proc.returncode,
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
-            cpu_seconds=usage.ru_utime + usage.ru_stime,
-            max_rss_mb=usage.ru_maxrss / 1024,
+            cpu_seconds=usage["cpu"],
+            max_rss_mb=usage["rss_kb"] / 1024,
         )
 
 
