@@ -275,7 +275,10 @@ def fleet_of(
 
     ``initial_age`` (N, 1): the year-1 servers are already in service, bought that many
     years before year 1 (the system that runs today); they are not bought in year 1 and are
-    replaced when their refresh is due (in year 1 if overdue). ``warranty_years`` (N, 1):
+    replaced when their refresh is due (in year 1 if overdue). Their cost is sunk, so their
+    value is counted neither today nor at the end: they earn no residual credit (a credit
+    for hardware never paid for in the model would make a larger fleet cheaper).
+    ``warranty_years`` (N, 1):
     ``out_of_warranty`` counts, each year, the servers in service at least that old.
     """
     n, horizon = servers.shape
@@ -322,4 +325,5 @@ def fleet_of(
             aged[:, y] = (cohorts[:, : col + 1] * old).sum(axis=1)
     used_years = horizon - births  # years of use by the end of the horizon
     share = np.clip(1.0 - used_years / refresh[:, None], 0.0, 1.0)
+    share[:, 0] = 0.0  # servers in service before year 1: sunk, see above
     return Fleet(purchases, (cohorts * share).sum(axis=1), aged)

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner import evaluate, parse_scenario
+from tests.conftest import make_scenario
 
 finite = {"allow_nan": False, "allow_infinity": False}
 
@@ -144,6 +145,46 @@ class TestInvariants:
             small, large = rows.iloc[0], rows.iloc[1]
             assert large["total"] >= small["total"] - 1e-6 * abs(small["total"])
             assert large["npv"] >= small["npv"] - 1e-6 * abs(small["npv"])
+
+    def test_more_users_on_todays_servers_cost_more(self):
+        """Found by the property above: today's system with more users keeps more servers it
+        already owns; those earn no residual credit, so the bigger company is not cheaper."""
+        box: dict[str, Any] = {"id": "box", "server_price": 2738.0, "capacity_msgs_per_s": 1.0}
+        box |= {"storage_tb_per_server": 0.5, "redundancy": "none", "refresh_years": 10}
+        box |= {"copies": 1, "backup_copies": 1, "dr": "none", "warranty_years": 0}
+        box |= {"target_utilization": 0.25}  # 102 users need a second server
+        # every other per-server line at zero, so only the residual moves with the fleet
+        for key in (
+            "admin_hours_per_100_users_month",
+            "licence_per_user_year",
+            "backup_per_tb_month",
+            "support_pct_per_year",
+            "os_licence_per_core_year",
+            "os_cal_per_user_year",
+            "network_per_month",
+            "rack_per_u_month",
+            "monitoring_per_server_month",
+            "helpdesk_hours_per_user_year",
+        ):
+            box[key] = 0.0
+        org = {"messages_sent_per_user_day": 0, "messages_received_per_user_day": 0}
+        org |= {"mailbox_gb_per_user": 0, "mailbox_growth_gb_per_user_year": 1.0}
+        org |= {"avg_message_kb": 1.0, "peak_factor": 1.0}
+        totals = [
+            evaluate(
+                make_scenario(
+                    horizon_years=1,
+                    onprem=[box],
+                    current="box",
+                    current_servers_bought=2024,
+                    organization={**org, "users": users},
+                )
+            )
+            .yearly("box")
+            .sum()
+            for users in (1, 102)
+        ]
+        assert totals[1] > totals[0]
 
     @SETTINGS
     @given(data=scenarios(), price=st.floats(0, 100, **finite))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from planner import evaluate
-from planner.sizing import Inputs, demand, fleet, servers_needed, users_by_year
+from planner.sizing import Inputs, demand, fleet, fleet_of, servers_needed, users_by_year
 from tests.conftest import make_scenario
 
 
@@ -140,6 +140,16 @@ class TestFleet:
         # year 3: keep the newest (bought y2); year 4: nothing due (y2 + 3 = 5)
         assert purchases[0].tolist() == [2, 1, 0, 0]
         assert residual[0] == pytest.approx(0.0)  # bought y2, used 3 of 3 years by end of y4
+
+    def test_servers_in_service_today_earn_no_residual(self):
+        """Today's servers cost nothing in the model (sunk), so they earn no residual credit;
+        the servers bought during the horizon do."""
+        servers = np.array([[2.0, 3, 3]])
+        f = fleet_of(servers, np.array([[5.0]]), initial_age=np.array([[1.0]]))
+        # the 2 of today are not bought and not due (age 1..3 < 5); 1 bought in year 2,
+        # used 2 of 5 years by the end of year 3 -> 3/5
+        assert f.purchases[0].tolist() == [0, 1, 0]
+        assert f.residual_units[0] == pytest.approx(3 / 5)
 
     def test_vectorised_over_rows(self):
         """Rows with different refresh cycles are handled independently."""
