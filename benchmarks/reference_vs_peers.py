@@ -33,7 +33,7 @@ from planner.bench.embedded import EmbeddedServer, serve_available
 from planner.bench.peers import Dovecot, Postfix, SmtpSink, dovecot_version, postfix_version
 from planner.bench.result import BenchmarkResult
 from planner.bench.runner import probe, run
-from planner.bench.targets import Target, parse_hostport
+from planner.bench.targets import Target, hostport_option
 from planner.bench.workload import Workload
 from planner.errors import BenchmarkError
 
@@ -86,7 +86,7 @@ def smtp_rows(args: argparse.Namespace) -> list[Row]:
             ("smtp", "reference (mailplan serve)", None, "not available: no 'mailplan serve' here")
         )
     if args.postfix:
-        host, port = parse_hostport(args.postfix, "--postfix")
+        host, port = hostport_option(args.postfix, "--postfix")
         target = Target("smtp", host, port, server_label="Postfix", flag="--postfix")
         try:
             banner = probe(target, wl)

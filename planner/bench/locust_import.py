@@ -23,9 +23,9 @@ from planner.bench.result import (
     SecondSample,
     WorkloadSummary,
     capture_environment,
-    is_loopback,
 )
 from planner.errors import BenchmarkError
+from planner.net import is_loopback
 
 __all__ = ["import_locust_csv"]
 

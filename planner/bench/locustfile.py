@@ -26,7 +26,7 @@ from locust import User, constant, events, task
 
 from planner.bench.pop3 import Pop3Config, Pop3Session
 from planner.bench.smtp import SmtpConfig, SmtpSession
-from planner.bench.targets import parse_hostport, read_users_file
+from planner.bench.targets import hostport_option, read_users_file
 from planner.bench.transport import SocketConnection, error_key, run_sync
 from planner.bench.workload import MessageFactory, Workload
 
@@ -93,7 +93,7 @@ class _MailUser(User):
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options
-        self.host_port = parse_hostport(self.host or "127.0.0.1:25", "--host")
+        self.host_port = hostport_option(self.host or "127.0.0.1:25", "--host")
         self.per_session = max(1, int(getattr(opts, "per_session", 1)))
         self.timeout_s = float(getattr(opts, "session_timeout", 30.0))
         self.recorder = _EventRecorder(self, self.request_type)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from planner.bench.workload import MessageFactory, Workload
+from planner.net import free_port
 
 __all__ = [
     "DOVECOT",
@@ -29,7 +30,6 @@ __all__ = [
     "Postfix",
     "SmtpSink",
     "dovecot_version",
-    "free_port",
     "postfix_version",
     "wait_listening",
 ]
@@ -58,13 +58,6 @@ def dovecot_version() -> str | None:
 
 SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_listening(

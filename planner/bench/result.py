@@ -40,7 +40,6 @@ __all__ = [
     "capacity_figure",
     "capacity_from_benchmark",
     "capture_environment",
-    "is_loopback",
     "load_result_json",
     "measured_s",
     "parse_result",
@@ -346,12 +345,6 @@ def capacity_from_benchmark(result: BenchmarkResult) -> tuple[float, str]:
         f"{result.environment.summary()}, server {server}"
     )
     return round(capacity, 1), source[:500]
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost."""
-    h = host.strip("[]").lower()
-    return h == "localhost" or h.startswith("127.") or h == "::1"
 
 
 def _short_cpu(model: str) -> str:

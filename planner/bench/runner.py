@@ -31,7 +31,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from planner.bench.imap import ImapConfig, ImapSession
 from planner.bench.metrics import Recorder, RecorderReport, merge_reports, summarize
@@ -55,10 +55,10 @@ from planner.bench.transport import (
 )
 from planner.bench.workload import MessageFactory, Workload
 from planner.errors import BenchmarkError
+from planner.net import run_loop
 
-__all__ = ["WorkerPlan", "measured_window_s", "probe", "run", "run_loop"]
+__all__ = ["WorkerPlan", "measured_window_s", "probe", "run"]
 
-T = TypeVar("T")
 _now = time.perf_counter
 PROBE_TIMEOUT_S = 10.0
 _SMTP_LIMIT = 1 << 16
@@ -87,15 +87,6 @@ class WorkerPlan:
     workload: Workload
     run_id: str
     worker_index: int = 0
-
-
-def run_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on uvloop when it is installed, else on asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 def _session_maker(plan: WorkerPlan) -> SessionMaker:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from planner.bench.result import is_loopback
 from planner.bench.workload import Protocol, check_address
 from planner.errors import BenchmarkError
+from planner.net import is_loopback, parse_hostport
 
-__all__ = ["Target", "logins", "named_target", "parse_hostport", "read_users_file"]
+__all__ = ["Target", "hostport_option", "logins", "named_target", "read_users_file"]
 
 _MAX_USERS_FILE = 10 * 1024 * 1024
 
@@ -55,20 +55,31 @@ class Target:
         return self.embedded or is_loopback(self.host)
 
 
-def parse_hostport(text: str, flag: str) -> tuple[str, int]:
-    """``(host, port)`` from ``HOST:PORT`` or ``[V6]:PORT``; BenchmarkError naming ``flag``."""
-    bad = BenchmarkError(f"{flag}: '{text}' is not HOST:PORT (for example 127.0.0.1:2525)")
-    text = text.strip()
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-    else:
-        host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or (":" in host and not text.startswith("[")):
-        raise bad
-    number = int(port)
-    if not 0 < number < 65536:
-        raise BenchmarkError(f"{flag}: port {number} is out of range (1-65535)")
-    return host, number
+def hostport_option(text: str, flag: str) -> tuple[str, int]:
+    """``(host, port)`` from the ``HOST:PORT`` given to ``flag``, by
+    :func:`planner.net.parse_hostport`'s rules; a server to connect to also needs a port
+    other than 0. BenchmarkError naming ``flag`` otherwise."""
+    try:
+        host, port = parse_hostport(text)
+    except ValueError as exc:
+        head, _, digits = text.strip().rpartition(":")
+        if digits.isascii() and digits.isdigit() and _host_ok(head):
+            raise BenchmarkError(f"{flag}: port {int(digits)} is out of range (1-65535)") from None
+        raise BenchmarkError(
+            f"{flag}: '{text}' is not HOST:PORT (for example 127.0.0.1:2525)"
+        ) from exc
+    if port == 0:
+        raise BenchmarkError(f"{flag}: port 0 is out of range (1-65535)")
+    return host, port
+
+
+def _host_ok(head: str) -> bool:
+    """True when ``head`` is a HOST that :func:`planner.net.parse_hostport` accepts."""
+    try:
+        parse_hostport(f"{head}:0")
+    except ValueError:
+        return False
+    return True
 
 
 def read_users_file(path: str | Path) -> list[tuple[str, str]]:
@@ -123,7 +134,7 @@ def named_target(
     login; POP3 and IMAP need one); BenchmarkError naming the flag otherwise."""
     if not hostport:
         raise BenchmarkError(f"{flag} HOST:PORT or --embedded: name the server to load")
-    host, port = parse_hostport(hostport, flag)
+    host, port = hostport_option(hostport, flag)
     if protocol != "smtp" and not users:
         raise BenchmarkError(f"{flag}: give --user and --password, or --users-file")
     return Target(

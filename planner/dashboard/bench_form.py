@@ -21,7 +21,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.bench.result import MIN_MEASURED_S
-from planner.bench.targets import Target, parse_hostport
+from planner.bench.targets import Target, hostport_option
 from planner.bench.workload import Workload, check_address
 from planner.errors import BenchmarkError
 
@@ -128,7 +128,7 @@ class BenchRequest(BaseModel):
 
         if self.target == "server":
             try:
-                parse_hostport(self.server, LABELS["server"])
+                hostport_option(self.server, LABELS["server"])
             except BenchmarkError as exc:
                 problems.extend(exc.problems)
         elif self.protocol == "imap":
@@ -198,7 +198,7 @@ class BenchRequest(BaseModel):
 
     def remote_target(self) -> Target:
         """The server named in the form (``target == "server"``)."""
-        host, port = parse_hostport(self.server, LABELS["server"])
+        host, port = hostport_option(self.server, LABELS["server"])
         return Target(
             protocol=self.protocol,
             host=host,

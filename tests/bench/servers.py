@@ -18,10 +18,10 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from planner.bench.peers import Dovecot, SmtpSink, free_port, wait_listening
+from planner.bench.peers import Dovecot, SmtpSink, wait_listening
 from planner.mailserver.tls import ensure_self_signed, server_context
 
-__all__ = ["Dovecot", "ScriptedSmtp", "SmtpSink", "TlsSmtp", "free_port", "wait_listening"]
+__all__ = ["Dovecot", "ScriptedSmtp", "SmtpSink", "TlsSmtp", "wait_listening"]
 
 # region #### scripted SMTP server ####
 

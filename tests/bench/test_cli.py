@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.bench.servers import free_port
+from planner.net import free_port
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.servers import SmtpSink, free_port
+from planner.net import free_port
+from tests.bench.servers import SmtpSink
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,7 @@ from planner.bench.result import (
     capacity_figure,
     capacity_from_benchmark,
 )
-from planner.bench.targets import parse_hostport
+from planner.bench.targets import Target, hostport_option
 from planner.errors import BenchmarkError
 from planner.resolution import capacity_kind
 from tests.bench.test_capacity import step_result
@@ -183,14 +183,30 @@ class TestHostPort:
     )
     def test_parsed(self, text, expected):
         """HOST:PORT and [V6]:PORT."""
-        assert parse_hostport(text, "--smtp") == expected
+        assert hostport_option(text, "--smtp") == expected
 
     @pytest.mark.parametrize(
         "text",
-        ["127.0.0.1", ":25", "::1:25", "host:port"],
-        ids=["no-port", "no-host", "bare-v6", "named-port"],
+        ["127.0.0.1", ":25", "::1:25", "host:port", "bad_name:25", "999.1.1.1:25"],
+        ids=["no-port", "no-host", "bare-v6", "named-port", "underscore", "bad-ipv4"],
     )
     def test_refused(self, text):
-        """Anything else is one line naming the flag."""
+        """Anything planner.net.parse_hostport refuses is one line naming the flag."""
         with pytest.raises(BenchmarkError, match=f"--smtp: '{text}' is not HOST:PORT"):
-            parse_hostport(text, "--smtp")
+            hostport_option(text, "--smtp")
+
+    @pytest.mark.parametrize("text", ["127.0.0.1:0", "127.0.0.1:70000", "[::1]:65536"])
+    def test_port_out_of_range(self, text):
+        """A good host with port 0 or above 65535: the line says which port is wrong."""
+        port = int(text.rpartition(":")[2])
+        with pytest.raises(BenchmarkError, match=rf"--smtp: port {port} is out of range"):
+            hostport_option(text, "--smtp")
+
+    @pytest.mark.parametrize(
+        ("host", "shared"),
+        [("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.example.com", False)],
+    )
+    def test_shares_machine(self, host, shared):
+        """A target on loopback shares this machine; a name that merely starts with 127.
+        does not (planner.net.is_loopback, not a string prefix)."""
+        assert Target("smtp", host, 25).shares_machine is shared

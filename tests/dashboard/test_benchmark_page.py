@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from planner.bench.apply import apply_capacity
-from planner.bench.peers import SmtpSink, free_port
+from planner.bench.peers import SmtpSink
 from planner.bench.result import (
     BenchmarkResult,
     SecondSample,
@@ -24,6 +24,7 @@ from planner.bench.targets import Target
 from planner.bench.workload import Workload
 from planner.dashboard import bench_views, state
 from planner.dashboard.bench_form import LABELS, NUMBERS, bounds, default
+from planner.net import free_port
 from tests.dashboard.conftest import APP, assert_clean, errors, metric
 
 WAIT_S = 60

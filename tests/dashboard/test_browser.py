@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from planner import evaluate, load_scenario, scenario_presets
+from planner.net import free_port
 from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,13 +45,6 @@ pytestmark = pytest.mark.timeout(120)
 expect.set_options(timeout=WAIT_MS)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -69,7 +62,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 @pytest.fixture(name="app_url", scope="module")
 def _app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``streamlit run app.py`` on a free port of 127.0.0.1, stopped after the module."""
-    port = _free_port()
+    port = free_port()
     folder = tmp_path_factory.mktemp("streamlit")
     log = folder / "streamlit.log"
     env = {**os.environ, "MAILPLAN_BENCH_DB": str(folder / "bench.sqlite")}
