@@ -14,6 +14,7 @@ from planner import CatalogError, ScenarioError, data_dir, evaluate, load_catalo
 from planner.catalog import (
     MAX_FILE_BYTES,
     MAX_PROBLEMS,
+    _read_bundled,
     parse_scenario,
     parse_text,
     read_document,
@@ -45,6 +46,21 @@ def _numbers_outside_sourced(node: Any, path: str) -> list[str]:
 
 
 class TestCatalogFiles:
+    @pytest.mark.parametrize("path", CATALOG_FILES, ids=lambda p: p.name)
+    def test_bundled_fast_path_reads_what_the_guarded_parser_reads(self, path):
+        """The bundled catalog is parsed by libyaml (it is ours, not input); it must give
+        exactly what the guarded parser that user files go through gives."""
+        assert _read_bundled(path) == read_document(path)
+
+    def test_a_catalog_folder_a_user_names_is_parsed_guarded(self, tmp_path):
+        """A copy of the catalog in another folder goes through the guarded parser: an
+        alias bomb in it is refused in one line, not expanded."""
+        for path in CATALOG_FILES:
+            (tmp_path / path.name).write_text(path.read_text())
+        (tmp_path / "features.yaml").write_text(_alias_bomb(9))
+        with pytest.raises(CatalogError, match="aliases"):
+            load_catalog(tmp_path)
+
     def test_catalog_validates(self):
         """The bundled catalog loads into the Catalog model."""
         catalog = load_catalog()
