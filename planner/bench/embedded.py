@@ -9,8 +9,10 @@ the one place to change if the server's command line or files change. The contra
   (and ``listening pop3 ...``) on standard output;
 - users: ``DATA_DIR/users``, written with :class:`planner.mailserver.users.UserDB` (what
   ``mailplan user add ADDRESS --data-dir DIR --password-stdin`` calls), before the start;
-- mailboxes: ``DATA_DIR/mailboxes/<domain>/<local>/{tmp,new,cur}``, filled before a POP3
-  run through :func:`planner.mailserver.provision.seed_mailbox` (the server's own naming);
+- mailboxes: the server's Maildirs, filled before a POP3 run through
+  :func:`planner.mailserver.provision.seed_mailbox` and counted by
+  :func:`~planner.mailserver.provision.count_messages` (the server owns their layout and
+  file names);
 - counters: ``DATA_DIR/stats.json`` (accepted, delivered_local, queued, relayed,
   deferred, bounced, rejected), rewritten about once a second;
 - stop: SIGTERM.
@@ -177,9 +179,10 @@ class EmbeddedServer:
             db.add(address, password)
 
     def mailbox(self, address: str) -> Path:
-        """The Maildir of ``address``."""
-        local, _, domain = address.partition("@")
-        return self.data_dir / "mailboxes" / domain / local
+        """The Maildir of ``address`` (:func:`planner.mailserver.provision.mailbox_path`)."""
+        from planner.mailserver.provision import mailbox_path
+
+        return mailbox_path(self.data_dir, address)
 
     def seed(self, messages_per_user: int, workload: Workload) -> int:
         """Put ``messages_per_user`` messages shaped like ``workload`` into every user's
@@ -236,9 +239,11 @@ class EmbeddedServer:
         return result.model_copy(update={"server_counters": data, "notes": notes})
 
     def delivered_files(self) -> int:
-        """Messages in every user's Maildir (``new`` and ``cur``)."""
-        root = self.data_dir / "mailboxes"
-        return sum(1 for sub in ("new", "cur") for _ in root.glob(f"*/*/{sub}/*"))
+        """Messages in every user's Maildir
+        (:func:`planner.mailserver.provision.count_messages`)."""
+        from planner.mailserver.provision import count_messages
+
+        return count_messages(self.data_dir)
 
     def counters(self) -> dict[str, Any] | None:
         """The server's ``stats.json``, or None when it has not written one."""

@@ -229,7 +229,7 @@ protocols = pop3 imap
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-mail_location = maildir:~/Maildir
+mail_location = maildir:{root}/mailboxes/%Ld/%Ln
 mail_max_userip_connections = 1000
 log_path = {root}/dovecot.log
 default_login_user = {login_user}
@@ -269,7 +269,11 @@ service anvil {{
 
 class Dovecot:
     """A private Dovecot on two free loopback ports: user ``USER`` with ``messages``
-    messages of ``size_kb`` in its Maildir, and ``EMPTY_USER`` with none (same password)."""
+    messages of ``size_kb`` in its Maildir, and ``EMPTY_USER`` with none (same password).
+
+    Its Maildirs are laid out as the reference server's (``mailboxes/<domain>/<local>``)
+    and seeded through :func:`planner.mailserver.provision.seed_mailbox`, so both servers
+    read the same files and nothing here writes Maildir names."""
 
     USER = "u1@bench.test"
     EMPTY_USER = "empty@bench.test"
@@ -285,17 +289,16 @@ class Dovecot:
         else:
             uid, gid = os.getuid(), os.getgid()
             login_user = internal_user = pwd.getpwuid(uid).pw_name
+        from planner.mailserver.provision import mailbox_path, seed_mailbox
+
         home, empty = self.root / "home" / "u1", self.root / "home" / "empty"
-        for sub in ("tmp", "new", "cur"):
-            (home / "Maildir" / sub).mkdir(parents=True)
-            (empty / "Maildir" / sub).mkdir(parents=True)
+        home.mkdir(parents=True)
+        empty.mkdir(parents=True)
         factory = MessageFactory(Workload(size_kb=size_kb), "dovecot")
-        for n in range(messages):
-            msg = factory.next()
-            (home / "Maildir" / "new" / f"{1700000000 + n}.M{n}P1.test").write_bytes(
-                msg.data[:-3].replace(b"\r\n", b"\n")
-            )
-        for path in [home, *home.rglob("*"), empty, *empty.rglob("*")]:
+        seed_mailbox(self.root, self.USER, (factory.next().data[:-3] for _ in range(messages)))
+        mailbox_path(self.root, self.EMPTY_USER).mkdir(parents=True)  # Dovecot adds tmp, new, cur
+        mailboxes = self.root / "mailboxes"
+        for path in [home, empty, mailboxes, *mailboxes.rglob("*")]:
             os.chown(path, uid, gid)
         (self.root / "passwd").write_text(
             f"{self.USER}:{{PLAIN}}{self.PASSWORD}:{uid}:{gid}::{home}\n"

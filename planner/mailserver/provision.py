@@ -4,7 +4,9 @@ Only ``planner/mailserver`` writes Maildir file names. Tools that need full mail
 before the server is loaded (the benchmark harness seeds them before a POP3 run) come
 through :func:`seed_mailbox`, which delivers with the store's own naming and durable
 commit (:class:`planner.mailserver.store.Store`): the files look exactly like mail the
-server accepted over SMTP.
+server accepted over SMTP. :func:`mailbox_path` and :func:`count_messages` answer where a
+user's Maildir is and how many messages the mailboxes hold, so callers need not know the
+layout either.
 
 Blocking; safe while the server runs on the same data folder (each file appears in
 ``new/`` by one rename).
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from planner.mailserver.store import Store, maildir_content
 
-__all__ = ["SEED_BATCH", "seed_mailbox"]
+__all__ = ["SEED_BATCH", "count_messages", "mailbox_path", "seed_mailbox"]
 
 SEED_BATCH = 256
 """Messages made durable in one group commit (files open at once, at most)."""
@@ -63,3 +65,22 @@ def seed_mailbox(
         if batch:
             written += flush()
     return written
+
+
+def mailbox_path(data_dir: str | Path, address: str) -> Path:
+    """The Maildir folder of ``address`` under ``data_dir`` (the store's layout; it may not
+    exist yet). Raises :class:`planner.mailserver.store.StoreError` for an address that
+    cannot name a mailbox."""
+    return Store(Path(data_dir)).maildir(address)
+
+
+def count_messages(data_dir: str | Path) -> int:
+    """Messages in every user's Maildir under ``data_dir``: delivered (``new/``) and seen
+    by POP3 (``cur/``), files being written (``tmp/``) and dot files not counted."""
+    mailboxes = Store(Path(data_dir)).mailboxes
+    return sum(
+        1
+        for sub in ("new", "cur")
+        for path in mailboxes.glob(f"*/*/{sub}/*")
+        if not path.name.startswith(".")
+    )

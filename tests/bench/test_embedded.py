@@ -29,7 +29,7 @@ class TestSeed:
         """Seeded files sit in DATA_DIR/mailboxes/<domain>/<local>/new with LF line ends,
         named <sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<size with CRLF>."""
         written = server.seed(3, Workload(size_kb=2))
-        files = sorted((server.data_dir / "mailboxes" / DOMAIN / "user1" / "new").iterdir())
+        files = sorted((server.mailbox(f"user1@{DOMAIN}") / "new").iterdir())
 
         assert written == 6
         assert len(files) == 3
