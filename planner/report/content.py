@@ -566,6 +566,13 @@ def _organisation(ev: Evaluation) -> Section:
     blocks: list[Block] = [org, Subheading("Sizing per year"), _demand_table(ev)]
     onprem = ev.resolved.onprem
     if onprem:
+        blocks.append(
+            Bullets(
+                tuple(
+                    f"{o.id} ({o.label}): {ev.binding_sentence(o.id, ev.horizon)}" for o in onprem
+                )
+            )
+        )
         blocks.append(_capacity_table(ev))
         blocks.append(
             Chart("servers-by-year", "Servers needed", partial(charts.servers_by_year, ev))

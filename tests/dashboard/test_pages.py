@@ -346,6 +346,16 @@ class TestScalePage:
         assert metric(app, "Servers in year 5") == f"{rows['servers'].iloc[-1]:,}"
         assert metric(app, "Storage in year 5") == f"{rows['storage_tb'].iloc[-1]:,.2f} TB"
 
+    def test_says_what_sets_the_server_count(self, app, open_page):
+        """The page says, in the engine's sentence, what sets the last year's server count
+        of the picked option, and follows the pick."""
+        open_page(app, "scale")
+        ev = evaluate(load_scenario(scenario_presets()["default"]))
+        texts = [m.value for m in app.markdown]
+        assert ev.binding_sentence("postfix-dovecot", ev.horizon) in texts
+        app.selectbox(key="scale_option").set_value("exchange-se").run()
+        assert ev.binding_sentence("exchange-se", ev.horizon) in [m.value for m in app.markdown]
+
     def test_picked_option_is_charted(self, app, open_page):
         """Picking another on-prem option charts its demand and capacity."""
         open_page(app, "scale")

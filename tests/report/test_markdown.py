@@ -121,3 +121,12 @@ def test_ranged_scenario_names_risk_in_summary(presets: dict[str, Path]) -> None
         assert swing.input in summary
     assert "Uncertainty and sensitivity" in md
     assert "**Sensitivity of the NPV gap postfix-dovecot - m365-basic (USD)**" in md
+
+
+def test_sizing_names_what_sets_each_server_count(default_ev: Evaluation) -> None:
+    """Under Sizing, one sentence per on-prem option says what sets its last year's server
+    count, the engine's own sentence."""
+    md = render(default_ev, "md").decode()
+    sizing = md.split("### Sizing per year", 1)[1].split("## 3. Costs", 1)[0]
+    for o in default_ev.resolved.onprem:
+        assert default_ev.binding_sentence(o.id, default_ev.horizon) in sizing

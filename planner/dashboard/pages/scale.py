@@ -29,6 +29,7 @@ def render() -> None:
     cols[2].metric(f"Peak in year {ev.horizon}", f"{peak.iloc[-1]:,.2f} msgs/s")
     cols[3].metric(f"Storage in year {ev.horizon}", f"{storage.iloc[-1]:,.2f} TB")
 
+    st.markdown(ev.binding_sentence(option_id, ev.horizon))
     widgets.chart(cached.demand_vs_capacity(scenario, option_id), key="demand_vs_capacity")
     widgets.chart(cached.servers_by_year(scenario), key="servers_by_year")
 
@@ -45,8 +46,8 @@ def render() -> None:
     )
     st.caption(
         "catalog: the server profile's figure (times the stack's capacity scale); manual: set "
-        "in the scenario; benchmark: a measured result (`capacity_source` starts with "
-        "'benchmark')."
+        "in the scenario; benchmark: a measured result applied with `mailplan bench apply` or "
+        "the Benchmark page (its scenario key `capacity_origin` says so)."
     )
 
 
