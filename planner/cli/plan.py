@@ -114,23 +114,34 @@ def size(
             show_default=False,
         ),
     ] = None,
+    indicative: Annotated[
+        bool,
+        typer.Option(
+            "--indicative",
+            help="With --capacity-from: accept a run shorter than a capacity figure needs "
+            "(30 s), marked indicative.",
+        ),
+    ] = False,
 ) -> None:
     """Yearly sizing of every on-prem option: demand, storage, servers."""
     from planner.cli import render
 
     if capacity_from is None:
-        if option is not None:
-            raise PlannerError("--option: only used with --capacity-from")
+        for flag, given in (("--option", option is not None), ("--indicative", indicative)):
+            if given:
+                raise PlannerError(f"{flag}: only used with --capacity-from")
         ev = _evaluate(scenario, catalog)
     else:
-        from planner.bench.apply import apply_capacity, choose_option
+        from planner.bench.apply import apply_capacity, choose_option, require_trusted
         from planner.bench.result import load_result_json
         from planner.catalog import load_catalog, load_scenario
         from planner.evaluation import evaluate
 
         measured = load_result_json(capacity_from)
         current = load_scenario(scenario)
-        updated = apply_capacity(current, measured, choose_option(current, option))
+        measured_option = choose_option(current, option)
+        require_trusted(measured, indicative_ok=indicative)
+        updated = apply_capacity(current, measured, measured_option)
         ev = evaluate(updated, load_catalog(catalog) if catalog else None)
     if fmt is TableFormat.json:
         render.print_json(render.sizing_json(ev))

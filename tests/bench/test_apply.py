@@ -203,6 +203,7 @@ class TestSizeCapacityFrom:
                 str(result_json),
                 "--option",
                 "postfix-dovecot",
+                "--indicative",
                 "--format",
                 "json",
             ]
@@ -214,6 +215,25 @@ class TestSizeCapacityFrom:
         assert option["capacity_kind"] == "benchmark"
         assert option["capacity_source"].startswith("benchmark 1, indicative (")
         assert scenario_copy.read_text() == before
+
+    def test_a_short_run_is_refused_unless_accepted(self, result_json, scenario_copy, capsys):
+        """A run shorter than a capacity figure needs is refused in one line that says how
+        to accept it (exit 2), as bench apply does; --indicative without --capacity-from is
+        a usage error."""
+        capsys.readouterr()
+        args = ["size", str(scenario_copy), "--capacity-from", str(result_json)]
+        code = cli.run([*args, "--option", "postfix-dovecot"])
+        err = capsys.readouterr().err.splitlines()
+        assert code == 2
+        assert len(err) == 1
+        assert err[0].startswith("mailplan: result 1: measured ")
+        assert err[0].endswith("pass --indicative to use it as an indicative figure")
+
+        code = cli.run(["size", str(scenario_copy), "--indicative"])
+        assert code == 2
+        assert capsys.readouterr().err.splitlines() == [
+            "mailplan: --indicative: only used with --capacity-from"
+        ]
 
     def test_needs_option_with_several_onprem_options(self, result_json, scenario_copy, capsys):
         """Two on-prem options and no --option: one line, exit 2."""
