@@ -6,7 +6,8 @@ One report, several formats, every figure from :func:`planner.evaluate`::
     html.py      Report -> one self-contained HTML file (plotly.js inline)
     pdf.py       HTML -> PDF, printed by headless Chromium (chromium.py finds and runs it)
     markdown.py  Report -> Markdown with pipe tables
-    tables.py    Evaluation -> CSV (tidy cost frame; sizing frame apart), XLSX, JSON
+    tables.py    Evaluation -> CSV (tidy cost frame; sizing frame apart), JSON
+    xlsx/        Evaluation -> XLSX, a live model: named inputs, cost lines as formulas
 
 Usage::
 
@@ -82,12 +83,14 @@ def render(ev: Evaluation, fmt: str) -> bytes:
     """The report of ``ev`` in ``fmt`` (one of FORMATS) as bytes; for "csv" the tidy cost
     frame (the sizing frame: :func:`sizing_csv`). Text formats are UTF-8."""
     _check_format(fmt)
-    if fmt in ("csv", "xlsx", "json"):
+    if fmt == "xlsx":
+        from planner.report.xlsx import xlsx_workbook
+
+        return xlsx_workbook(ev)
+    if fmt in ("csv", "json"):
         from planner.report import tables
 
-        if fmt == "csv":
-            return tables.costs_csv(ev)
-        return tables.xlsx_report(ev) if fmt == "xlsx" else tables.json_report(ev)
+        return tables.costs_csv(ev) if fmt == "csv" else tables.json_report(ev)
     from planner.report.content import build
 
     if fmt == "md":

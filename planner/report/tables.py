@@ -1,13 +1,10 @@
-"""The report's data for programs and spreadsheets: CSV, XLSX and JSON.
+"""The report's data for programs and spreadsheets: CSV and JSON (the XLSX workbook, a
+live model with formulas, is ``planner.report.xlsx``).
 
 - CSV: the tidy cost frame (option, kind, year, category, amount) with each row's
   ``plan`` (the catalog plan or stack the option runs on that year) and ``cost_type``
   (capex or opex), and the sizing frame in a second file (``sizing_csv``), both at full
   precision.
-- XLSX: one sheet each: summary (the engine's summary frame with availability,
-  downtime_hours_per_year, vs_current_total, vs_current_npv, opportunity_cost, capex and
-  opex), costs (as the CSV), years (per option and year: users, plan, cost, capex, opex,
-  opportunity_cost), sizing, assumptions, break_even (with year_npv).
 - JSON: the ``mailplan compare --format json`` document plus ``sizing`` (the sizing frame's
   rows), ``capacity`` (per on-prem option, with its source), ``qualitative`` (the decision
   matrix), ``assumptions`` (every input with its source), ``risk`` (only for a scenario
@@ -18,7 +15,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import math
 from collections.abc import Sequence
@@ -33,7 +29,6 @@ from planner.evaluation import Evaluation
 from planner.report.content import risk_analysis
 
 __all__ = [
-    "XLSX_SHEETS",
     "cost_frame",
     "costs_csv",
     "frame_records",
@@ -41,23 +36,8 @@ __all__ = [
     "report_data",
     "sizing_csv",
     "summary_frame",
-    "xlsx_report",
     "years_frame",
 ]
-
-XLSX_SHEETS = ("summary", "costs", "years", "sizing", "assumptions", "break_even")
-_MONEY_COLUMNS = {
-    "total",
-    "npv",
-    "per_user_month",
-    "amount",
-    "cost",
-    "capex",
-    "opex",
-    "opportunity_cost",
-    "vs_current_total",
-    "vs_current_npv",
-}
 
 
 def _plain(v: Any) -> Any:
@@ -186,48 +166,3 @@ def report_data(ev: Evaluation, generated: dt.datetime | None = None) -> dict[st
 def json_report(ev: Evaluation) -> bytes:
     """The JSON report, indented, UTF-8."""
     return (json.dumps(report_data(ev), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _sheet(wb: Any, name: str, frame: pd.DataFrame) -> None:
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    ws = wb.create_sheet(name)
-    ws.append([str(c) for c in frame.columns])
-    for rec in frame_records(frame):
-        ws.append(list(rec.values()))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    if len(frame):
-        ws.auto_filter.ref = ws.dimensions
-    for i, col in enumerate(frame.columns, 1):
-        letter = get_column_letter(i)
-        longest = max([len(str(col)), *(len(str(v)) for v in frame[col].head(200))])
-        ws.column_dimensions[letter].width = min(60, max(8, longest + 2))
-        if col in _MONEY_COLUMNS:
-            for cell in ws[letter][1:]:
-                cell.number_format = "#,##0.00"
-
-
-def xlsx_report(ev: Evaluation) -> bytes:
-    """The XLSX workbook (sheets ``XLSX_SHEETS``), amounts in the display currency."""
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    frames = {
-        "summary": summary_frame(ev),
-        "costs": cost_frame(ev),
-        "years": years_frame(ev),
-        "sizing": ev.sizing,
-        "assumptions": ev.assumptions,
-        "break_even": _break_even_frame(ev),
-    }
-    for name in XLSX_SHEETS:
-        _sheet(wb, name, frames[name])
-    wb.properties.title = f"Mail options for {ev.scenario.name}"
-    wb.properties.creator = f"mailplan {__version__}"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()

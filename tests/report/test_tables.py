@@ -1,4 +1,5 @@
-"""CSV, XLSX and JSON: the engine's frames and comparison, value for value."""
+"""CSV and JSON: the engine's frames and comparison, value for value (the XLSX model:
+test_xlsx.py, test_xlsx_recalc.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,11 @@ import json
 
 import pandas as pd
 import pytest
-from openpyxl import load_workbook
 
 from planner import Evaluation
 from planner.costs import CAPEX_CATEGORIES
 from planner.report import render, sizing_csv
-from planner.report.tables import cost_frame, summary_frame, years_frame
-
-
-def _sheet_frame(ws) -> pd.DataFrame:
-    rows = list(ws.values)
-    return pd.DataFrame(rows[1:], columns=list(rows[0]))
+from planner.report.tables import cost_frame
 
 
 def _same(got: pd.DataFrame, expected: pd.DataFrame, rel: float = 0.0) -> None:
@@ -64,89 +59,6 @@ class TestCsv:
         got = pd.read_csv(io.BytesIO(sizing_csv(case_ev)))
 
         _same(got, case_ev.sizing)
-
-
-@pytest.fixture(scope="module", name="workbook")
-def _workbook(default_ev: Evaluation):
-    """The default scenario's XLSX report, opened with openpyxl."""
-    return load_workbook(io.BytesIO(render(default_ev, "xlsx")), read_only=True)
-
-
-class TestXlsx:
-    def test_has_one_sheet_per_frame(self, workbook) -> None:
-        """The workbook has the summary, costs, years, sizing, assumptions and break-even
-        sheets."""
-        assert workbook.sheetnames == [
-            "summary",
-            "costs",
-            "years",
-            "sizing",
-            "assumptions",
-            "break_even",
-        ]
-
-    @pytest.mark.parametrize("sheet", ["sizing", "assumptions"])
-    def test_sheet_equals_the_engine_frame(self, workbook, default_ev, sheet) -> None:
-        """Each sheet holds the engine's frame of the same name, value for value (to the 15
-        significant digits a spreadsheet keeps)."""
-        _same(_sheet_frame(workbook[sheet]), getattr(default_ev, sheet), rel=1e-14)
-
-    @pytest.mark.parametrize(
-        ("sheet", "make"),
-        [("summary", summary_frame), ("costs", cost_frame), ("years", years_frame)],
-        ids=["summary", "costs", "years"],
-    )
-    def test_sheet_equals_the_report_frame(self, workbook, default_ev, sheet, make) -> None:
-        """Summary, costs and years hold the engine's frames with the cost model's columns."""
-        _same(_sheet_frame(workbook[sheet]), make(default_ev), rel=1e-14)
-
-    def test_summary_has_the_cost_model_columns(self, workbook, default_ev) -> None:
-        """The summary sheet starts with the engine's summary frame and adds availability,
-        downtime, the differences to today's system, opportunity cost, capex and opex,
-        each the comparison's."""
-        got = _sheet_frame(workbook["summary"])
-        added = [
-            "availability",
-            "downtime_hours_per_year",
-            "vs_current_total",
-            "vs_current_npv",
-            "opportunity_cost",
-            "capex",
-            "opex",
-        ]
-        assert list(got.columns) == [*default_ev.summary.columns, *added]
-        _same(got[list(default_ev.summary.columns)], default_ev.summary, rel=1e-14)
-        for row in got.to_dict(orient="records"):
-            o = next(o for o in default_ev.comparison.options if o.id == row["id"])
-            assert row["availability"] == o.availability
-            assert row["downtime_hours_per_year"] == o.downtime_hours_per_year
-            assert o.vs_current is not None
-            assert (row["vs_current_total"], row["vs_current_npv"]) == (
-                o.vs_current.total,
-                o.vs_current.npv,
-            )
-            assert row["capex"] == pytest.approx(sum(y.capex for y in o.years))
-
-    def test_years_sheet_is_the_comparison_years(self, workbook, default_ev) -> None:
-        """One row per option and year with the comparison's users, plan, cost, capex and
-        opex."""
-        got = _sheet_frame(workbook["years"])
-        expected = [
-            (o.id, y.year, y.users, y.plan, y.cost, y.capex, y.opex)
-            for o in default_ev.comparison.options
-            for y in o.years
-        ]
-        assert [tuple(r[:7]) for r in got.itertuples(index=False)] == expected
-
-    def test_break_even_sheet(self, workbook, default_ev) -> None:
-        """The break-even sheet lists every on-prem/cloud pair with year, users and the
-        year on cumulative NPV."""
-        rows = list(workbook["break_even"].values)
-
-        assert rows[0] == ("onprem", "cloud", "year", "users", "year_npv")
-        assert rows[1:] == [
-            (b.onprem, b.cloud, b.year, b.users, b.year_npv) for b in default_ev.break_even
-        ]
 
 
 class TestJson:
