@@ -32,7 +32,10 @@ On-prem
 - feature_addons = users * (other required features' add-on prices) * 12
 
 Cloud
-- subscription = users * price_per_user_month * 12
+- subscription = users * price_per_user_month * 12; with a seat mix (``planner.seats``),
+  the sum over groups of seats (the rest on the option's plan, each segment on its plan,
+  licensed shared mailboxes) of seats * that plan's price * 12; storage per group with the
+  group's mailbox and its plan's included GB and add-on
 - storage = users * 12 * (addon price, in years where the mailbox exceeds the included GB)
   + users * max(0, mailbox_gb - max(included, addon GB)) * extra_storage_per_gb_month * 12
 - relay = outbound recipients / 1000 * per_1000_messages
@@ -47,7 +50,8 @@ software and OS licences, a cloud ``discount_pct`` off the subscription, storage
 add-ons; a cloud ``price_lock_years`` of L keeps the subscription flat through year L.
 
 Both, for a move from the system that runs today (``Terms.moving``)
-- migration = users in year 1 * (per_mailbox + tool_per_mailbox), in year 1
+- migration = mailboxes in year 1 (people and shared mailboxes) * (per_mailbox +
+  tool_per_mailbox), in year 1
 - training = users in year 1 * training_hours_per_user * admin_hourly_cost, in year 1
 - dual_running (added by ``planner.evaluation``) = today's system's year-1 running cost *
   dual_running_months / 12
@@ -209,28 +213,19 @@ def _last_year(values: FloatArray, horizon: int) -> FloatArray:
     return out
 
 
+def _sent(org: Inputs, d: Demand) -> FloatArray:
+    """Messages people send a day (each segment at its own rate)."""
+    return d.users * org.messages_sent_per_user_day if d.sent_per_day is None else d.sent_per_day
+
+
 def _relay_messages_thousands(org: Inputs, d: Demand) -> FloatArray:
     """Outbound recipients a year, in thousands (a relay bills each recipient)."""
-    return (
-        d.users
-        * org.messages_sent_per_user_day
-        * org.outbound_share
-        * org.recipients_per_message
-        * 365.0
-        / 1000.0
-    )
+    return _sent(org, d) * org.outbound_share * org.recipients_per_message * 365.0 / 1000.0
 
 
 def _outbound_gb(org: Inputs, d: Demand) -> FloatArray:
     """Outbound mail a year in GB (1 GB = 10^6 KB)."""
-    return (
-        d.users
-        * org.messages_sent_per_user_day
-        * org.outbound_share
-        * 365.0
-        * org.avg_message_kb
-        / 1e6
-    )
+    return _sent(org, d) * org.outbound_share * 365.0 * org.avg_message_kb / 1e6
 
 
 def _moves(
@@ -239,8 +234,9 @@ def _moves(
     """Migration, training and downtime lines (dual running is added by the evaluation)."""
     n, horizon = shape
     first_users = np.broadcast_to(d.users[:, :1], (n, 1))
+    first_boxes = np.broadcast_to(d.mailboxes[:, :1], (n, 1))  # shared mailboxes move too
     zero = np.zeros((n, 1))
-    migration = first_users * (sc.per_mailbox + sc.tool_per_mailbox) if terms.moving else zero
+    migration = first_boxes * (sc.per_mailbox + sc.tool_per_mailbox) if terms.moving else zero
     training = (
         first_users * sc.training_hours_per_user * opt.admin_hourly_cost if terms.moving else zero
     )
@@ -401,19 +397,23 @@ def cloud_lines(
     moves = _moves(org, opt, sc, d, terms, shape)
     own = opt.get("migration_per_user", np.nan)  # the option's own price per mailbox, if any
     if terms.moving:
-        first_users = np.broadcast_to(d.users[:, :1], (n, 1))
+        first_boxes = np.broadcast_to(d.mailboxes[:, :1], (n, 1))
         per_mailbox = np.where(np.isnan(own), sc.per_mailbox, own) + sc.tool_per_mailbox
         moves["migration"] = _first_year(
-            np.broadcast_to(first_users * per_mailbox, (n, 1)), horizon
+            np.broadcast_to(first_boxes * per_mailbox, (n, 1)), horizon
         )
     vendor = 1.0 - opt.get("discount_pct", 0.0)  # a negotiated discount on the list price
-    lines = {
-        "subscription": d.users * opt.price_per_user_month * 12.0 * vendor,
-        "storage": (
+    if d.segment_users or d.shared is not None:
+        subscription, storage = _seat_mix(opt, d)
+    else:
+        subscription = d.users * opt.price_per_user_month * 12.0
+        storage = (
             d.users * 12.0 * opt.addon_price_per_user_month * needs_addon
             + d.users * over_gb * opt.extra_storage_per_gb_month * 12.0
         )
-        * vendor,
+    lines = {
+        "subscription": subscription * vendor,
+        "storage": storage * vendor,
         "relay": _relay_messages_thousands(org, d) * opt.per_1000_messages,
         "admin_labour": hours * 12.0 * opt.admin_hourly_cost,
         "helpdesk": d.users
@@ -430,6 +430,45 @@ def cloud_lines(
         "tax": np.zeros(shape),  # added by planner.evaluation
     }
     return _escalate(lines, esc, horizon, shape, opt)
+
+
+def _group_cost(
+    users: FloatArray, mailbox: FloatArray, opt: Inputs, prefix: str
+) -> tuple[FloatArray, FloatArray]:
+    """Subscription and storage a year (list price) for ``users`` seats with ``mailbox`` GB
+    each, on the option's own plan (``{prefix}_own`` = 1, or no prefix) or the group's."""
+    own = opt.get(f"{prefix}_own", 1.0) if prefix else np.ones((1, 1))
+
+    def pick(name: str, own_name: str) -> FloatArray:
+        mine = getattr(opt, own_name)
+        return np.asarray(np.where(own > 0, mine, opt.get(f"{prefix}_{name}", 0.0)))
+
+    price = pick("price", "price_per_user_month")
+    included = pick("included_gb", "included_gb_per_user")
+    addon_gb = pick("addon_gb", "addon_gb_per_user")
+    addon_price = pick("addon_price", "addon_price_per_user_month")
+    extra = pick("extra", "extra_storage_per_gb_month")
+    needs_addon = (addon_gb > 0) & (mailbox > included)
+    over_gb = np.maximum(mailbox - np.maximum(included, addon_gb), 0.0)
+    storage = users * 12.0 * addon_price * needs_addon + users * over_gb * extra * 12.0
+    return users * price * 12.0, storage
+
+
+def _seat_mix(opt: Inputs, d: Demand) -> tuple[FloatArray, FloatArray]:
+    """Subscription and storage (list price) summed over the groups of seats: the people on
+    the organisation's profile (the option's own plan), each segment on its plan with its
+    own mailbox, and the shared mailboxes that need a licence (no storage add-on)."""
+    subscription, storage = _group_cost(d.rest_users, d.mailbox_gb, opt, "")
+    for i, (users, mailbox) in enumerate(zip(d.segment_users, d.segment_mailbox_gb, strict=True)):
+        sub_i, sto_i = _group_cost(users, mailbox, opt, f"seg{i}")
+        subscription, storage = subscription + sub_i, storage + sto_i
+    if d.shared is not None and d.shared_gb is not None:
+        free = opt.get("shared_free_gb", 0.0)
+        licensed = d.shared * (d.shared_gb > free + 1e-9)
+        own = opt.get("shared_own", 1.0)
+        price = np.where(own > 0, opt.price_per_user_month, opt.get("shared_price", 0.0))
+        subscription = subscription + licensed * price * 12.0
+    return subscription, storage
 
 
 _NO_TERMS = Inputs(

@@ -21,7 +21,7 @@ are those of the plan it runs on that year. A ruled-out option is never the chea
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -59,6 +59,7 @@ from planner.resolution import (
     ResolvedScenario,
     resolve,
 )
+from planner.seats import attach_seats, own_seats, seat_inputs, seat_problems, seats_by_plan
 from planner.sizing import DIMENSIONS, Demand, FloatArray, Inputs, Sizing, demand, size
 
 __all__ = [
@@ -98,6 +99,7 @@ class YearCost(_Frozen):
     plan: str | None = None
     capex: float = 0.0
     opex: float = 0.0
+    seats: dict[str, int] | None = None  # cloud: licensed seats per plan id
 
 
 class VsCurrent(_Frozen):
@@ -164,7 +166,7 @@ def option_costs(
     (fields of the resolved option) may hold (N,) arrays; ``d`` must be
     ``demand(org, horizon)``; ``terms`` says how the option stands to today's system.
     """
-    inputs = Inputs.of(option, **overrides)
+    inputs = Inputs.of(option, **seat_inputs(option), **overrides)
     if isinstance(option, ResolvedOnPrem):
         return onprem_lines(org, inputs, esc, d, sc, terms)
     return cloud_lines(org, inputs, esc, d, sc, terms), None
@@ -189,7 +191,11 @@ def path_costs(
     where it is ruled out). ``overrides`` apply to every plan of the chain, except the
     inline prices of the first plan (``PLAN_PRICED``), which stay with it.
     """
-    p = path(chain, d, start, current=current)
+    # seat caps and minimums count the seats on the plan itself (segments on other plans
+    # and unlicensed shared mailboxes are not on it)
+    mixed = bool(d.segment_users) or d.shared is not None
+    seated = replace(d, users=own_seats(chain[0], d)) if mixed else d
+    p = path(chain, seated, start, current=current)
     carried = {k: v for k, v in overrides.items() if k not in PLAN_PRICED}
     stages = np.minimum(p.stage, len(chain) - 1)
     used = [int(k) for k in np.unique(stages)]  # only the plans some point runs on
@@ -240,6 +246,24 @@ def _round(x: float) -> float:
     return round(float(x), 2)
 
 
+def _seat_mix_text(org: Organization, field: str) -> str:
+    """Segments or shared mailboxes in one line, for the assumptions table."""
+    if field == "segments":
+        parts = []
+        for seg in org.segments:
+            plan = f"tier {seg.tier}" if seg.tier else "own plan"
+            if seg.plans:
+                plan = ", ".join(f"{k}: {v}" for k, v in seg.plans.items()) + (
+                    f"; else tier {seg.tier}" if seg.tier else ""
+                )
+            parts.append(f"{seg.name}: {seg.users:,} users ({plan})")
+        return "; ".join(parts) or "none"
+    shared = org.shared_mailboxes
+    if shared is None:
+        return "none"
+    return f"{shared.count:,} of {shared.mailbox_gb:g} GB (+{shared.growth_gb_per_year:g} GB/yr)"
+
+
 class Evaluation:
     """A scenario evaluated against a catalog. Cheap to build; frames are made on demand."""
 
@@ -256,6 +280,10 @@ class Evaluation:
                 f"({self.start.isoformat()}); give the year today's servers were bought"
             )
         self.resolved: ResolvedScenario = resolve(scenario, self.catalog)
+        problems = seat_problems(scenario, self.catalog)
+        if problems:
+            raise ScenarioError(problems)
+        self.resolved = attach_seats(self.resolved, self.catalog)
         self.horizon = scenario.horizon_years
         self.rate = scenario.usd_exchange_rate
         nominal = scenario.price_basis == "nominal"
@@ -320,7 +348,30 @@ class Evaluation:
                 profile["client_fetches_per_user_hour"] = known.client_fetches_per_user_hour.value
             if org.client_sessions_per_user is None:
                 profile["client_sessions_per_user"] = known.client_sessions_per_user.value
-        return Inputs.of(org, **{**profile, **overrides})
+        return Inputs.of(org, **{**profile, **self._seat_mix_inputs(), **overrides})
+
+    def _seat_mix_inputs(self) -> dict[str, float]:
+        """Segments and shared mailboxes as numeric inputs for ``planner.sizing.demand``
+        (NaN: the organisation's own figure)."""
+        org = self.scenario.organization
+        out: dict[str, float] = {}
+
+        def given(value: float | None) -> float:
+            return np.nan if value is None else float(value)
+
+        for i, seg in enumerate(org.segments):
+            out[f"seg{i}_users"] = float(seg.users)
+            out[f"seg{i}_sent"] = given(seg.messages_sent_per_user_day)
+            out[f"seg{i}_received"] = given(seg.messages_received_per_user_day)
+            out[f"seg{i}_mailbox_gb"] = given(seg.mailbox_gb_per_user)
+            out[f"seg{i}_growth_gb"] = given(seg.mailbox_growth_gb_per_user_year)
+        shared = org.shared_mailboxes
+        if shared is not None:
+            out["shared_count"] = float(shared.count)
+            out["shared_gb"] = shared.mailbox_gb
+            out["shared_growth_gb"] = shared.growth_gb_per_year
+            out["shared_received"] = given(shared.messages_received_per_day)
+        return out
 
     def escalation_inputs(self, **overrides: Any) -> Inputs:
         """The escalation rates as inputs, with the inflation a nominal price basis adds."""
@@ -490,6 +541,48 @@ class Evaluation:
         ids = [o.plan if isinstance(o, ResolvedCloud) else o.stack for o in chain]
         stage = np.minimum(self.paths[option_id].stage[0], len(chain) - 1)
         return [ids[int(k)] for k in stage]
+
+    def seats_by_year(self, option_id: str) -> list[dict[str, int]]:
+        """Licensed seats per plan id in each year (cloud; empty dicts on-prem): the plan the
+        option runs on that year first, then the segments' and shared mailboxes' plans."""
+        chain = self.resolved.chain(option_id)
+        stage = np.minimum(self.paths[option_id].stage[0], len(chain) - 1)
+        by_stage = {
+            int(k): seats_by_plan(chain[int(k)], self.demand)
+            for k in np.unique(stage)
+            if isinstance(chain[int(k)], ResolvedCloud)
+        }
+        out: list[dict[str, int]] = []
+        for y, k in enumerate(stage):
+            here = by_stage.get(int(k), {})
+            out.append({plan: round(float(v[y])) for plan, v in here.items()})
+        return out
+
+    @cached_property
+    def seats(self) -> pd.DataFrame:
+        """Seats frame (cloud options): option, year, plan, label, seats; one row per plan
+        with seats that year."""
+        labels = {p.id: p.label for p in self.catalog.plans}
+        rows = [
+            {
+                "option": o.id,
+                "year": y + 1,
+                "plan": plan,
+                "label": labels.get(plan, o.label),
+                "seats": n,
+            }
+            for o in self.resolved.cloud
+            for y, year in enumerate(self.seats_by_year(o.id))
+            for plan, n in year.items()
+            if n > 0
+        ]
+        return pd.DataFrame(rows, columns=["option", "year", "plan", "label", "seats"])
+
+    @property
+    def has_seat_mix(self) -> bool:
+        """Whether the scenario buys seats that are not one per person on one plan."""
+        org = self.scenario.organization
+        return bool(org.segments) or org.shared_mailboxes is not None
 
     def path_label(self, option_id: str) -> str:
         """The option's name with the plans it moves to: ``Microsoft 365 Business Basic, then
@@ -770,9 +863,12 @@ class Evaluation:
             )
         org = sc.organization
         for field, info in Organization.model_fields.items():
-            row = self._scenario_row(
-                "organization", field, getattr(org, field), field in org.model_fields_set
-            )
+            shown: Any = getattr(org, field)
+            if field in ("segments", "shared_mailboxes"):
+                if field not in org.model_fields_set:
+                    continue
+                shown = _seat_mix_text(org, field)
+            row = self._scenario_row("organization", field, shown, field in org.model_fields_set)
             if field not in org.model_fields_set:
                 row["note"] = info.description
             rows.append(row)
@@ -1012,6 +1108,7 @@ class Evaluation:
             cats = ONPREM_CATEGORIES if o.kind == "onprem" else CLOUD_CATEGORIES
             yearly = self.yearly(o.id)
             plans = self.plan_by_year(o.id)
+            seats = self.seats_by_year(o.id) if o.kind == "cloud" else None
             capex = np.sum([lines[c] for c in CAPEX_CATEGORIES if c in lines], axis=0)
             years = [
                 YearCost(
@@ -1022,6 +1119,7 @@ class Evaluation:
                     plan=plans[y],
                     capex=_round(capex[y]),
                     opex=_round(yearly[y] - capex[y]),
+                    seats=seats[y] if seats is not None else None,
                 )
                 for y in range(self.horizon)
             ]

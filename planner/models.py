@@ -66,7 +66,10 @@ __all__ = [
     "Requirement",
     "Scenario",
     "ScoreReason",
+    "Segment",
     "ServerProfile",
+    "SharedMailboxRule",
+    "SharedMailboxes",
     "Sourced",
     "SourcedText",
     "Stack",
@@ -165,6 +168,66 @@ class Escalation(_Model):
     feature_addons: YearlyChange = Field(0.0, description="Feature add-on price change per year.")
 
 
+SEGMENT_TIERS = ("frontline",)
+Tier = Literal["frontline"]
+
+
+class Segment(_Model):
+    """A group of the organisation's people with their own mail profile and cloud plan.
+
+    ``users`` counts people already in ``organization.users``: a segment carves them out
+    of the total. A profile field left out is the organisation's. ``plans`` maps a cloud
+    option id to the plan id its seats are bought on; ``tier`` picks, for every cloud option
+    not in ``plans``, the plan the catalog names for that tier of the option's plan
+    (``tiers`` in cloud_plans.yaml: frontline -> Microsoft 365 F3, Exchange Online Kiosk,
+    Google Workspace Frontline Starter). Neither: the option's own plan.
+    """
+
+    name: str = Field(min_length=1, max_length=80, description="Name shown in reports.")
+    users: int = Field(ge=0, le=10_000_000, description="People in the segment in year 1.")
+    messages_sent_per_user_day: NonNeg | None = Field(
+        None, description="Messages each person of the segment sends a day."
+    )
+    messages_received_per_user_day: NonNeg | None = Field(
+        None, description="Messages each person of the segment receives a day."
+    )
+    mailbox_gb_per_user: NonNeg | None = Field(
+        None, description="Average mailbox size of the segment in GB at the start."
+    )
+    mailbox_growth_gb_per_user_year: NonNeg | None = Field(
+        None, description="Average mailbox growth of the segment in GB per person per year."
+    )
+    tier: Tier | None = Field(
+        None,
+        description="A catalog tier (frontline): each cloud option's plan names the plan of "
+        "that tier its vendor sells (tiers in the catalog).",
+    )
+    plans: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per cloud option id, the catalog plan id the segment's seats are on "
+        "(wins over tier).",
+    )
+
+
+class SharedMailboxes(_Model):
+    """Shared (and resource) mailboxes: mail and storage, but no person behind them.
+
+    On-prem they take storage and incoming mail; in the cloud they follow the vendor's
+    licence rule (``shared_mailboxes`` in cloud_plans.yaml).
+    """
+
+    count: int = Field(ge=0, le=10_000_000, description="Shared mailboxes in every year.")
+    mailbox_gb: NonNeg = Field(description="Size of each shared mailbox in GB at the start.")
+    growth_gb_per_year: NonNeg = Field(
+        0.0, description="Growth of each shared mailbox in GB per year."
+    )
+    messages_received_per_day: NonNeg | None = Field(
+        None,
+        description="Messages each shared mailbox receives a day (default: the organisation's "
+        "messages_received_per_user_day); replies are sent by people, counted with them.",
+    )
+
+
 class Organization(_Model):
     """Who the organisation is and how much mail it moves.
 
@@ -229,6 +292,31 @@ class Organization(_Model):
         description="Average recipients per outbound message; a relay such as Amazon SES "
         "bills each recipient.",
     )
+    segments: list[Segment] = Field(
+        default_factory=list,
+        description="Groups of people with their own profile and plan (frontline staff); "
+        "their users are part of users, and the rest keep the organisation's profile and "
+        "each option's own plan.",
+    )
+    shared_mailboxes: SharedMailboxes | None = Field(
+        None, description="Shared mailboxes: a count and a size (no person behind them)."
+    )
+
+    @model_validator(mode="after")
+    def _segments_fit(self) -> Self:
+        carved = sum(s.users for s in self.segments)
+        if carved > self.users:
+            raise PydanticCustomError(
+                "segments",
+                "organization.segments: segment users add up to {carved}, more than "
+                "organization.users ({users}); users counts every person, segments included",
+                {"carved": carved, "users": self.users},
+            )
+        names = [s.name for s in self.segments]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError("organization.segments: repeated names: " + ", ".join(dupes))
+        return self
 
 
 class OnPremOption(_Model):
@@ -703,6 +791,14 @@ class Scenario(_Model):
                 f"current: '{self.current}' is not an option of the scenario "
                 f"(options: {', '.join(ids)})"
             )
+        cloud_ids = [o.id for o in self.cloud]
+        for i, seg in enumerate(self.organization.segments):
+            for option_id in seg.plans:
+                if option_id not in cloud_ids:
+                    raise ValueError(
+                        f"organization.segments[{i}].plans: '{option_id}' is not a cloud "
+                        f"option of the scenario (cloud options: {', '.join(cloud_ids) or 'none'})"
+                    )
         if self.qualitative is not None:
             unknown = sorted(set(self.qualitative.scores) - set(ids))
             if unknown:
@@ -884,6 +980,11 @@ class CloudPlan(_Model):
     bundled_extras: list[str] = Field(
         default_factory=list,
         description="What else the price buys (office apps, chat, file storage...).",
+    )
+    tiers: dict[Tier, str] = Field(
+        default_factory=dict,
+        description="Per tier (frontline), the plan id of the same vendor that a segment of "
+        "that tier is bought on beside this plan.",
     )
     properties: list[str] = Field(default_factory=list)
     notes: str | None = None
@@ -1099,6 +1200,20 @@ class QualitativeCatalog(_Model):
     requirements: list[Requirement]
 
 
+class SharedMailboxRule(_Model):
+    """A vendor's licence rule for shared mailboxes."""
+
+    free_up_to_gb: Sourced = Field(
+        description="A shared mailbox up to this size needs no licence (0: each one is a "
+        "licensed seat)."
+    )
+    over_limit_plan: str | None = Field(
+        None,
+        description="The plan a shared mailbox above the limit is licensed on (default: the "
+        "option's own plan).",
+    )
+
+
 class Catalog(_Model):
     """Everything in ``data/catalog/``: plans, stacks, servers, relays, defaults, scores,
     and the feature-parity rows."""
@@ -1120,6 +1235,11 @@ class Catalog(_Model):
         description="Per vendor, the price multiplier minus one for each billing term."
     )
     qualitative: QualitativeCatalog
+    shared_mailboxes: dict[str, SharedMailboxRule] = Field(
+        default_factory=dict,
+        description="Per vendor, the licence rule for shared mailboxes (a vendor not listed: "
+        "each shared mailbox is a seat on the option's own plan).",
+    )
 
     @model_validator(mode="after")
     def _ids_are_unique(self) -> Self:
@@ -1184,6 +1304,13 @@ class Catalog(_Model):
                         f"{entry.id} does not say whether it includes: {', '.join(missing)}",
                         sorted(entry.features),
                     )
+                for tier, tier_plan in getattr(entry, "tiers", {}).items():
+                    if tier_plan not in ids:
+                        problem(
+                            (kind, i, "tiers", tier),
+                            f"unknown plan '{tier_plan}' ({tier} tier of {entry.id})",
+                            tier_plan,
+                        )
                 if entry.upgrade_to is not None and entry.upgrade_to not in ids:
                     problem(
                         (kind, i, "upgrade_to"),
@@ -1203,6 +1330,14 @@ class Catalog(_Model):
                         "upgrade_to forms a cycle: " + " -> ".join([*chain, entry.id]),
                         entry.upgrade_to,
                     )
+        plan_ids = {p.id for p in self.plans}
+        for vendor, rule in self.shared_mailboxes.items():
+            if rule.over_limit_plan is not None and rule.over_limit_plan not in plan_ids:
+                problem(
+                    ("shared_mailboxes", vendor, "over_limit_plan"),
+                    f"unknown plan '{rule.over_limit_plan}'",
+                    rule.over_limit_plan,
+                )
         if problems:
             raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self

@@ -8,7 +8,8 @@ are computed"):
 - users_y = floor(users * (1 + g)^(y-1) + 0.5)
 - messages_per_day_y = users_y * (sent + received)
 - peak_msgs_per_s_y = messages_per_day_y * peak_factor / 86400
-- storage_tb_y = users_y * (mailbox_gb + growth_gb * y) / 1000  (end of year y)
+- storage_tb_y = users_y * (mailbox_gb + growth_gb * y) / 1000  (end of year y); with
+  segments and shared mailboxes, the sum over every group of mailboxes (see ``demand``)
 - servers_y = max(ceil(peak / (capacity * util)), ceil(storage * copies / (tb_per_server * util)),
   copies), then redundancy: none +0, n+1 +1, 2n x2
 """
@@ -36,6 +37,7 @@ __all__ = [
     "demand",
     "fleet",
     "fleet_of",
+    "segment_count",
     "servers_needed",
     "size",
     "users_by_year",
@@ -135,23 +137,115 @@ class Demand:
     storage_tb: FloatArray  # all mailboxes at the end of each year, TB
     fetches_per_s: FloatArray  # client message fetches a second in the busiest hour (0: none)
     sessions: FloatArray  # concurrent client sessions at the peak (0: none)
+    # seat mix (issue #19): people per segment, their mailboxes, shared mailboxes
+    segment_users: tuple[FloatArray, ...] = ()
+    segment_mailbox_gb: tuple[FloatArray, ...] = ()
+    sent_per_day: FloatArray | None = None  # messages people send a day (None: users x sent)
+    shared: FloatArray | None = None  # shared mailboxes (None: none)
+    shared_gb: FloatArray | None = None  # size of each shared mailbox at the end of the year
+
+    @property
+    def rest_users(self) -> FloatArray:
+        """People on the organisation's own profile: users minus every segment."""
+        out = self.users
+        for seg in self.segment_users:
+            out = out - seg
+        return np.asarray(out, dtype=np.float64)
+
+    @property
+    def mailboxes(self) -> FloatArray:
+        """Every mailbox: people plus shared mailboxes."""
+        return self.users if self.shared is None else self.users + self.shared
+
+
+def segment_count(org: Inputs) -> int:
+    """How many segments ``org`` carries (``seg{i}_users`` inputs)."""
+    k = 0
+    while f"seg{k}_users" in org:
+        k += 1
+    return k
+
+
+def _own(org: Inputs, name: str, field: str) -> FloatArray:
+    """A segment's profile figure, the organisation's where the segment gives none (NaN)."""
+    value = org.get(name, np.nan)
+    return np.asarray(np.where(np.isnan(value), getattr(org, field), value), dtype=np.float64)
 
 
 def demand(org: Inputs, horizon: int) -> Demand:
-    """Users, messages a day, peak messages/s, storage and client load for each year."""
+    """Users, messages a day, peak messages/s, storage and client load for each year.
+
+    With segments (inputs ``seg{i}_users`` and profile figures, NaN for the organisation's
+    own), segment i holds C_i - C_(i-1) people in year y, where C_i = min(floor(S_i * (1+g)^
+    (y-1) + 0.5), users_y) and S_i is the segments' year-1 users up to and including i:
+    they grow with the organisation and add up to its total; the rest keep its profile.
+    Shared mailboxes (``shared_count``, ``shared_gb``, ``shared_growth_gb``,
+    ``shared_received``) add storage and incoming mail.
+    """
     shape = (org.n, horizon)  # any input may vary by point, so every array is (N, H)
     users = np.broadcast_to(users_by_year(org, horizon), shape)
-    per_day = users * (org.messages_sent_per_user_day + org.messages_received_per_user_day)
     mailbox = org.mailbox_gb_per_user + org.mailbox_growth_gb_per_user_year * years(horizon)
     mailbox = np.broadcast_to(mailbox, shape)
+    k = segment_count(org)
+    shared_count = org.get("shared_count", 0.0)
+    if k == 0 and not np.any(shared_count > 0):
+        per_day = users * (org.messages_sent_per_user_day + org.messages_received_per_user_day)
+        return Demand(
+            users=users,
+            messages_per_day=per_day,
+            peak_msgs_per_s=per_day * org.peak_factor / 86400.0,
+            mailbox_gb=mailbox,
+            storage_tb=users * mailbox / 1000.0,
+            fetches_per_s=users * org.get("client_fetches_per_user_hour", 0.0) / 3600.0,
+            sessions=users * org.get("client_sessions_per_user", 0.0),
+            sent_per_day=users * org.messages_sent_per_user_day,
+        )
+    growth = (1.0 + org.user_growth_per_year) ** (years(horizon) - 1.0)
+    carved, before = np.zeros((org.n, 1)), np.zeros(shape)
+    seg_users, seg_mailbox = [], []
+    rest = users
+    sent = np.zeros(shape)
+    per_day = np.zeros(shape)
+    gb = np.zeros(shape)
+    for i in range(k):
+        carved = carved + org.get(f"seg{i}_users", 0.0)
+        upto = np.minimum(np.floor(carved * growth + 0.5 + _EPS), users)
+        here = np.broadcast_to(upto - before, shape)
+        before = np.broadcast_to(upto, shape)
+        s = _own(org, f"seg{i}_sent", "messages_sent_per_user_day")
+        r = _own(org, f"seg{i}_received", "messages_received_per_user_day")
+        box = _own(org, f"seg{i}_mailbox_gb", "mailbox_gb_per_user") + _own(
+            org, f"seg{i}_growth_gb", "mailbox_growth_gb_per_user_year"
+        ) * years(horizon)
+        box = np.broadcast_to(box, shape)
+        seg_users.append(here)
+        seg_mailbox.append(box)
+        sent = sent + here * s
+        per_day = per_day + here * (s + r)
+        gb = gb + here * box
+        rest = rest - here
+    sent = sent + rest * org.messages_sent_per_user_day
+    per_day = per_day + rest * (org.messages_sent_per_user_day + org.messages_received_per_user_day)
+    gb = gb + rest * mailbox
+    shared = np.broadcast_to(np.asarray(shared_count, dtype=np.float64), shape)
+    shared_gb = np.broadcast_to(
+        org.get("shared_gb", 0.0) + org.get("shared_growth_gb", 0.0) * years(horizon), shape
+    )
+    per_day = per_day + shared * _own(org, "shared_received", "messages_received_per_user_day")
+    gb = gb + shared * shared_gb
     return Demand(
         users=users,
         messages_per_day=per_day,
         peak_msgs_per_s=per_day * org.peak_factor / 86400.0,
         mailbox_gb=mailbox,
-        storage_tb=users * mailbox / 1000.0,
+        storage_tb=gb / 1000.0,
         fetches_per_s=users * org.get("client_fetches_per_user_hour", 0.0) / 3600.0,
         sessions=users * org.get("client_sessions_per_user", 0.0),
+        segment_users=tuple(seg_users),
+        segment_mailbox_gb=tuple(seg_mailbox),
+        sent_per_day=sent,
+        shared=shared,
+        shared_gb=shared_gb,
     )
 
 
@@ -199,8 +293,8 @@ def size(d: Demand, opt: Inputs) -> Sizing:
     session_cap = opt.get("client_capacity_sessions", np.nan) * util
     iops_cap = opt.get("disks", 0.0) * opt.get("disk_iops", 0.0) * util
     ram_cap = opt.get("ram_gb", 0.0) * 1024.0 * util
-    iops = d.users * opt.get("iops_per_mailbox", 0.0) * copies
-    ram = d.users * opt.get("ram_mb_per_mailbox", 0.0) * copies
+    iops = d.mailboxes * opt.get("iops_per_mailbox", 0.0) * copies
+    ram = d.mailboxes * opt.get("ram_mb_per_mailbox", 0.0) * copies
     with np.errstate(divide="ignore", invalid="ignore"):
         storage = _ceil(data_tb / (usable * util))
         rate = _ceil(d.peak_msgs_per_s / (opt.capacity_msgs_per_s * util))
