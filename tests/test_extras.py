@@ -49,6 +49,7 @@ CORE = {
     "rich",
     "plotly",
     "openpyxl",
+    "xlsxwriter",
     "markdown-it-py",
 }
 
