@@ -7,6 +7,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The suite runs on this many processes (pytest-xdist); tests wait for conditions and take
+# free ports, so they run side by side. WORKERS=0 runs it in one process.
+WORKERS ?= 2
+XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist worksteal)
 
 .PHONY: install run test lint typecheck unit suite clean
 
@@ -29,10 +33,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -m 'not peers and not browser'
+	$(BIN)/pytest $(XDIST) -m 'not peers and not browser'
 
 suite: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 test: lint typecheck suite
 
