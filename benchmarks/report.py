@@ -1,15 +1,17 @@
-"""How long each report format takes for the default scenario.
+"""How long each report format takes for the default scenario, and how light the HTML is.
 
 Prints, per format, the wall-clock time of ``planner.report.render(ev, fmt)`` (the
 scenario already evaluated; the first call, which loads plotly.js and openpyxl, is
-reported apart as "first"), against the goals HTML < 1 s and PDF < 5 s, and two peers
-measured in the same run:
+reported apart as "first"), against the goals HTML < 1 s and PDF < 5 s; then the HTML
+report's size (goal < 1.5 MB) and the time Chromium takes to open it, from navigation
+to the last chart drawn (median of 5, goal < 2 s; Debian's /usr/bin/chromium driven by
+Playwright, offline); and two peers measured in the same run:
 - HTML: plotly's own ``fig.to_html(include_plotlyjs=True)`` of one chart (the floor of
   any self-contained plotly page);
 - PDF: headless Chromium printing a one-line HTML page with the same flags (the floor
   of any Chromium print: browser start and exit).
 
-Run: .venv/bin/python benchmarks/report.py [--repeat N] [--pdf-repeat N]
+Run: .venv/bin/python benchmarks/report.py [--repeat N] [--pdf-repeat N] [--open-repeat N]
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from pathlib import Path
 
 import planner
 from planner import charts, report
-from planner.report.chromium import print_to_pdf
+from planner.report.chromium import OFFLINE_FLAGS, find_chromium, print_to_pdf
 
 GOALS_S = {"html": 1.0, "pdf": 5.0}
+HTML_GOAL_MB = 1.5  # the default scenario's HTML report, in 10^6 bytes
+OPEN_GOAL_S = 2.0  # navigation to the last chart drawn, in Chromium
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -48,10 +52,43 @@ def line(name: str, times: list[float], first: float | None = None, extra: str =
     print(text + extra)
 
 
+def open_times(page_file: Path, charts_expected: int, repeat: int) -> list[float]:
+    """Seconds from navigation to the last of ``charts_expected`` plotly charts drawn, for
+    each of ``repeat`` fresh tabs opening ``page_file`` in headless Chromium (the browser
+    started once, before the first run; time read from the page's own clock,
+    ``performance.now()`` whose origin is the navigation start)."""
+    from playwright.sync_api import sync_playwright
+
+    drawn = (
+        "n => document.querySelectorAll('.js-plotly-plot .main-svg').length > 0 && "
+        "Array.from(document.querySelectorAll('.js-plotly-plot'))"
+        ".filter(d => d.querySelector('.main-svg')).length >= n"
+    )
+    out = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(find_chromium()),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", *OFFLINE_FLAGS],
+        )
+        try:
+            for _ in range(repeat):
+                context = browser.new_context(viewport={"width": 1200, "height": 900})
+                page = context.new_page()
+                page.goto(page_file.resolve().as_uri(), wait_until="commit")
+                page.wait_for_function(drawn, arg=charts_expected, polling="raf", timeout=60_000)
+                out.append(float(page.evaluate("performance.now()")) / 1000)
+                context.close()
+        finally:
+            browser.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per fast format")
     parser.add_argument("--pdf-repeat", type=int, default=3, help="runs of the PDF")
+    parser.add_argument("--open-repeat", type=int, default=5, help="openings of the HTML")
     args = parser.parse_args()
 
     scenario = planner.load_scenario(planner.scenario_presets()["default"])
@@ -79,6 +116,25 @@ def main() -> None:
         line(f"render {fmt}", runs, first, extra)
 
     ev = planner.evaluate(scenario)
+    page_bytes = report.render(ev, "html")
+    size_mb = len(page_bytes) / 1e6
+    verdict = "meets" if size_mb < HTML_GOAL_MB else "MISSES"
+    print(
+        f"{'html size':<34} {len(page_bytes):,} bytes ({size_mb:.2f} MB)"
+        f"  goal < {HTML_GOAL_MB:g} MB: {verdict}"
+    )
+    n_charts = page_bytes.count(b'class="plotly-graph-div"')
+    with tempfile.TemporaryDirectory() as tmp:
+        page_file = Path(tmp) / "report.html"
+        page_file.write_bytes(page_bytes)
+        opened = open_times(page_file, n_charts, args.open_repeat)
+    verdict = "meets" if statistics.median(opened) < OPEN_GOAL_S else "MISSES"
+    line(
+        f"open html in Chromium ({n_charts} charts)",
+        opened,
+        extra=f"  goal < {OPEN_GOAL_S:g} s: {verdict}",
+    )
+
     fig = charts.cumulative_tco(ev)
     peer_html = timed(lambda: fig.to_html(include_plotlyjs=True), args.repeat)
     line("peer: plotly to_html, 1 chart", peer_html)

@@ -20,6 +20,7 @@ __all__ = [
     "break_even_map",
     "cumulative_tco",
     "demand_vs_capacity",
+    "qualitative_bars",
     "qualitative_radar",
     "servers_by_year",
     "yearly_by_category",
@@ -257,6 +258,36 @@ def qualitative_radar(ev: Evaluation) -> go.Figure:
         title="Qualitative scores (1 = poor, 5 = best)",
         polar={"radialaxis": {"range": [0, 5], "dtick": 1}},
         legend={"title": "Option", "orientation": "h", "y": -0.15},
+        **_LAYOUT,
+    )
+    return fig
+
+
+def qualitative_bars(ev: Evaluation) -> go.Figure:
+    """The decision matrix as grouped horizontal bars: each option's 1-5 score per criterion
+    (criteria top to bottom in the matrix's order). The report draws this instead of the
+    radar: it needs only bar traces, which the report's partial plotly.js bundle has."""
+    labels = {c.id: c.label for c in ev.catalog.qualitative.criteria}
+    names = [labels.get(c, c) for c in CRITERIA]
+    fig = go.Figure()
+    for o in ev.options:
+        scores = {cell.criterion: cell.score for cell in ev.assessments[o.id].criteria}
+        fig.add_trace(
+            go.Bar(
+                x=[scores[c] for c in CRITERIA],
+                y=names,
+                orientation="h",
+                name=o.id,
+                hovertemplate="%{y}: %{x}<extra>" + o.id + "</extra>",
+            )
+        )
+    fig.update_layout(
+        title="Qualitative scores (1 = poor, 5 = best)",
+        barmode="group",
+        bargap=0.25,
+        xaxis={"title": "Score (1-5)", "range": [0, 5], "dtick": 1},
+        yaxis={"autorange": "reversed", "automargin": True},
+        legend={"title": "Option", "traceorder": "normal"},
         **_LAYOUT,
     )
     return fig

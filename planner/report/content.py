@@ -805,7 +805,7 @@ def _qualitative(ev: Evaluation) -> Section:
     else:
         blocks.append(Paragraph("The scenario sets no requirements, so no option is ruled out."))
     blocks.append(
-        Chart("qualitative-radar", "Qualitative scores", partial(charts.qualitative_radar, ev))
+        Chart("qualitative-scores", "Qualitative scores", partial(charts.qualitative_bars, ev))
     )
     reasons = [
         (oid, labels.get(c.criterion, c.criterion), str(c.score), c.origin, c.reason)

@@ -61,7 +61,7 @@ def test_no_remote_script_stylesheet_or_font(default_html: str) -> None:
 
 def test_plotly_js_is_inline_once(default_html: str) -> None:
     """plotly.js is embedded once, inline (no script src), before the charts."""
-    assert default_html.count("plotly.js v") >= 1
+    assert default_html.count("plotly.js (basic - minified) v") == 1
     head = default_html.split("</head>", 1)[0]
     assert "Plotly" in head
     assert "<script src" not in default_html
@@ -74,3 +74,29 @@ def test_every_chart_is_drawn_with_a_fixed_print_size(default_html: str, default
     assert len(ids) == len(set(ids)) == expected
     assert len(re.findall(r'"width":680\b', default_html)) == expected
     assert len(re.findall(r'"displayModeBar":\s*false', default_html)) == expected
+
+
+def test_plotly_bundle_is_the_vendored_partial_one_at_the_targeted_version() -> None:
+    """The inlined plotly.js is the vendored basic bundle, with its licence beside it, at
+    the plotly.js version the installed Python plotly targets (figure JSON and bundle agree)."""
+    from importlib import resources
+
+    from plotly.offline import get_plotlyjs_version
+
+    from planner.report.html import plotly_js
+
+    vendor = resources.files("planner.report").joinpath("vendor")
+    assert "MIT License" in vendor.joinpath("plotly.js-LICENSE").read_text("utf-8")
+    header = plotly_js()[:300]
+    assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}" in header
+
+
+def test_every_chart_uses_only_trace_types_in_the_bundle(case_ev: Evaluation) -> None:
+    """Each chart of each report draws only trace types the partial bundle contains (a
+    scatterpolar or heatmap would render as an empty frame)."""
+    from planner.report.content import build
+    from planner.report.html import BUNDLE_TRACES
+
+    for chart in build(case_ev).charts():
+        kinds = {trace.type for trace in chart.figure().data}
+        assert kinds <= BUNDLE_TRACES, (chart.key, kinds - BUNDLE_TRACES)
