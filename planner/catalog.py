@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from planner.errors import CatalogError, ScenarioError
+from planner.errors import CatalogError, Problem, ScenarioError
 from planner.models import Catalog, Scenario
 
 __all__ = [
@@ -171,8 +171,12 @@ def _loc_to_path(
     return path
 
 
-def format_validation_error(err: ValidationError, prefix: str = "", data: Any = None) -> list[str]:
-    """One line per problem: ``field.path: reason (got value)``; at most MAX_PROBLEMS lines.
+def format_validation_error(
+    err: ValidationError, source: str = "", data: Any = None
+) -> list[Problem]:
+    """One :class:`~planner.errors.Problem` per error: the field's path (``""`` for the
+    input as a whole) and ``reason (got value)``, in ``source`` (the input's name); at
+    most MAX_PROBLEMS of them, and one more saying how many were left out.
 
     ``data``, the input that was validated, lets a key that is not shown (see
     :func:`_loc_to_path`) be named by its position instead. No line echoes more than a
@@ -180,10 +184,10 @@ def format_validation_error(err: ValidationError, prefix: str = "", data: Any = 
     """
     errors = err.errors(include_url=False)
     positions = _KeyPositions()
-    lines = []
+    problems = []
     for e in errors[:MAX_PROBLEMS]:
         loc = [p for p in e["loc"] if p not in ("function-after", "function-before")]
-        path = _loc_to_path(loc, data, positions) or "(top level)"
+        path = _loc_to_path(loc, data, positions)
         kind = e["type"]
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         msg = _one_line(msg, 300)
@@ -197,10 +201,11 @@ def format_validation_error(err: ValidationError, prefix: str = "", data: Any = 
             msg = f"{msg} (got {_short(e['input'])})"
         elif kind in ("model_type", "dict_type"):
             msg = f"should be a mapping of keys to values (got {_short(e.get('input'))})"
-        lines.append(f"{prefix}{path}: {msg}")
+        problems.append(Problem(path, msg, source))
     if len(errors) > MAX_PROBLEMS:
-        lines.append(f"{prefix}... and {len(errors) - MAX_PROBLEMS:,} more problems")
-    return lines
+        more = f"... and {len(errors) - MAX_PROBLEMS:,} more problems"
+        problems.append(Problem("", more, source))
+    return problems
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -214,9 +219,9 @@ def _read_bytes(path: Path) -> bytes:
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
-            raise ScenarioError(f"{path}: is a folder, not a file")
+            raise ScenarioError(Problem("", "is a folder, not a file", str(path)))
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            raise ScenarioError(f"{path}: not a regular file")
+            raise ScenarioError(Problem("", "not a regular file", str(path)))
         if nonblock:
             os.set_blocking(fd, True)
         chunks, left = [], MAX_FILE_BYTES + 1
@@ -238,19 +243,21 @@ def read_document(path: str | Path) -> Any:
     try:
         data = _read_bytes(p)
     except FileNotFoundError:
-        raise ScenarioError(f"{p}: no such file") from None
+        raise ScenarioError(Problem("", "no such file", str(p))) from None
     except PermissionError:
-        raise ScenarioError(f"{p}: permission denied") from None
+        raise ScenarioError(Problem("", "permission denied", str(p))) from None
     except IsADirectoryError:
-        raise ScenarioError(f"{p}: is a folder, not a file") from None
+        raise ScenarioError(Problem("", "is a folder, not a file", str(p))) from None
     except OSError as exc:
-        raise ScenarioError(f"{p}: cannot read ({exc.strerror})") from None
+        raise ScenarioError(Problem("", f"cannot read ({exc.strerror})", str(p))) from None
     if len(data) > MAX_FILE_BYTES:
-        raise ScenarioError(f"{p}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise ScenarioError(
+            Problem("", f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB", str(p))
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ScenarioError(f"{p}: not UTF-8 text") from None
+        raise ScenarioError(Problem("", "not UTF-8 text", str(p))) from None
     return parse_text(text, name=str(p), json_only=p.suffix.lower() == ".json")
 
 
@@ -422,16 +429,17 @@ def parse_text(text: str, *, name: str, json_only: bool = False) -> Any:
             _check_expanded(node)
         return loader.construct_document(node)
     except _Refused as exc:
-        raise ScenarioError(f"{name}: {_where(exc.mark)}{exc.reason}") from None
+        raise ScenarioError(Problem("", f"{_where(exc.mark)}{exc.reason}", name)) from None
     except yaml.MarkedYAMLError as exc:
         problem = _one_line(exc.problem or "malformed", 100)
-        raise ScenarioError(
-            f"{name}: {_where(exc.problem_mark)}not valid YAML ({problem})"
-        ) from None
+        where = _where(exc.problem_mark)
+        raise ScenarioError(Problem("", f"{where}not valid YAML ({problem})", name)) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{name}: not valid YAML ({_one_line(str(exc), 100)})") from None
+        raise ScenarioError(
+            Problem("", f"not valid YAML ({_one_line(str(exc), 100)})", name)
+        ) from None
     except _CONSTRUCT_ERRORS:
-        raise ScenarioError(f"{name}: not valid YAML (a value cannot be read)") from None
+        raise ScenarioError(Problem("", "not valid YAML (a value cannot be read)", name)) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -441,15 +449,18 @@ def _parse_json(text: str, name: str) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ScenarioError(
-            f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"
-        ) from None
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise ScenarioError(Problem("", f"{where}: not valid JSON ({exc.msg})", name)) from None
     except RecursionError:  # the C decoder stops at the interpreter's recursion limit
-        raise ScenarioError(f"{name}: nested more than {MAX_DEPTH} levels deep") from None
+        raise ScenarioError(
+            Problem("", f"nested more than {MAX_DEPTH} levels deep", name)
+        ) from None
     except ValueError as exc:  # an integer of more than 4300 digits
-        raise ScenarioError(f"{name}: not valid JSON ({_one_line(str(exc), 100)})") from None
+        raise ScenarioError(
+            Problem("", f"not valid JSON ({_one_line(str(exc), 100)})", name)
+        ) from None
     if _too_deep(data):
-        raise ScenarioError(f"{name}: nested more than {MAX_DEPTH} levels deep")
+        raise ScenarioError(Problem("", f"nested more than {MAX_DEPTH} levels deep", name))
     return data
 
 
@@ -470,18 +481,26 @@ def parse_scenario(data: Any, *, name: str = "scenario") -> Scenario:
     if not isinstance(data, Mapping):
         kind = "empty" if data is None else type(data).__name__
         raise ScenarioError(
-            f"{name}: the file is not a scenario (expected a mapping of keys to values "
-            f"at the top level, got {kind})"
+            Problem(
+                "",
+                "the file is not a scenario (expected a mapping of keys to values "
+                f"at the top level, got {kind})",
+                name,
+            )
         )
     if data and not any(isinstance(key, str) and key in _SCENARIO_KEYS for key in data):
         raise ScenarioError(
-            f"{name}: the file is not a scenario (none of its {len(data)} top-level keys "
-            "is a scenario field; see 'mailplan schema')"
+            Problem(
+                "",
+                f"the file is not a scenario (none of its {len(data)} top-level keys "
+                "is a scenario field; see 'mailplan schema')",
+                name,
+            )
         )
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(format_validation_error(exc, prefix=f"{name}: ", data=data)) from None
+        raise ScenarioError(format_validation_error(exc, source=name, data=data)) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -508,7 +527,9 @@ def _read_bundled(path: Path) -> Any:
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"{path}: cannot read ({_one_line(str(exc), 100)})") from None
+        raise ScenarioError(
+            Problem("", f"cannot read ({_one_line(str(exc), 100)})", str(path))
+        ) from None
 
 
 def _load_catalog_files(folder: Path) -> dict[str, Any]:
@@ -517,7 +538,7 @@ def _load_catalog_files(folder: Path) -> dict[str, Any]:
     for name in ("cloud_plans.yaml", "onprem.yaml", "features.yaml"):
         doc = read(folder / name)
         if not isinstance(doc, dict):
-            raise CatalogError(f"{folder / name}: expected a mapping at the top")
+            raise CatalogError(Problem("", "expected a mapping at the top", str(folder / name)))
         merged.update(doc)
     merged["qualitative"] = read(folder / "qualitative.yaml")
     return merged
@@ -533,7 +554,7 @@ def _load_catalog_cached(folder: str) -> Catalog:
     try:
         return Catalog.model_validate(data)
     except ValidationError as exc:
-        raise CatalogError(format_validation_error(exc, prefix=f"{path}: ")) from None
+        raise CatalogError(format_validation_error(exc, source=str(path))) from None
 
 
 def load_catalog(folder: str | Path | None = None) -> Catalog:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from planner.errors import ScenarioError
+from planner.errors import Problem, ScenarioError
 from planner.models import (
     CUSTOM_PLAN,
     Catalog,
@@ -374,7 +374,7 @@ def _resolve_onprem(
     opt: OnPremOption,
     where: str,
     catalog: Catalog,
-    problems: list[str],
+    problems: list[Problem],
     required: tuple[str, ...] = (),
 ) -> ResolvedOnPrem | None:
     stack: Stack | None = None
@@ -382,13 +382,15 @@ def _resolve_onprem(
     relay = None
     if opt.stack is not None and (stack := catalog.stack(opt.stack)) is None:
         known = ", ".join(s.id for s in catalog.stacks)
-        problems.append(f"{where}.stack: unknown stack '{opt.stack}' (known: {known})")
+        problems.append(Problem(f"{where}.stack", f"unknown stack '{opt.stack}' (known: {known})"))
     if opt.server is not None and (server := catalog.server(opt.server)) is None:
         known = ", ".join(s.id for s in catalog.servers)
-        problems.append(f"{where}.server: unknown server profile '{opt.server}' (known: {known})")
+        problems.append(
+            Problem(f"{where}.server", f"unknown server profile '{opt.server}' (known: {known})")
+        )
     if opt.relay is not None and (relay := catalog.relay(opt.relay)) is None:
         known = ", ".join(r.id for r in catalog.relays)
-        problems.append(f"{where}.relay: unknown relay '{opt.relay}' (known: {known})")
+        problems.append(Problem(f"{where}.relay", f"unknown relay '{opt.relay}' (known: {known})"))
     if (
         (opt.stack and stack is None)
         or (opt.server and server is None)
@@ -421,8 +423,11 @@ def _resolve_onprem(
             )
         if value is None or prov is None:
             problems.append(
-                f"{where}.{field}: not set inline and no server profile gives it "
-                "(set it, or name a 'server' from the catalog)"
+                Problem(
+                    f"{where}.{field}",
+                    "not set inline and no server profile gives it "
+                    "(set it, or name a 'server' from the catalog)",
+                )
             )
             continue
         values[field], provenance[field] = value, prov
@@ -491,8 +496,11 @@ def _resolve_onprem(
         kind = "catalog"
     else:
         problems.append(
-            f"{where}.capacity_msgs_per_s: not set inline and no server profile gives it "
-            "(set it, or name a 'server' from the catalog)"
+            Problem(
+                f"{where}.capacity_msgs_per_s",
+                "not set inline and no server profile gives it "
+                "(set it, or name a 'server' from the catalog)",
+            )
         )
         return None
 
@@ -550,7 +558,7 @@ def _resolve_cloud(
     opt: CloudOption,
     where: str,
     catalog: Catalog,
-    problems: list[str],
+    problems: list[Problem],
     required: tuple[str, ...] = (),
 ) -> ResolvedCloud | None:
     inline = Provenance(origin="inline")
@@ -597,7 +605,9 @@ def _resolve_cloud(
     plan: CloudPlan | None = catalog.plan(opt.plan)
     if plan is None:
         known = ", ".join(p.id for p in catalog.plans)
-        problems.append(f"{where}.plan: unknown plan '{opt.plan}' (known: {known}, custom)")
+        problems.append(
+            Problem(f"{where}.plan", f"unknown plan '{opt.plan}' (known: {known}, custom)")
+        )
         return None
     origin = f"plan {plan.id}"
     billing = opt.billing or "annual"
@@ -609,7 +619,10 @@ def _resolve_cloud(
         surcharge = catalog.billing_surcharges.get(plan.vendor, {}).get(billing)
         if surcharge is None:
             problems.append(
-                f"{where}.billing: the catalog has no '{billing}' price for {plan.vendor} plans"
+                Problem(
+                    f"{where}.billing",
+                    f"the catalog has no '{billing}' price for {plan.vendor} plans",
+                )
             )
             return None
         price = plan.price_per_user_month.value * (1 + surcharge.value)
@@ -712,17 +725,17 @@ def resolve(scenario: Scenario, catalog: Catalog) -> ResolvedScenario:
 
     Raises ScenarioError listing every unknown id or missing input, one line each.
     """
-    problems: list[str] = []
+    problems: list[Problem] = []
     required = _required_features(scenario, catalog)
     onprem = []
     candidates: dict[str, tuple[Candidate, ...]] = {}
     for i, o in enumerate(scenario.onprem):
-        local: list[str] = []
+        local: list[Problem] = []
         if picks_server(o):
             found = _candidates(o, f"onprem[{i}]", catalog, required, local)
             if not found:
                 problems += local or [
-                    f"onprem[{i}].server: no server profile of the catalog fits it"
+                    Problem(f"onprem[{i}].server", "no server profile of the catalog fits it")
                 ]
                 continue
             candidates[o.id] = found
@@ -744,8 +757,11 @@ def resolve(scenario: Scenario, catalog: Catalog) -> ResolvedScenario:
         for j, req in enumerate(scenario.qualitative.requirements):
             if req not in known:
                 problems.append(
-                    f"qualitative.requirements[{j}]: unknown requirement '{req}' "
-                    f"(known requirements and features: {', '.join(sorted(known))})"
+                    Problem(
+                        f"qualitative.requirements[{j}]",
+                        f"unknown requirement '{req}' "
+                        f"(known requirements and features: {', '.join(sorted(known))})",
+                    )
                 )
     if problems:
         raise ScenarioError(problems)
@@ -789,14 +805,14 @@ def _candidates(
     where: str,
     catalog: Catalog,
     required: tuple[str, ...],
-    problems: list[str],
+    problems: list[Problem],
 ) -> tuple[Candidate, ...]:
     """The option on every hardware profile of the catalog that resolves; when none does,
     ``problems`` gets the first profile's problems (an unknown stack, say)."""
     out = []
     for profile in catalog.servers:
         chosen = opt.model_copy(update={"server": profile.id})
-        local: list[str] = []
+        local: list[Problem] = []
         resolved = _resolve_onprem(chosen, where, catalog, local, required)
         if resolved is None and not problems:
             problems += local
@@ -834,7 +850,7 @@ def _successors(
         if nxt is None or nxt in seen:
             return tuple(out)
         seen.add(nxt)
-        problems: list[str] = []
+        problems: list[Problem] = []
         resolved: ResolvedOnPrem | ResolvedCloud | None
         if isinstance(current, CloudOption):
             update: dict[str, object] = dict.fromkeys(PLAN_PRICED)
@@ -863,7 +879,9 @@ def with_capacity(
     This is how a measured benchmark reaches the sizing model: as data in the scenario.
     """
     if not capacity_msgs_per_s > 0:
-        raise ScenarioError(f"capacity_msgs_per_s: must be > 0 (got {capacity_msgs_per_s})")
+        raise ScenarioError(
+            Problem("capacity_msgs_per_s", f"must be > 0 (got {capacity_msgs_per_s})")
+        )
     ids = [o.id for o in scenario.onprem]
     if option_id not in ids:
         known = ", ".join(ids) or "none"

@@ -198,7 +198,7 @@ class TestScenarioErrors:
                 {"cloud": [{"id": "x", "plan": "custom"}]},
                 "cloud[0]: plan 'custom' needs price_per_user_month",
             ),
-            ({"cloud": [], "onprem": []}, "(top level): give at least one option"),
+            ({"cloud": [], "onprem": []}, "scenario: give at least one option"),
             (
                 {
                     "cloud": [
@@ -233,7 +233,7 @@ class TestScenarioErrors:
 
         with pytest.raises(ScenarioError) as info:
             make_scenario(**change)
-        assert any(expected in line for line in info.value.problems), info.value.problems
+        assert any(expected in line for line in info.value.lines), info.value.lines
 
     def test_every_problem_is_reported(self):
         """Several problems give several lines, not just the first."""
@@ -241,7 +241,7 @@ class TestScenarioErrors:
 
         with pytest.raises(ScenarioError) as info:
             make_scenario(organization={"users": 0, "peak_factor": 0.5}, horizon_years=0)
-        assert len(info.value.problems) == 3
+        assert len(info.value.lines) == 3
 
     @pytest.mark.parametrize(
         ("text", "expected"),
@@ -263,9 +263,9 @@ class TestScenarioErrors:
         path.write_text(text)
         with pytest.raises(ScenarioError) as info:
             load_scenario(path)
-        assert len(info.value.problems) == 1
-        assert expected in info.value.problems[0]
-        assert info.value.problems[0].startswith(str(path))
+        assert len(info.value.lines) == 1
+        assert expected in info.value.lines[0]
+        assert info.value.lines[0].startswith(str(path))
 
     def test_missing_file(self, tmp_path: Path):
         """A missing file is named in the error."""
@@ -297,7 +297,7 @@ class TestScenarioErrors:
 
         with pytest.raises(ScenarioError) as info:
             evaluate(make_scenario(onprem=[option]))
-        assert any(expected in p for p in info.value.problems), info.value.problems
+        assert any(expected in p for p in info.value.lines), info.value.lines
 
     def test_a_stack_without_a_server_gets_a_picked_profile(self):
         """A stack with no server and no hardware of its own is sized on the catalog's
@@ -317,10 +317,10 @@ class TestScenarioErrors:
         )
         with pytest.raises(ScenarioError) as info:
             evaluate(s)
-        assert any("cloud[0].plan: unknown plan 'm365-bogus'" in p for p in info.value.problems)
+        assert any("cloud[0].plan: unknown plan 'm365-bogus'" in p for p in info.value.lines)
         assert any(
             "qualitative.requirements[0]: unknown requirement 'made_in_mars'" in p
-            for p in info.value.problems
+            for p in info.value.lines
         )
 
     def test_billing_term_the_vendor_lacks(self):
@@ -450,10 +450,10 @@ class TestHostileFiles:
         with pytest.raises(ScenarioError) as info:
             parse_text(text, name="f", json_only=json_only)
 
-        assert len(info.value.problems) == 1
-        assert info.value.problems[0].startswith("f: ")
-        assert expected in info.value.problems[0]
-        assert len(info.value.problems[0]) < 200
+        assert len(info.value.lines) == 1
+        assert info.value.lines[0].startswith("f: ")
+        assert expected in info.value.lines[0]
+        assert len(info.value.lines[0]) < 200
 
     @pytest.mark.parametrize(
         ("text", "json_only"),
@@ -480,7 +480,7 @@ class TestHostileFiles:
         with pytest.raises(ScenarioError) as info:
             parse_scenario({"name": value, "organization": {"users": 5}})
 
-        (line,) = info.value.problems
+        (line,) = info.value.lines
         assert line.startswith("scenario: name: ")
         assert "(got " in line
         assert len(line) < 150, line
@@ -518,15 +518,15 @@ class TestHostileFiles:
         with pytest.raises(ScenarioError) as info:
             parse_scenario(parse_text(text, name="f"), name="f")
 
-        assert any(line.startswith(expected) for line in info.value.problems), info.value.problems
-        assert not any(secret in line for line in info.value.problems)
+        assert any(line.startswith(expected) for line in info.value.lines), info.value.lines
+        assert not any(secret in line for line in info.value.lines)
 
     def test_plain_unknown_keys_are_still_named(self):
         """A misspelt key that looks like a name is echoed, as before."""
         with pytest.raises(ScenarioError) as info:
             parse_scenario({"name": "x", "organization": {"users": 5, "userz": 1}}, name="f")
 
-        assert info.value.problems == (
+        assert info.value.lines == (
             "f: organization.userz: unknown key (check the spelling; see 'mailplan schema')",
         )
 
@@ -536,8 +536,8 @@ class TestHostileFiles:
         with pytest.raises(ScenarioError) as info:
             parse_scenario(data, name="f")
 
-        assert len(info.value.problems) == MAX_PROBLEMS + 1
-        assert info.value.problems[-1] == f"f: ... and {5000 - MAX_PROBLEMS:,} more problems"
+        assert len(info.value.lines) == MAX_PROBLEMS + 1
+        assert info.value.lines[-1] == f"f: ... and {5000 - MAX_PROBLEMS:,} more problems"
 
     @pytest.mark.parametrize(
         ("path", "expected"),
@@ -554,7 +554,7 @@ class TestHostileFiles:
         with pytest.raises(ScenarioError) as info:
             read_document(path)
 
-        assert info.value.problems == (expected,)
+        assert info.value.lines == (expected,)
 
     def test_oversized_file(self, tmp_path: Path):
         """A file over MAX_FILE_BYTES is refused by what is read, not by what stat says."""
@@ -564,7 +564,7 @@ class TestHostileFiles:
         with pytest.raises(ScenarioError) as info:
             read_document(path)
 
-        assert info.value.problems == (f"{path}: larger than 1 MB",)
+        assert info.value.lines == (f"{path}: larger than 1 MB",)
 
     def test_pipe_is_read(self, presets):
         """A pipe (``mailplan validate <(...)``) is read like a file."""

@@ -41,8 +41,8 @@ def one_problem(folder: Path) -> str:
     """Load the catalog and return its single problem line."""
     with pytest.raises(CatalogError) as info:
         load_catalog(folder)
-    assert len(info.value.problems) == 1, info.value.problems
-    return info.value.problems[0]
+    assert len(info.value.lines) == 1, info.value.lines
+    return info.value.lines[0]
 
 
 class TestBundledTable:

@@ -261,7 +261,7 @@ def test_servers_bought_after_the_start_is_one_line():
 
     with pytest.raises(ScenarioError) as err:
         evaluate(scenario(current_servers_bought=2030))
-    assert err.value.problems == (
+    assert err.value.lines == (
         "current_servers_bought: 2030 is after the start of year 1 (2027-01-01); give the "
         "year today's servers were bought",
     )

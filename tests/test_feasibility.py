@@ -306,8 +306,8 @@ class TestFeatures:
 
         with pytest.raises(ScenarioError) as err:
             evaluate(make_scenario(qualitative={"requirements": ["teleportation"]}))
-        assert len(err.value.problems) == 1
-        assert err.value.problems[0].startswith("qualitative.requirements[0]: unknown")
+        assert len(err.value.lines) == 1
+        assert err.value.lines[0].startswith("qualitative.requirements[0]: unknown")
 
 
 def test_monte_carlo_rules_out_per_draw(catalog):

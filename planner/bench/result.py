@@ -275,8 +275,7 @@ def parse_result(data: Any, *, name: str = "result") -> BenchmarkResult:
     try:
         return BenchmarkResult.model_validate(data)
     except ValidationError as exc:
-        lines = format_validation_error(exc, prefix=f"{name}: ")
-        raise BenchmarkError(lines) from None
+        raise BenchmarkError(format_validation_error(exc, source=name)) from None
 
 
 def load_result_json(path: str | Path) -> BenchmarkResult:

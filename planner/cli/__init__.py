@@ -60,7 +60,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         _fail([exc.format_message()])
         return exc.exit_code
     except PlannerError as exc:
-        _fail(exc.problems)
+        _fail(exc.lines)
         return EXIT_USAGE
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("mailplan: interrupted", err=True)

@@ -130,7 +130,7 @@ class BenchRequest(BaseModel):
             try:
                 hostport_option(self.server, LABELS["server"])
             except BenchmarkError as exc:
-                problems.extend(exc.problems)
+                problems.extend(exc.lines)
         elif self.protocol == "imap":
             bad("protocol", "the reference server has no IMAP; name an IMAP server instead")
         logins = self.target == "server" and (self.protocol != "smtp" or self.user or self.password)
@@ -369,7 +369,7 @@ def _check(problems: list[str], address: str, field: str) -> None:
     try:
         check_address(address, LABELS[field])
     except BenchmarkError as exc:
-        problems.extend(exc.problems)
+        problems.extend(exc.lines)
 
 
 def check_request(values: dict[str, Any]) -> BenchRequest:

@@ -115,7 +115,7 @@ def child_main(stdin: TextIO, out: TextIO) -> int:
         emit({"event": "stopped"})
         return 0
     except PlannerError as exc:
-        emit({"event": "error", "lines": list(exc.problems)})
+        emit({"event": "error", "lines": list(exc.lines)})
         return 0
     except Exception as exc:
         traceback.print_exc()
@@ -205,7 +205,7 @@ class BenchJob:
                 result = ResultStore(self.db).save(parse_result(outcome["result"]))
                 status = "done"
             except BenchmarkError as exc:
-                status, problems = "failed", list(exc.problems)
+                status, problems = "failed", list(exc.lines)
         elif kind == "error" and outcome is not None:
             status, problems = "failed", [str(x) for x in outcome["lines"]]
         else:

@@ -58,7 +58,7 @@ def failure(what: str, exc: BaseException) -> Failure:
     Logs the traceback of anything but a PlannerError.
     """
     if isinstance(exc, PlannerError):
-        return Failure(f"{what}: {'; '.join(exc.problems)}", None)
+        return Failure(f"{what}: {'; '.join(exc.lines)}", None)
     log.error("%s", what, exc_info=exc)
     details = "".join(traceback.format_exception(exc))
     line = f"{what}: {_first_line(exc)}. This is a bug in mailplan; the details say where."

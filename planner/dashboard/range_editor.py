@@ -31,7 +31,7 @@ def _apply(path: str, form: str, keys: dict[str, str]) -> None:
     try:
         changed = cached.with_range(state.current(ss), path, ranges_form.range_data(form, params))
     except PlannerError as exc:
-        ss[_PROBLEMS] = {path: list(exc.problems)}
+        ss[_PROBLEMS] = {path: list(exc.lines)}
         return
     ss[_PROBLEMS] = {}
     state.use(ss, changed)

@@ -30,7 +30,7 @@ def _on_upload() -> None:
     try:
         scenario = cached.read_upload(uploaded.name, uploaded.getvalue())
     except ScenarioError as exc:
-        state.upload_problems(st.session_state, list(exc.problems))
+        state.upload_problems(st.session_state, list(exc.lines))
         return
     state.add_upload(st.session_state, uploaded.name, scenario)
 

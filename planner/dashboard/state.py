@@ -18,12 +18,12 @@ the active scenario forgets them so they show the new one.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Protocol
 
 from planner.catalog import parse_scenario
 from planner.dashboard.fields import Path, path_key
-from planner.errors import ScenarioError
+from planner.errors import Problem, ScenarioError
 from planner.models import Scenario
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "edit",
     "edit_many",
     "forget_fields",
+    "group_problems",
     "init",
     "problems",
     "remove_option",
@@ -272,18 +273,19 @@ def problems(state: State) -> dict[str, list[str]]:
     return found
 
 
+def group_problems(found: Iterable[Problem]) -> dict[str, list[str]]:
+    """Messages by field path ('' for the scenario as a whole), in the order found."""
+    grouped: dict[str, list[str]] = {}
+    for problem in found:
+        grouped.setdefault(problem.path, []).append(problem.message)
+    return grouped
+
+
 def _apply(state: State, check: Check) -> bool:
     try:
         scenario = check(copy.deepcopy(state[_DRAFT]))
     except ScenarioError as exc:
-        grouped: dict[str, list[str]] = {}
-        for line in exc.problems:
-            text = line.removeprefix(f"{_NAME}: ")
-            path, sep, msg = text.partition(": ")
-            if not sep:
-                path, msg = "", text
-            grouped.setdefault("" if path == "(top level)" else path, []).append(msg)
-        state[_PROBLEMS] = grouped
+        state[_PROBLEMS] = group_problems(exc.problems)
         return False
     state[_LIBRARY][EDITED] = scenario
     state[_ACTIVE] = EDITED

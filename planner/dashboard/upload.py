@@ -10,6 +10,8 @@ field. No Streamlit here.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from planner.catalog import MAX_ALIASES, MAX_DEPTH, parse_scenario, parse_text
 from planner.errors import ScenarioError
 from planner.models import Catalog, Scenario
@@ -40,5 +42,5 @@ def read_upload(name: str, data: bytes, catalog: Catalog) -> Scenario:
     try:
         resolve(scenario, catalog)
     except ScenarioError as exc:
-        raise ScenarioError([f"{name}: {line}" for line in exc.problems]) from None
+        raise ScenarioError([replace(p, source=name) for p in exc.problems]) from None
     return scenario

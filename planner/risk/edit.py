@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from planner.catalog import parse_scenario
-from planner.errors import ScenarioError
+from planner.errors import Problem, ScenarioError
 from planner.models import Scenario
 from planner.ranges import Z90, Distribution, LogNormal, Normal, Triangular, Uniform, split_path
 from planner.risk.draws import path_spec
@@ -40,7 +40,7 @@ def _locate(data: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
     else:
         holder = next((o for o in data.get(section) or [] if o.get("id") == option_id), None)
     if not isinstance(holder, dict):
-        raise ScenarioError(f"{path}: no such field in the scenario")
+        raise ScenarioError(Problem(path, "no such field in the scenario"))
     return holder, name
 
 
@@ -54,7 +54,7 @@ def with_range(
     has a range. Raises ScenarioError naming the field when the result is invalid.
     """
     if not scenario.has_field(path):
-        raise ScenarioError(f"{path}: no such field in the scenario")
+        raise ScenarioError(Problem(path, "no such field in the scenario"))
     data = scenario.model_dump(mode="json", exclude_unset=True)
     holder, name = _locate(data, path)
     if value is None:
@@ -71,7 +71,7 @@ def scaled(dist: Distribution, factor: float, path: str) -> Distribution:
     """``dist`` widened (factor > 1) or narrowed (factor < 1) around its typical value,
     kept within the bounds of the field at ``path``."""
     if not factor >= 0 or math.isinf(factor):
-        raise ScenarioError(f"factor: must be a finite number >= 0 (got {factor})")
+        raise ScenarioError(Problem("factor", f"must be a finite number >= 0 (got {factor})"))
     spec = path_spec(path)
     lo, hi = spec.lower(), spec.upper()
     if isinstance(dist, Triangular):

@@ -102,7 +102,7 @@ class TestPlanRules:
         with pytest.raises(BenchmarkError) as err:
             BenchPlan(workload=Workload(protocol="imap"), target=Embedded())
 
-        assert err.value.problems == (
+        assert err.value.lines == (
             "--embedded: the reference server has no IMAP; name an IMAP server instead",
         )
 

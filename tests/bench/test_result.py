@@ -89,7 +89,7 @@ class TestCapacityFromBenchmark:
         with pytest.raises(BenchmarkError) as err:
             capacity_from_benchmark(closed(**changes))
 
-        assert err.value.problems == (message,)
+        assert err.value.lines == (message,)
 
 
 def step(rate: float, measured: float | None, passed: bool = True) -> CapacityStep:

@@ -23,7 +23,7 @@ def problems(**values: object) -> tuple[str, ...]:
     """The lines check_request refuses these values with."""
     with pytest.raises(BenchmarkError) as caught:
         check_request(values)
-    return caught.value.problems
+    return caught.value.lines
 
 
 class TestBounds:

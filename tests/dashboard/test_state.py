@@ -6,6 +6,7 @@ import pytest
 
 from planner import evaluate
 from planner.dashboard import state
+from planner.errors import Problem
 from tests.conftest import make_scenario
 
 CHECK = state.checker(evaluate)
@@ -83,6 +84,16 @@ class TestEdit:
         state.edit(session, ("cloud", 1, "id"), "flat", CHECK)
 
         assert state.problems(session)[""] == ["option ids must be unique; repeated: flat"]
+
+    def test_problem_with_a_colon_stays_whole(self, session):
+        """A refused value whose message holds ': ' is filed under its field with the whole
+        message: the grouping reads each problem's path, it does not split text."""
+        state.add_option(session, "onprem", POSTFIX, CHECK)
+
+        state.edit(session, ("onprem", 0, "stack"), "a: b", CHECK)
+
+        (message,) = state.problems(session)["onprem[0].stack"]
+        assert message.startswith("unknown stack 'a: b' (known: ")
 
     def test_empty_value_removes_the_key(self, session):
         """Clearing a field removes it from the scenario, so its default applies again."""
@@ -164,3 +175,23 @@ class TestTodaysSystem:
 
         scenario = state.current(today)
         assert (scenario.current, scenario.current_servers_bought) == (None, None)
+
+
+class TestGroupProblems:
+    def test_by_path_in_order(self):
+        """Messages are grouped by each problem's path, in the order found; the whole
+        scenario's are under '' and the source (the document's name) is not a field."""
+        found = [
+            Problem("onprem[0].stack", "unknown stack 'x' (known: a, b)", "scenario"),
+            Problem("", "option ids must be unique; repeated: flat", "scenario"),
+            Problem("onprem[0].stack", "second: with a colon"),
+        ]
+
+        assert state.group_problems(found) == {
+            "onprem[0].stack": ["unknown stack 'x' (known: a, b)", "second: with a colon"],
+            "": ["option ids must be unique; repeated: flat"],
+        }
+
+    def test_nothing_found(self):
+        """No problems, no groups."""
+        assert state.group_problems([]) == {}

@@ -64,9 +64,9 @@ def test_refused_with_one_line_per_problem(data, expected):
     with pytest.raises(ScenarioError) as err:
         read_upload("f.yaml", data, load_catalog())
 
-    assert all(line.startswith("f.yaml: ") for line in err.value.problems)
-    assert any(expected in line for line in err.value.problems), err.value.problems
-    assert "root" not in str(err.value.problems)
+    assert all(line.startswith("f.yaml: ") for line in err.value.lines)
+    assert any(expected in line for line in err.value.lines), err.value.lines
+    assert "root" not in str(err.value.lines)
 
 
 @pytest.mark.parametrize("kind", list(HOSTILE_FILES))
@@ -85,7 +85,7 @@ def test_any_upload_is_read_or_refused_in_lines(catalog, kind: str, data: st.Dat
     try:
         read_upload(name, content, catalog)
     except ScenarioError as exc:
-        problems = exc.problems
+        problems = exc.lines
     else:
         return
     assert 1 <= len(problems) <= MAX_PROBLEMS + 1

@@ -105,6 +105,6 @@ def test_missing_chromium_names_the_debian_package(
     with pytest.raises(ChromiumNotFound) as exc:
         render(default_ev, "pdf")
 
-    (line,) = exc.value.problems
+    (line,) = exc.value.lines
     assert f"Debian package '{DEBIAN_PACKAGE}'" in line
     assert ENV_VAR in line

@@ -224,8 +224,8 @@ class TestRangeErrors:
         """A bad range is one line naming the field path (and the range key) and the reason."""
         with pytest.raises(ScenarioError) as info:
             box_scenario(**change)
-        assert any(line.startswith(f"scenario: {expected}") for line in info.value.problems), (
-            info.value.problems
+        assert any(line.startswith(f"scenario: {expected}") for line in info.value.lines), (
+            info.value.lines
         )
 
     def test_range_problems_come_with_other_problems(self):
@@ -235,7 +235,7 @@ class TestRangeErrors:
                 organization={"users": 0},
                 box={"pue": {"low": 0.5, "typical": 1.5, "high": 2}},
             )
-        assert info.value.problems == (
+        assert info.value.lines == (
             "scenario: onprem[0].pue.low: Input should be greater than or equal to 1 (got 0.5)",
             "scenario: organization.users: Input should be greater than or equal to 1 (got 0)",
         )
@@ -279,7 +279,7 @@ class TestRangeErrors:
                 },
                 correlations=correlations,
             )
-        assert info.value.problems == (f"scenario: {expected}",)
+        assert info.value.lines == (f"scenario: {expected}",)
 
     def test_contradictory_correlations(self):
         """Correlations that no joint distribution can have are refused."""
@@ -294,7 +294,7 @@ class TestRangeErrors:
                     ["organization.messages_sent_per_user_day", "onprem.box.setup_cost", -0.9],
                 ],
             )
-        assert info.value.problems == (
+        assert info.value.lines == (
             "scenario: correlations: these correlations contradict each other: the correlation "
             "matrix is not positive semi-definite (smallest eigenvalue -0.8)",
         )

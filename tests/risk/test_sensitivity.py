@@ -104,7 +104,7 @@ class TestPair:
         """An id that is not an option of that kind is one line naming the flag."""
         with pytest.raises(PlannerError) as info:
             sensitivity(constructed, **kwargs)
-        assert info.value.problems == (expected,)
+        assert info.value.lines == (expected,)
 
     def test_needs_both_kinds(self):
         """A scenario with cloud options only cannot be swung as a pair."""

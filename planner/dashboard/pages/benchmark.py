@@ -211,7 +211,7 @@ def _start() -> None:
         request = check_request(_values())
         job = cached.bench_board().start(request, default_db_path())
     except BenchmarkError as exc:
-        ss[START_PROBLEMS] = list(exc.problems)
+        ss[START_PROBLEMS] = list(exc.lines)
         return
     ss[START_PROBLEMS] = []
     ss[JOB] = job.id
@@ -289,7 +289,7 @@ def _load_history(db: Path) -> list[BenchmarkResult]:
         return ResultStore(db).list()
     except BenchmarkError as exc:
         if db.exists():
-            st.error(widgets.plain("; ".join(exc.problems)))
+            st.error(widgets.plain("; ".join(exc.lines)))
         return []
 
 
@@ -340,7 +340,7 @@ def _use(result_id: int, option_id: str) -> None:
         require_trusted(result, indicative_ok=bool(ss.get(ACCEPT)), accept=f"tick '{ACCEPT_LABEL}'")
         changed = cached.with_bench_capacity(state.current(ss), result, option_id)
     except PlannerError as exc:
-        ss[APPLIED] = ("error", "; ".join(exc.problems))
+        ss[APPLIED] = ("error", "; ".join(exc.lines))
         return
     state.use(ss, changed)
     option = next(o for o in changed.onprem if o.id == option_id)
@@ -359,7 +359,7 @@ def _use_capacity(scenario: Scenario, result: BenchmarkResult) -> None:
     try:
         capacity, source = cached.bench_capacity(result)
     except BenchmarkError as exc:
-        st.info(widgets.plain("; ".join(exc.problems)))
+        st.info(widgets.plain("; ".join(exc.lines)))
         return
     onprem = [o.id for o in scenario.onprem]
     if not onprem:
@@ -452,7 +452,7 @@ def render() -> None:
         request = check_request(_values())
         problems: list[str] = []
     except BenchmarkError as exc:
-        request, problems = None, list(exc.problems)
+        request, problems = None, list(exc.lines)
     for line in problems:
         st.error(widgets.plain(line))
     if request is not None:

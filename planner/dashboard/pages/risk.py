@@ -123,7 +123,7 @@ def _controls(scenario: Scenario) -> tuple[Scenario, int, int]:
     try:
         view = cached.scale_ranges(scenario, float(factor))
     except PlannerError as exc:
-        st.error(widgets.plain("; ".join(exc.problems)))
+        st.error(widgets.plain("; ".join(exc.lines)))
         view = scenario
     return view, int(draws), int(seed)
 
