@@ -213,12 +213,12 @@ class UserDB:
         with self._lock:
             self._load()
             stored = self._hashes.get(addr)
-        ok = verify_hash(password, stored or _DUMMY_HASH) and stored is not None
+        if stored is None:
+            hash_password(password)  # the same scrypt a known user costs: no timing oracle
+            return False
+        ok = verify_hash(password, stored)
         if ok:
             with self._lock:
                 if self._hashes.get(addr) == stored:
                     self._cache[addr] = _Cached(tag, now + self.cache_ttl_s)
         return ok
-
-
-_DUMMY_HASH = hash_password("not a password")
