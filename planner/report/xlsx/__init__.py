@@ -14,6 +14,7 @@ Every formula is written with mailplan's own value as its cached result, so a vi
 that does not recalculate shows the same numbers as ``mailplan compare``.
 
     book.py     formats, the named-input registry, cell helpers
+    check.py    evaluates each formula as it is written: it must give mailplan's figure
     inputs.py   the Inputs sheet
     options.py  the option sheets (the cost model as formulas)
     summary.py  the Summary sheet and its chart
@@ -23,24 +24,41 @@ that does not recalculate shows the same numbers as ``mailplan compare``.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 from xlsxwriter.workbook import Workbook
 
 from planner import __version__
 from planner.evaluation import Evaluation
-from planner.report.xlsx.book import Book
+from planner.report.xlsx.book import Book, Unverified
 from planner.report.xlsx.inputs import register_inputs, write_inputs_sheet
 from planner.report.xlsx.options import OptionSheet, sheet_names, write_option
 from planner.report.xlsx.summary import write_summary
 from planner.report.xlsx.tables import write_risk, write_sizing
 
-__all__ = ["SHEETS", "xlsx_workbook"]
+__all__ = ["SHEETS", "Unverified", "Written", "write_workbook", "xlsx_workbook"]
 
 SHEETS = ("Summary", "Inputs", "Sizing", "Risk")  # the fixed sheets; option sheets between
 
 
+@dataclass(frozen=True)
+class Written:
+    """A written workbook and the cells written as values because no formula of the
+    workbook gave mailplan's figure (a cost line newer than the workbook; empty when every
+    formula checks out)."""
+
+    data: bytes
+    unverified: tuple[Unverified, ...]
+
+
 def xlsx_workbook(ev: Evaluation) -> bytes:
     """The workbook of ``ev`` as .xlsx bytes; amounts in the display currency."""
+    return write_workbook(ev).data
+
+
+def write_workbook(ev: Evaluation) -> Written:
+    """The workbook of ``ev``, every formula checked against mailplan's figures as it is
+    written (``planner.report.xlsx.check``)."""
     buf = io.BytesIO()
     wb = Workbook(buf, {"in_memory": True})
     wb.set_properties(
@@ -64,4 +82,4 @@ def xlsx_workbook(ev: Evaluation) -> bytes:
     write_risk(book, ev, "Risk")
     wb.get_worksheet_by_name("Summary").activate()
     wb.close()
-    return buf.getvalue()
+    return Written(buf.getvalue(), tuple(book.unverified))

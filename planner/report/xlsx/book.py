@@ -15,7 +15,9 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-__all__ = ["BLANK", "Book", "InputRow", "cell", "sheet_ref"]
+from planner.report.xlsx.check import FormulaError, evaluate, matches
+
+__all__ = ["BLANK", "Book", "InputRow", "Unverified", "cell", "sheet_ref"]
 
 BLANK = "–"  # what an empty text cell shows
 
@@ -46,14 +48,29 @@ class InputRow:
     kind: str = "number"  # number, money, pct, text (a structural value)
 
 
+@dataclass(frozen=True)
+class Unverified:
+    """A cell written as a value because its formula did not give mailplan's figure."""
+
+    sheet: str
+    cell: str
+    formula: str
+    got: Any
+    want: Any
+
+
 @dataclass
 class Book:
-    """An XlsxWriter workbook with the report's formats and the registry of named inputs."""
+    """An XlsxWriter workbook with the report's formats, the registry of named inputs and
+    every value written so far (what :mod:`planner.report.xlsx.check` reads)."""
 
     wb: Workbook
     currency: str
     inputs: dict[str, InputRow] = field(default_factory=dict)
     formats: dict[str, Any] = field(default_factory=dict)
+    cells: dict[str, dict[tuple[int, int], Any]] = field(default_factory=dict)
+    names: dict[str, Any] = field(default_factory=dict)
+    unverified: list[Unverified] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         cur = self.currency.replace('"', "")
@@ -90,8 +107,13 @@ class Book:
 
     def add_input(self, row: InputRow) -> str:
         """Register an input (written later by the Inputs sheet); returns its name."""
-        self.inputs.setdefault(row.name, row)
+        if row.name not in self.inputs:
+            self.inputs[row.name] = row
+            self.names[row.name] = row.value
         return row.name
+
+    def _keep(self, ws: Worksheet, row: int, col: int, value: Any) -> None:
+        self.cells.setdefault(ws.name, {})[(row, col)] = value
 
     def formula(
         self,
@@ -101,23 +123,51 @@ class Book:
         formula: str,
         value: float | str,
         fmt: str = "money",
-    ) -> None:
-        """Write ``formula`` with ``value`` as its cached result."""
+    ) -> bool:
+        """Write ``formula`` with ``value``, mailplan's figure, as its cached result.
+
+        The formula is first evaluated on the cells and inputs it reads; if it does not
+        give ``value`` (or cannot be evaluated), ``value`` is written instead and recorded
+        in ``unverified``. Returns whether the formula was written.
+        """
         cached: float | str = value
         if isinstance(value, float) and not math.isfinite(value):
             cached = 0.0
+        try:
+            got: Any = evaluate(formula, ws.name, self.cells, self.names)
+        except FormulaError as exc:
+            got = f"error: {exc}"
+        if not matches(got, cached):
+            self.unverified.append(Unverified(ws.name, cell(row, col), formula, got, cached))
+            if isinstance(cached, str):
+                self.text(ws, row, col, cached, "text")
+            else:
+                self.number(ws, row, col, cached, fmt)
+            return False
         ws.write_formula(row, col, formula, self.fmt(fmt), cached)
+        self._keep(ws, row, col, cached)
+        return True
+
+    def number(self, ws: Worksheet, row: int, col: int, value: float, fmt: str = "number") -> None:
+        """Write a number."""
+        ws.write_number(row, col, float(value), self.fmt(fmt))
+        self._keep(ws, row, col, float(value))
+
+    def text(self, ws: Worksheet, row: int, col: int, value: str, fmt: str = "text") -> None:
+        """Write text ("–" for none)."""
+        ws.write_string(row, col, value or BLANK, self.fmt(fmt))
+        self._keep(ws, row, col, value or BLANK)
 
     def value(self, ws: Worksheet, row: int, col: int, value: Any, fmt: str = "number") -> None:
         """Write a value: a number (NaN and None as "–"), or text."""
         if value is None or (isinstance(value, float) and not math.isfinite(value)):
-            ws.write_string(row, col, BLANK, self.fmt("text"))
+            self.text(ws, row, col, BLANK)
         elif isinstance(value, bool):
-            ws.write_string(row, col, "yes" if value else "no", self.fmt("text"))
+            self.text(ws, row, col, "yes" if value else "no")
         elif isinstance(value, int | float):
-            ws.write_number(row, col, float(value), self.fmt(fmt))
+            self.number(ws, row, col, float(value), fmt)
         else:
-            ws.write_string(row, col, str(value) or BLANK, self.fmt("text"))
+            self.text(ws, row, col, str(value))
 
     def header(self, ws: Worksheet, row: int, labels: list[str]) -> None:
         """A bold header row."""

@@ -27,7 +27,8 @@ from planner.costs import (
     UNTAXED_CATEGORIES,
 )
 from planner.evaluation import Evaluation
-from planner.report.xlsx.book import Book, cell
+from planner.report.xlsx.book import Book, Unverified, cell
+from planner.report.xlsx.check import matches
 from planner.report.xlsx.inputs import option_input
 from planner.resolution import ResolvedOnPrem
 from planner.sizing import DR_CODES, Inputs, fleet_of, servers_needed
@@ -121,7 +122,9 @@ class _Writer:
         self.row = YEAR_ROW + 1
         self.cache: dict[str, list[float]] = {}
         self.esc_rows: dict[str, str] = {}
-        self.cats = ONPREM_CATEGORIES if self.onprem else CLOUD_CATEGORIES
+        known = ONPREM_CATEGORIES if self.onprem else CLOUD_CATEGORIES
+        lines = ev.lines[self.option.id]
+        self.cats = (*(c for c in known if c in lines), *(c for c in lines if c not in known))
 
     # region helpers
 
@@ -173,14 +176,23 @@ class _Writer:
         ws, book, row = self.ws, self.book, self.row
         self.sheet.rows[key] = row
         self.cache[key] = [float(c) for _, c in cells]
-        ws.write_string(row, 0, label)
-        ws.write_string(row, 1, unit)
+        exact = True
         for y, (content, cached) in enumerate(cells):
             col = FIRST_YEAR_COL + y
             if isinstance(content, str):
-                book.formula(ws, row, col, content, float(cached), fmt)
-            else:
-                ws.write_number(row, col, float(content), book.fmt(fmt))
+                exact &= book.formula(ws, row, col, content, float(cached), fmt)
+            elif matches(float(content), float(cached)):
+                book.number(ws, row, col, float(content), fmt)
+            else:  # a plain number that is not mailplan's figure: the figure instead
+                book.unverified.append(
+                    Unverified(ws.name, cell(row, col), repr(content), content, cached)
+                )
+                book.number(ws, row, col, float(cached), fmt)
+                exact = False
+        if not exact:
+            label += " (values where no formula gives mailplan's figure)"
+        book.text(ws, row, 0, label, "text")
+        book.text(ws, row, 1, unit, "text")
         if total:
             first = cell(row, FIRST_YEAR_COL)
             last = cell(row, FIRST_YEAR_COL + len(cells) - 1)
@@ -232,7 +244,7 @@ class _Writer:
         )
         book.header(ws, YEAR_ROW, ["Item", "Unit"])
         for y in self.years:
-            ws.write_number(YEAR_ROW, FIRST_YEAR_COL + y, y + 1, book.fmt("header"))
+            book.number(ws, YEAR_ROW, FIRST_YEAR_COL + y, y + 1, "header")
         ws.write_string(YEAR_ROW, self.sheet.total_col, "Total", book.fmt("header"))
 
     def demand(self) -> None:
@@ -636,8 +648,9 @@ class _Writer:
 
     # region cost lines
 
-    def _formula(self, cat: str, y: int) -> str | float:
-        """The formula of cost line ``cat`` in year ``y`` (0.0 where the line is none)."""
+    def _formula(self, cat: str, y: int) -> str | float | None:
+        """The formula of cost line ``cat`` in year ``y`` (0.0 where the line is none;
+        None for a line this workbook has no formula for)."""
         p, at, e = self.p, self.at, self.esc
         moving = self.terms.moving
         if cat == "admin_labour":
@@ -688,10 +701,9 @@ class _Writer:
     def current_cats(self) -> tuple[str, ...]:
         """The categories of today's system's sheet."""
         assert self.current is not None
-        today = self.ev.option(self.current.option_id)
-        return ONPREM_CATEGORIES if isinstance(today, ResolvedOnPrem) else CLOUD_CATEGORIES
+        return tuple(self.ev.lines[self.current.option_id])
 
-    def _onprem(self, cat: str, y: int) -> str | float:
+    def _onprem(self, cat: str, y: int) -> str | float | None:
         p, at, e = self.p, self.at, self.esc
         last = self.ev.horizon - 1
         member = self.chain[self.stage[y]]
@@ -758,9 +770,9 @@ class _Writer:
             return f"={users}*{p('feature_addon_per_user_month', y)}*12*{e(cat, y)}*in_fx"
         if cat == "exit":
             return 0.0
-        raise KeyError(cat)
+        return None
 
-    def _cloud(self, cat: str, y: int) -> str | float:
+    def _cloud(self, cat: str, y: int) -> str | float | None:
         p, at, e = self.p, self.at, self.esc
         users = at("users", y)
         vendor = f"(1-{p('discount_pct', y)})"
@@ -785,7 +797,7 @@ class _Writer:
             if y != self.ev.horizon - 1 or self.terms.current:
                 return 0.0
             return f"={p('exit_cost', y)}*{e(cat, y)}*in_fx"
-        raise KeyError(cat)
+        return None
 
     # endregion
 
@@ -793,8 +805,16 @@ class _Writer:
         lines = self.ev.lines[self.option.id]
         self.section(f"Cost lines ({self.cur})")
         for cat in self.cats:
-            cells = [(self._formula(cat, y), float(lines[cat][y])) for y in self.years]
-            self.line(cat, cat.replace("_", " "), self.cur, cells, total=True)
+            formulas = [self._formula(cat, y) for y in self.years]
+            label = cat.replace("_", " ")
+            if any(f is None for f in formulas):  # a line newer than this workbook
+                formulas = [float(lines[cat][y]) for y in self.years]
+                label += " (value: mailplan's figure, no formula yet)"
+            cells = [
+                (f if f is not None else 0.0, float(lines[cat][y]))
+                for y, f in zip(self.years, formulas, strict=True)
+            ]
+            self.line(cat, label, self.cur, cells, total=True)
 
     def totals(self) -> None:
         ev, at, yrs, cats = self.ev, self.at, self.years, self.cats

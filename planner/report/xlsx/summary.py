@@ -72,11 +72,11 @@ def write_summary(
         row = first + i
         s = sheets[option.id]
         ruled = ev.ruled_out_by(option.id)
-        ws.write_string(row, 0, option.id, book.fmt("bold"))
+        book.text(ws, row, 0, option.id, "bold")
         ws.write_string(row, 1, ev.path_label(option.id))
         ws.write_string(row, 2, option.kind)
         ws.write_string(row, 3, ", ".join(ruled) or BLANK)
-        ws.write_number(row, 4, 0 if ruled else 1, book.fmt("int"))
+        book.number(ws, row, 4, 0 if ruled else 1, "int")
         opp = float(ev.opportunity[option.id].sum())
         lines = ev.lines[option.id]
         capex = float(sum(lines[c].sum() for c in CAPEX_CATEGORIES if c in lines))
@@ -94,29 +94,23 @@ def write_summary(
             ws,
             row,
             11,
-            f'=IF({cell(row, 4)}=1,{npv_cell},"")',
-            ev.npv(option.id) if not ruled else "",
+            f'=IF({cell(row, 4)}=1,{npv_cell},"{BLANK}")',
+            ev.npv(option.id) if not ruled else BLANK,
             "money",
         )
-        if current is not None:
-            today = first + [o.id for o in ev.options].index(current)
-            for col, base in ((12, 5), (13, 6)):
-                diff = (
-                    ev.total(option.id) - ev.total(current)
-                    if base == 5
-                    else ev.npv(option.id) - ev.npv(current)
-                )
-                book.formula(
-                    ws,
-                    row,
-                    col,
-                    f"={cell(row, base)}-{cell(today, base, absolute=True)}",
-                    float(diff),
-                    "money",
-                )
-        else:
-            ws.write_string(row, 12, BLANK)
-            ws.write_string(row, 13, BLANK)
+    for i, option in enumerate(ev.options):  # once every option's totals are written
+        row = first + i
+        if current is None:
+            book.text(ws, row, 12, BLANK)
+            book.text(ws, row, 13, BLANK)
+            continue
+        today = first + [o.id for o in ev.options].index(current)
+        for col, base, diff in (
+            (12, 5, ev.total(option.id) - ev.total(current)),
+            (13, 6, ev.npv(option.id) - ev.npv(current)),
+        ):
+            formula = f"={cell(row, base)}-{cell(today, base, absolute=True)}"
+            book.formula(ws, row, col, formula, float(diff), "money")
     row = last + 2
     ids = f"{cell(first, 0, absolute=True)}:{cell(last, 0, absolute=True)}"
     eligible_npv = f"{cell(first, 11, absolute=True)}:{cell(last, 11, absolute=True)}"

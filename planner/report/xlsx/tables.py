@@ -49,19 +49,20 @@ def write_sizing(book: Book, ev: Evaluation, name: str = "Sizing") -> None:
         book.fmt("note"),
     )
     frame = ev.sizing
+    ws.freeze_panes(4, 2)
+    ws.set_column(0, 0, 18)
+    ws.set_column(1, len(frame.columns), 14)
     if frame.empty:
         ws.write_string(3, 0, "No on-prem option: nothing to size.")
         return
     _frame(book, ws, 3, frame, _SIZING_FORMATS)
-    ws.freeze_panes(4, 2)
-    ws.set_column(0, 0, 18)
-    ws.set_column(1, len(frame.columns), 14)
 
 
 def write_risk(book: Book, ev: Evaluation, name: str = "Risk") -> bool:
     """The Monte Carlo percentiles per option, as values; False when the scenario has no
     ranged input (no sheet written)."""
     from planner.report.content import RISK_DRAWS, RISK_SEED, risk_analysis
+    from planner.risk.flips import input_label
 
     analysis = risk_analysis(ev)
     if analysis is None:
@@ -111,7 +112,7 @@ def write_risk(book: Book, ev: Evaluation, name: str = "Risk") -> bool:
     inputs = pd.DataFrame(
         [
             {
-                "input": i.input,
+                "input": input_label(i.input, ev),
                 "distribution": i.dist,
                 "range": i.range,
                 "typical": i.typical,
