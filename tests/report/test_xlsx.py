@@ -20,6 +20,10 @@ from planner.report.xlsx import Written, write_workbook
 from planner.report.xlsx.book import BLANK
 from planner.report.xlsx.check import FormulaError
 from planner.report.xlsx.check import evaluate as evaluate_formula
+from planner.report.xlsx.options import line_label
+from planner.report.xlsx.summary import COLUMNS
+
+COL = {key: spec[0] for key, spec in COLUMNS.items()}  # the Summary's options table
 
 EXACT = 1e-9  # cached values are the engine's floats, written at full precision
 FIELD_PATH = re.compile(r"(organization|escalation|onprem|cloud)\.[\w.+-]+")
@@ -113,7 +117,7 @@ class TestLayout:
         ev, wb, _ = books
         cur = ev.scenario.currency
         summary = wb["Summary"]
-        assert summary["F6"].number_format == f'"{cur} "#,##0.00'
+        assert summary.cell(6, COL["total"] + 1).number_format == f'"{cur} "#,##0.00'
         inputs = _rows(wb["Inputs"])
         rate_row = next(r for r in wb["Inputs"].iter_rows() if r[0].value == "in_discount_rate")
         assert rate_row[2].number_format == "0.00%"
@@ -181,7 +185,7 @@ class TestCachedValues:
         for option in ev.options:
             rows = _rows(values[option.id[:31]])
             for cat in _categories(ev, option.id):
-                got = rows[cat.replace("_", " ")][2 : 2 + ev.horizon]
+                got = rows[line_label(cat)][2 : 2 + ev.horizon]
                 assert list(got) == pytest.approx(list(ev.lines[option.id][cat]), abs=EXACT)
             cost = rows["Cost"][2 : 2 + ev.horizon]
             assert list(cost) == pytest.approx(list(ev.yearly(option.id)), abs=EXACT)
@@ -194,18 +198,19 @@ class TestCachedValues:
         summary = _summary(values["Summary"])
         for option in ev.comparison.options:
             row = summary[option.id]
-            assert (round(row[5], 2), round(row[6], 2), round(row[7], 2)) == (
+            got = (row[COL["total"]], row[COL["npv"]], row[COL["per_user_month"]])
+            assert tuple(round(v, 2) for v in got) == (
                 option.total,
                 option.npv,
                 option.per_user_month,
             )
-        assert summary["Cheapest"][3] == (ev.cheapest or "none")
+        assert summary["Cheapest"][1] == (ev.cheapest or "none")
 
     def test_break_even_years_are_the_engines(self, books) -> None:
         """The break-even table's years (cumulative cost and NPV) are the engine's."""
         ev, _, values = books
         found = {
-            (r[0], r[1]): (r[3], r[4], r[5])
+            (r[0], r[1]): (r[2], r[3], r[4])
             for r in values["Summary"].iter_rows(values_only=True)
             if r[0] in ev.servers and isinstance(r[1], str) and r[1] in ev.lines
         }
@@ -250,7 +255,7 @@ class TestFormulas:
             ws = formulas[option.id[:31]]
             rows = _rows(ws)
             for cat in _categories(ev, option.id):
-                row = rows[cat.replace("_", " ")]
+                row = rows[line_label(cat)]
                 if VALUE_NOTE.search(row[0]):
                     continue
                 for y, amount in enumerate(ev.lines[option.id][cat]):
@@ -264,16 +269,17 @@ class TestFormulas:
         ev, formulas, _ = books
         summary = _summary(formulas["Summary"])
         for option in ev.options:
-            assert all(str(v).startswith("=") for v in summary[option.id][5:12])
-        assert str(summary["Cheapest"][3]).startswith("=IF(COUNT(")
+            keys = ("total", "npv", "per_user_month", "capex", "opex", "opportunity")
+            assert all(str(summary[option.id][COL[k]]).startswith("=") for k in keys)
+        assert str(summary["Cheapest"][1]).startswith("=IF(COUNT(")
 
     def test_cost_lines_read_named_inputs(self, default_ev: Evaluation) -> None:
         """The subscription reads the plan's price and the discount rate reaches the NPV
         through the named inputs, not through copied numbers."""
         formulas, _ = _books(render(default_ev, "xlsx"))
         rows = _rows(formulas["m365-basic"])
-        assert "in_m365_basic_0_price_per_user_month" in rows["subscription"][2]
-        assert "in_m365_basic_1_price_per_user_month" in rows["subscription"][2 + 3]
+        assert "in_m365_basic_0_price_per_user_month" in rows["Subscription"][2]
+        assert "in_m365_basic_1_price_per_user_month" in rows["Subscription"][2 + 3]
         factor = next(v for k, v in rows.items() if k.startswith("Discount factor"))
         assert "in_discount_rate" in factor[3]
 

@@ -29,6 +29,8 @@ from planner import (
 )
 from planner.costs import CLOUD_CATEGORIES, ONPREM_CATEGORIES
 from planner.report import render
+from planner.report.xlsx.options import line_label
+from planner.report.xlsx.summary import COLUMNS
 from planner.resolution import ResolvedOnPrem
 from tests.report.conftest import START, _scenario
 
@@ -180,9 +182,11 @@ def option_rows(ws: Any, horizon: int) -> dict[str, list[Any]]:
     return out
 
 
+TOTAL, NPV, PER_USER_MONTH = (COLUMNS[k][0] for k in ("total", "npv", "per_user_month"))
+
+
 def summary_rows(wb: Any) -> dict[str, tuple[Any, ...]]:
-    """The Summary's options table by option id (Total, NPV, per user-month in columns
-    5-7), and its Cheapest row."""
+    """The Summary's options table by option id, and its Cheapest row."""
     out: dict[str, tuple[Any, ...]] = {}
     for row in wb["Summary"].iter_rows(min_row=6, values_only=True):
         if not row[0]:
@@ -202,17 +206,18 @@ def assert_model_matches(path: Path, ev: Evaluation) -> None:
         rows = option_rows(wb[option.id[:31]], ev.horizon)
         cats = ONPREM_CATEGORIES if option.kind == "onprem" else CLOUD_CATEGORIES
         for cat in cats:
-            got = rows[cat.replace("_", " ")][: ev.horizon]
+            got = rows[line_label(cat)][: ev.horizon]
             want = ev.lines[option.id][cat]
             for y, (a, b) in enumerate(zip(got, want, strict=True)):
                 assert a == pytest.approx(b, abs=CENT), (option.id, cat, y + 1, a, b)
         cost = rows["Cost"]
         assert cost[: ev.horizon] == pytest.approx(list(ev.yearly(option.id)), abs=CENT)
-        total, npv = summary[option.id][5], summary[option.id][6]
+        total, npv = summary[option.id][TOTAL], summary[option.id][NPV]
         assert total == pytest.approx(ev.total(option.id), abs=CENT), option.id
         assert npv == pytest.approx(ev.npv(option.id), abs=CENT), option.id
-        assert summary[option.id][7] == pytest.approx(ev.per_user_month(option.id), abs=CENT)
-    assert summary["Cheapest"][3] == (ev.cheapest or "none")
+        per_user_month = summary[option.id][PER_USER_MONTH]
+        assert per_user_month == pytest.approx(ev.per_user_month(option.id), abs=CENT)
+    assert summary["Cheapest"][1] == (ev.cheapest or "none")
 
 
 @pytest.fixture(scope="module")
@@ -268,8 +273,8 @@ def test_the_changed_workbook_reads_as_compare_json(
     path, changed = recalculated["changed"]
     summary = summary_rows(load_workbook(path, data_only=True))
     for option in changed.comparison.options:
-        assert round(summary[option.id][5], 2) == option.total
-        assert round(summary[option.id][6], 2) == option.npv
+        assert round(summary[option.id][TOTAL], 2) == option.total
+        assert round(summary[option.id][NPV], 2) == option.npv
 
 
 @pytest.mark.parametrize("case", RECALC_CASES)
@@ -291,9 +296,9 @@ def test_the_recalculated_break_even_years_are_the_engines(
     path, changed = recalculated["changed"]
     ws = load_workbook(path, data_only=True)["Summary"]
     found = {
-        (r[0], r[1]): (r[3], r[4])
+        (r[0], r[1]): (r[2], r[3])
         for r in ws.iter_rows(values_only=True)
-        if r[0] in changed.servers and isinstance(r[1], str)
+        if r[0] in changed.servers and r[1] in changed.lines
     }
     for b in changed.break_even:
         want = (b.year or "never", b.year_npv or "never")

@@ -80,6 +80,10 @@ def write_workbook(ev: Evaluation) -> Written:
     write_summary(book, ev, sheets, "Summary")
     write_sizing(book, ev, "Sizing")
     write_risk(book, ev, "Risk")
+    for ws in wb.worksheets():
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)  # as wide as one page, as long as it takes
     wb.get_worksheet_by_name("Summary").activate()
     wb.close()
     return Written(buf.getvalue(), tuple(book.unverified))

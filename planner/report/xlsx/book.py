@@ -81,7 +81,7 @@ class Book:
             "bold": {"bold": True},
             "text": {"text_wrap": False},
             "wrap": {"text_wrap": True, "valign": "top"},
-            "note": {"italic": True, "font_color": "#555555"},
+            "note": {"italic": True, "font_color": "#555555", "text_wrap": True, "valign": "top"},
             "money": {"num_format": f'"{cur} "#,##0.00'},
             "money_bold": {"num_format": f'"{cur} "#,##0.00', "bold": True},
             "usd": {"num_format": '"USD "#,##0.00##'},
@@ -168,6 +168,13 @@ class Book:
             self.number(ws, row, col, float(value), fmt)
         else:
             self.text(ws, row, col, str(value))
+
+    def note(self, ws: Worksheet, row: int, text: str, last_col: int, width: float) -> None:
+        """A wrapped note over columns A to ``last_col`` (``width`` characters wide in all),
+        its row as tall as the text needs."""
+        lines = max(1, math.ceil(len(text) * 1.1 / max(width, 10.0)))
+        ws.merge_range(row, 0, row, last_col, text, self.fmt("note"))
+        ws.set_row(row, 15 * lines)
 
     def header(self, ws: Worksheet, row: int, labels: list[str]) -> None:
         """A bold header row."""

@@ -355,12 +355,13 @@ def write_inputs_sheet(book: Book, ev: Evaluation, name: str = "Inputs") -> None
     """Write the registered inputs as named cells, then the structural choices."""
     ws = book.wb.add_worksheet(name)
     ws.write_string(0, 0, f"Inputs: {ev.scenario.name}", book.fmt("title"))
-    ws.write_string(
+    book.note(
+        ws,
         1,
-        0,
         "Yellow cells are inputs: change one and every sheet follows. Amounts are USD "
         "(catalog currency) and are converted with the exchange rate.",
-        book.fmt("note"),
+        4,
+        160,
     )
     header = ["Name", "Input", "Value", "Unit", "Source", "As of", "Note"]
     book.header(ws, 3, header)
@@ -368,7 +369,7 @@ def write_inputs_sheet(book: Book, ev: Evaluation, name: str = "Inputs") -> None
     row = 4
     for item in book.inputs.values():
         ws.write_string(row, 0, item.name)
-        ws.write_string(row, 1, item.label)
+        ws.write_string(row, 1, item.label, book.fmt("wrap"))
         value = item.value
         if isinstance(value, str):
             ws.write_string(row, 2, value, book.fmt("input_text"))
@@ -376,9 +377,9 @@ def write_inputs_sheet(book: Book, ev: Evaluation, name: str = "Inputs") -> None
             number = float(value) if math.isfinite(float(value)) else 0.0
             ws.write_number(row, 2, number, book.fmt(kinds[item.kind]))
         ws.write_string(row, 3, item.unit or BLANK)
-        ws.write_string(row, 4, item.source or BLANK)
+        ws.write_string(row, 4, item.source or BLANK, book.fmt("wrap"))
         ws.write_string(row, 5, item.as_of or BLANK)
-        ws.write_string(row, 6, item.note or BLANK)
+        ws.write_string(row, 6, item.note or BLANK, book.fmt("wrap"))
         book.wb.define_name(item.name, f"='{name}'!$C${row + 1}")
         row += 1
     last_input = row - 1
@@ -387,7 +388,8 @@ def write_inputs_sheet(book: Book, ev: Evaluation, name: str = "Inputs") -> None
     row += 1
     for label, text in _structure(ev):
         ws.write_string(row, 0, label, book.fmt("bold"))
-        ws.write_string(row, 1, text)
+        ws.merge_range(row, 1, row, 6, text, book.fmt("wrap"))
+        ws.set_row(row, 15 * max(1, -(-len(text) // 190)))
         row += 1
     ws.freeze_panes(4, 2)
     ws.set_column(0, 0, 34)

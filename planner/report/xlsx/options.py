@@ -33,7 +33,14 @@ from planner.report.xlsx.inputs import option_input
 from planner.resolution import ResolvedOnPrem
 from planner.sizing import DR_CODES, Inputs, fleet_of, servers_needed
 
-__all__ = ["FIRST_YEAR_COL", "OptionSheet", "discount_rate_expr", "sheet_names", "write_option"]
+__all__ = [
+    "FIRST_YEAR_COL",
+    "OptionSheet",
+    "discount_rate_expr",
+    "line_label",
+    "sheet_names",
+    "write_option",
+]
 
 FIRST_YEAR_COL = 2  # column C holds year 1
 YEAR_ROW = 2  # the header row holds the year numbers
@@ -85,6 +92,12 @@ def sheet_names(ev: Evaluation, reserved: set[str]) -> dict[str, str]:
         taken.add(name.lower())
         out[option.id] = name
     return out
+
+
+def line_label(category: str) -> str:
+    """The row label of a cost line: "Software licences", "OS licences"."""
+    words = category.replace("_", " ")
+    return "OS" + words[2:] if category.startswith("os_") else words.capitalize()
 
 
 def discount_rate_expr(ev: Evaluation) -> str:
@@ -235,12 +248,13 @@ class _Writer:
         ws.write_string(
             0, 0, f"{self.option.id}: {ev.path_label(self.option.id)}", book.fmt("title")
         )
-        ws.write_string(
+        book.note(
+            ws,
             1,
-            0,
             f"Amounts in {self.cur} (USD inputs times the exchange rate). Sizing results are "
             "values from the fleet model; every cost line is a formula on the Inputs sheet.",
-            book.fmt("note"),
+            self.sheet.total_col,
+            74 + 16 * (ev.horizon + 1),
         )
         book.header(ws, YEAR_ROW, ["Item", "Unit"])
         for y in self.years:
@@ -806,7 +820,7 @@ class _Writer:
         self.section(f"Cost lines ({self.cur})")
         for cat in self.cats:
             formulas = [self._formula(cat, y) for y in self.years]
-            label = cat.replace("_", " ")
+            label = line_label(cat)
             if any(f is None for f in formulas):  # a line newer than this workbook
                 formulas = [float(lines[cat][y]) for y in self.years]
                 label += " (value: mailplan's figure, no formula yet)"

@@ -16,24 +16,25 @@ from planner.report.xlsx.options import (
     discount_rate_expr,
 )
 
-__all__ = ["write_summary"]
+__all__ = ["COLUMNS", "write_summary"]
 
-_COLUMNS = [
-    ("Option", 18),
-    ("Name and plan path", 48),
-    ("Kind", 8),
-    ("Ruled out by (structural)", 24),
-    ("Eligible (1 yes)", 10),
-    ("Total", 16),
-    ("NPV", 16),
-    ("Per user-month", 14),
-    ("Capex", 16),
-    ("Opex", 16),
-    ("Opportunity cost", 16),
-    ("NPV if eligible", 16),
-    ("Total vs today", 16),
-    ("NPV vs today", 16),
-]
+# the options table: key -> (column, header, width)
+COLUMNS = {
+    "option": (0, "Option", 18),
+    "kind": (1, "Kind", 8),
+    "total": (2, "Total", 16),
+    "npv": (3, "NPV", 16),
+    "per_user_month": (4, "Per user-month", 14),
+    "eligible": (5, "Eligible (1 yes)", 10),
+    "ruled_out": (6, "Ruled out by (structural)", 22),
+    "capex": (7, "Capex", 16),
+    "opex": (8, "Opex", 16),
+    "opportunity": (9, "Opportunity cost", 16),
+    "total_vs_today": (10, "Total vs today", 16),
+    "npv_vs_today": (11, "NPV vs today", 16),
+    "npv_if_eligible": (12, "NPV if eligible", 16),
+    "name": (13, "Name and plan path", 70),
+}
 _HEAD = 4  # header row of the options table
 
 
@@ -54,17 +55,19 @@ def write_summary(
     assert ws is not None
     cur = ev.scenario.currency
     ws.write_string(0, 0, f"Mail options for {ev.scenario.name}", book.fmt("title"))
-    ws.write_string(
+    book.note(
+        ws,
         1,
-        0,
         f"{ev.horizon} years from {ev.start.isoformat()}, amounts in {cur}. Every figure is a "
         "formula on the option sheets, which are formulas on the Inputs sheet: change an input "
         "there and the totals, NPV and the cheapest option follow.",
-        book.fmt("note"),
+        9,
+        152,
     )
-    book.header(ws, _HEAD, [c for c, _ in _COLUMNS])
-    for col, (_, width) in enumerate(_COLUMNS):
+    book.header(ws, _HEAD, [header for _, header, _ in COLUMNS.values()])
+    for col, _, width in COLUMNS.values():
         ws.set_column(col, col, width)
+    c = {key: spec[0] for key, spec in COLUMNS.items()}
     current = ev.scenario.current
     first = _HEAD + 1
     last = first + len(ev.options) - 1
@@ -72,61 +75,62 @@ def write_summary(
         row = first + i
         s = sheets[option.id]
         ruled = ev.ruled_out_by(option.id)
-        book.text(ws, row, 0, option.id, "bold")
-        ws.write_string(row, 1, ev.path_label(option.id))
-        ws.write_string(row, 2, option.kind)
-        ws.write_string(row, 3, ", ".join(ruled) or BLANK)
-        book.number(ws, row, 4, 0 if ruled else 1, "int")
+        book.text(ws, row, c["option"], option.id, "bold")
+        book.text(ws, row, c["name"], ev.path_label(option.id), "wrap")
+        book.text(ws, row, c["kind"], option.kind)
+        book.text(ws, row, c["ruled_out"], ", ".join(ruled) or BLANK)
+        book.number(ws, row, c["eligible"], 0 if ruled else 1, "int")
         opp = float(ev.opportunity[option.id].sum())
         lines = ev.lines[option.id]
-        capex = float(sum(lines[c].sum() for c in CAPEX_CATEGORIES if c in lines))
-        for col, formula, value in (
-            (5, f"={s.total_ref('total')}", ev.total(option.id)),
-            (6, f"={s.total_ref('npv')}", ev.npv(option.id)),
-            (7, f"={s.total_ref('per_user_month')}", ev.per_user_month(option.id)),
-            (8, f"={s.total_ref('capex')}", capex),
-            (9, f"={s.total_ref('opex')}", ev.total(option.id) - capex),
-            (10, f"={s.total_ref('opportunity')}", opp),
+        capex = float(sum(lines[k].sum() for k in CAPEX_CATEGORIES if k in lines))
+        for key, value in (
+            ("total", ev.total(option.id)),
+            ("npv", ev.npv(option.id)),
+            ("per_user_month", ev.per_user_month(option.id)),
+            ("capex", capex),
+            ("opex", ev.total(option.id) - capex),
+            ("opportunity", opp),
         ):
-            book.formula(ws, row, col, formula, float(value), "money")
-        npv_cell = cell(row, 6)
+            book.formula(ws, row, c[key], f"={s.total_ref(key)}", float(value), "money")
+        npv_cell = cell(row, c["npv"])
         book.formula(
             ws,
             row,
-            11,
-            f'=IF({cell(row, 4)}=1,{npv_cell},"{BLANK}")',
+            c["npv_if_eligible"],
+            f'=IF({cell(row, c["eligible"])}=1,{npv_cell},"{BLANK}")',
             ev.npv(option.id) if not ruled else BLANK,
             "money",
         )
     for i, option in enumerate(ev.options):  # once every option's totals are written
         row = first + i
         if current is None:
-            book.text(ws, row, 12, BLANK)
-            book.text(ws, row, 13, BLANK)
+            book.text(ws, row, c["total_vs_today"], BLANK)
+            book.text(ws, row, c["npv_vs_today"], BLANK)
             continue
         today = first + [o.id for o in ev.options].index(current)
         for col, base, diff in (
-            (12, 5, ev.total(option.id) - ev.total(current)),
-            (13, 6, ev.npv(option.id) - ev.npv(current)),
+            (c["total_vs_today"], c["total"], ev.total(option.id) - ev.total(current)),
+            (c["npv_vs_today"], c["npv"], ev.npv(option.id) - ev.npv(current)),
         ):
             formula = f"={cell(row, base)}-{cell(today, base, absolute=True)}"
             book.formula(ws, row, col, formula, float(diff), "money")
     row = last + 2
     ids = f"{cell(first, 0, absolute=True)}:{cell(last, 0, absolute=True)}"
-    eligible_npv = f"{cell(first, 11, absolute=True)}:{cell(last, 11, absolute=True)}"
+    col = c["npv_if_eligible"]
+    eligible_npv = f"{cell(first, col, absolute=True)}:{cell(last, col, absolute=True)}"
     ws.write_string(row, 0, "Cheapest", book.fmt("bold"))
-    ws.write_string(row, 1, "lowest NPV among the eligible options (none: every one ruled out)")
+    ws.write_string(row, 2, "lowest NPV among the eligible options (none: every one ruled out)")
     book.formula(
         ws,
         row,
-        3,
+        1,
         f'=IF(COUNT({eligible_npv})=0,"none",INDEX({ids},MATCH(MIN({eligible_npv}),'
         f"{eligible_npv},0)))",
         ev.cheapest or "none",
         "bold",
     )
     ws.write_string(row + 1, 0, "Discount rate used", book.fmt("bold"))
-    book.formula(ws, row + 1, 3, f"={discount_rate_expr(ev)}", float(ev.discount_rate), "pct")
+    book.formula(ws, row + 1, 1, f"={discount_rate_expr(ev)}", float(ev.discount_rate), "pct")
     row += 3
     if ev.break_even:
         ws.write_string(row, 0, "Break-even", book.fmt("section"))
@@ -137,7 +141,6 @@ def write_summary(
             [
                 "On-prem",
                 "Cloud",
-                "",
                 "Year (cumulative cost)",
                 "Year (cumulative NPV)",
                 "Starting users (value)",
@@ -145,35 +148,36 @@ def write_summary(
         )
         row += 1
         for b in ev.break_even:
-            a, c = sheets[b.onprem], sheets[b.cloud]
+            onprem, cloud = sheets[b.onprem], sheets[b.cloud]
             ws.write_string(row, 0, b.onprem)
             ws.write_string(row, 1, b.cloud)
             book.formula(
                 ws,
                 row,
-                3,
-                _break_even(a, c, "cumulative", ev.horizon),
+                2,
+                _break_even(onprem, cloud, "cumulative", ev.horizon),
                 b.year if b.year is not None else "never",
                 "int",
             )
             book.formula(
                 ws,
                 row,
-                4,
-                _break_even(a, c, "cumulative_discounted", ev.horizon),
+                3,
+                _break_even(onprem, cloud, "cumulative_discounted", ev.horizon),
                 b.year_npv if b.year_npv is not None else "never",
                 "int",
             )
-            book.value(ws, row, 5, b.users, "int")
+            book.value(ws, row, 4, b.users, "int")
             row += 1
-        ws.write_string(
+        book.note(
+            ws,
             row,
-            0,
             "A break-even year is the first year whose cumulative on-prem cost is at or below "
             "the cloud's. Break-even users (the smallest starting user count from 10 to "
             "100,000 at which on-prem NPV is at or below cloud NPV) is a value: finding it "
             "re-sizes the fleet for every user count; run mailplan again after changing inputs.",
-            book.fmt("note"),
+            9,
+            152,
         )
         row += 2
     _chart(book, ev, sheets, ws, row)

@@ -40,13 +40,14 @@ def write_sizing(book: Book, ev: Evaluation, name: str = "Sizing") -> None:
     sets the count and each dimension's utilisation."""
     ws = book.wb.add_worksheet(name)
     ws.write_string(0, 0, "Sizing of the on-prem options (values)", book.fmt("title"))
-    ws.write_string(
+    book.note(
+        ws,
         1,
-        0,
         "Servers = max(ceil(peak / (capacity x utilisation)), ceil(storage x copies / (TB per "
         "server x utilisation)), client load, copies), then spares. Hardware profile picked "
         "by server: auto is a structural choice (see Inputs).",
-        book.fmt("note"),
+        8,
+        140,
     )
     frame = ev.sizing
     ws.freeze_panes(4, 2)
@@ -71,15 +72,16 @@ def write_risk(book: Book, ev: Evaluation, name: str = "Risk") -> bool:
     ws = book.wb.add_worksheet(name)
     cur = ev.scenario.currency
     ws.write_string(0, 0, f"Risk: {sim.draws:,} Monte Carlo draws (values)", book.fmt("title"))
-    ws.write_string(
+    book.note(
+        ws,
         1,
-        0,
         f"How these were made: mailplan simulate drew {sim.draws:,} sets of the ranged inputs "
         f"(seed {sim.seed}; a Gaussian copula for correlated inputs, each range's own "
         "distribution), costed every draw with the same model, and took the 10th, 50th and "
         "90th percentiles. They are values: changing the Inputs sheet does not re-run the "
-        f"simulation (RISK_DRAWS {RISK_DRAWS}, RISK_SEED {RISK_SEED}).",
-        book.fmt("note"),
+        f"simulation (the reports always use {RISK_DRAWS:,} draws and seed {RISK_SEED}).",
+        8,
+        140,
     )
     rows = [
         {
