@@ -46,7 +46,7 @@ from planner.costs import (
     npv,
     onprem_lines,
 )
-from planner.errors import ScenarioError
+from planner.errors import Problem, ScenarioError
 from planner.feasibility import Path, add_years, path
 from planner.freshness import oldest
 from planner.models import Catalog, Organization, Scenario
@@ -276,8 +276,11 @@ class Evaluation:
         bought = scenario.current_servers_bought
         if bought is not None and bought > self.start.year:
             raise ScenarioError(
-                f"current_servers_bought: {bought} is after the start of year 1 "
-                f"({self.start.isoformat()}); give the year today's servers were bought"
+                Problem(
+                    "current_servers_bought",
+                    f"{bought} is after the start of year 1 ({self.start.isoformat()}); "
+                    "give the year today's servers were bought",
+                )
             )
         self.resolved: ResolvedScenario = resolve(scenario, self.catalog)
         problems = seat_problems(scenario, self.catalog)

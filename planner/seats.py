@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from planner.errors import Problem
 from planner.models import CUSTOM_PLAN, Catalog, CloudPlan, Scenario
 from planner.resolution import ResolvedCloud, ResolvedScenario
 from planner.sizing import Demand, FloatArray
@@ -104,8 +105,8 @@ def _seat_plan(plan: CloudPlan, catalog: Catalog, billing: str, how: str) -> Sea
     )
 
 
-def seat_problems(scenario: Scenario, catalog: Catalog) -> list[str]:
-    """One line per unknown plan id in a segment's ``plans`` (unknown option ids are
+def seat_problems(scenario: Scenario, catalog: Catalog) -> list[Problem]:
+    """One problem per unknown plan id in a segment's ``plans`` (unknown option ids are
     refused when the scenario is read)."""
     known = {p.id for p in catalog.plans}
     out = []
@@ -113,8 +114,11 @@ def seat_problems(scenario: Scenario, catalog: Catalog) -> list[str]:
         for option_id, plan_id in seg.plans.items():
             if plan_id not in known:
                 out.append(
-                    f"organization.segments[{i}].plans.{option_id}: unknown plan '{plan_id}' "
-                    f"(known: {', '.join(p.id for p in catalog.plans)})"
+                    Problem(
+                        f"organization.segments[{i}].plans.{option_id}",
+                        f"unknown plan '{plan_id}' "
+                        f"(known: {', '.join(p.id for p in catalog.plans)})",
+                    )
                 )
     return out
 

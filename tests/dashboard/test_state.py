@@ -95,6 +95,16 @@ class TestEdit:
         (message,) = state.problems(session)["onprem[0].stack"]
         assert message.startswith("unknown stack 'a: b' (known: ")
 
+    def test_evaluation_problem_names_its_field(self, session):
+        """A problem found when evaluating (a segment mapped to an unknown plan) is filed
+        under its field, not under the scenario as a whole."""
+        segment = {"name": "a", "users": 1, "plans": {"flat": "no-such-plan"}}
+
+        assert not state.edit(session, ("organization", "segments"), [segment], CHECK)
+
+        (message,) = state.problems(session)["organization.segments[0].plans.flat"]
+        assert message.startswith("unknown plan 'no-such-plan'")
+
     def test_empty_value_removes_the_key(self, session):
         """Clearing a field removes it from the scenario, so its default applies again."""
         state.edit(session, ("organization", "peak_factor"), 5.0, CHECK)
