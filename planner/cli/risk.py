@@ -147,17 +147,12 @@ def sensitivity_tables(sens: Sensitivity) -> list[Table | str]:
 
 def flip_lines(sens: Sensitivity, top: int = 5) -> list[str]:
     """The nearest flip points as sentences."""
-    ev = sens.evaluation
-    flips = [f for f in sens.flip_points if f.flips_at is not None][:top]
-    if ev.cheapest is None:
-        return []
-    if not flips:
-        return [f"No input changes the cheapest option ({ev.cheapest}) within its search range."]
-    label = ev.option(ev.cheapest).label
-    return [
-        "Where the answer flips (nearest first):\n"
-        + "\n".join(f"  - {f.sentence(label)}" for f in flips)
-    ]
+    from planner.risk.flips import flip_sentences
+
+    sentences = flip_sentences(sens.evaluation, sens.flip_points, top=top)
+    if not any(f.flips_at is not None for f in sens.flip_points):
+        return sentences  # none, or the one saying nothing flips
+    return ["Where the answer flips (nearest first):\n" + "\n".join(f"  - {s}" for s in sentences)]
 
 
 @app.command()

@@ -722,7 +722,7 @@ def _break_even_table(ev: Evaluation) -> Table:
     )
 
 
-def _costs(ev: Evaluation) -> Section:
+def _costs(ev: Evaluation, analysis: RiskAnalysis | None) -> Section:
     blocks: list[Block] = [
         Paragraph(
             "Every amount is in "
@@ -761,10 +761,35 @@ def _costs(ev: Evaluation) -> Section:
                 "break-even-map", "Cost per user-month by size", partial(charts.break_even_map, ev)
             ),
         ]
+    blocks += _flips(ev, analysis)
     notes = [f"{o.id}: {w}" for o in ev.comparison.options for w in o.warnings]
     if notes:
         blocks += [Subheading("Notes on the options"), Bullets(tuple(notes))]
     return Section("costs", "Costs", tuple(blocks))
+
+
+def _flips(ev: Evaluation, analysis: RiskAnalysis | None) -> list[Block]:
+    """Where the answer flips: the nearest flip points as sentences (the ranged inputs'
+    when the scenario has ranges, as the sensitivity found them; else every input's)."""
+    if ev.cheapest is None:
+        return []
+    head = Subheading("Where the answer flips")
+    try:
+        from planner.risk.flips import flip_points, flip_sentences
+    except ImportError:  # the risk extra (scipy) is not installed
+        return [head, Paragraph("Install mailplan[risk] to find where the answer flips.")]
+    sens = analysis.sensitivity if analysis is not None else None
+    flips = sens.flip_points if sens is not None else flip_points(ev)
+    what = "ranged input" if ev.scenario.ranges else "numeric input"
+    return [
+        head,
+        Paragraph(
+            f"Each {what} in turn, the others at their typical values, searched from a tenth "
+            "to ten times its value (within its bounds) for the value at which another "
+            "option becomes the cheapest; nearest first."
+        ),
+        Bullets(tuple(flip_sentences(ev, flips))),
+    ]
 
 
 def _qualitative(ev: Evaluation) -> Section:
@@ -982,7 +1007,7 @@ def build(ev: Evaluation, generated: dt.datetime | None = None) -> Report:
     sections: Iterable[Section | None] = (
         _summary(ev, analysis),
         _organisation(ev),
-        _costs(ev),
+        _costs(ev, analysis),
         _qualitative(ev),
         _benchmark(ev),
         _risk(ev, analysis),

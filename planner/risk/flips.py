@@ -16,7 +16,7 @@ the organisation, the escalation rates, the move (``migration``) and the options
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -27,7 +27,7 @@ from planner.ranges import FieldSpec, numeric_fields, split_path
 from planner.risk.batch import batch_costs
 from planner.sizing import FloatArray
 
-__all__ = ["FlipPoint", "flip_points", "input_label"]
+__all__ = ["FlipPoint", "flip_points", "flip_sentences", "input_label"]
 
 GRID = 16  # points on each side of the current value
 STEPS = 20  # bisection steps: 2^-20 of the bracket
@@ -231,3 +231,18 @@ def flip_points(ev: Evaluation, *, top: int | None = None) -> list[FlipPoint]:
     flips = sorted((f for f in out if f.flips_at is not None), key=nearness)
     rest = [f for f in out if f.flips_at is None]
     return (flips[:top] if top is not None else flips) + ([] if top is not None else rest)
+
+
+def flip_sentences(ev: Evaluation, flips: Sequence[FlipPoint], *, top: int = 5) -> list[str]:
+    """The ``top`` nearest flips of ``flips`` (nearest first, as :func:`flip_points` orders
+    them) as sentences; one sentence saying that nothing flips within the searched ranges
+    when none does; nothing when the scenario has no cheapest option."""
+    if ev.cheapest is None:
+        return []
+    found = [f for f in flips if f.flips_at is not None][:top]
+    if not found:
+        return [
+            f"No input changes the cheapest option ({ev.cheapest}) within its search range "
+            "(a tenth to ten times its value, within its bounds)."
+        ]
+    return [f.sentence(ev.cheapest) for f in found]

@@ -11,6 +11,7 @@ from planner import Evaluation, evaluate, load_scenario
 from planner.recommendation import ranked
 from planner.report import render
 from planner.report.content import formulas_markdown
+from planner.risk.flips import flip_points, flip_sentences
 from tests.report.figures import check_tables, markdown_tables
 
 GOLDEN_DEFAULT = """\
@@ -26,6 +27,7 @@ GOLDEN_DEFAULT = """\
   What each option includes | Feature | {options}
 {yearly}### Break-even
   Break-even: where on-prem costs no more than cloud | On-prem | Cloud | Year (cumulative cost) | Year (cumulative NPV) | Users at the start (NPV)
+### Where the answer flips
 ### Notes on the options
 ## 4. Qualitative comparison
   Decision matrix (scores 1-5, 5 = best) | Criterion | Weight | postfix-dovecot | exchange-se | exchange-2019 | m365-basic | m365-standard | gws-starter
@@ -130,3 +132,13 @@ def test_sizing_names_what_sets_each_server_count(default_ev: Evaluation) -> Non
     sizing = md.split("### Sizing per year", 1)[1].split("## 3. Costs", 1)[0]
     for o in default_ev.resolved.onprem:
         assert default_ev.binding_sentence(o.id, default_ev.horizon) in sizing
+
+
+def test_costs_say_where_the_answer_flips(default_ev: Evaluation) -> None:
+    """Under Costs, the nearest flip points of the (unranged) default scenario, as the
+    engine's sentences, nearest first."""
+    md = render(default_ev, "md").decode()
+    flips = md.split("### Where the answer flips", 1)[1].split("###", 1)[0]
+    sentences = flip_sentences(default_ev, flip_points(default_ev))
+    assert len(sentences) == 5
+    assert [line[2:] for line in flips.splitlines() if line.startswith("- ")] == sentences

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner import evaluate
-from planner.risk.flips import flip_points
+from planner.risk.flips import flip_points, flip_sentences
 from tests.conftest import make_scenario
 
 # Two cloud plans whose NPV gap is linear in one price: 100 users, 3 years, no discount.
@@ -84,3 +84,24 @@ def test_crossing_the_flip_changes_the_answer(price, users, admin):
 
             moved = evaluate(parse_scenario(data))
             assert (moved.cheapest == ev.cheapest) is same, (f.input, value)
+
+
+def test_sentences_name_the_nearest_flips_first():
+    """flip_sentences gives the nearest flips first, each the flip point's own sentence
+    under the cheapest option's id, at most ``top`` of them."""
+    ev = evaluate(two_plans())
+    flips = flip_points(ev)
+    found = [f for f in flips if f.flips_at is not None]
+    sentences = flip_sentences(ev, flips, top=2)
+    assert sentences == [f.sentence("a") for f in found[:2]]
+    assert sentences[0].startswith("a stays cheapest for ")
+
+
+def test_sentences_say_when_nothing_flips():
+    """With no flip within the searched ranges, one sentence says so."""
+    ev = evaluate(two_plans())
+    still = [f for f in flip_points(ev) if f.flips_at is None]
+    assert flip_sentences(ev, still) == [
+        "No input changes the cheapest option (a) within its search range (a tenth to ten "
+        "times its value, within its bounds)."
+    ]
