@@ -95,12 +95,25 @@ def _app() -> AppTest:
     return at.run()
 
 
+def open_sections(at: AppTest) -> AppTest:
+    """Open every option's section of the Scenario page, as a user does to edit one (their
+    fields are drawn only while open), and run."""
+    from planner.dashboard import state
+
+    for kind in ("onprem", "cloud"):
+        for i in range(len(state.draft_value(at.session_state, (kind,)) or [])):
+            at.session_state[f"open_{kind}_{i}"] = True  # the expander's key
+    return at.run()
+
+
 @pytest.fixture(name="open_page")
 def _open_page() -> Callable[[AppTest, str], AppTest]:
-    """Switch the app to a page by name and run it."""
+    """Switch the app to a page by name and run it (the Scenario page with every option's
+    section open)."""
 
     def open_page(at: AppTest, name: str) -> AppTest:
-        return at.switch_page(PAGES[name]).run()
+        at.switch_page(PAGES[name]).run()
+        return open_sections(at) if name == "scenario" else at
 
     return open_page
 

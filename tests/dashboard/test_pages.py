@@ -29,6 +29,7 @@ from tests.dashboard.conftest import (
     errors,
     find_table,
     metric,
+    open_sections,
     scenario_yaml,
     table_rows,
 )
@@ -271,6 +272,26 @@ class TestScenarioPage:
         open_page(app, "scenario")
         app.selectbox(key="f:cloud[0].plan").set_value("custom").run()
         assert_clean(app)
+        assert "cloud[0]: plan 'custom' needs price_per_user_month" in errors(app)
+
+    def test_option_fields_are_drawn_while_its_section_is_open(self, app):
+        """An option's section starts closed and its fields are not drawn (with every
+        option's 50 fields the page took seconds); opened, they are."""
+        app.switch_page(PAGES["scenario"]).run()
+        assert_clean(app)
+        assert "f:onprem[0].server_price" not in [n.key for n in app.number_input]
+        assert "f:cloud[0].plan" not in [s.key for s in app.selectbox]
+        open_sections(app)
+        assert "f:onprem[0].server_price" in [n.key for n in app.number_input]
+        assert "f:cloud[0].plan" in [s.key for s in app.selectbox]
+
+    def test_section_with_problems_stays_open(self, app, open_page):
+        """An option whose fields have problems keeps its section open, so they show."""
+        open_page(app, "scenario")
+        app.selectbox(key="f:cloud[0].plan").set_value("custom").run()
+        app.session_state["open_cloud_0"] = False  # the user closes it
+        app.run()
+        assert "f:cloud[0].plan" in [s.key for s in app.selectbox]
         assert "cloud[0]: plan 'custom' needs price_per_user_month" in errors(app)
 
     def test_offers_the_scenario_as_yaml_and_json(self, app, open_page):

@@ -78,15 +78,30 @@ def _add_cloud() -> None:
 @failures.callback("The option could not be removed")
 def _remove(kind: str, index: int) -> None:
     state.remove_option(st.session_state, kind, index, widgets.check())
+    for key in [k for k in st.session_state if str(k).startswith(f"{_OPEN}{kind}_")]:
+        del st.session_state[key]  # the sections after it moved up: all start closed
 
 
-def _open(prefix: tuple[str | int, ...]) -> bool:
-    """Whether an option's section starts open: when it has problems."""
+def _problems_under(prefix: tuple[str | int, ...]) -> bool:
+    """Whether the draft has problems in an option's section."""
     where = path_key(prefix)
     return any(
         p == where or p.startswith((where + ".", where + "["))
         for p in state.problems(st.session_state)
     )
+
+
+_OPEN = "open_"
+
+
+def _section(title: str, kind: str, i: int) -> Any:
+    """An option's section: an expander whose fields are drawn only while it is open (an
+    option has up to 50 fields; drawing every option's on each run made the page slow).
+    It opens, and stays open, while the option has problems."""
+    key = f"{_OPEN}{kind}_{i}"
+    if _problems_under((kind, i)):
+        st.session_state[key] = True
+    return st.expander(title, key=key, on_change="rerun")
 
 
 def _general() -> None:
@@ -237,7 +252,10 @@ def _onprem_option(
     prefix: tuple[str | int, ...] = ("onprem", i)
     name = option.get("label") or labels.get(option.get("id", ""), "")
     title = widgets.plain(f"On-prem: {option.get('id', '?')} — {name}")
-    with st.expander(title, expanded=_open(prefix)):
+    section = _section(title, "onprem", i)
+    if not section.open:
+        return
+    with section:
         widgets.show_problems(prefix)
         cols = st.columns(_COLUMNS + 1)
         with cols[0]:
@@ -320,7 +338,10 @@ def _cloud_option(
     plan = cat.plan(str(option.get("plan", "")))
     name = option.get("label") or labels.get(option.get("id", ""), "")
     title = widgets.plain(f"Cloud: {option.get('id', '?')} — {name}")
-    with st.expander(title, expanded=_open(prefix)):
+    section = _section(title, "cloud", i)
+    if not section.open:
+        return
+    with section:
         widgets.show_problems(prefix)
         cols = st.columns(_COLUMNS)
         with cols[0]:
@@ -443,7 +464,10 @@ def render() -> None:
     st.caption("Weights, scores and hard requirements are edited on the Compare page.")
     _ranges()
 
-    with st.expander("Where every value comes from"):
+    sources = st.expander("Where every value comes from", key="open_sources", on_change="rerun")
+    if not sources.open:
+        return
+    with sources:
         st.dataframe(
             cached.assumptions(scenario),
             hide_index=True,
