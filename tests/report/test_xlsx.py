@@ -204,7 +204,7 @@ class TestCachedValues:
                 option.npv,
                 option.per_user_month,
             )
-        assert summary["Cheapest"][1] == (ev.cheapest or "none")
+        assert summary["Cheapest"][2] == (ev.cheapest or "none")
 
     def test_break_even_years_are_the_engines(self, books) -> None:
         """The break-even table's years (cumulative cost and NPV) are the engine's."""
@@ -271,7 +271,7 @@ class TestFormulas:
         for option in ev.options:
             keys = ("total", "npv", "per_user_month", "capex", "opex", "opportunity")
             assert all(str(summary[option.id][COL[k]]).startswith("=") for k in keys)
-        assert str(summary["Cheapest"][1]).startswith("=IF(COUNT(")
+        assert str(summary["Cheapest"][2]).startswith("=IF(COUNT(")
 
     def test_cost_lines_read_named_inputs(self, default_ev: Evaluation) -> None:
         """The subscription reads the plan's price and the discount rate reaches the NPV

@@ -217,7 +217,7 @@ def assert_model_matches(path: Path, ev: Evaluation) -> None:
         assert npv == pytest.approx(ev.npv(option.id), abs=CENT), option.id
         per_user_month = summary[option.id][PER_USER_MONTH]
         assert per_user_month == pytest.approx(ev.per_user_month(option.id), abs=CENT)
-    assert summary["Cheapest"][1] == (ev.cheapest or "none")
+    assert summary["Cheapest"][2] == (ev.cheapest or "none")
 
 
 @pytest.fixture(scope="module")

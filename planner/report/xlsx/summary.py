@@ -21,7 +21,7 @@ __all__ = ["COLUMNS", "write_summary"]
 # the options table: key -> (column, header, width)
 COLUMNS = {
     "option": (0, "Option", 18),
-    "kind": (1, "Kind", 8),
+    "kind": (1, "Kind", 16),
     "total": (2, "Total", 16),
     "npv": (3, "NPV", 16),
     "per_user_month": (4, "Per user-month", 14),
@@ -76,7 +76,9 @@ def write_summary(
         s = sheets[option.id]
         ruled = ev.ruled_out_by(option.id)
         book.text(ws, row, c["option"], option.id, "bold")
-        book.text(ws, row, c["name"], ev.path_label(option.id), "wrap")
+        label = ev.path_label(option.id)
+        book.text(ws, row, c["name"], label, "wrap")
+        ws.set_row(row, 15 * max(1, -(-len(label) // 75)))
         book.text(ws, row, c["kind"], option.kind)
         book.text(ws, row, c["ruled_out"], ", ".join(ruled) or BLANK)
         book.number(ws, row, c["eligible"], 0 if ruled else 1, "int")
@@ -119,18 +121,18 @@ def write_summary(
     col = c["npv_if_eligible"]
     eligible_npv = f"{cell(first, col, absolute=True)}:{cell(last, col, absolute=True)}"
     ws.write_string(row, 0, "Cheapest", book.fmt("bold"))
-    ws.write_string(row, 2, "lowest NPV among the eligible options (none: every one ruled out)")
+    ws.write_string(row, 4, "lowest NPV among the eligible options (none: every one ruled out)")
     book.formula(
         ws,
         row,
-        1,
+        2,
         f'=IF(COUNT({eligible_npv})=0,"none",INDEX({ids},MATCH(MIN({eligible_npv}),'
         f"{eligible_npv},0)))",
         ev.cheapest or "none",
         "bold",
     )
     ws.write_string(row + 1, 0, "Discount rate used", book.fmt("bold"))
-    book.formula(ws, row + 1, 1, f"={discount_rate_expr(ev)}", float(ev.discount_rate), "pct")
+    book.formula(ws, row + 1, 2, f"={discount_rate_expr(ev)}", float(ev.discount_rate), "pct")
     row += 3
     if ev.break_even:
         ws.write_string(row, 0, "Break-even", book.fmt("section"))
