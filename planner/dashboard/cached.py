@@ -40,6 +40,7 @@ __all__ = [
     "default_pair",
     "demand_vs_capacity",
     "evaluation",
+    "flip_sentences",
     "migration_defaults",
     "parse_scenario",
     "presets",
@@ -244,6 +245,17 @@ def sensitivity_summary(
 ) -> risk.SensitivitySummary:
     """``planner.risk.sensitivity(...).summary`` for the pair (None: the cheapest of a kind)."""
     return _sensitivity(scenario, onprem, cloud).summary
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def flip_sentences(scenario: Scenario) -> list[str]:
+    """``planner.risk.flips.flip_sentences``: where the cheapest option changes, nearest
+    first (the ranged inputs when the scenario has ranges, else every numeric input)."""
+    from planner.risk.flips import flip_points
+    from planner.risk.flips import flip_sentences as sentences
+
+    ev = evaluate(scenario)
+    return sentences(ev, flip_points(ev))
 
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)

@@ -8,6 +8,7 @@ import pytest
 from planner import evaluate, load_scenario, risk, scenario_presets
 from planner.dashboard import state
 from planner.dashboard.risk_views import MAX_DRAWS
+from planner.risk.flips import flip_points, flip_sentences
 from tests.dashboard.conftest import (
     assert_clean,
     chart_specs,
@@ -61,6 +62,12 @@ class TestRangedScenario:
             "What moves the NPV gap postfix-dovecot − m365-basic",
             "Break-even year of on-prem against cloud",
         ]
+
+    def test_flips_are_searched_over_the_ranged_inputs(self, risk_app):
+        """With ranges, the flip sentences are those of the ranged inputs."""
+        ev = evaluate(ranged())
+        expected = flip_sentences(ev, flip_points(ev))
+        assert "\n".join(f"- {s}" for s in expected) in [m.value for m in risk_app.markdown]
 
     def test_headline_names_the_top_sensitivities(self, risk_app):
         """The headline sentences are planner.risk.headline's for the cheapest pair."""
@@ -184,6 +191,15 @@ class TestWithoutRanges:
         assert "{low: 0.0, typical: 0.08, high: 0.20}" in app.code[0].value
         assert app.button[0].label == "Start from the default ranges"
         assert not chart_specs(app)
+
+    def test_says_where_the_answer_flips(self, app, open_page):
+        """Without ranges the page still says, in the engine's sentences, which input
+        values would change the cheapest option, nearest first."""
+        open_page(app, "risk")
+        ev = evaluate(load_scenario(scenario_presets()["default"]))
+        expected = flip_sentences(ev, flip_points(ev))
+        shown = [m.value for m in app.markdown if m.value.startswith("- ")]
+        assert shown == ["\n".join(f"- {s}" for s in expected)]
 
     def test_start_from_the_default_ranges(self, app, open_page):
         """The button loads the sourced default ranges and the page simulates them."""

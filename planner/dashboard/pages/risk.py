@@ -76,6 +76,18 @@ def _no_ranges() -> None:
     range_editor.picker(key="risk")
 
 
+def _flips(scenario: Scenario) -> None:
+    """Where the answer flips, as sentences, nearest first."""
+    st.subheader("Where the answer flips")
+    what = "ranged input" if scenario.ranges else "input"
+    st.caption(
+        f"Each {what} in turn, the others at their typical values: the value at which "
+        "another option becomes the cheapest, searched from a tenth to ten times its value "
+        "(within its bounds); nearest first."
+    )
+    st.markdown("\n".join(f"- {widgets.plain(s)}" for s in cached.flip_sentences(scenario)))
+
+
 def _controls(scenario: Scenario) -> tuple[Scenario, int, int]:
     """Draw count, seed and range width; the scenario with the width applied."""
     cols = st.columns([1, 1, 2, 1])
@@ -165,6 +177,7 @@ def render() -> None:
     widgets.page_header("Risk", scenario, "how sure the choice is, given ranges on the inputs")
     labels = ranges_form.input_labels(scenario)
     if not scenario.ranges:
+        _flips(scenario)
         _no_ranges()
         return
 
@@ -206,6 +219,8 @@ def render() -> None:
         )
         widgets.chart(cached.tornado(view, onprem, cloud), key="risk_tornado")
         st.dataframe(risk_views.tornado_table(sens, labels), hide_index=True)
+
+    _flips(view)
 
     if summary.break_even:
         st.subheader("Break-even year")
