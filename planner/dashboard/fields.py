@@ -23,6 +23,7 @@ from planner.models import (
     OnPremOption,
     Organization,
     Scenario,
+    TaxShares,
 )
 from planner.ranges import numeric_fields
 
@@ -45,6 +46,7 @@ __all__ = [
     "ORGANIZATION",
     "PRICE_BASIS",
     "SIDEBAR",
+    "TAX",
     "ChoiceSpec",
     "FieldSpec",
     "Path",
@@ -306,6 +308,15 @@ ORGANIZATION = _numbers(
         ),
     ),
 )
+
+TAX = _numbers(
+    TaxShares,
+    (
+        _f(TaxShares, "capex", "Tax on capex", "fraction not recovered", **_FRACTION),
+        _f(TaxShares, "opex", "Tax on opex", "fraction not recovered", **_FRACTION),
+    ),
+)
+"""Unrecoverable sales tax or VAT (``tax_pct``): catalog prices exclude it."""
 
 MIGRATION = _numbers(
     Migration,

@@ -160,6 +160,21 @@ class TestCostsFollowTheForm:
                 assert shown - was == pytest.approx(growth, abs=1.0), o.id
                 assert details[o.id][VS_NPV] == f"{o.vs_current.npv:+,.0f}"
 
+    def test_tax_goes_into_the_totals(self, form, open_page):
+        """Unrecoverable tax on capex and opex is a field pair with the model's help; set,
+        the tax line is in the engine's totals, which the Costs page shows."""
+        form.number_input(key="f:tax_pct.capex").set_value(0.2).run()
+        form.number_input(key="f:tax_pct.opex").set_value(0.1).run()
+
+        tax = state.current(form.session_state).tax_pct
+        assert (tax.capex, tax.opex) == (0.2, 0.1)
+        open_page(form, "costs")
+        ev = _engine(form)
+        totals = find_table(form, column=TOTAL)
+        for o in ev.comparison.options:
+            assert sum(y.by_category["tax"] for y in o.years) > 0
+            assert totals[o.id][TOTAL] == f"{o.total:,.0f}"
+
     def test_downtime_cost_goes_into_the_totals(self, form, open_page):
         """A cost per user-hour of downtime adds the downtime line to the totals and the
         page says so; switching the basis moves the amount, 'not costed' drops it."""

@@ -27,6 +27,7 @@ from planner.dashboard.fields import (
     ONPREM_NUMBERS,
     ORGANIZATION,
     PRICE_BASIS,
+    TAX,
     FieldSpec,
     path_key,
 )
@@ -224,6 +225,15 @@ def _today_and_basis() -> None:
         if spec.name == picked:
             with cols[2]:
                 widgets.number_field((spec.name,), spec, optional=True)
+    cols = st.columns(_COLUMNS)
+    for i, spec in enumerate(TAX):
+        with cols[i]:
+            widgets.number_field(
+                ("tax_pct", spec.name),
+                spec,
+                optional=True,
+                help_extra="\n\nCatalog prices exclude tax; empty: none is added.",
+            )
 
 
 def _migration() -> None:
