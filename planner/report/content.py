@@ -30,6 +30,7 @@ from planner.errors import PlannerError
 from planner.evaluation import Evaluation, OptionSummary
 from planner.models import CRITERIA, Escalation, Migration, Organization, Scenario
 from planner.recommendation import features_phrase, headline, lacks, parity, ranked
+from planner.resolution import ResolvedOnPrem
 
 if TYPE_CHECKING:
     from planner.risk import RiskHeadline, Sensitivity, Simulation
@@ -761,11 +762,40 @@ def _costs(ev: Evaluation, analysis: RiskAnalysis | None) -> Section:
                 "break-even-map", "Cost per user-month by size", partial(charts.break_even_map, ev)
             ),
         ]
+    blocks += [Subheading("List and negotiated prices"), Bullets(tuple(_price_terms(ev)))]
     blocks += _flips(ev, analysis)
     notes = [f"{o.id}: {w}" for o in ev.comparison.options for w in o.warnings]
     if notes:
         blocks += [Subheading("Notes on the options"), Bullets(tuple(notes))]
     return Section("costs", "Costs", tuple(blocks))
+
+
+def _price_terms(ev: Evaluation) -> list[str]:
+    """Which prices are the catalog's list prices and which negotiated, one line per option,
+    then how tax is treated (catalog prices exclude VAT and sales tax)."""
+    lines = []
+    for o in ev.resolved.options:
+        terms = []
+        if o.discount_pct:
+            onprem = isinstance(o, ResolvedOnPrem)
+            what = "licences" if onprem else "subscription and add-ons"
+            terms.append(f"{o.discount_pct:.0%} off the list price of the {what}")
+        if isinstance(o, ResolvedOnPrem) and o.hardware_discount_pct:
+            terms.append(f"{o.hardware_discount_pct:.0%} off the server price")
+        if not isinstance(o, ResolvedOnPrem) and o.price_lock_years:
+            terms.append(f"price locked for {o.price_lock_years} years")
+        lines.append(
+            f"{o.id}: negotiated, " + ", ".join(terms) if terms else f"{o.id}: list prices"
+        )
+    tax = ev.scenario.tax_pct
+    if tax is not None and (tax.capex or tax.opex):
+        lines.append(
+            f"Catalog prices exclude VAT and sales tax; the tax line adds what is not "
+            f"recovered: {tax.capex:.0%} of capex, {tax.opex:.0%} of opex."
+        )
+    else:
+        lines.append("Catalog prices exclude VAT and sales tax; none is added (no tax rate given).")
+    return lines
 
 
 def _flips(ev: Evaluation, analysis: RiskAnalysis | None) -> list[Block]:

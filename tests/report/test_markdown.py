@@ -27,6 +27,7 @@ GOLDEN_DEFAULT = """\
   What each option includes | Feature | {options}
 {yearly}### Break-even
   Break-even: where on-prem costs no more than cloud | On-prem | Cloud | Year (cumulative cost) | Year (cumulative NPV) | Users at the start (NPV)
+### List and negotiated prices
 ### Where the answer flips
 ### Notes on the options
 ## 4. Qualitative comparison
@@ -142,3 +143,27 @@ def test_costs_say_where_the_answer_flips(default_ev: Evaluation) -> None:
     sentences = flip_sentences(default_ev, flip_points(default_ev))
     assert len(sentences) == 5
     assert [line[2:] for line in flips.splitlines() if line.startswith("- ")] == sentences
+
+
+def test_costs_say_which_prices_are_list_and_which_negotiated() -> None:
+    """Each option's prices are named list or negotiated (with the terms), and the tax
+    treatment is stated: catalog prices exclude VAT, and what the tax line adds."""
+    from tests.conftest import make_scenario
+
+    sc = make_scenario(
+        cloud=[
+            {"id": "flat", "plan": "custom", "price_per_user_month": 6.0},
+            {"id": "deal", "plan": "custom", "price_per_user_month": 6.0, "discount_pct": 0.15}
+            | {"price_lock_years": 2},
+        ],
+        tax_pct={"capex": 0.2, "opex": 0.1},
+    )
+    md = render(evaluate(sc), "md").decode()
+    prices = md.split("### List and negotiated prices", 1)[1].split("###", 1)[0]
+    assert [line[2:] for line in prices.splitlines() if line.startswith("- ")] == [
+        "flat: list prices",
+        "deal: negotiated, 15% off the list price of the subscription and add-ons, price "
+        "locked for 2 years",
+        "Catalog prices exclude VAT and sales tax; the tax line adds what is not recovered: "
+        "20% of capex, 10% of opex.",
+    ]
