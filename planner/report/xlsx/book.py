@@ -71,6 +71,7 @@ class Book:
     cells: dict[str, dict[tuple[int, int], Any]] = field(default_factory=dict)
     names: dict[str, Any] = field(default_factory=dict)
     unverified: list[Unverified] = field(default_factory=list)
+    option_keys: dict[str, str] = field(default_factory=dict)  # option id -> name part
 
     def __post_init__(self) -> None:
         cur = self.currency.replace('"', "")
@@ -100,10 +101,17 @@ class Book:
         """The cell format called ``name``."""
         return self.formats[name]
 
-    @staticmethod
-    def name_of(*parts: str | int) -> str:
-        """A defined name from parts: letters, digits and underscores, never a cell ref."""
-        return "in_" + "_".join(_NOT_NAME.sub("_", str(p)) for p in parts)
+    def option_name(self, option_id: str, stage: int, field_name: str) -> str:
+        """The defined name of an option's input: ``in_<option>_<stage>_<field>``, the
+        option id made a valid name (letters, digits, underscores) and unique."""
+        key = self.option_keys.get(option_id)
+        if key is None:
+            base = _NOT_NAME.sub("_", option_id)
+            key, n = base, 2
+            while key in self.option_keys.values():
+                key, n = f"{base}_{n}", n + 1
+            self.option_keys[option_id] = key
+        return f"in_{key}_{stage}_{field_name}"
 
     def add_input(self, row: InputRow) -> str:
         """Register an input (written later by the Inputs sheet); returns its name."""

@@ -181,7 +181,7 @@ def _number(inputs: Inputs, field: str) -> float | None:
 
 def option_input(book: Book, option_id: str, stage: int, field: str) -> str | None:
     """The defined name of an option's input at one stage of its plan path (None: unset)."""
-    name = Book.name_of(option_id, stage, field)
+    name = book.option_name(option_id, stage, field)
     return name if name in book.inputs else None
 
 
@@ -314,7 +314,7 @@ def register_inputs(book: Book, ev: Evaluation) -> None:
                 unit, kind = unit_of(field)
                 book.add_input(
                     InputRow(
-                        Book.name_of(option.id, stage, field),
+                        book.option_name(option.id, stage, field),
                         f"{option.id} ({plan}): {field.replace('_', ' ')}",
                         number,
                         unit,
