@@ -357,6 +357,16 @@ class OnPremOption(_Model):
         description="Message fetches per second one server serves within its latency target "
         "(from the catalog, or measured: mailplan bench capacity --protocol pop3|imap).",
     )
+    client_capacity_source: str | None = Field(
+        None,
+        max_length=500,
+        description="Where client_capacity_fetches_per_s comes from (mailplan bench apply "
+        "writes the POP3 or IMAP result it used).",
+    )
+    client_capacity_indicative: bool | None = Field(
+        None,
+        description="True when the measured client capacity comes from a short run.",
+    )
     client_capacity_sessions: Positive | None = Field(
         None, description="Concurrent client sessions one server holds."
     )

@@ -45,6 +45,7 @@ __all__ = [
     "picks_server",
     "resolve",
     "with_capacity",
+    "with_client_capacity",
 ]
 
 CapacityKind = Literal["catalog", "manual", "benchmark"]
@@ -894,6 +895,40 @@ def with_capacity(
             "capacity_source": capacity_source,
             "capacity_origin": origin,
             "capacity_indicative": indicative,
+        }
+        if o["id"] == option_id
+        else o
+        for o in data["onprem"]
+    ]
+    return Scenario.model_validate(data)
+
+
+def with_client_capacity(
+    scenario: Scenario,
+    option_id: str,
+    fetches_per_s: float,
+    source: str,
+    *,
+    indicative: bool = False,
+) -> Scenario:
+    """A copy of ``scenario`` whose on-prem option ``option_id`` serves ``fetches_per_s``
+    message fetches per second per server (``client_capacity_fetches_per_s``), measured as
+    ``source`` says: how a POP3 or IMAP benchmark reaches the client-load sizing."""
+    if not fetches_per_s > 0:
+        raise ScenarioError(
+            Problem("client_capacity_fetches_per_s", f"must be > 0 (got {fetches_per_s})")
+        )
+    ids = [o.id for o in scenario.onprem]
+    if option_id not in ids:
+        known = ", ".join(ids) or "none"
+        raise ScenarioError(f"--option: no on-prem option '{option_id}' (on-prem options: {known})")
+    data = scenario.model_dump(mode="json", exclude_unset=True)
+    data["onprem"] = [
+        {
+            **o,
+            "client_capacity_fetches_per_s": fetches_per_s,
+            "client_capacity_source": source,
+            "client_capacity_indicative": indicative,
         }
         if o["id"] == option_id
         else o

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from planner.bench.result import (
+    CAPACITY_FIELDS,
     BenchmarkResult,
     capacity_from_benchmark,
     load_result_json,
@@ -27,7 +28,7 @@ from planner.bench.result import (
 from planner.catalog import dump_scenario
 from planner.errors import BenchmarkError
 from planner.models import Scenario
-from planner.resolution import with_capacity
+from planner.resolution import with_capacity, with_client_capacity
 
 __all__ = [
     "apply_capacity",
@@ -79,11 +80,19 @@ def require_trusted(
 
 
 def apply_capacity(scenario: Scenario, result: BenchmarkResult, option_id: str) -> Scenario:
-    """A copy of ``scenario`` whose option ``option_id`` uses the measured capacity, with a
-    ``capacity_source`` that starts with ``benchmark`` and names the result,
-    ``capacity_origin: benchmark`` and ``capacity_indicative`` as the result says.
+    """A copy of ``scenario`` whose option ``option_id`` uses the measured capacity.
+
+    An SMTP result sets ``capacity_msgs_per_s`` with a ``capacity_source`` that starts with
+    ``benchmark`` and names the result, ``capacity_origin: benchmark`` and
+    ``capacity_indicative`` as the result says; a POP3 or IMAP result sets
+    ``client_capacity_fetches_per_s`` (messages fetched per second, what client load is
+    sized by) with ``client_capacity_source`` and ``client_capacity_indicative``.
     (Whether an indicative result may be used is :func:`require_trusted`'s question.)"""
     capacity, source = capacity_from_benchmark(result)
+    if CAPACITY_FIELDS[result.protocol] == "client_capacity_fetches_per_s":
+        return with_client_capacity(
+            scenario, option_id, capacity, source, indicative=result.indicative
+        )
     return with_capacity(
         scenario, option_id, capacity, source, origin="benchmark", indicative=result.indicative
     )

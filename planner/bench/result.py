@@ -27,6 +27,7 @@ from planner.catalog import format_validation_error, read_document
 from planner.errors import BenchmarkError, ScenarioError
 
 __all__ = [
+    "CAPACITY_FIELDS",
     "MIN_MEASURED_S",
     "SCHEMA_VERSION",
     "BenchmarkResult",
@@ -299,19 +300,26 @@ def capacity_figure(result: BenchmarkResult) -> float | None:
     return None
 
 
-def capacity_from_benchmark(result: BenchmarkResult) -> tuple[float, str]:
-    """``(capacity_msgs_per_s, capacity_source)`` for the sizing model.
+CAPACITY_FIELDS = {
+    "smtp": "capacity_msgs_per_s",
+    "pop3": "client_capacity_fetches_per_s",
+    "imap": "client_capacity_fetches_per_s",
+}
+"""The on-prem option key each protocol's measured capacity goes into: messages accepted
+per second (SMTP), or messages fetched per second, POP3 RETR or IMAP FETCH (client load)."""
 
-    The capacity is :func:`capacity_figure`; open-loop runs at one fixed rate and
-    POP3/IMAP runs say nothing about how many messages a server accepts, so they raise
-    BenchmarkError. The source names the result, the workload and the machine, and says
-    ``indicative`` first when the run was too short to rely on.
+
+def capacity_from_benchmark(result: BenchmarkResult) -> tuple[float, str]:
+    """``(capacity, capacity_source)`` for the sizing model, in the unit of the option key
+    ``CAPACITY_FIELDS[result.protocol]``: messages accepted per second for SMTP, messages
+    fetched per second for POP3 and IMAP.
+
+    The capacity is a capacity search's figure or a closed-loop run's throughput; an
+    open-loop run at one fixed rate raises BenchmarkError. The source names the result, the
+    workload and the machine, and says ``indicative`` first when the run was too short to
+    rely on.
     """
     name = f"result {result.id}" if result.id is not None else "result"
-    if result.protocol != "smtp":
-        raise BenchmarkError(
-            f"{name}: measured {result.protocol}; only an SMTP result gives capacity_msgs_per_s"
-        )
     if result.capacity_search is not None:
         if result.capacity_msgs_per_s is None:
             raise BenchmarkError(
@@ -326,9 +334,13 @@ def capacity_from_benchmark(result: BenchmarkResult) -> tuple[float, str]:
             f"{name}: an open-loop run at one fixed rate is not a capacity figure; "
             "use 'mailplan bench capacity' or a closed-loop run"
         )
-    capacity = capacity_figure(result)
+    if result.capacity_search is not None:
+        capacity: float | None = result.capacity_msgs_per_s
+    else:
+        capacity = result.msgs_per_s if result.msgs_per_s > 0 else None
     if capacity is None or not capacity > 0:
-        raise BenchmarkError(f"{name}: no message was accepted, so there is no capacity")
+        done = "accepted" if result.protocol == "smtp" else "fetched"
+        raise BenchmarkError(f"{name}: no message was {done}, so there is no capacity")
     wl = result.workload
     size = f"{wl.size_kb:g} KB" + (" mix" if wl.size_mix != "fixed" else "")
     server = result.environment.server_label or result.environment.server_banner or result.target
@@ -340,7 +352,7 @@ def capacity_from_benchmark(result: BenchmarkResult) -> tuple[float, str]:
     if result.spread is not None and result.spread.relative is not None:
         how += f", median of {result.repeat} runs (spread {result.spread.relative:.0%})"
     source = (
-        f"{label}: {result.created_at.date().isoformat()}, smtp {size}, {how}, "
+        f"{label}: {result.created_at.date().isoformat()}, {result.protocol} {size}, {how}, "
         f"{result.environment.summary()}, server {server}"
     )
     return round(capacity, 1), source[:500]

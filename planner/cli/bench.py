@@ -444,7 +444,8 @@ def apply_cmd(
     indicative: Annotated[bool, Opt(help="Accept a run under 30 s, marked indicative.")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Write a measured capacity_msgs_per_s and its capacity_source into an on-prem option."""
+    """Write a measured capacity into an on-prem option: capacity_msgs_per_s from an SMTP
+    result, client_capacity_fetches_per_s from a POP3 or IMAP one, with its source."""
     require_extra("bench", "hdrh")
     from planner.bench.apply import (
         apply_capacity,
@@ -463,10 +464,15 @@ def apply_cmd(
     dest = output or scenario
     write_scenario_atomically(dest, updated)
     opt = next(o for o in updated.onprem if o.id == option_id)
+    if result.protocol == "smtp":
+        key, value, source = "capacity_msgs_per_s", opt.capacity_msgs_per_s, opt.capacity_source
+    else:
+        key, value = "client_capacity_fetches_per_s", opt.client_capacity_fetches_per_s
+        source = opt.client_capacity_source
     typer.echo(
-        f"{dest}: onprem '{option_id}' capacity_msgs_per_s = {opt.capacity_msgs_per_s:g}"
-        + (" (indicative)" if opt.capacity_indicative else "")
-        + f" ({opt.capacity_source})"
+        f"{dest}: onprem '{option_id}' {key} = {value:g}"
+        + (" (indicative)" if result.indicative else "")
+        + f" ({source})"
     )
 
 

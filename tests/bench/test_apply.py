@@ -174,19 +174,34 @@ class TestApply:
             "benchmark 1, indicative"
         )
 
-    def test_a_pop3_result_is_refused(self, result_json, scenario_copy, bench, tmp_path):
-        """A POP3 result says nothing about how many messages a server accepts: that is
-        the reason given, before its shortness."""
+    @pytest.mark.parametrize("protocol", ["pop3", "imap"])
+    def test_a_client_result_sets_the_fetch_capacity(
+        self, result_json, scenario_copy, bench, tmp_path, protocol
+    ):
+        """A POP3 or IMAP result gives messages fetched per second: it goes into
+        client_capacity_fetches_per_s with its source, not into the message rate, and the
+        client-load sizing reads it."""
         data = json.loads(result_json.read_text())
-        data["protocol"] = "pop3"
-        pop3 = tmp_path / "pop3.json"
-        pop3.write_text(json.dumps(data))
-        r = bench("apply", pop3, scenario_copy, "--option", "postfix-dovecot")
+        data["protocol"] = protocol
+        client = tmp_path / f"{protocol}.json"
+        client.write_text(json.dumps(data))
+        before = load_scenario(scenario_copy)
+        r = bench("apply", client, scenario_copy, "--option", "postfix-dovecot", "--indicative")
 
-        assert r.returncode == 2
-        assert r.stderr.splitlines() == [
-            "mailplan: result 1: measured pop3; only an SMTP result gives capacity_msgs_per_s"
-        ]
+        assert r.returncode == 0, r.stderr
+        applied = next(o for o in load_scenario(scenario_copy).onprem if o.id == "postfix-dovecot")
+        old = next(o for o in before.onprem if o.id == "postfix-dovecot")
+        figure = round(data["capacity_msgs_per_s"] or data["msgs_per_s"], 1)
+        assert applied.client_capacity_fetches_per_s == figure
+        assert applied.client_capacity_source.startswith("benchmark 1, indicative (")
+        assert f", {protocol} " in applied.client_capacity_source
+        assert applied.client_capacity_indicative is True
+        assert applied.capacity_msgs_per_s == old.capacity_msgs_per_s
+        assert r.stdout.startswith(
+            f"{scenario_copy}: onprem 'postfix-dovecot' client_capacity_fetches_per_s = "
+        )
+        ev = evaluate(load_scenario(scenario_copy))
+        assert ev.option("postfix-dovecot").client_capacity_fetches_per_s == figure
 
 
 class TestSizeCapacityFrom:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from planner.bench.result import (
+    CAPACITY_FIELDS,
     BenchmarkResult,
     CapacitySearch,
     CapacityStep,
@@ -57,6 +58,16 @@ class TestCapacityFromBenchmark:
 
         assert "closed loop, 50 sessions, median of 3 runs (spread 20%), " in source
 
+    @pytest.mark.parametrize("protocol", ["pop3", "imap"])
+    def test_a_client_protocol_gives_fetches_per_second(self, protocol):
+        """A POP3 or IMAP run gives its fetch rate, for client_capacity_fetches_per_s,
+        and the source names the protocol."""
+        capacity, source = capacity_from_benchmark(closed(protocol=protocol))
+
+        assert capacity == 200.0
+        assert CAPACITY_FIELDS[protocol] == "client_capacity_fetches_per_s"
+        assert f": 2026-11-29, {protocol} 10 KB, closed loop" in source
+
     def test_capacity_search_wins(self):
         """A capacity search's figure is used, with its latency target in the source."""
         search = CapacitySearch(
@@ -73,19 +84,19 @@ class TestCapacityFromBenchmark:
         ("changes", "message"),
         [
             (
-                {"protocol": "pop3"},
-                "result 12: measured pop3; only an SMTP result gives capacity_msgs_per_s",
-            ),
-            (
                 {"mode": "open"},
                 "result 12: an open-loop run at one fixed rate is not a capacity figure; use 'mailplan bench capacity' or a closed-loop run",
             ),
             ({"msgs_per_s": 0.0}, "result 12: no message was accepted, so there is no capacity"),
+            (
+                {"msgs_per_s": 0.0, "protocol": "imap"},
+                "result 12: no message was fetched, so there is no capacity",
+            ),
         ],
-        ids=["pop3", "open-loop", "nothing-accepted"],
+        ids=["open-loop", "nothing-accepted", "nothing-fetched"],
     )
     def test_refused(self, changes, message):
-        """Results that say nothing about SMTP capacity are refused with the reason."""
+        """Results that give no capacity figure are refused with the reason."""
         with pytest.raises(BenchmarkError) as err:
             capacity_from_benchmark(closed(**changes))
 

@@ -289,18 +289,37 @@ class TestUseThisCapacity:
         assert any(w.value.startswith("Indicative: It measured ") for w in page.warning)
 
     def test_result_without_a_capacity_says_why(self, page, smtp_result, bench_db):
-        """A POP3 result offers no button, only the reason."""
-        pop3 = smtp_result.model_copy(update={"id": None, "protocol": "pop3"})
-        saved = ResultStore(bench_db).save(pop3)
+        """An open-loop result offers no button, only the reason."""
+        fixed = smtp_result.model_copy(update={"id": None, "mode": "open"})
+        saved = ResultStore(bench_db).save(fixed)
         page.run()
 
         page.selectbox(key="bench_result").set_value(saved.id).run()
 
         assert_clean(page)
         assert texts(page.info) == [
-            f"result {saved.id}: measured pop3; only an SMTP result gives capacity_msgs_per_s"
+            f"result {saved.id}: an open-loop run at one fixed rate is not a capacity figure; "
+            "use 'mailplan bench capacity' or a closed-loop run"
         ]
         assert not [b for b in page.button if b.key == "bench_use"]
+
+    def test_a_pop3_result_sets_the_client_capacity(self, page, smtp_result, bench_db):
+        """A POP3 result's fetch rate goes into client_capacity_fetches_per_s (client load),
+        as `mailplan bench apply` writes it; the message rate is left alone."""
+        pop3 = smtp_result.model_copy(update={"id": None, "protocol": "pop3"})
+        saved = ResultStore(bench_db).save(pop3)
+        scenario = state.current(page.session_state)
+        page.run()
+        page.selectbox(key="bench_result").set_value(saved.id).run()
+        page.checkbox(key="bench_use_indicative").check().run()
+
+        page.button(key="bench_use").click().run()
+
+        assert_clean(page)
+        changed = state.current(page.session_state)
+        assert changed == apply_capacity(scenario, saved, page.selectbox(key="bench_option").value)
+        assert texts(page.success)[-1].startswith("On-prem option '")
+        assert " fetches/s per server (client load) (indicative) " in texts(page.success)[-1]
 
     def test_unapplied_form_changes_are_not_lost(self, page, smtp_result, open_page):
         """With a rejected edit pending on the Scenario page, nothing is replaced."""

@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from planner.bench.apply import require_trusted
-from planner.bench.result import BenchmarkResult
+from planner.bench.result import CAPACITY_FIELDS, BenchmarkResult
 from planner.bench.store import ResultStore, default_db_path
 from planner.dashboard import PAGES_DIR, bench_views, cached, failures, state, widgets
 from planner.dashboard.bench_form import (
@@ -344,12 +344,17 @@ def _use(result_id: int, option_id: str) -> None:
         return
     state.use(ss, changed)
     option = next(o for o in changed.onprem if o.id == option_id)
-    figure = f"{option.capacity_msgs_per_s:g} msgs/s per server"
-    if option.capacity_indicative:
+    if CAPACITY_FIELDS[result.protocol] == "capacity_msgs_per_s":
+        figure = f"{option.capacity_msgs_per_s:g} msgs/s per server"
+        source = option.capacity_source
+    else:
+        figure = f"{option.client_capacity_fetches_per_s:g} fetches/s per server (client load)"
+        source = option.client_capacity_source
+    if result.indicative:
         figure += " (indicative)"
     ss[APPLIED] = (
         "success",
-        f"On-prem option '{option_id}' now uses {figure} ({option.capacity_source}). The "
+        f"On-prem option '{option_id}' now uses {figure} ({source}). The "
         "scenario in use is now 'edited'; the Costs and Scale pages show it.",
     )
 
@@ -365,7 +370,9 @@ def _use_capacity(scenario: Scenario, result: BenchmarkResult) -> None:
     if not onprem:
         st.info("The scenario has no on-prem option: add one on the Scenario page.")
         return
-    st.markdown(widgets.plain(f"capacity_msgs_per_s = {capacity:g}, capacity_source = “{source}”"))
+    key = CAPACITY_FIELDS[result.protocol]
+    source_key = "capacity_source" if key == "capacity_msgs_per_s" else "client_capacity_source"
+    st.markdown(widgets.plain(f"{key} = {capacity:g}, {source_key} = “{source}”"))
     widgets.keep_choice(OPTION, onprem)
     cols: Sequence[DeltaGenerator] = st.columns([2, 1])
     option = cols[0].selectbox(
