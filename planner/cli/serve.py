@@ -27,6 +27,14 @@ _POP3_OPTION_OF_FIELD = {
 }
 """Pop3Limits field -> the ``mailplan serve`` option that sets it."""
 
+_IMAP_OPTION_OF_FIELD = {
+    "idle_timeout_s": "--imap-idle-timeout",
+    "tls_handshake_timeout_s": "--tls-handshake-timeout",
+    "max_connections": "--imap-max-connections",
+    "max_connections_per_ip": "--imap-max-connections-per-ip",
+}
+"""ImapLimits field -> the ``mailplan serve`` option that sets it."""
+
 _OPTION_OF_FIELD = {
     "max_message_size_bytes": "--max-message-size",
     "max_recipients": "--max-recipients",
@@ -58,7 +66,9 @@ _OPTION_OF_FIELD = {
 
 def _validation_problems(exc: Any) -> list[str]:
     """One ``--option: problem (got value)`` line per field a model refused."""
-    names = _POP3_OPTION_OF_FIELD if exc.title == "Pop3Limits" else _OPTION_OF_FIELD
+    names = {"Pop3Limits": _POP3_OPTION_OF_FIELD, "ImapLimits": _IMAP_OPTION_OF_FIELD}.get(
+        exc.title, _OPTION_OF_FIELD
+    )
     lines = []
     for err in exc.errors():
         field = str(err["loc"][-1]) if err["loc"] else "value"
@@ -122,6 +132,20 @@ def serve(
         str | None,
         typer.Option(
             "--pop3s", metavar="HOST:PORT", help="Also serve POP3 over TLS from the first byte."
+        ),
+    ] = None,
+    imap: Annotated[
+        str | None,
+        typer.Option(
+            "--imap",
+            metavar="HOST:PORT",
+            help="Also serve IMAP (STARTTLS offered) on the same Maildirs as POP3.",
+        ),
+    ] = None,
+    imaps: Annotated[
+        str | None,
+        typer.Option(
+            "--imaps", metavar="HOST:PORT", help="Also serve IMAP over TLS from the first byte."
         ),
     ] = None,
     hostname: Annotated[
@@ -235,6 +259,22 @@ def serve(
         ),
     ] = 300.0,
     shutdown_grace: Annotated[float, typer.Option("--shutdown-grace", metavar="SECONDS")] = 10.0,
+    dmarc_policy: Annotated[
+        str,
+        typer.Option(
+            "--dmarc-policy",
+            help="Inbound SPF/DKIM/DMARC checks: record (add Authentication-Results), "
+            "enforce (also 550 for a DMARC fail under p=reject, .Junk under p=quarantine) "
+            "or off.",
+        ),
+    ] = "record",
+    auth_check_loopback: Annotated[
+        bool,
+        typer.Option(
+            "--auth-check-loopback",
+            help="Check mail from loopback clients too (trusted otherwise; for tests).",
+        ),
+    ] = False,
     pop3_idle_timeout: Annotated[
         float,
         typer.Option("--pop3-idle-timeout", metavar="SECONDS", help="POP3 inactivity autologout."),
@@ -269,6 +309,28 @@ def serve(
             help="Open POP3 connections from one client address, per process.",
         ),
     ] = 100,
+    imap_idle_timeout: Annotated[
+        float,
+        typer.Option(
+            "--imap-idle-timeout",
+            metavar="SECONDS",
+            help="IMAP inactivity autologout, IDLE included (RFC 3501: at least 1800).",
+        ),
+    ] = 1800.0,
+    imap_max_connections: Annotated[
+        int,
+        typer.Option(
+            "--imap-max-connections", metavar="N", help="Open IMAP connections per process."
+        ),
+    ] = 1000,
+    imap_max_connections_per_ip: Annotated[
+        int,
+        typer.Option(
+            "--imap-max-connections-per-ip",
+            metavar="N",
+            help="Open IMAP connections from one client address, per process.",
+        ),
+    ] = 100,
     credential_cache_ttl: Annotated[
         float,
         typer.Option(
@@ -278,12 +340,19 @@ def serve(
         ),
     ] = 60.0,
 ) -> None:
-    """Run the reference mail server (SMTP in, Maildir and relay queue out, POP3) until
-    SIGTERM."""
-    require_extra("server", "aiosmtpd", "dns", "cryptography")
+    """Run the reference mail server (SMTP in, Maildir and relay queue out, POP3 and IMAP)
+    until SIGTERM."""
+    require_extra("server", "aiosmtpd", "dns", "cryptography", "dkim", "spf", "authheaders")
     from pydantic import ValidationError
 
-    from planner.mailserver.config import Limits, Listen, Pop3Limits, RelaySettings, ServerConfig
+    from planner.mailserver.config import (
+        ImapLimits,
+        Limits,
+        Listen,
+        Pop3Limits,
+        RelaySettings,
+        ServerConfig,
+    )
 
     problems: list[str] = []
 
@@ -302,22 +371,33 @@ def serve(
         listen(pop3, "--pop3"),
         listen(pop3s, "--pop3s"),
     )
+    imap_l, imaps_l = listen(imap, "--imap"), listen(imaps, "--imaps")
     dns_l = listen(dns, "--dns")
     domains = tuple(d.strip().lower().removesuffix(".") for d in domain or ())
     for d in domains:
         if not d or "@" in d or "/" in d or d.startswith(".") or ".." in d:
             problems.append(f"--domain: not a domain name: {d!r}")
     smtp_on = smtp_l is not None or sub_l is not None
-    if not problems and not smtp_on and pop3_l is None and pop3s_l is None:
-        problems.append("--smtp/--submission/--pop3/--pop3s: at least one listener is needed")
+    readers = (pop3_l, pop3s_l, imap_l, imaps_l)
+    if not problems and not smtp_on and all(r is None for r in readers):
+        problems.append(
+            "--smtp/--submission/--pop3/--pop3s/--imap/--imaps: at least one listener is needed"
+        )
     if smtp_on and not domains:
         problems.append(
             "--domain: at least one local mail domain is needed with --smtp/--submission"
         )
+    if dmarc_policy not in ("off", "record", "enforce"):
+        problems.append(f"--dmarc-policy: one of record, enforce, off, not {dmarc_policy!r}")
     if (tls_cert is None) != (tls_key is None):
         problems.append("--tls-cert/--tls-key: give both or neither")
     if insecure_auth:
-        for name, lst in (("--smtp", smtp_l), ("--submission", sub_l), ("--pop3", pop3_l)):
+        for name, lst in (
+            ("--smtp", smtp_l),
+            ("--submission", sub_l),
+            ("--pop3", pop3_l),
+            ("--imap", imap_l),
+        ):
             if lst is not None and not is_loopback(lst.host):
                 problems.append(f"--insecure-auth: allowed on loopback only, but {name} is {lst}")
     if problems:
@@ -330,6 +410,12 @@ def serve(
             max_connections=pop3_max_connections,
             max_connections_per_ip=pop3_max_connections_per_ip,
         )
+        imap_limits = ImapLimits(
+            idle_timeout_s=imap_idle_timeout,
+            tls_handshake_timeout_s=tls_handshake_timeout,
+            max_connections=imap_max_connections,
+            max_connections_per_ip=imap_max_connections_per_ip,
+        )
     except ValidationError as exc:
         raise PlannerError(_validation_problems(exc)) from None
     try:
@@ -341,6 +427,8 @@ def serve(
             submission=sub_l,
             pop3=pop3_l,
             pop3s=pop3s_l,
+            imap=imap_l,
+            imaps=imaps_l,
             workers=workers or default_workers(),
             io_threads=io_threads,
             insecure_auth=insecure_auth,
@@ -349,9 +437,12 @@ def serve(
             access_file=access if access is not None else data_dir.resolve() / "access",
             log_file=log_file,
             log_level=log_level,
+            dmarc_policy=dmarc_policy,
+            auth_check_loopback=auth_check_loopback,
             shutdown_grace_s=shutdown_grace,
             credential_cache_ttl_s=credential_cache_ttl,
             pop3_limits=pop3_limits,
+            imap_limits=imap_limits,
             limits=Limits(
                 max_message_size_bytes=max_message_size,
                 max_recipients=max_recipients,

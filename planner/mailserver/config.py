@@ -2,7 +2,8 @@
 
 Built by ``mailplan serve`` from its options; plain data that every server process
 receives. The limits of each protocol are one model each: :class:`Limits` (SMTP, in
-:mod:`~planner.mailserver.policy`, beside the routing rules) and :class:`Pop3Limits`; each
+:mod:`~planner.mailserver.policy`, beside the routing rules), :class:`Pop3Limits` and
+:class:`ImapLimits`; each
 field is one ``mailplan serve`` option.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from planner.mailserver.policy import Limits
 from planner.net import format_hostport, parse_hostport
 
-__all__ = ["Limits", "Listen", "Pop3Limits", "RelaySettings", "ServerConfig"]
+__all__ = ["ImapLimits", "Limits", "Listen", "Pop3Limits", "RelaySettings", "ServerConfig"]
 
 
 class Listen(BaseModel):
@@ -75,6 +77,28 @@ class Pop3Limits(BaseModel):
     """Open POP3 connections from one client address, per listener and server process."""
 
 
+class ImapLimits(BaseModel):
+    """Per-listener and per-session bounds of the IMAP server; times in seconds.
+
+    Fixed protocol bounds (a 64 KiB command line, 20 bad commands and 3 failed logins per
+    session) are constants of :mod:`~planner.mailserver.imap_protocol`; an APPEND literal
+    may be as large as SMTP's ``--max-message-size``. The failed-login delays are SMTP's
+    (:class:`Limits`): one penalty per client address for SMTP, POP3 and IMAP.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    idle_timeout_s: float = Field(1800.0, gt=0)
+    """Inactivity autologout, IDLE included (RFC 3501 §5.4: at least 30 minutes if there is
+    one; RFC 2177 clients re-issue IDLE every 29); then ``* BYE``."""
+    tls_handshake_timeout_s: float = Field(60.0, gt=0)
+    """Time an IMAPS or STARTTLS client has to finish the TLS handshake."""
+    max_connections: int = Field(1000, ge=1)
+    """Open IMAP connections per listener and server process; beyond: ``* BYE``."""
+    max_connections_per_ip: int = Field(100, ge=1)
+    """Open IMAP connections from one client address, per listener and server process."""
+
+
 class RelaySettings(BaseModel):
     """How queued mail goes out: DNS, ports, retry back-off (RFC 5321 §4.5.4.1, Postfix-like)."""
 
@@ -114,6 +138,8 @@ class ServerConfig(BaseModel):
     submission: Listen | None
     pop3: Listen | None = None
     pop3s: Listen | None = None
+    imap: Listen | None = None
+    imaps: Listen | None = None
     workers: int = Field(2, ge=1, le=64)
     io_threads: int = Field(16, ge=1, le=256)
     """Threads per process that write and fsync (parallel fsyncs share journal commits)."""
@@ -123,10 +149,18 @@ class ServerConfig(BaseModel):
     access_file: Path | None = None
     log_file: Path | None = None
     log_level: str = "info"
+    dmarc_policy: Literal["off", "record", "enforce"] = "record"
+    """Inbound SPF/DKIM/DMARC checks (:mod:`~planner.mailserver.authcheck`) on mail from
+    outside to local users: ``record`` adds ``Authentication-Results:``, ``enforce`` also
+    rejects a DMARC fail under ``p=reject`` and files one under ``p=quarantine`` in
+    ``.Junk``; ``off``: no checks."""
+    auth_check_loopback: bool = False
+    """Check clients on loopback too (trusted, like OpenDMARC's IgnoreHosts, otherwise)."""
     shutdown_grace_s: float = Field(10.0, ge=0)
     credential_cache_ttl_s: float = Field(60.0, ge=0)
     """How long a verified password is remembered after its last use, SMTP AUTH and POP3
     alike (:class:`~planner.mailserver.users.UserDB`); 0: every login hashes."""
     limits: Limits = Limits()
     pop3_limits: Pop3Limits = Pop3Limits()
+    imap_limits: ImapLimits = ImapLimits()
     relay: RelaySettings = RelaySettings()

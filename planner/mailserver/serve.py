@@ -14,9 +14,11 @@ listening sockets on the same ports (the kernel spreads connections over the wor
 its own I/O thread pool for durable writes, and a relay worker for the queue entries it
 accepts; worker 0 also scans the queue for retries. With ``--pop3``/``--pop3s`` every worker
 also serves POP3 (STLS, or TLS from the first byte) on its own ``SO_REUSEPORT`` socket; the
-per-maildrop ``flock`` keeps one session per maildrop across workers. With ``--smtp off
---submission off`` the server is a POP3 server only (the one way to run POP3: tests and
-benchmarks start it so). Workers share the
+per-maildrop ``flock`` keeps one session per maildrop across workers. With ``--imap``/``--imaps``
+every worker serves IMAP the same way (STARTTLS, or TLS from the first byte); the
+per-folder UID-list ``flock`` keeps UIDs consistent across workers. With ``--smtp off
+--submission off`` the server is a POP3 and/or IMAP server only (tests and benchmarks
+start it so). Workers share the
 store through the file system only (unique names, renames, ``flock`` on queue files), and
 the counters through shared memory.
 
@@ -26,6 +28,8 @@ Output on stdout, one line each, in this order (a stable format for scripts)::
     listening submission 127.0.0.1:2587
     listening pop3 127.0.0.1:2110
     listening pop3s 127.0.0.1:2995
+    listening imap 127.0.0.1:2143
+    listening imaps 127.0.0.1:2993
     ready workers=2 pid=12345
     ...
     stopped
@@ -66,9 +70,10 @@ log = logging.getLogger("mailplan.serve")
 STATS_INTERVAL_S = 1.0
 READY_TIMEOUT_S = 60.0
 LISTEN_BACKLOG = 1024
-LISTENERS = ("smtp", "submission", "pop3", "pop3s")  # in the order they are printed
+LISTENERS = ("smtp", "submission", "pop3", "pop3s", "imap", "imaps")  # in printed order
 LOCK_FILE = "serve.lock"
 POP3_LISTENERS = ("pop3", "pop3s")
+IMAP_LISTENERS = ("imap", "imaps")
 
 
 def listen_line(name: str, sockname: tuple[Any, ...]) -> str:
@@ -226,6 +231,7 @@ class _Worker:
         from planner.mailserver.committer import CommitClient
         from planner.mailserver.context import ServerContext
         from planner.mailserver.handler import DeliveryHandler
+        from planner.mailserver.imap_server import start_imap_server
         from planner.mailserver.pop3_server import start_pop3_server
         from planner.mailserver.relay import RelayWorker
         from planner.mailserver.smtp import ServerSMTP
@@ -266,6 +272,18 @@ class _Worker:
                         config,
                         sock=sock,
                         implicit_tls=name == "pop3s",
+                        ssl_context=tls_context,
+                        users=users,
+                        auth_penalty=penalty,
+                    )
+                )
+                continue
+            if name in IMAP_LISTENERS:
+                servers.append(
+                    await start_imap_server(
+                        config,
+                        sock=sock,
+                        implicit_tls=name == "imaps",
                         ssl_context=tls_context,
                         users=users,
                         auth_penalty=penalty,

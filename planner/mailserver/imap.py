@@ -1,0 +1,1421 @@
+"""The IMAP server of the reference mail server: one session's commands.
+
+IMAP4rev1 (RFC 3501) with what current clients rely on from later RFCs: LITERAL+ (RFC
+7888), SASL-IR (RFC 4959), ID (RFC 2971), IDLE (RFC 2177), NAMESPACE (RFC 2342), UIDPLUS
+(RFC 4315: UID EXPUNGE, APPENDUID, COPYUID), MOVE (RFC 6851), UNSELECT (RFC 3691),
+SPECIAL-USE (RFC 6154), ENABLE (RFC 5161), CHILDREN (RFC 3348) and RFC 5530's response
+codes. STARTTLS (RFC 2595); LOGIN and AUTHENTICATE PLAIN only under TLS, or from loopback
+under ``--insecure-auth``.
+
+Read it like :mod:`~planner.mailserver.pop3`: :class:`IMAP` is the protocol object of one
+connection; :meth:`IMAP._handle_client` reads a command (its line and literals) and
+enforces the limits, :meth:`IMAP._command` checks the verb against ``COMMAND_STATES``
+(the only place the state is checked) and calls ``imap_<VERB>`` (``imap_UID_FETCH``...),
+which returns its tagged status (and sends untagged data itself). Anything unexpected
+answers ``NO [SERVERBUG]``; the session goes on. Around it: ``imap_protocol`` (states,
+replies, bounds), ``imap_parse`` (the grammar, mailbox names), ``imap_fetch`` (FETCH
+items, ENVELOPE, BODYSTRUCTURE), ``imap_mailbox`` (folders, UIDs and flags on the
+Maildir), ``pop3_stream`` (line input, flow-controlled output, idle timer, TLS) and
+``imap_server`` (the listener, :func:`~planner.mailserver.imap_server.start_imap_server`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import bisect
+import calendar
+import contextlib
+import email.header
+import email.parser
+import email.utils
+import logging
+import os
+import re
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from planner.mailserver import imap_protocol as R
+from planner.mailserver.auth_penalty import AuthPenalty
+from planner.mailserver.config import ImapLimits, ServerConfig
+from planner.mailserver.imap_fetch import (
+    FetchItem,
+    body_section,
+    bodystructure,
+    crlf,
+    envelope,
+    internaldate,
+    parse_fetch_items,
+    parse_message,
+)
+from planner.mailserver.imap_mailbox import (
+    SPECIAL_USE,
+    MessageInfo,
+    Store,
+    add_message,
+    canonical_flag,
+    copy_message,
+    flags_to_letters,
+    remove_messages,
+    resolve,
+    set_letters,
+    size_of,
+    stamp,
+    sync_folder,
+)
+from planner.mailserver.imap_parse import (
+    LITERAL_RE,
+    SEPARATOR,
+    MailboxNameError,
+    ParseError,
+    SequenceSet,
+    Tokens,
+    check_mailbox_name,
+    imap_quote,
+    list_pattern,
+    printable,
+)
+from planner.mailserver.imap_protocol import COMMAND_STATES, State
+from planner.mailserver.maildrop import maildir_path
+from planner.mailserver.pop3_stream import (
+    CRLF,
+    Closed,
+    ConnectionCounter,
+    IdleTimeout,
+    LineProtocol,
+    LineTooLong,
+    StreamBroken,
+)
+from planner.mailserver.users import UserDB
+from planner.net import is_loopback
+
+__all__ = ["COMMAND_STATES", "IMAP", "ImapListenerState", "State"]
+
+log = logging.getLogger("mailplan.imap")
+
+
+@dataclass
+class ImapListenerState:
+    """What every connection of one IMAP listener (in one server process) shares."""
+
+    config: ServerConfig
+    users: UserDB
+    penalty: AuthPenalty
+    """Failed logins per client address (shared with SMTP and POP3 under ``mailplan serve``)."""
+    ssl_context: ssl.SSLContext | None = None
+    implicit_tls: bool = False
+    connections: ConnectionCounter = field(init=False)
+    prepared: set[Path] = field(default_factory=set)
+    """Maildirs whose special-use folders exist (checked once per process)."""
+
+    def __post_init__(self) -> None:
+        limits = self.config.imap_limits
+        self.connections = ConnectionCounter(limits.max_connections, limits.max_connections_per_ip)
+
+    @property
+    def limits(self) -> ImapLimits:
+        """The IMAP limits of the server's configuration."""
+        return self.config.imap_limits
+
+
+class LiteralTooBig(Exception):
+    """A synchronising literal over the limit was refused (the client sends nothing more)."""
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(tag)
+        self.tag = tag
+
+
+@dataclass
+class Selected:
+    """The selected folder of a session: its messages in sequence order."""
+
+    name: str
+    path: Path
+    readonly: bool
+    uidvalidity: int
+    uidnext: int
+    messages: list[MessageInfo]
+    uids: list[int]
+    recent: set[str]
+    stamp: tuple[int, int] = (0, 0)
+
+    def seq_of_uid(self, uid: int) -> int | None:
+        """The sequence number (1-based) of a UID, or None."""
+        i = bisect.bisect_left(self.uids, uid)
+        return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
+
+
+def _flag_list(msg: MessageInfo, recent: bool) -> bytes:
+    flags = msg.flags + (["\\Recent"] if recent else [])
+    return ("(" + " ".join(flags) + ")").encode()
+
+
+_MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+
+
+def _parse_date(text: bytes) -> float:
+    """An IMAP date (``1-Feb-1994``) as the Unix time of its midnight UTC."""
+    match = re.fullmatch(rb"(\d{1,2})-([A-Za-z]{3})-(\d{4})", text)
+    if match is None or match.group(2).decode().title() not in _MONTHS:
+        raise ParseError(f"Invalid date: {printable(text)}")
+    day, month, year = (
+        int(match.group(1)),
+        _MONTHS[match.group(2).decode().title()],
+        int(match.group(3)),
+    )
+    try:
+        return calendar.timegm((year, month, day, 0, 0, 0))
+    except (ValueError, OverflowError):
+        raise ParseError(f"Invalid date: {printable(text)}") from None
+
+
+def _parse_datetime(text: bytes) -> float:
+    """APPEND's date-time (``17-Jul-1996 02:44:25 -0700``) as a Unix time."""
+    try:
+        dt = datetime.strptime(text.decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+    except (UnicodeDecodeError, ValueError):
+        raise ParseError(f"Invalid date-time: {printable(text)}") from None
+    return dt.timestamp()
+
+
+class IMAP(LineProtocol):
+    """One IMAP connection: the session state and the ``imap_*`` commands."""
+
+    _methods: ClassVar[dict[str, Callable[[IMAP, str, Tokens], Awaitable[str]]]] = {}
+
+    @classmethod
+    def _build_methods(cls) -> None:
+        cls._methods = {
+            name[5:].replace("_", " "): getattr(cls, name)
+            for name in dir(cls)
+            if name.startswith("imap_")
+        }
+
+    def __init__(self, server: ImapListenerState) -> None:
+        super().__init__(server.limits.idle_timeout_s)
+        self.server = server
+        self.limits = server.limits
+        self.state = State.NOT_AUTHENTICATED
+        self.tls_active = server.implicit_tls
+        self.auth_failures = 0
+        self.address: str | None = None
+        self.store: Store | None = None
+        self.selected: Selected | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # region #### connection and session loop ####
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Count the connection in (or refuse it over the limits), start the session."""
+        super().connection_made(transport)
+        if self.admit(self.server.connections, R.BYE_TOO_MANY_CONNECTIONS):
+            self.start_idle_timer()
+            self._task = self.loop.create_task(self._handle_client())
+
+    def _capabilities(self) -> str:
+        caps = R.BASE_CAPABILITIES
+        if self.state is State.NOT_AUTHENTICATED:
+            if self.server.ssl_context is not None and not self.tls_active:
+                caps += " STARTTLS"
+            caps += " AUTH=PLAIN" if self._plaintext_allowed() else " LOGINDISABLED"
+        return caps
+
+    async def _handle_client(self) -> None:
+        """Greet, then run commands until LOGOUT, end of input, a limit or the idle timeout."""
+        bad_commands = 0
+        try:
+            self.push(R.GREETING.format(caps=self._capabilities()))
+            while self.state is not State.LOGOUT:
+                try:
+                    command = await self._read_command()
+                except LineTooLong:
+                    self.push(R.BAD_LINE_TOO_LONG)
+                    ok = False
+                except LiteralTooBig as exc:
+                    self.push(f"{exc.tag} {R.BAD_LITERAL_TOO_BIG}")
+                    ok = False
+                else:
+                    if command is None:
+                        break
+                    ok = await self._command(*command)
+                bad_commands = 0 if ok else bad_commands + 1
+                if bad_commands >= R.BAD_COMMAND_LIMIT:
+                    self.push(R.BYE_TOO_MANY_BAD)
+                    break
+                if self.write_paused:
+                    await self.drain()
+        except IdleTimeout:
+            with contextlib.suppress(Closed):
+                self.push(R.BYE_IDLE)
+        except Closed:
+            pass
+        except Exception:  # a bug outside a command: log it, close cleanly
+            log.exception("imap session failed")
+        finally:
+            self.close()
+
+    async def _read_exact(self, n: int) -> bytes:
+        """``n`` octets of a literal (the idle timer and end of input apply)."""
+        out = bytearray()
+        buf = self._buffer
+        while len(out) < n:
+            if self._timed_out:
+                raise IdleTimeout
+            if buf:
+                take = min(n - len(out), len(buf))
+                out += buf[:take]
+                del buf[:take]
+                self._resume_reading()
+                self._last_activity = self.loop.time()
+                continue
+            if self._eof:
+                raise Closed
+            self._read_waiter = self.loop.create_future()
+            try:
+                await self._read_waiter
+            finally:
+                self._read_waiter = None
+        return bytes(out)
+
+    async def _read_command(self) -> tuple[list[bytes], list[bytes]] | None:
+        """A command's lines and literals; None at end of input."""
+        line = await self.readline(R.COMMAND_LINE_LIMIT)
+        if line is None:
+            return None
+        lines, literals = [line], []
+        total = len(line)
+        while (match := LITERAL_RE.search(line)) is not None:
+            size, plus = int(match.group(1)), bool(match.group(2))
+            head = lines[0].split(b" ", 3)
+            verb = head[1].upper() if len(head) > 1 else b""
+            limit = (
+                self.server.config.limits.max_message_size_bytes
+                if verb == b"APPEND"
+                else R.COMMAND_LITERAL_LIMIT
+            )
+            if size > limit:
+                if plus:  # the octets are on their way: RFC 7888 §4, close
+                    self.push(R.BYE_LITERAL_TOO_BIG)
+                    raise Closed
+                tag = head[0].decode("ascii", "replace")
+                raise LiteralTooBig(printable(tag, 64) or "*")
+            if not plus:
+                self.push(R.CONTINUE_LITERAL)
+            literals.append(await self._read_exact(size))
+            line = await self.readline(R.COMMAND_LINE_LIMIT)
+            if line is None:
+                raise Closed
+            total += len(line)
+            if total > R.COMMAND_LINE_LIMIT:
+                raise LineTooLong
+            lines.append(line)
+        return lines, literals
+
+    async def _command(self, lines: list[bytes], literals: list[bytes]) -> bool:
+        """Parse the tag and verb, check the verb against the state, run it; True unless BAD."""
+        tok = Tokens(lines, literals)
+        try:
+            tag = tok.atom().decode("ascii")
+            if "+" in tag:
+                raise ParseError("Invalid tag")
+            tok.space()
+            verb = tok.atom().decode("ascii").upper()
+            if verb == "UID":
+                tok.space()
+                verb += " " + tok.atom().decode("ascii").upper()
+        except (ParseError, UnicodeDecodeError):
+            self.push("* BAD Error in IMAP command: missing tag or command.")
+            return False
+        states = COMMAND_STATES.get(verb)
+        if states is None:
+            self.push(f"{tag} {R.BAD_UNKNOWN}")
+            return False
+        if self.state not in states:
+            self.push(f"{tag} {R.BAD_STATE}")
+            return False
+        try:
+            reply = await self._methods[verb](self, tag, tok)
+        except (Closed, IdleTimeout):
+            raise
+        except StreamBroken:
+            raise Closed from None
+        except _Answered:
+            return True
+        except ParseError as exc:
+            reply = R.BAD_SYNTAX.format(text=exc)
+        except MailboxNameError as exc:
+            reply = R.NO_BAD_NAME.format(reason=exc)
+        except Exception:
+            log.exception("imap %s failed", verb)
+            reply = R.NO_SERVERBUG
+        self.push(f"{tag} {reply}")
+        return not reply.startswith("BAD")
+
+    def _plaintext_allowed(self) -> bool:
+        if self.tls_active:
+            return True
+        return self.server.config.insecure_auth and is_loopback(self.peer_ip)
+
+    # endregion
+
+    # region #### any state ####
+
+    async def imap_CAPABILITY(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.1.1."""
+        tok.rest_empty()
+        self.push(f"* CAPABILITY {self._capabilities()}")
+        return R.OK_CAPABILITY
+
+    async def imap_NOOP(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.1.2: and the selected folder's news (new mail, expunges, flags)."""
+        tok.rest_empty()
+        await self._refresh()
+        return R.OK_NOOP
+
+    async def imap_LOGOUT(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.1.3."""
+        self.push(R.BYE_LOGOUT)
+        self.state = State.LOGOUT
+        return R.OK_LOGOUT
+
+    async def imap_ID(self, tag: str, tok: Tokens) -> str:
+        """RFC 2971: the client's identity is logged; ours is sent."""
+        tok.space()
+        if tok.open_paren():
+            items: list[bytes] = []
+            while not tok.close_paren():
+                if items:
+                    tok.space()
+                items.append(tok.astring() if tok.peek() != 0x4E else tok.atom())
+            log.debug("imap %s: client id %s", self.peer_ip, printable(b" ".join(items), 200))
+        else:
+            tok.atom()
+        self.push('* ID ("name" "mailplan" "vendor" "mailplan")')
+        return R.OK_ID
+
+    # endregion
+
+    # region #### not authenticated ####
+
+    async def imap_STARTTLS(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.2.1; input sent before the handshake is discarded (CVE-2011-0411)."""
+        tok.rest_empty()
+        if self.tls_active:
+            return R.BAD_ALREADY_TLS
+        context = self.server.ssl_context
+        if context is None:
+            return R.NO_TLS
+        self.push(f"{tag} {R.OK_STARTTLS}")
+        await self.drain()
+        self.discard_input()
+        await self.start_tls(context, self.limits.tls_handshake_timeout_s)
+        self.tls_active = True
+        raise _Answered
+
+    async def imap_LOGIN(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.2.3."""
+        if not self._plaintext_allowed():
+            return R.NO_PRIVACY
+        tok.space()
+        user = tok.astring()
+        tok.space()
+        password = tok.astring()
+        tok.rest_empty()
+        return await self._login(
+            user.decode("utf-8", "surrogateescape"), password.decode("utf-8", "surrogateescape")
+        )
+
+    async def imap_AUTHENTICATE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.2.2 with SASL PLAIN (RFC 4616), SASL-IR (RFC 4959)."""
+        tok.space()
+        mech = tok.atom().upper()
+        if mech != b"PLAIN":
+            return R.NO_AUTH_MECH
+        if not self._plaintext_allowed():
+            return R.NO_PRIVACY
+        if tok.maybe_space():
+            initial = tok.atom(b"=").decode("ascii", "replace")
+            tok.rest_empty()
+        else:
+            self.push(R.CONTINUE_AUTH)
+            try:
+                line = await self.readline(R.AUTH_LINE_LIMIT)
+            except LineTooLong:
+                return R.NO_AUTH_BASE64
+            if line is None:
+                raise Closed
+            initial = line.decode("ascii", "replace").strip()
+        if initial == "*":
+            return R.NO_AUTH_CANCELLED
+        try:
+            raw = b"" if initial == "=" else base64.b64decode(initial, validate=True)
+        except (binascii.Error, ValueError):
+            return R.NO_AUTH_BASE64
+        parts = raw.split(b"\0")
+        if len(parts) != 3:
+            return await self._fail_login()
+        authzid, authcid, password = (p.decode("utf-8", "surrogateescape") for p in parts)
+        if authzid and authzid.lower() != authcid.lower():
+            return await self._fail_login()
+        return await self._login(authcid, password)
+
+    async def _login(self, address: str, password: str) -> str:
+        """Verify (penalty first), prepare the Maildir's folders, enter AUTHENTICATED."""
+        wait = self.server.penalty.before_attempt(self.peer_ip)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        users = self.server.users
+        ok = users.verify_cached(address, password)
+        if not ok:
+            ok = await asyncio.to_thread(users.verify, address, password)
+        if not ok:
+            return await self._fail_login()
+        addr = address.strip().lower()
+        try:
+            root = maildir_path(self.server.config.data_dir, addr)
+            store = Store(root)
+            if root not in self.server.prepared:
+                await asyncio.to_thread(store.prepare)
+                self.server.prepared.add(root)
+        except (OSError, ValueError):
+            log.exception("imap cannot open the Maildir of %s", addr)
+            return R.NO_UNAVAILABLE
+        if self.closed:
+            raise Closed
+        self.address, self.store = addr, store
+        self.state = State.AUTHENTICATED
+        log.info("imap login %s from %s", addr, self.peer_ip)
+        return R.OK_LOGGED_IN.format(caps=self._capabilities())
+
+    async def _fail_login(self) -> str:
+        """The source address's penalty delay, then NO; hang up after the limit."""
+        self.auth_failures += 1
+        await asyncio.sleep(self.server.penalty.failed(self.peer_ip))
+        if self.auth_failures >= R.AUTH_FAILURE_LIMIT:
+            self.push(R.BYE_AUTH_FAILURES)
+            raise Closed
+        return R.NO_AUTH_FAILED
+
+    # endregion
+
+    # region #### authenticated: folders ####
+
+    def _mailbox(self, tok: Tokens) -> str:
+        """A mailbox-name argument, checked (MailboxNameError otherwise)."""
+        return check_mailbox_name(tok.astring())
+
+    async def imap_ENABLE(self, tag: str, tok: Tokens) -> str:
+        """RFC 5161: no extension here needs enabling, so none is."""
+        tok.space()
+        tok.atom()
+        self.push("* ENABLED")
+        return R.OK_ENABLE
+
+    async def imap_NAMESPACE(self, tag: str, tok: Tokens) -> str:
+        """RFC 2342: one personal namespace, no prefix, ``.`` as separator."""
+        tok.rest_empty()
+        self.push(f'* NAMESPACE (("" "{SEPARATOR}")) NIL NIL')
+        return R.OK_NAMESPACE
+
+    async def imap_SELECT(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.1."""
+        return await self._select(tok, readonly=False)
+
+    async def imap_EXAMINE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.2: SELECT read-only."""
+        return await self._select(tok, readonly=True)
+
+    async def _select(self, tok: Tokens, readonly: bool) -> str:
+        tok.space()
+        name = self._mailbox(tok)
+        if tok.maybe_space():  # (CONDSTORE) and the like: no such parameter is supported
+            raise ParseError("Unsupported SELECT parameters")
+        tok.rest_empty()
+        self.selected = None
+        self.state = State.AUTHENTICATED
+        assert self.store is not None
+        path = self.store.folder_path(name)
+        try:
+            snap = await asyncio.to_thread(sync_folder, path, move_new=not readonly)
+        except FileNotFoundError:
+            return R.NO_NONEXISTENT.format(name=printable(name))
+        sel = Selected(
+            name,
+            path,
+            readonly,
+            snap.uidvalidity,
+            snap.uidnext,
+            snap.messages,
+            [m.uid for m in snap.messages],
+            snap.recent,
+        )
+        self.selected = sel
+        self.state = State.SELECTED
+        unseen = next((i + 1 for i, m in enumerate(sel.messages) if "S" not in m.letters), None)
+        out = [
+            f"* FLAGS ({R.FLAGS})",
+            f"* OK [PERMANENTFLAGS ({'' if readonly else R.PERMANENT_FLAGS})] Flags permitted.",
+            f"* {len(sel.messages)} EXISTS",
+            f"* {len(sel.recent)} RECENT",
+        ]
+        if unseen is not None:
+            out.append(f"* OK [UNSEEN {unseen}] First unseen.")
+        out += [
+            f"* OK [UIDVALIDITY {sel.uidvalidity}] UIDs valid.",
+            f"* OK [UIDNEXT {sel.uidnext}] Predicted next UID.",
+        ]
+        self.send(("\r\n".join(out) + "\r\n").encode())
+        return R.OK_SELECT.format(mode="READ-ONLY" if readonly else "READ-WRITE")
+
+    async def imap_CREATE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.3 (a trailing separator is dropped)."""
+        tok.space()
+        raw = tok.astring()
+        tok.rest_empty()
+        name = check_mailbox_name(raw[:-1] if raw.endswith(SEPARATOR.encode()) else raw)
+        if name == "INBOX":
+            return R.NO_ALREADYEXISTS
+        assert self.store is not None
+        try:
+            await asyncio.to_thread(self.store.create, name)
+        except FileExistsError:
+            return R.NO_ALREADYEXISTS
+        return R.OK_CREATE
+
+    async def imap_DELETE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.4."""
+        tok.space()
+        name = self._mailbox(tok)
+        tok.rest_empty()
+        if name == "INBOX":
+            return R.NO_INBOX.format(action="deleted")
+        assert self.store is not None
+        if self.selected is not None and self.selected.name == name:
+            self.selected, self.state = None, State.AUTHENTICATED
+        try:
+            await asyncio.to_thread(self.store.delete, name)
+        except FileNotFoundError:
+            return R.NO_NONEXISTENT.format(name=printable(name))
+        subs = self.store.subscriptions()
+        if name in subs:
+            await asyncio.to_thread(self.store.set_subscriptions, subs - {name})
+        return R.OK_DELETE
+
+    async def imap_RENAME(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.5 (sub-folders follow); INBOX cannot be renamed here."""
+        tok.space()
+        old = self._mailbox(tok)
+        tok.space()
+        new = self._mailbox(tok)
+        tok.rest_empty()
+        if "INBOX" in (old, new):
+            return R.NO_INBOX.format(action="renamed")
+        assert self.store is not None
+        try:
+            await asyncio.to_thread(self.store.rename, old, new)
+        except FileNotFoundError:
+            return R.NO_NONEXISTENT.format(name=printable(old))
+        except FileExistsError:
+            return R.NO_ALREADYEXISTS
+        return R.OK_RENAME
+
+    async def imap_SUBSCRIBE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.6."""
+        tok.space()
+        name = self._mailbox(tok)
+        tok.rest_empty()
+        assert self.store is not None
+        subs = self.store.subscriptions()
+        if name not in subs:
+            await asyncio.to_thread(self.store.set_subscriptions, subs | {name})
+        return R.OK_SUBSCRIBE
+
+    async def imap_UNSUBSCRIBE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.7."""
+        tok.space()
+        name = self._mailbox(tok)
+        tok.rest_empty()
+        assert self.store is not None
+        subs = self.store.subscriptions()
+        if name in subs:
+            await asyncio.to_thread(self.store.set_subscriptions, subs - {name})
+        return R.OK_UNSUBSCRIBE
+
+    def _list_lines(
+        self, verb: str, reference: bytes, pattern: bytes, only: set[str] | None, special: bool
+    ) -> list[str]:
+        assert self.store is not None
+        if not pattern:
+            return [f'* {verb} (\\Noselect) "{SEPARATOR}" ""']
+        regex = list_pattern(
+            reference.decode("ascii", "replace"), pattern.decode("ascii", "replace")
+        )
+        names = self.store.folders()
+        existing = set(names)
+        out = []
+        for name in names:
+            if only is not None and name not in only:
+                continue
+            if not regex.match(name):
+                continue
+            attrs = []
+            has_children = any(n.startswith(name + SEPARATOR) for n in existing)
+            attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
+            use = SPECIAL_USE.get(name)
+            if use:
+                attrs.append(use)
+            elif special:
+                continue
+            if only is not None and verb == "LIST":
+                attrs.append("\\Subscribed")
+            quoted = imap_quote(name).decode("ascii")
+            out.append(f'* {verb} ({" ".join(attrs)}) "{SEPARATOR}" {quoted}')
+        return out
+
+    async def imap_LIST(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.8 with RFC 6154 attributes (and LIST-EXTENDED's SUBSCRIBED and
+        SPECIAL-USE selection, RETURN options ignored)."""
+        tok.space()
+        options: list[bytes] = []
+        if tok.peek() == 0x28:
+            options = [o.upper() for o in tok.paren_list(b"-")]
+            tok.space()
+        reference = tok.astring()
+        tok.space()
+        pattern = tok.list_mailbox()
+        if tok.maybe_space():  # RETURN (...)
+            tok.atom()
+            tok.space()
+            tok.paren_list(b"-")
+        tok.rest_empty()
+        assert self.store is not None
+        only = self.store.subscriptions() if b"SUBSCRIBED" in options else None
+        lines = await asyncio.to_thread(
+            self._list_lines, "LIST", reference, pattern, only, b"SPECIAL-USE" in options
+        )
+        if lines:
+            self.send(("\r\n".join(lines) + "\r\n").encode())
+        return R.OK_LIST
+
+    async def imap_LSUB(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.9: the subscribed folders that exist."""
+        tok.space()
+        reference = tok.astring()
+        tok.space()
+        pattern = tok.list_mailbox()
+        tok.rest_empty()
+        assert self.store is not None
+        only = self.store.subscriptions()
+        lines = await asyncio.to_thread(self._list_lines, "LSUB", reference, pattern, only, False)
+        if lines:
+            self.send(("\r\n".join(lines) + "\r\n").encode())
+        return R.OK_LSUB
+
+    async def imap_STATUS(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.10 (and RFC 9051's SIZE and DELETED)."""
+        tok.space()
+        name = self._mailbox(tok)
+        tok.space()
+        items = [i.upper().decode("ascii", "replace") for i in tok.paren_list(b"")]
+        tok.rest_empty()
+        known = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "DELETED"}
+        if not items or any(i not in known for i in items):
+            raise ParseError("Invalid STATUS item")
+        assert self.store is not None
+        try:
+            snap = await asyncio.to_thread(
+                sync_folder, self.store.folder_path(name), move_new=False
+            )
+        except FileNotFoundError:
+            return R.NO_NONEXISTENT.format(name=printable(name))
+        msgs = snap.messages
+        values = {
+            "MESSAGES": len(msgs),
+            "RECENT": sum(1 for m in msgs if "/new/" in m.path),
+            "UIDNEXT": snap.uidnext,
+            "UIDVALIDITY": snap.uidvalidity,
+            "UNSEEN": sum(1 for m in msgs if "S" not in m.letters),
+            "DELETED": sum(1 for m in msgs if "T" in m.letters),
+        }
+        if "SIZE" in items:
+            values["SIZE"] = await asyncio.to_thread(lambda: sum(size_of(m) for m in msgs))
+        body = " ".join(f"{i} {values[i]}" for i in items)
+        self.push(f"* STATUS {imap_quote(name).decode('ascii')} ({body})")
+        return R.OK_STATUS
+
+    async def imap_APPEND(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.11 with LITERAL+ and UIDPLUS's APPENDUID."""
+        tok.space()
+        name = self._mailbox(tok)
+        tok.space()
+        flags: list[bytes] = []
+        if tok.peek() == 0x28:
+            flags = tok.paren_list()
+            tok.space()
+        when: float | None = None
+        if tok.peek() == 0x22:
+            when = _parse_datetime(tok.string())
+            tok.space()
+        if tok.peek() != 0x7B:
+            raise ParseError("APPEND needs a literal")
+        message = tok.string()
+        tok.rest_empty()
+        assert self.store is not None
+        path = self.store.folder_path(name)
+        if not self.store.exists(name):
+            return R.NO_TRYCREATE.format(name=printable(name))
+        letters = flags_to_letters(f.decode("ascii", "replace") for f in flags)
+
+        def append() -> tuple[int, int]:
+            unique = add_message(path, message, letters, when)
+            snap = sync_folder(path, move_new=False)
+            uid = next(m.uid for m in snap.messages if m.unique == unique)
+            return snap.uidvalidity, uid
+
+        validity, uid = await asyncio.to_thread(append)
+        if self.selected is not None and self.selected.path == path:
+            await self._refresh()
+        return R.OK_APPEND.format(validity=validity, uid=uid)
+
+    async def imap_IDLE(self, tag: str, tok: Tokens) -> str:
+        """RFC 2177: new mail, expunges and flag changes at once, until ``DONE``."""
+        tok.rest_empty()
+        self.push(R.CONTINUE_IDLE)
+        reader = self.loop.create_task(self.readline(R.COMMAND_LINE_LIMIT))
+        try:
+            while True:
+                done, _ = await asyncio.wait({reader}, timeout=R.IDLE_POLL_S)
+                if done:
+                    break
+                sel = self.selected
+                if sel is not None:
+                    try:
+                        now = stamp(sel.path)
+                    except OSError:
+                        continue
+                    if now != sel.stamp:
+                        await self._refresh()
+                        if self.write_paused:
+                            await self.drain()
+        finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+        try:
+            line = reader.result()
+        except LineTooLong:
+            return R.BAD_IDLE
+        if line is None:
+            raise Closed
+        return R.OK_IDLE if line.strip().upper() == b"DONE" else R.BAD_IDLE
+
+    # endregion
+
+    # region #### selected: the folder's news ####
+
+    async def _refresh(self) -> None:
+        """Send what changed in the selected folder since it was last looked at:
+        ``EXPUNGE`` for messages gone, ``FETCH (FLAGS)`` for flags changed by others,
+        ``EXISTS``/``RECENT`` for new messages."""
+        sel = self.selected
+        if sel is None:
+            return
+        try:
+            before = stamp(sel.path)
+            snap = await asyncio.to_thread(sync_folder, sel.path, move_new=not sel.readonly)
+        except FileNotFoundError:  # the folder was deleted: say every message is gone
+            snap = None
+        if self.selected is not sel:
+            return
+        out: list[str] = []
+        now = {m.uid: m for m in snap.messages} if snap is not None else {}
+        for i in range(len(sel.messages) - 1, -1, -1):
+            if sel.messages[i].uid not in now:
+                out.append(f"* {i + 1} EXPUNGE")
+                sel.recent.discard(sel.messages[i].unique)
+                del sel.messages[i]
+        last = sel.uids[-1] if sel.uids else 0
+        for i, msg in enumerate(sel.messages):
+            fresh = now[msg.uid]
+            if fresh.letters != msg.letters:
+                recent = msg.unique in sel.recent
+                flags = _flag_list(fresh, recent).decode()
+                out.append(f"* {i + 1} FETCH (UID {msg.uid} FLAGS {flags})")
+            msg.letters, msg.path = fresh.letters, fresh.path
+        added = [m for m in (snap.messages if snap is not None else []) if m.uid > last]
+        sel.messages.extend(added)
+        sel.uids = [m.uid for m in sel.messages]
+        if snap is not None:
+            sel.recent |= snap.recent
+            sel.uidnext = snap.uidnext
+            sel.stamp = before
+        if added:
+            out += [f"* {len(sel.messages)} EXISTS", f"* {len(sel.recent)} RECENT"]
+        if out:
+            self.send(("\r\n".join(out) + "\r\n").encode())
+
+    def _messages(self, text: bytes, uid: bool) -> list[tuple[int, MessageInfo]]:
+        """(sequence number, message) of a sequence set or UID set, ascending."""
+        sel = self.selected
+        assert sel is not None
+        seqset = SequenceSet.parse(text)
+        if uid:
+            if not sel.uids:
+                return []
+            out = []
+            top = sel.uids[-1]
+            for i, u in enumerate(sel.uids):
+                if seqset.contains(u, top):
+                    out.append((i + 1, sel.messages[i]))
+            return out
+        count = len(sel.messages)
+        if any(
+            (a is not None and a > count) or (b is not None and b > count) for a, b in seqset.ranges
+        ):
+            raise ParseError("Invalid messageset")
+        return [(n, sel.messages[n - 1]) for n in seqset.numbers(count, count)]
+
+    async def imap_CHECK(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.1: every change is on disk already; the news, as NOOP."""
+        tok.rest_empty()
+        await self._refresh()
+        return R.OK_CHECK
+
+    async def imap_CLOSE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.2: expunge silently (read-write), leave the folder."""
+        tok.rest_empty()
+        sel = self.selected
+        assert sel is not None
+        if not sel.readonly:
+            doomed = [m for m in sel.messages if "T" in m.letters]
+            if doomed:
+                await asyncio.to_thread(remove_messages, sel.path, doomed)
+        self.selected, self.state = None, State.AUTHENTICATED
+        return R.OK_CLOSE
+
+    async def imap_UNSELECT(self, tag: str, tok: Tokens) -> str:
+        """RFC 3691: leave the folder, expunging nothing."""
+        tok.rest_empty()
+        self.selected, self.state = None, State.AUTHENTICATED
+        return R.OK_UNSELECT
+
+    async def _expunge(self, only: set[int] | None) -> str:
+        sel = self.selected
+        assert sel is not None
+        if sel.readonly:
+            return R.NO_READ_ONLY
+        doomed = [m for m in sel.messages if "T" in m.letters and (only is None or m.uid in only)]
+        if doomed:
+            await asyncio.to_thread(remove_messages, sel.path, doomed)
+        await self._refresh()
+        return R.OK_EXPUNGE
+
+    async def imap_EXPUNGE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.3: remove the messages flagged \\Deleted."""
+        tok.rest_empty()
+        return await self._expunge(None)
+
+    async def imap_UID_EXPUNGE(self, tag: str, tok: Tokens) -> str:
+        """RFC 4315 §2.1: EXPUNGE limited to a UID set."""
+        tok.space()
+        found = self._messages(tok.atom(b"*:,"), uid=True)
+        tok.rest_empty()
+        return await self._expunge({m.uid for _, m in found})
+
+    # endregion
+
+    # region #### selected: FETCH ####
+
+    async def imap_FETCH(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.5."""
+        return await self._fetch(tok, uid=False)
+
+    async def imap_UID_FETCH(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.8 FETCH by UID (UID always in the answer)."""
+        return await self._fetch(tok, uid=True)
+
+    async def _fetch(self, tok: Tokens, uid: bool) -> str:
+        tok.space()
+        seqtext = tok.atom(b"*:,")
+        tok.space()
+        items = parse_fetch_items(tok)
+        if tok.maybe_space():  # (CHANGEDSINCE ...) and the like
+            raise ParseError("Unsupported FETCH modifiers")
+        tok.rest_empty()
+        if uid and not any(i.name == "UID" for i in items):
+            items.insert(0, FetchItem("UID"))
+        found = self._messages(seqtext, uid)
+        sel = self.selected
+        assert sel is not None
+        sets_seen = not sel.readonly and any(
+            (i.name == "BODY[]" and not i.peek) or i.name in ("RFC822", "RFC822.TEXT")
+            for i in items
+        )
+        needs_file = any(
+            i.name
+            in ("BODY[]", "RFC822", "RFC822.HEADER", "RFC822.TEXT", "ENVELOPE", "BODYSTRUCTURE")
+            or i.name == "BODY"
+            or i.name == "INTERNALDATE"
+            for i in items
+        )
+        gone = False
+        for seq, msg in found:
+            if sets_seen and "S" not in msg.letters:
+                if not set_letters(sel.path, msg, msg.letters + "S"):
+                    gone = True
+                    continue
+                if not any(i.name == "FLAGS" for i in items):
+                    items = [*items, FetchItem("FLAGS")]
+            raw: bytes | None = None
+            mtime = 0.0
+            if needs_file:
+                loaded = await self._load(sel.path, msg)
+                if loaded is None:
+                    gone = True
+                    continue
+                raw, mtime = loaded
+            self.send(self._fetch_response(seq, msg, items, raw, mtime))
+            if self.write_paused:
+                await self.drain()
+        return R.NO_EXPUNGEISSUED if gone else R.OK_FETCH
+
+    async def _load(self, folder: Path, msg: MessageInfo) -> tuple[bytes, float] | None:
+        """The message with CRLF line ends and its INTERNALDATE (mtime); None when gone."""
+
+        def read() -> tuple[bytes, float] | None:
+            for _ in range(3):
+                try:
+                    with open(msg.path, "rb") as fh:
+                        return crlf(fh.read()), os.fstat(fh.fileno()).st_mtime
+                except FileNotFoundError:
+                    if resolve(folder, msg) is None:
+                        return None
+            return None
+
+        if msg.size >= 0 and msg.size <= 262144:
+            return read()
+        return await asyncio.to_thread(read)
+
+    def _fetch_response(
+        self, seq: int, msg: MessageInfo, items: list[FetchItem], raw: bytes | None, mtime: float
+    ) -> bytes:
+        sel = self.selected
+        assert sel is not None
+        parts: list[bytes] = []
+        parsed = None
+        for item in items:
+            name = item.name
+            if name == "UID":
+                parts.append(b"UID %d" % msg.uid)
+            elif name == "FLAGS":
+                parts.append(b"FLAGS " + _flag_list(msg, msg.unique in sel.recent))
+            elif name == "RFC822.SIZE":
+                parts.append(b"RFC822.SIZE %d" % (len(raw) if raw is not None else size_of(msg)))
+            elif name == "INTERNALDATE":
+                parts.append(b"INTERNALDATE " + internaldate(mtime))
+            else:
+                assert raw is not None
+                needs_tree = name in ("ENVELOPE", "BODYSTRUCTURE", "BODY") or (
+                    name == "BODY[]" and item.section[:1].isdigit()
+                )
+                if needs_tree and parsed is None:
+                    parsed = parse_message(raw)
+                if name == "ENVELOPE":
+                    assert parsed is not None
+                    parts.append(b"ENVELOPE " + envelope(parsed))
+                elif name in ("BODYSTRUCTURE", "BODY"):
+                    assert parsed is not None
+                    parts.append(name.encode() + b" " + bodystructure(parsed, name != "BODY"))
+                elif name == "RFC822":
+                    parts.append(b"RFC822 {%d}\r\n" % len(raw) + raw)
+                elif name in ("RFC822.HEADER", "RFC822.TEXT"):
+                    section = "HEADER" if name == "RFC822.HEADER" else "TEXT"
+                    data = body_section(raw, FetchItem("BODY[]", section), None)
+                    parts.append(name.encode() + b" {%d}\r\n" % len(data) + data)
+                else:
+                    data = body_section(raw, item, parsed)
+                    parts.append(item.label() + b" {%d}\r\n" % len(data) + data)
+        return b"* %d FETCH (" % seq + b" ".join(parts) + b")" + CRLF
+
+    # endregion
+
+    # region #### selected: STORE, COPY, MOVE ####
+
+    async def imap_STORE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.6."""
+        return await self._store(tok, uid=False)
+
+    async def imap_UID_STORE(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.8 STORE by UID."""
+        return await self._store(tok, uid=True)
+
+    async def _store(self, tok: Tokens, uid: bool) -> str:
+        tok.space()
+        seqtext = tok.atom(b"*:,")
+        tok.space()
+        what = tok.atom(b".").upper().decode("ascii", "replace")
+        match = re.fullmatch(r"([+-]?)FLAGS(\.SILENT)?", what)
+        if match is None:
+            raise ParseError(f"Invalid STORE item: {printable(what)}")
+        tok.space()
+        if tok.peek() == 0x28:
+            raw_flags = tok.paren_list()
+        else:
+            raw_flags = [tok.atom(b"\\")]
+            while tok.maybe_space():
+                raw_flags.append(tok.atom(b"\\"))
+        tok.rest_empty()
+        sel = self.selected
+        assert sel is not None
+        if sel.readonly:
+            return R.NO_READ_ONLY
+        names = [f.decode("ascii", "replace") for f in raw_flags]
+        for n in names:
+            if n.startswith("\\") and canonical_flag(n) is None and n.upper() != "\\RECENT":
+                raise ParseError(f"Invalid system flag: {printable(n)}")
+        letters = flags_to_letters(names)
+        op, silent = match.group(1), bool(match.group(2))
+        found = self._messages(seqtext, uid)
+
+        def apply() -> list[tuple[int, MessageInfo]]:
+            changed = []
+            for seq, msg in found:
+                if op == "+":
+                    want = "".join(sorted(set(msg.letters) | set(letters)))
+                elif op == "-":
+                    want = "".join(sorted(set(msg.letters) - set(letters)))
+                else:
+                    want = letters
+                if set_letters(sel.path, msg, want):
+                    changed.append((seq, msg))
+            return changed
+
+        changed = await asyncio.to_thread(apply) if len(found) > 50 else apply()
+        if not silent:
+            lines = [
+                f"* {seq} FETCH ("
+                + (f"UID {msg.uid} " if uid else "")
+                + f"FLAGS {_flag_list(msg, msg.unique in sel.recent).decode()})"
+                for seq, msg in changed
+            ]
+            if lines:
+                self.send(("\r\n".join(lines) + "\r\n").encode())
+        return R.NO_EXPUNGEISSUED if len(changed) < len(found) else R.OK_STORE
+
+    async def _copy(self, tok: Tokens, uid: bool, move: bool) -> str:
+        tok.space()
+        seqtext = tok.atom(b"*:,")
+        tok.space()
+        name = self._mailbox(tok)
+        tok.rest_empty()
+        sel, store = self.selected, self.store
+        assert sel is not None
+        assert store is not None
+        if move and sel.readonly:
+            return R.NO_READ_ONLY
+        if not store.exists(name):
+            return R.NO_TRYCREATE.format(name=printable(name))
+        found = self._messages(seqtext, uid)
+        target = store.folder_path(name)
+
+        def copy() -> tuple[int, list[tuple[int, int]], list[MessageInfo]]:
+            made: list[tuple[MessageInfo, str]] = []
+            for _, msg in found:
+                unique = copy_message(msg, sel.path, target)
+                if unique is not None:
+                    made.append((msg, unique))
+            snap = sync_folder(target, move_new=False)
+            by_unique = {m.unique: m.uid for m in snap.messages}
+            pairs = [(m.uid, by_unique[u]) for m, u in made if u in by_unique]
+            if move:
+                remove_messages(sel.path, [m for m, _ in made])
+            return snap.uidvalidity, pairs, [m for m, _ in made]
+
+        validity, pairs, done = await asyncio.to_thread(copy)
+        code = ""
+        if pairs:
+            src = ",".join(str(a) for a, _ in pairs)
+            dst = ",".join(str(b) for _, b in pairs)
+            code = R.OK_COPY.format(validity=validity, src=src, dst=dst)
+        if move:
+            if code:
+                self.push("* " + code.replace("Copy completed.", "Moved."))
+            await self._refresh()
+            reply = R.OK_MOVE
+        else:
+            reply = code or R.OK_COPY_NONE
+            if sel.path == target:
+                await self._refresh()
+        return R.NO_EXPUNGEISSUED if len(done) < len(found) else reply
+
+    async def imap_COPY(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.7 with COPYUID."""
+        return await self._copy(tok, uid=False, move=False)
+
+    async def imap_UID_COPY(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.8 COPY by UID."""
+        return await self._copy(tok, uid=True, move=False)
+
+    async def imap_MOVE(self, tag: str, tok: Tokens) -> str:
+        """RFC 6851: COPY, then expunge the originals (COPYUID untagged, then EXPUNGEs)."""
+        return await self._copy(tok, uid=False, move=True)
+
+    async def imap_UID_MOVE(self, tag: str, tok: Tokens) -> str:
+        """RFC 6851 MOVE by UID."""
+        return await self._copy(tok, uid=True, move=True)
+
+    # endregion
+
+    # region #### selected: SEARCH ####
+
+    async def imap_SEARCH(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.4 with the common keys."""
+        return await self._search(tok, uid=False)
+
+    async def imap_UID_SEARCH(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.4.8 SEARCH answering UIDs."""
+        return await self._search(tok, uid=True)
+
+    async def _search(self, tok: Tokens, uid: bool) -> str:
+        tok.space()
+        if tok.peek() is not None and tok.lines[tok.piece][tok.pos : tok.pos + 8].upper() == (
+            b"CHARSET "
+        ):
+            tok.atom()
+            tok.space()
+            charset = tok.astring().upper()
+            if charset not in (b"UTF-8", b"US-ASCII"):
+                return R.BAD_CHARSET
+            tok.space()
+        keys = _SearchParser(tok).keys()
+        tok.rest_empty()
+        sel = self.selected
+        assert sel is not None
+
+        def run() -> list[int]:
+            hits = []
+            count = len(sel.messages)
+            top_uid = sel.uids[-1] if sel.uids else 0
+            for i, msg in enumerate(sel.messages):
+                ctx = _SearchContext(sel, msg, i + 1, count, top_uid)
+                if all(k(ctx) for k in keys):
+                    hits.append(msg.uid if uid else i + 1)
+            return hits
+
+        hits = await asyncio.to_thread(run)
+        self.push("* SEARCH" + "".join(f" {n}" for n in hits))
+        return R.OK_SEARCH
+
+    # endregion
+
+
+class _Answered(Exception):
+    """Raised by STARTTLS after it answered itself (the tagged OK precedes the handshake)."""
+
+
+# region #### SEARCH ####
+
+
+@dataclass
+class _SearchContext:
+    sel: Selected
+    msg: MessageInfo
+    seq: int
+    count: int
+    top_uid: int
+    _header: object = None
+    _raw: bytes | None = None
+    _mtime: float | None = None
+
+    def raw(self) -> bytes:
+        if self._raw is None:
+            path = resolve(self.sel.path, self.msg)
+            try:
+                with open(path or self.msg.path, "rb") as fh:
+                    self._raw = crlf(fh.read())
+                    self._mtime = os.fstat(fh.fileno()).st_mtime
+            except OSError:
+                self._raw, self._mtime = b"", 0.0
+        return self._raw
+
+    def mtime(self) -> float:
+        if self._mtime is None:
+            try:
+                self._mtime = os.stat(resolve(self.sel.path, self.msg) or self.msg.path).st_mtime
+            except OSError:
+                self._mtime = 0.0
+        return self._mtime
+
+    def header(self, name: str) -> str:
+        if self._header is None:
+            self._header = email.parser.BytesHeaderParser().parsebytes(self.raw())
+        values = self._header.get_all(name) or []  # type: ignore[attr-defined]
+        out = []
+        for v in values:
+            try:
+                out.append(str(email.header.make_header(email.header.decode_header(str(v)))))
+            except (ValueError, LookupError, UnicodeError):
+                out.append(str(v))
+        return "\n".join(out)
+
+    def sent_date(self) -> float | None:
+        value = self.header("Date")
+        if not value:
+            return None
+        try:
+            dt = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        return calendar.timegm((dt.year, dt.month, dt.day, 0, 0, 0))
+
+
+Key = Callable[[_SearchContext], bool]
+
+
+def _day(t: float) -> float:
+    tm = time.localtime(t)
+    return calendar.timegm((tm.tm_year, tm.tm_mon, tm.tm_mday, 0, 0, 0))
+
+
+class _SearchParser:
+    """RFC 3501 §6.4.4 search keys as predicates over a :class:`_SearchContext`."""
+
+    _FLAG_KEYS: ClassVar[dict[str, tuple[str, bool]]] = {
+        "ANSWERED": ("R", True),
+        "DELETED": ("T", True),
+        "DRAFT": ("D", True),
+        "FLAGGED": ("F", True),
+        "SEEN": ("S", True),
+        "UNANSWERED": ("R", False),
+        "UNDELETED": ("T", False),
+        "UNDRAFT": ("D", False),
+        "UNFLAGGED": ("F", False),
+        "UNSEEN": ("S", False),
+    }
+    _HEADER_KEYS: ClassVar[dict[str, str]] = {
+        "FROM": "From",
+        "TO": "To",
+        "CC": "Cc",
+        "BCC": "Bcc",
+        "SUBJECT": "Subject",
+    }
+
+    def __init__(self, tok: Tokens) -> None:
+        self.tok = tok
+
+    def keys(self) -> list[Key]:
+        out = [self.key()]
+        while self.tok.maybe_space():
+            out.append(self.key())
+        return out
+
+    def key(self) -> Key:
+        tok = self.tok
+        if tok.open_paren():
+            group = self.keys()
+            if not tok.close_paren():
+                raise ParseError("Missing ) in SEARCH")
+            return lambda c: all(k(c) for k in group)
+        word = tok.atom(b"*:,").upper().decode("ascii", "replace")
+        if word[:1].isdigit() or word[:1] == "*":
+            seqset = SequenceSet.parse(word.encode())
+            return lambda c: seqset.contains(c.seq, c.count)
+        if word == "ALL":
+            return lambda c: True
+        if word in self._FLAG_KEYS:
+            letter, want = self._FLAG_KEYS[word]
+            return lambda c: (letter in c.msg.letters) == want
+        if word in ("NEW", "RECENT", "OLD"):
+
+            def recent(c: _SearchContext) -> bool:
+                return c.msg.unique in c.sel.recent
+
+            if word == "RECENT":
+                return recent
+            if word == "OLD":
+                return lambda c: not recent(c)
+            return lambda c: recent(c) and "S" not in c.msg.letters
+        if word in ("KEYWORD", "UNKEYWORD"):
+            tok.space()
+            flag = canonical_flag(tok.atom(b"\\").decode("ascii", "replace"))
+            letter = flags_to_letters([flag]) if flag else ""
+            want = word == "KEYWORD"
+            return lambda c: (bool(letter) and letter in c.msg.letters) == want
+        if word == "NOT":
+            tok.space()
+            inner = self.key()
+            return lambda c: not inner(c)
+        if word == "OR":
+            tok.space()
+            a = self.key()
+            tok.space()
+            b = self.key()
+            return lambda c: a(c) or b(c)
+        if word == "UID":
+            tok.space()
+            seqset = SequenceSet.parse(tok.atom(b"*:,"))
+            return lambda c: seqset.contains(c.msg.uid, c.top_uid)
+        if word in ("LARGER", "SMALLER"):
+            tok.space()
+            n = tok.number()
+            if word == "LARGER":
+                return lambda c: size_of(c.msg) > n
+            return lambda c: size_of(c.msg) < n
+        if word in self._HEADER_KEYS or word == "HEADER":
+            tok.space()
+            if word == "HEADER":
+                name = tok.astring().decode("ascii", "replace")
+                tok.space()
+            else:
+                name = self._HEADER_KEYS[word]
+            needle = tok.astring().decode("utf-8", "replace").casefold()
+            if word == "HEADER" and not needle:
+                return lambda c: (
+                    bool(c.header(name))
+                    or name.lower() + ":" in c.raw().decode("ascii", "replace").lower()
+                )
+            return lambda c: needle in c.header(name).casefold()
+        if word in ("BODY", "TEXT"):
+            tok.space()
+            needle_b = tok.astring().decode("utf-8", "replace").casefold()
+
+            def contains(c: _SearchContext) -> bool:
+                raw = c.raw()
+                if word == "BODY":
+                    cut = raw.find(b"\r\n\r\n")
+                    raw = raw[cut + 4 :] if cut >= 0 else b""
+                return needle_b in raw.decode("utf-8", "replace").casefold()
+
+            return contains
+        if word in ("BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"):
+            tok.space()
+            day = _parse_date(tok.astring())
+            sent = word.startswith("SENT")
+            op = word[4:] if sent else word
+
+            def when(c: _SearchContext) -> bool:
+                t = c.sent_date() if sent else _day(c.mtime())
+                if t is None:
+                    return False
+                if op == "BEFORE":
+                    return t < day
+                if op == "ON":
+                    return t == day
+                return t >= day
+
+            return when
+        raise ParseError(f"Unknown SEARCH key: {printable(word)}")
+
+
+# endregion
+
+
+IMAP._build_methods()

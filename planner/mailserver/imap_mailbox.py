@@ -1,0 +1,460 @@
+"""A user's Maildir as IMAP folders: UIDs, flags in file names, Maildir++ folders.
+
+Layout, as Dovecot and Courier keep it (Maildir++)::
+
+    <maildir>/{tmp,new,cur}/                 INBOX
+    <maildir>/.Sent/{tmp,new,cur}/           the folder "Sent" (".Archive.2024": "Archive.2024")
+    <maildir>/<folder>/mailplan-imap.uids    UIDVALIDITY, next UID, "uid unique-name" lines
+    <maildir>/<folder>/mailplan-imap.lock    flock taken while the UID list is read and written
+    <maildir>/subscriptions                  subscribed folder names, one a line
+
+- **Flags** live in the file name's info, ``<unique>:2,<letters>`` (Maildir spec):
+  ``D`` \\Draft, ``F`` \\Flagged, ``P`` $Forwarded, ``R`` \\Answered, ``S`` \\Seen,
+  ``T`` \\Deleted. A flag change is one ``rename`` in ``cur/``.
+- **UIDs.** :func:`sync_folder` lists ``new/`` and ``cur/`` (moving ``new/`` to ``cur/``
+  unless read-only, as every Maildir reader does), gives each unique name it has not seen
+  the next UID, forgets names whose file is gone, and writes the list by temp file and
+  ``rename``, under an ``flock`` on the folder's lock file: every session of every worker
+  process does the same under the same lock, so all agree on every message's UID. The UID
+  list is rewritten only when it changes. UIDVALIDITY is the time the list was made.
+- **POP3 beside IMAP.** POP3 holds its own maildrop lock (``mailplan-pop3.lock``), not this
+  one; it reads files by unique name and follows flag renames. A message POP3 deletes at
+  QUIT is gone from the directory, so IMAP announces it as expunged at its next NOOP or
+  IDLE check; a message IMAP expunges while a POP3 session holds its snapshot answers
+  that session's RETR with "removed by another program". Neither ever shows the other's
+  deleted message again, and neither deletes a message the other did not mark.
+
+Every function here blocks: the session calls them in a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import itertools
+import os
+import re
+import shutil
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from planner.mailserver.imap_parse import SEPARATOR
+from planner.mailserver.maildrop import crlf_size, parse_maildir_name
+
+__all__ = [
+    "FLAG_LETTERS",
+    "SPECIAL_USE",
+    "FolderSnapshot",
+    "MessageInfo",
+    "Store",
+    "flags_to_letters",
+    "letters_to_flags",
+    "sync_folder",
+]
+
+UID_FILE = "mailplan-imap.uids"
+UID_LOCK = "mailplan-imap.lock"
+SUBSCRIPTIONS = "subscriptions"
+
+FLAG_LETTERS = {
+    "\\Draft": "D",
+    "\\Flagged": "F",
+    "$Forwarded": "P",
+    "\\Answered": "R",
+    "\\Seen": "S",
+    "\\Deleted": "T",
+}
+_LETTER_FLAGS = {v: k for k, v in FLAG_LETTERS.items()}
+_FLAG_BY_UPPER = {k.upper(): k for k in FLAG_LETTERS}
+
+SPECIAL_USE = {
+    "Sent": "\\Sent",
+    "Drafts": "\\Drafts",
+    "Trash": "\\Trash",
+    "Junk": "\\Junk",
+    "Archive": "\\Archive",
+}
+"""Folders made at the first login, and their RFC 6154 attribute."""
+
+_counter = itertools.count(1)
+_HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072").replace(",", "\\054")
+
+
+def flags_to_letters(flags: Iterable[str]) -> str:
+    """The Maildir info letters of the flags it can keep (others are dropped), sorted."""
+    letters = {FLAG_LETTERS[f] for f in (_FLAG_BY_UPPER.get(x.upper()) for x in flags) if f}
+    return "".join(sorted(letters))
+
+
+def letters_to_flags(letters: str) -> list[str]:
+    """IMAP flags of Maildir info letters (unknown letters ignored)."""
+    return [_LETTER_FLAGS[c] for c in letters if c in _LETTER_FLAGS]
+
+
+def canonical_flag(flag: str) -> str | None:
+    """The flag's spelling if the store keeps it, else None."""
+    return _FLAG_BY_UPPER.get(flag.upper())
+
+
+def new_unique(size_disk: int, size_crlf: int) -> str:
+    """A Maildir unique name in the store's format (``<sec>.M<usec>P<pid>Q<n>.<host>,S=,W=``)."""
+    now = time.time()
+    sec, usec = int(now), int((now % 1) * 1_000_000)
+    base = f"{sec}.M{usec}P{os.getpid()}I{next(_counter)}."
+    return f"{base}{_HOST[: max(1, 70 - len(base))]},S={size_disk},W={size_crlf}"
+
+
+_ORDER_RE = re.compile(r"^(\d+)\.(?:[^.]*?M(\d+))?")
+
+
+def _delivery_order(name: str) -> tuple[int, int, str]:
+    match = _ORDER_RE.match(name)
+    if match is None:
+        return (0, 0, name)
+    return (int(match.group(1)), int(match.group(2) or 0), name)
+
+
+@dataclass(slots=True)
+class MessageInfo:
+    """One message of a folder snapshot."""
+
+    uid: int
+    unique: str
+    letters: str
+    """Maildir flag letters, sorted."""
+    path: str
+    size: int = -1
+    """Octets with CRLF line ends; -1 until known (:meth:`FolderSnapshot.size_of`)."""
+
+    @property
+    def flags(self) -> list[str]:
+        """The IMAP flags."""
+        return letters_to_flags(self.letters)
+
+
+@dataclass
+class FolderSnapshot:
+    """A folder as :func:`sync_folder` found it: UIDVALIDITY, next UID, messages by UID."""
+
+    path: Path
+    uidvalidity: int
+    uidnext: int
+    messages: list[MessageInfo]
+    recent: set[str] = field(default_factory=set)
+    """Unique names this sync moved from ``new/`` (the session's \\Recent)."""
+
+
+def _read_uids(path: Path) -> tuple[int, int, dict[str, int]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return 0, 1, {}
+    lines = text.splitlines()
+    if not lines:
+        return 0, 1, {}
+    head = lines[0].split()
+    try:
+        validity = int(head[1][1:]) if len(head) > 1 and head[1][:1] == "V" else 0
+        nextuid = int(head[2][1:]) if len(head) > 2 and head[2][:1] == "N" else 1
+    except ValueError:
+        return 0, 1, {}
+    uids: dict[str, int] = {}
+    for line in lines[1:]:
+        uid, _, unique = line.partition(" ")
+        if uid.isdigit() and unique:
+            uids[unique] = int(uid)
+    return validity, nextuid, uids
+
+
+def _write_uids(path: Path, validity: int, nextuid: int, uids: dict[str, int]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    body = "".join(f"{u} {n}\n" for n, u in sorted(uids.items(), key=lambda kv: kv[1]))
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write(f"3 V{validity} N{nextuid}\n{body}")
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """The folder's UID-list lock (blocking ``flock``; the kernel drops it on a crash)."""
+    fd = os.open(folder / UID_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _ensure(folder: Path) -> None:
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(folder / sub, mode=0o700, exist_ok=True)
+
+
+def sync_folder(folder: Path, *, move_new: bool = True) -> FolderSnapshot:
+    """List a folder and bring its UID list up to date (under the folder lock)."""
+    if not (folder / "cur").is_dir():
+        if not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "no such folder", str(folder))
+        _ensure(folder)
+    with folder_lock(folder):
+        recent: set[str] = set()
+        found: dict[str, tuple[str, str]] = {}  # unique -> (letters, path)
+        new_dir, cur_dir = str(folder / "new"), str(folder / "cur")
+        for name in os.listdir(new_dir):
+            if name.startswith("."):
+                continue
+            unique = name.partition(":")[0]
+            if move_new:
+                try:
+                    os.rename(f"{new_dir}/{name}", f"{cur_dir}/{unique}:2,")
+                except OSError:
+                    found[unique] = ("", f"{new_dir}/{name}")
+                    continue
+                recent.add(unique)
+            else:
+                found[unique] = ("", f"{new_dir}/{name}")
+        for name in os.listdir(cur_dir):
+            if name.startswith("."):
+                continue
+            unique, _, info = name.partition(":")
+            letters = "".join(sorted(set(info[2:]))) if info.startswith("2,") else ""
+            found[unique] = (letters, f"{cur_dir}/{name}")
+        uid_path = folder / UID_FILE
+        validity, nextuid, uids = _read_uids(uid_path)
+        changed = validity == 0
+        if validity == 0:
+            validity, nextuid, uids = int(time.time()), 1, {}
+        for unique in [u for u in uids if u not in found]:
+            del uids[unique]
+            changed = True
+        for unique in sorted((u for u in found if u not in uids), key=_delivery_order):
+            uids[unique] = nextuid
+            nextuid += 1
+            changed = True
+        if changed:
+            _write_uids(uid_path, validity, nextuid, uids)
+    messages = []
+    for unique, (letters, path) in found.items():
+        _, _, w = parse_maildir_name(unique)
+        messages.append(MessageInfo(uids[unique], unique, letters, path, -1 if w is None else w))
+    messages.sort(key=lambda m: m.uid)
+    return FolderSnapshot(folder, validity, nextuid, messages, recent)
+
+
+def size_of(msg: MessageInfo) -> int:
+    """The message's size with CRLF line ends (read once when the name has no ``W=``)."""
+    if msg.size < 0:
+        msg.size = crlf_size(msg.path)
+    return msg.size
+
+
+def resolve(folder: Path, msg: MessageInfo) -> str | None:
+    """The message's current path (another session may have renamed it), or None."""
+    if os.path.exists(msg.path):
+        return msg.path
+    for sub in ("cur", "new"):
+        with os.scandir(folder / sub) as it:
+            for entry in it:
+                if entry.name.partition(":")[0] == msg.unique:
+                    msg.path = entry.path
+                    info = entry.name.partition(":")[2]
+                    msg.letters = "".join(sorted(set(info[2:]))) if info.startswith("2,") else ""
+                    return entry.path
+    return None
+
+
+def set_letters(folder: Path, msg: MessageInfo, letters: str) -> bool:
+    """Rename the message to carry exactly ``letters``; False when it is gone."""
+    letters = "".join(sorted(set(letters)))
+    for _ in range(3):
+        if msg.letters == letters and "/cur/" in msg.path:
+            return True
+        target = f"{folder}/cur/{msg.unique}:2,{letters}"
+        try:
+            os.rename(msg.path, target)
+        except FileNotFoundError:
+            if resolve(folder, msg) is None:
+                return False
+            continue
+        msg.path, msg.letters = target, letters
+        return True
+    return False
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory (errors ignored: the rename is done either way)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def lf_content(message: bytes) -> tuple[bytes, int]:
+    """Message text as stored (LF line ends) and its size with CRLF line ends."""
+    text = message.replace(b"\r\n", b"\n")
+    return text, len(text) + text.count(b"\n")
+
+
+def add_message(folder: Path, message: bytes, letters: str, mtime: float | None) -> str:
+    """Store a message in ``cur/`` durably (tmp, fsync, rename, dir fsync); its unique name."""
+    _ensure(folder)
+    text, size_crlf = lf_content(message)
+    unique = new_unique(len(text), size_crlf)
+    tmp = folder / "tmp" / unique
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(text)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+    if mtime is not None:
+        os.utime(tmp, (mtime, mtime))
+    os.rename(tmp, folder / "cur" / f"{unique}:2,{letters}")
+    fsync_dir(folder / "cur")
+    return unique
+
+
+def copy_message(src: MessageInfo, src_folder: Path, folder: Path) -> str | None:
+    """A copy of ``src`` (same flags, same date) in ``folder``; its unique name, or None
+    when the source is gone. A hard link when possible (same file system)."""
+    path = resolve(src_folder, src)
+    if path is None:
+        return None
+    _ensure(folder)
+    _, _, w = parse_maildir_name(src.unique)
+    disk = os.stat(path).st_size
+    unique = new_unique(disk, w if w is not None else size_of(src))
+    target = folder / "cur" / f"{unique}:2,{src.letters}"
+    try:
+        os.link(path, target)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        tmp = folder / "tmp" / unique
+        shutil.copy2(path, tmp)
+        os.rename(tmp, target)
+    fsync_dir(folder / "cur")
+    return unique
+
+
+def remove_messages(folder: Path, messages: Iterable[MessageInfo]) -> None:
+    """Unlink messages (already gone is fine), then fsync ``cur/``."""
+    for msg in messages:
+        path = resolve(folder, msg)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    fsync_dir(folder / "cur")
+
+
+# region #### folders ####
+
+
+class Store:
+    """The folders of one user's Maildir (Maildir++ layout)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def folder_path(self, name: str) -> Path:
+        """The directory of a canonical mailbox name (:func:`check_mailbox_name`)."""
+        if name == "INBOX":
+            return self.root
+        return self.root / f".{name}"
+
+    def exists(self, name: str) -> bool:
+        """True when the folder exists."""
+        return (self.folder_path(name) / "cur").is_dir()
+
+    def prepare(self) -> None:
+        """INBOX and the special-use folders (first login), subscribed."""
+        _ensure(self.root)
+        made = False
+        for name in SPECIAL_USE:
+            path = self.folder_path(name)
+            if not path.is_dir():
+                self.create(name)
+                made = True
+        if made:
+            subs = self.subscriptions()
+            self.set_subscriptions(subs | {"INBOX", *SPECIAL_USE})
+
+    def folders(self) -> list[str]:
+        """Every folder name, INBOX first."""
+        names = ["INBOX"]
+        with os.scandir(self.root) as it:
+            for entry in it:
+                name = entry.name
+                if (
+                    name.startswith(".")
+                    and not name.startswith(".#")
+                    and entry.is_dir()
+                    and os.path.isdir(os.path.join(entry.path, "cur"))
+                ):
+                    names.append(name[1:])
+        return names[:1] + sorted(names[1:])
+
+    def create(self, name: str) -> None:
+        """Create a folder (FileExistsError when it exists)."""
+        path = self.folder_path(name)
+        os.mkdir(path, 0o700)
+        _ensure(path)
+        (path / "maildirfolder").touch()
+        fsync_dir(self.root)
+
+    def delete(self, name: str) -> None:
+        """Remove a folder and its messages (not its sub-folders, which are separate)."""
+        path = self.folder_path(name)
+        if not (path / "cur").is_dir():
+            raise FileNotFoundError(errno.ENOENT, "no such folder", name)
+        trash = self.root / f".#deleted.{os.getpid()}.{next(_counter)}"
+        os.rename(path, trash)  # one step: no session sees a half-deleted folder
+        shutil.rmtree(trash, ignore_errors=True)
+        fsync_dir(self.root)
+
+    def rename(self, old: str, new: str) -> None:
+        """Rename a folder and its sub-folders."""
+        if not self.exists(old):
+            raise FileNotFoundError(errno.ENOENT, "no such folder", old)
+        if self.folder_path(new).exists():
+            raise FileExistsError(errno.EEXIST, "folder exists", new)
+        children = [n for n in self.folders() if n.startswith(old + SEPARATOR)]
+        os.rename(self.folder_path(old), self.folder_path(new))
+        for child in children:
+            os.rename(self.folder_path(child), self.folder_path(new + child[len(old) :]))
+        fsync_dir(self.root)
+
+    def subscriptions(self) -> set[str]:
+        """Subscribed folder names."""
+        try:
+            text = (self.root / SUBSCRIPTIONS).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return set()
+        return {line for line in text.splitlines() if line}
+
+    def set_subscriptions(self, names: set[str]) -> None:
+        """Replace the subscriptions (temp file and rename)."""
+        path = self.root / SUBSCRIPTIONS
+        tmp = path.with_name(f".{SUBSCRIPTIONS}.{os.getpid()}.{next(_counter)}.tmp")
+        tmp.write_text("".join(f"{n}\n" for n in sorted(names)), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def stamp(folder: Path) -> tuple[int, int]:
+    """(new/ mtime ns, cur/ mtime ns): changes with any delivery, flag change or removal."""
+    return (os.stat(folder / "new").st_mtime_ns, os.stat(folder / "cur").st_mtime_ns)
+
+
+# endregion
