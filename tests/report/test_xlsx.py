@@ -323,3 +323,50 @@ class TestCheck:
             evaluate_formula("=1/0", "S", {}, {})
         with pytest.raises(FormulaError):
             evaluate_formula("=in_nope*2", "S", {}, {})
+
+
+class TestValueSheets:
+    def test_sizing_sheet_is_the_sizing_frame(self, books) -> None:
+        """The Sizing sheet holds the engine's sizing frame, row for row ("–" for NaN)."""
+        ev, _, values = books
+        rows = list(values["Sizing"].iter_rows(min_row=5, values_only=True))
+        frame = ev.sizing
+        if frame.empty:
+            return
+        assert len(rows) == len(frame)
+        for got, want in zip(rows, frame.itertuples(index=False), strict=True):
+            for a, b in zip(got, want, strict=False):
+                if isinstance(b, float) and math.isnan(b):
+                    assert a == BLANK
+                elif isinstance(b, str):
+                    assert a == b
+                else:
+                    assert a == pytest.approx(float(b), rel=1e-12)
+
+    def test_risk_sheet_holds_the_simulations_percentiles(self, books) -> None:
+        """For a scenario with ranges, the Risk sheet lists every option's NPV and total
+        percentiles and its probability of being the cheapest, as the report's simulation
+        gives them, with a note on how they were made."""
+        ev, _, values = books
+        if not ev.scenario.ranges:
+            return
+        from planner.report.content import risk_analysis
+
+        analysis = risk_analysis(ev)
+        assert analysis is not None
+        ws = values["Risk"]
+        assert "Monte Carlo" in ws["A1"].value
+        assert "percentiles" in ws["A2"].value
+        rows = _rows(ws)
+        for o in analysis.simulation.summary.options:
+            row = rows[o.id]
+            assert row[2:10] == (
+                o.npv.p10,
+                o.npv.p50,
+                o.npv.p90,
+                o.npv.mean,
+                o.total.p10,
+                o.total.p50,
+                o.total.p90,
+                o.p_cheapest,
+            )

@@ -70,7 +70,6 @@ def write_risk(book: Book, ev: Evaluation, name: str = "Risk") -> bool:
         return False
     sim = analysis.simulation.summary
     ws = book.wb.add_worksheet(name)
-    cur = ev.scenario.currency
     ws.write_string(0, 0, f"Risk: {sim.draws:,} Monte Carlo draws (values)", book.fmt("title"))
     book.note(
         ws,
@@ -85,22 +84,22 @@ def write_risk(book: Book, ev: Evaluation, name: str = "Risk") -> bool:
     )
     rows = [
         {
-            "option": o.id,
-            "kind": o.kind,
-            "npv_p10": o.npv.p10,
-            "npv_p50": o.npv.p50,
-            "npv_p90": o.npv.p90,
-            "npv_mean": o.npv.mean,
-            "total_p10": o.total.p10,
-            "total_p50": o.total.p50,
-            "total_p90": o.total.p90,
-            "p_cheapest": o.p_cheapest,
-            "ruled_out_by": ", ".join(o.ruled_out_by) or BLANK,
+            "Option": o.id,
+            "Kind": o.kind,
+            "NPV P10": o.npv.p10,
+            "NPV P50": o.npv.p50,
+            "NPV P90": o.npv.p90,
+            "NPV mean": o.npv.mean,
+            "Total P10": o.total.p10,
+            "Total P50": o.total.p50,
+            "Total P90": o.total.p90,
+            "Probability cheapest": o.p_cheapest,
+            "Ruled out by": ", ".join(o.ruled_out_by) or BLANK,
         }
         for o in sim.options
     ]
-    money = {k: "money" for k in rows[0] if k.startswith(("npv", "total"))} if rows else {}
-    row = _frame(book, ws, 3, pd.DataFrame(rows), {**money, "p_cheapest": "pct"})
+    money = {k: "money" for k in rows[0] if k.startswith(("NPV", "Total"))} if rows else {}
+    row = _frame(book, ws, 3, pd.DataFrame(rows), {**money, "Probability cheapest": "pct"})
     row += 1
     ws.write_string(
         row,
@@ -114,12 +113,12 @@ def write_risk(book: Book, ev: Evaluation, name: str = "Risk") -> bool:
     inputs = pd.DataFrame(
         [
             {
-                "input": input_label(i.input, ev),
-                "distribution": i.dist,
-                "range": i.range,
-                "typical": i.typical,
-                "low": i.low,
-                "high": i.high,
+                "Input": input_label(i.input, ev),
+                "Distribution": i.dist,
+                "Range": i.range,
+                "Typical": i.typical,
+                "Low (P10 for normal, lognormal)": i.low,
+                "High (P90 for normal, lognormal)": i.high,
             }
             for i in sim.inputs
         ]
@@ -131,17 +130,16 @@ def write_risk(book: Book, ev: Evaluation, name: str = "Risk") -> bool:
         be = pd.DataFrame(
             [
                 {
-                    "onprem": b.onprem,
-                    "cloud": b.cloud,
-                    **{f"year {y + 1}": p for y, p in enumerate(b.p_by_year)},
-                    "never": b.p_never,
+                    "On-prem": b.onprem,
+                    "Cloud": b.cloud,
+                    **{f"Year {y + 1}": p for y, p in enumerate(b.p_by_year)},
+                    "Never": b.p_never,
                 }
                 for b in sim.break_even
             ]
         )
-        pct = {c: "pct" for c in be.columns if c not in ("onprem", "cloud")}
+        pct = {c: "pct" for c in be.columns if c not in ("On-prem", "Cloud")}
         row = _frame(book, ws, row + 1, be, pct)
-    del cur
     ws.freeze_panes(4, 1)
     ws.set_column(0, 0, 34)
     ws.set_column(1, 12, 15)
