@@ -239,6 +239,20 @@ def break_even_table(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def seats_table(ev: Evaluation) -> pd.DataFrame:
+    """Licensed seats per cloud option and plan (rows) and year (columns): a seat mix's
+    segments and shared mailboxes on their plans."""
+    frame = ev.seats
+    if frame.empty:
+        return pd.DataFrame(columns=["Option", "Plan"])
+    table = frame.pivot_table(
+        index=["option", "label"], columns="year", values="seats", fill_value=0, sort=False
+    )
+    table.columns = [f"Year {y}" for y in table.columns]
+    table = table.astype(int).reset_index().rename(columns={"option": "Option", "label": "Plan"})
+    return table.set_index(["Option", "Plan"])
+
+
 # endregion
 # region #### scale ####
 

@@ -752,6 +752,8 @@ def _costs(ev: Evaluation, analysis: RiskAnalysis | None) -> Section:
             "the feature.",
         )
     )
+    if ev.has_seat_mix and ev.resolved.cloud:
+        blocks += [Subheading("Seats by plan"), _seats_table(ev)]
     for o in ranked(ev.comparison):
         blocks.append(_yearly_table(ev, o.id))
     if ev.break_even:
@@ -820,6 +822,38 @@ def _flips(ev: Evaluation, analysis: RiskAnalysis | None) -> list[Block]:
         ),
         Bullets(tuple(flip_sentences(ev, flips))),
     ]
+
+
+def _seats_table(ev: Evaluation) -> Table:
+    """Licensed seats per cloud option, plan and year (a scenario with a seat mix)."""
+    frame = ev.seats
+    rows = []
+    for o in ev.resolved.cloud:
+        mine = frame[frame["option"] == o.id]
+        for _plan, group in mine.groupby("plan", sort=False):
+            by_year = dict(zip(group["year"], group["seats"], strict=True))
+            rows.append(
+                (
+                    o.id,
+                    str(group["label"].iloc[0]),
+                    *(number(float(by_year.get(y, 0))) for y in range(1, ev.horizon + 1)),
+                )
+            )
+    org = ev.scenario.organization
+    parts = [f"{s.name}: {s.users:,} of {org.users:,} people in year 1" for s in org.segments]
+    if org.shared_mailboxes is not None:
+        parts.append(f"{org.shared_mailboxes.count:,} shared mailboxes (not people)")
+    return Table(
+        key="seats",
+        title="Licensed seats by plan",
+        columns=("Option", "Plan", *(f"Year {y}" for y in range(1, ev.horizon + 1))),
+        rows=tuple(rows),
+        numeric=(False, False, *(True,) * ev.horizon),
+        note="; ".join(parts)
+        + ". Segments grow with the organisation; each is on its plan for the option (a "
+        "plans mapping, else the catalog's plan for its tier, else the option's own plan); "
+        "shared mailboxes follow the vendor's licence rule (Microsoft 365: none up to 50 GB).",
+    )
 
 
 def _qualitative(ev: Evaluation) -> Section:

@@ -72,6 +72,14 @@ def render() -> None:
         "everything else."
     )
 
+    if ev.has_seat_mix and ev.resolved.cloud:
+        st.subheader("Seats by plan")
+        st.table(views.seats_table(ev))
+        st.caption(
+            "Segments of the organisation on their own plans (frontline) and shared mailboxes "
+            "under the vendor's licence rule; the rest of the people on each option's plan."
+        )
+
     st.subheader("What each option includes")
     st.table(views.parity_table(ev))
 
