@@ -1,9 +1,14 @@
-"""Every planner call the dashboard makes, behind ``st.cache_data``.
+"""Every planner call the dashboard makes, behind ``st.cache_data`` or ``st.cache_resource``.
 
 Arguments are hashed (pydantic models by their JSON), so an unchanged scenario is never
-evaluated twice and a changed field is a miss. Callers get a copy of the result. The
-evaluation is returned with its frames and comparison already computed, so a page that
-reads them after a cache hit does no arithmetic at all.
+evaluated twice and a changed field is a miss.
+
+What every run of a page reads (the catalog, the presets, the evaluation, the figures) is
+kept once per process (``cache_resource``) and handed out as is, not copied: unpickling a
+copy of the evaluation and rebuilding a figure from its pickle took 50-300 ms of every
+rerun on a busy machine. These are read only: the models are frozen, the pages only read
+an evaluation's frames, and ``st.plotly_chart`` copies a figure before sending it. The rest
+(tables, downloads, summaries) is small or rarely read and stays a copy (``cache_data``).
 """
 
 from __future__ import annotations
@@ -67,13 +72,13 @@ __all__ = [
 _ENTRIES = 64  # distinct scenarios kept per function
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def catalog() -> Catalog:
     """The bundled price catalog."""
     return load_catalog()
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def presets() -> dict[str, Scenario]:
     """The bundled scenarios by name (``default``, ``office-25``, ...)."""
     return {name: load_scenario(path) for name, path in scenario_presets().items()}
@@ -85,13 +90,16 @@ def parse_scenario(data: Any, *, name: str) -> Scenario:
     return catalog_module.parse_scenario(data, name=name)
 
 
-@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def evaluation(scenario: Scenario) -> Evaluation:
-    """``planner.evaluate(scenario)`` with its frames, comparison and break-even computed."""
-    ev = evaluate(scenario)
-    for _ in (ev.costs, ev.sizing, ev.summary, ev.comparison):
-        pass
-    return ev
+    """``planner.evaluate(scenario)``, shared by every session (read only).
+
+    Its frames and comparison are computed when a page first reads them and then kept on
+    the shared object, so checking a form change (which needs only the evaluation to be
+    built) does not pay for the cost frame and the break-even search (most of the work);
+    they are deterministic, so two sessions computing one at the same time get the same
+    value."""
+    return evaluate(scenario)
 
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)
@@ -125,39 +133,41 @@ def scenario_text(scenario: Scenario, fmt: str) -> str:
 
 
 # region #### figures ####
+#
+# Shared (cache_resource): ``widgets.chart`` only reads them.
 
 
-@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def cumulative_tco(scenario: Scenario) -> go.Figure:
     """``planner.charts.cumulative_tco``."""
     return charts.cumulative_tco(evaluation(scenario))
 
 
-@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def yearly_by_category(scenario: Scenario) -> go.Figure:
     """``planner.charts.yearly_by_category``."""
     return charts.yearly_by_category(evaluation(scenario))
 
 
-@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def break_even_map(scenario: Scenario) -> go.Figure:
     """``planner.charts.break_even_map``."""
     return charts.break_even_map(evaluation(scenario))
 
 
-@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def demand_vs_capacity(scenario: Scenario, option_id: str) -> go.Figure:
     """``planner.charts.demand_vs_capacity`` for one on-prem option."""
     return charts.demand_vs_capacity(evaluation(scenario), option_id)
 
 
-@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def servers_by_year(scenario: Scenario) -> go.Figure:
     """``planner.charts.servers_by_year``."""
     return charts.servers_by_year(evaluation(scenario))
 
 
-@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def qualitative_radar(scenario: Scenario) -> go.Figure:
     """``planner.charts.qualitative_radar``."""
     return charts.qualitative_radar(evaluation(scenario))
