@@ -16,7 +16,8 @@ that does not recalculate shows the same numbers as ``mailplan compare``.
     book.py     formats, the named-input registry, cell helpers
     check.py    evaluates each formula as it is written: it must give mailplan's figure
     inputs.py   the Inputs sheet
-    options.py  the option sheets (the cost model as formulas)
+    options.py  the option sheets: demand, escalation, sizing results, totals
+    lines.py    the cost lines as formulas (planner.costs, written on the sheet)
     summary.py  the Summary sheet and its chart
     tables.py   the Sizing and Risk sheets
 """

@@ -21,17 +21,16 @@ from planner.costs import (
     CAPEX_CATEGORIES,
     CLOUD_CATEGORIES,
     ESCALATION,
-    ONE_OFF_CATEGORIES,
     ONPREM_CATEGORIES,
     OS_MIN_CORES_PER_SERVER,
-    UNTAXED_CATEGORIES,
 )
 from planner.evaluation import Evaluation
 from planner.report.xlsx.book import Book, Unverified, cell
 from planner.report.xlsx.check import matches
 from planner.report.xlsx.inputs import option_input
+from planner.report.xlsx.lines import line_formula
 from planner.resolution import ResolvedOnPrem
-from planner.sizing import DR_CODES, Inputs, fleet_of, servers_needed
+from planner.sizing import Inputs, fleet_of, servers_needed
 
 __all__ = [
     "FIRST_YEAR_COL",
@@ -660,166 +659,11 @@ class _Writer:
             total=True,
         )
 
-    # region cost lines
-
-    def _formula(self, cat: str, y: int) -> str | float | None:
-        """The formula of cost line ``cat`` in year ``y`` (0.0 where the line is none;
-        None for a line this workbook has no formula for)."""
-        p, at, e = self.p, self.at, self.esc
-        moving = self.terms.moving
-        if cat == "admin_labour":
-            return f"=in_labour_in_cash*{at('staff_admin', y)}"
-        if cat == "helpdesk":
-            return f"=in_labour_in_cash*{at('staff_helpdesk', y)}"
-        if cat == "migration":
-            if y != 0 or not moving:
-                return 0.0
-            own = p("migration_per_user", y) if self.has("migration_per_user", y) else None
-            per = own if own is not None and not self.onprem else "in_terms_per_mailbox"
-            return f"={at('users', y)}*({per}+in_terms_tool_per_mailbox)*{e(cat, y)}*in_fx"
-        if cat == "training":
-            if y != 0 or not moving:
-                return 0.0
-            return (
-                f"={at('users', y)}*in_terms_training_hours_per_user"
-                f"*{p('admin_hourly_cost', y)}*{e(cat, y)}*in_fx"
-            )
-        if cat == "dual_running":
-            if y != 0 or not moving or self.current is None:
-                return 0.0
-            running = [c for c in self.current_cats() if c not in ONE_OFF_CATEGORIES]
-            refs = ",".join(self.current.ref(c, 0) for c in running)
-            return f"=SUM({refs})*in_terms_dual_running_months/12"
-        if cat == "downtime":
-            if self.cache["availability"][y] == 0.0 and not self.onprem:
-                return 0.0
-            return (
-                f"=(1-{at('availability', y)})*8760*(in_terms_downtime_cost_per_user_hour"
-                f"*{at('users', y)}+in_terms_downtime_cost_per_hour)*in_fx"
-            )
-        if cat == "tax":
-            capex = [c for c in self.cats if c in CAPEX_CATEGORIES and c not in UNTAXED_CATEGORIES]
-            opex = [
-                c
-                for c in self.cats
-                if c not in CAPEX_CATEGORIES and c not in UNTAXED_CATEGORIES and c != "tax"
-            ]
-            return (
-                f"=in_tax_capex*({'+'.join(at(c, y) for c in capex)})"
-                f"+in_tax_opex*({'+'.join(at(c, y) for c in opex)})"
-            )
-        if self.onprem:
-            return self._onprem(cat, y)
-        return self._cloud(cat, y)
-
-    def current_cats(self) -> tuple[str, ...]:
-        """The categories of today's system's sheet."""
-        assert self.current is not None
-        return tuple(self.ev.lines[self.current.option_id])
-
-    def _onprem(self, cat: str, y: int) -> str | float | None:
-        p, at, e = self.p, self.at, self.esc
-        last = self.ev.horizon - 1
-        member = self.chain[self.stage[y]]
-        assert isinstance(member, ResolvedOnPrem)
-        servers, users, storage = at("servers", y), at("users", y), at("storage_tb", y)
-        if cat == "hardware":
-            return f"={at('price', y)}*{at('bought', y)}*{e(cat, y)}*in_fx"
-        if cat == "residual":
-            if y != last:
-                return 0.0
-            return f"=-{at('price', y)}*{at('residual_units', y)}*{e(cat, y)}*in_fx"
-        if cat == "setup":
-            return 0.0 if y != 0 or self.terms.current else f"={p('setup_cost', y)}*in_fx"
-        if cat == "software_licences":
-            return (
-                f"=({servers}*{p('licence_per_server_year', y)}+{users}"
-                f"*{p('licence_per_user_year', y)})*(1-{p('discount_pct', y)})*{e(cat, y)}*in_fx"
-            )
-        if cat == "os_licences":
-            return (
-                f"=({servers}*{at('cores', y)}*{p('os_licence_per_core_year', y)}+{users}"
-                f"*{p('os_cal_per_user_year', y)})*(1-{p('discount_pct', y)})*{e(cat, y)}*in_fx"
-            )
-        if cat == "hardware_support":
-            return (
-                f"={at('past_warranty', y)}*{at('price', y)}*{p('support_pct_per_year', y)}"
-                f"*{e(cat, y)}*in_fx"
-            )
-        if cat == "power":
-            return f"={servers}*{at('power_per_server', y)}*{e(cat, y)}*in_fx"
-        if cat == "space":
-            return f"={servers}*{at('space_per_server', y)}*{e(cat, y)}*in_fx"
-        if cat == "network":
-            return f"={p('network_per_month', y)}*12*{e(cat, y)}*in_fx"
-        if cat == "monitoring":
-            return f"={servers}*{p('monitoring_per_server_month', y)}*12*{e(cat, y)}*in_fx"
-        if cat == "backup":
-            return (
-                f"=({storage}*{at('backup_copies', y)}*{p('backup_per_tb_month', y)}*12"
-                f"+{servers}*{p('backup_software_per_server_year', y)}"
-                f"+{users}*{p('backup_addon_per_user_month', y)}*12)*{e(cat, y)}*in_fx"
-            )
-        if cat == "disaster_recovery":
-            code = DR_CODES[member.dr]
-            if code == 1:
-                return f"={storage}*{p('dr_cold_per_tb_month', y)}*12*{e(cat, y)}*in_fx"
-            if code == 2:
-                return (
-                    f"={at('standby', y)}*({at('price', y)}/{p('refresh_years', y)}"
-                    f"+{at('power_per_server', y)}+{at('space_per_server', y)})*{e(cat, y)}*in_fx"
-                )
-            return 0.0
-        if cat == "filtering":
-            return (
-                f"={users}*({p('filtering_per_user_month', y)}"
-                f"+{p('filtering_addon_per_user_month', y)})*12*{e(cat, y)}*in_fx"
-            )
-        if cat == "relay":
-            return (
-                f"=({at('relay_k', y)}*{p('outbound_relay_per_1000', y)}+{at('out_gb', y)}"
-                f"*{p('outbound_relay_per_gb', y)})*{e(cat, y)}*in_fx"
-            )
-        if cat == "feature_addons":
-            return f"={users}*{p('feature_addon_per_user_month', y)}*12*{e(cat, y)}*in_fx"
-        if cat == "exit":
-            return 0.0
-        return None
-
-    def _cloud(self, cat: str, y: int) -> str | float | None:
-        p, at, e = self.p, self.at, self.esc
-        users = at("users", y)
-        vendor = f"(1-{p('discount_pct', y)})"
-        if cat == "subscription":
-            return f"={users}*{p('price_per_user_month', y)}*12*{vendor}*{e(cat, y)}*in_fx"
-        if cat == "storage":
-            return (
-                f"=({users}*12*{p('addon_price_per_user_month', y)}*{at('needs_addon', y)}"
-                f"+{users}*{at('over_gb', y)}*{p('extra_storage_per_gb_month', y)}*12)"
-                f"*{vendor}*{e(cat, y)}*in_fx"
-            )
-        if cat == "relay":
-            return f"={at('relay_k', y)}*{p('per_1000_messages', y)}*{e(cat, y)}*in_fx"
-        if cat in ("backup", "filtering", "feature_addons"):
-            price = {
-                "backup": "backup_addon_per_user_month",
-                "filtering": "filtering_addon_per_user_month",
-                "feature_addons": "feature_addon_per_user_month",
-            }[cat]
-            return f"={users}*{p(price, y)}*12*{vendor}*{e(cat, y)}*in_fx"
-        if cat == "exit":
-            if y != self.ev.horizon - 1 or self.terms.current:
-                return 0.0
-            return f"={p('exit_cost', y)}*{e(cat, y)}*in_fx"
-        return None
-
-    # endregion
-
     def costs(self) -> None:
         lines = self.ev.lines[self.option.id]
         self.section(f"Cost lines ({self.cur})")
         for cat in self.cats:
-            formulas = [self._formula(cat, y) for y in self.years]
+            formulas = [line_formula(self, cat, y) for y in self.years]
             label = line_label(cat)
             if any(f is None for f in formulas):  # a line newer than this workbook
                 formulas = [float(lines[cat][y]) for y in self.years]
