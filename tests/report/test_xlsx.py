@@ -370,3 +370,16 @@ class TestValueSheets:
                 o.total.p90,
                 o.p_cheapest,
             )
+
+
+def test_mailplan_report_writes_the_live_model(scenario_file, tmp_path) -> None:
+    """`mailplan report SCENARIO --format xlsx -o OUT` writes this workbook: named
+    inputs, and the Summary's NPV a formula."""
+    from planner.cli import run
+
+    out = tmp_path / "acme.xlsx"
+    assert run(["report", str(scenario_file), "--format", "xlsx", "-o", str(out)]) == 0
+
+    wb = load_workbook(out)
+    assert "in_discount_rate" in wb.defined_names
+    assert str(wb["Summary"].cell(6, COL["npv"] + 1).value).startswith("=")
