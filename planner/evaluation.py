@@ -246,6 +246,44 @@ def _round(x: float) -> float:
     return round(float(x), 2)
 
 
+def _seat_rows(option: Any, scenario: Scenario) -> list[dict[str, Any]]:
+    """Assumption rows for a seat mix: each segment's plan and price, the shared-mailbox
+    rule, with their catalog sources."""
+    terms = getattr(option, "seats", None)
+    if terms is None:
+        return []
+    rows = []
+    for seg, sp in zip(scenario.organization.segments, terms.segments, strict=False):
+        rows.append(
+            {
+                "scope": option.id,
+                "field": f"seats: {seg.name}",
+                "value": sp.label
+                if sp.own
+                else f"{sp.label}: {sp.price_per_user_month:g} USD/user-month",
+                "origin": f"{sp.how}" if sp.own else f"plan {sp.plan} ({sp.how})",
+                "source": sp.source,
+                "as_of": sp.as_of,
+                "estimate": sp.estimate,
+                "note": sp.note,
+            }
+        )
+    if scenario.organization.shared_mailboxes is not None:
+        rows.append(
+            {
+                "scope": option.id,
+                "field": "seats: shared mailboxes",
+                "value": terms.shared_rule,
+                "origin": "catalog shared_mailboxes" if terms.shared_source else "mailplan rule",
+                "source": terms.shared_source,
+                "as_of": terms.shared_as_of,
+                "estimate": terms.shared_estimate,
+                "note": terms.shared_note,
+            }
+        )
+    return rows
+
+
 def _seat_mix_text(org: Organization, field: str) -> str:
     """Segments or shared mailboxes in one line, for the assumptions table."""
     if field == "segments":
@@ -682,6 +720,7 @@ class Evaluation:
             )
         if option.feature_addons:
             out.append("buys " + ", ".join(option.feature_addons) + " for required features")
+        out += self._seat_warnings(option)
         if isinstance(option, ResolvedCloud) and option.mailbox_cap_gb is not None:
             mailbox = self.demand.mailbox_gb[0]
             cap = option.mailbox_cap_gb
@@ -690,6 +729,30 @@ class Evaluation:
                     f"average mailbox reaches {mailbox.max():g} GB of the {cap:g} GB cap; "
                     "heavier users will hit it first"
                 )
+        return out
+
+    def _seat_warnings(self, option: Option) -> list[str]:
+        """Seat-mix cautions: a segment whose mailbox outgrows its plan's cap, a segment
+        whose tier the option's plan has no plan for."""
+        terms = getattr(option, "seats", None)
+        if terms is None:
+            return []
+        out = []
+        segments = self.scenario.organization.segments
+        for seg, sp, box in zip(
+            segments, terms.segments, self.demand.segment_mailbox_gb, strict=False
+        ):
+            cap = sp.mailbox_cap_gb
+            if not sp.own and cap is not None and float(box[0].max()) > cap + 1e-9:
+                out.append(
+                    f"segment '{seg.name}': mailboxes reach {float(box[0].max()):g} GB, above "
+                    f"the {cap:g} GB of {sp.label}; map it to a bigger plan (plans)"
+                )
+        for name in terms.unmapped:
+            out.append(
+                f"segment '{name}': the catalog names no plan of its tier beside "
+                f"{option.label}, so its people are on the option's own plan"
+            )
         return out
 
     @cached_property
@@ -895,6 +958,7 @@ class Evaluation:
                         "note": prov.note,
                     }
                 )
+            rows += _seat_rows(option, self.scenario)
             if isinstance(option, ResolvedOnPrem):
                 rows.append(
                     {

@@ -236,7 +236,12 @@ class Organization(_Model):
     message of Microsoft's Exchange 2010 design example.
     """
 
-    users: int = Field(ge=1, le=10_000_000, description="Mailbox users at the start of year 1.")
+    users: int = Field(
+        ge=1,
+        le=10_000_000,
+        description="Mailbox users (people) at the start of year 1, segments included; "
+        "shared mailboxes are counted apart.",
+    )
     user_growth_per_year: float = Field(
         0.0,
         gt=-1,

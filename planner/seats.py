@@ -64,6 +64,10 @@ class SeatPlan(_Frozen):
     extra_storage_per_gb_month: float = 0.0
     mailbox_cap_gb: float | None = None
     how: str = ""  # why this plan: "plans mapping", "frontline tier", "own plan"
+    source: str | None = None  # where the plan's price comes from
+    as_of: str | None = None
+    estimate: bool = False
+    note: str | None = None
 
 
 class SeatTerms(_Frozen):
@@ -73,6 +77,11 @@ class SeatTerms(_Frozen):
     shared: SeatPlan | None = None
     shared_free_up_to_gb: float = 0.0
     shared_rule: str = ""
+    shared_source: str | None = None
+    shared_as_of: str | None = None
+    shared_estimate: bool = False
+    shared_note: str | None = None
+    unmapped: tuple[str, ...] = ()  # segments whose tier this plan has no plan for
 
 
 class SeatedCloud(ResolvedCloud):
@@ -102,6 +111,10 @@ def _seat_plan(plan: CloudPlan, catalog: Catalog, billing: str, how: str) -> Sea
         else 0.0,
         mailbox_cap_gb=plan.mailbox_cap_gb.value if plan.mailbox_cap_gb else None,
         how=how,
+        source=plan.price_per_user_month.source,
+        as_of=plan.price_per_user_month.as_of,
+        estimate=plan.price_per_user_month.estimate,
+        note=plan.price_per_user_month.note,
     )
 
 
@@ -129,6 +142,7 @@ def _terms(option: ResolvedCloud, scenario: Scenario, catalog: Catalog) -> SeatT
     own = SeatPlan(plan=option.plan, label=option.label, own=True, how="own plan")
     plan = catalog.plan(option.plan) if option.plan != CUSTOM_PLAN else None
     segments = []
+    unmapped = []
     for seg in scenario.organization.segments:
         chosen = own
         mapped = seg.plans.get(option.id)
@@ -141,22 +155,35 @@ def _terms(option: ResolvedCloud, scenario: Scenario, catalog: Catalog) -> SeatT
             target = catalog.plan(tier_id) if tier_id else None
             if target is not None and target.id != option.plan:
                 chosen = _seat_plan(target, catalog, billing, f"{seg.tier} tier")
+            elif target is None:
+                unmapped.append(seg.name)
+        elif mapped is None and seg.tier is not None:
+            unmapped.append(seg.name)
         segments.append(chosen)
     rule = catalog.shared_mailboxes.get(option.vendor or "") if plan is not None else None
     shared, free, text = own, 0.0, "a seat on the option's own plan (no vendor rule)"
+    fact = rule.free_up_to_gb if rule is not None else None
     if rule is not None:
         free = rule.free_up_to_gb.value
         target = catalog.plan(rule.over_limit_plan) if rule.over_limit_plan else None
         if target is not None and target.id != option.plan:
             shared = _seat_plan(target, catalog, billing, "shared mailbox rule")
-        over = shared.label
+        over = "the option's own plan" if shared.own else shared.label
         text = (
             f"no licence up to {free:g} GB, above it a seat on {over}"
             if free > 0
             else f"a seat on {over}"
         )
     return SeatTerms(
-        segments=tuple(segments), shared=shared, shared_free_up_to_gb=free, shared_rule=text
+        segments=tuple(segments),
+        shared=shared,
+        shared_free_up_to_gb=free,
+        shared_rule=text,
+        shared_source=fact.source if fact else None,
+        shared_as_of=fact.as_of if fact else None,
+        shared_estimate=fact.estimate if fact else False,
+        shared_note=fact.note if fact else None,
+        unmapped=tuple(unmapped),
     )
 
 

@@ -326,3 +326,38 @@ class TestProperty:
             small, large = rows.iloc[0], rows.iloc[1]
             assert large["total"] >= small["total"] - 1e-6 * abs(small["total"])
             assert large["npv"] >= small["npv"] - 1e-6 * abs(small["npv"])
+
+
+class TestNotes:
+    def test_assumptions_name_each_segment_plan_and_the_shared_rule(self):
+        """The assumptions list each segment's plan and price with its catalog source, and
+        the shared-mailbox rule with Microsoft's page."""
+        ev = evaluate(_mix())
+        a = ev.assumptions
+        seg = a[(a.scope == "exo") & (a.field == "seats: shop floor")].iloc[0]
+        assert seg.value == "Exchange Online Kiosk: 2 USD/user-month"
+        assert seg.origin == "plan exo-kiosk (frontline tier)"
+        assert seg.source
+        shared = a[(a.scope == "exo") & (a.field == "seats: shared mailboxes")].iloc[0]
+        assert "no licence up to 50 GB" in shared.value
+        assert "learn.microsoft.com" in shared.source
+
+    def test_warnings_for_a_full_frontline_mailbox_and_a_missing_tier(self):
+        """A frontline mailbox above its plan's 2 GB is a warning; so is a vendor whose plan
+        names no frontline plan (its people stay on the option's plan)."""
+        seg = {**SEGMENT, "mailbox_gb_per_user": 3}
+        ev = evaluate(
+            _mix(
+                organization={"segments": [seg]},
+                cloud=[
+                    {"id": "exo", "plan": "exo-plan-1", **QUIET_CLOUD},
+                    {"id": "zoho", "plan": "zoho-mail-premium", **QUIET_CLOUD},
+                ],
+            )
+        )
+        exo = next(o for o in ev.comparison.options if o.id == "exo")
+        assert any("above the 2 GB of Exchange Online Kiosk" in w for w in exo.warnings)
+        zoho = next(o for o in ev.comparison.options if o.id == "zoho")
+        assert any("names no plan of its tier" in w for w in zoho.warnings)
+        # Zoho: the 4 frontline people and 3 shared mailboxes are seats on the option's plan
+        assert _years(ev, "zoho")[0]["seats"] == {"zoho-mail-premium": 13}
