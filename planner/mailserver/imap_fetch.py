@@ -261,6 +261,11 @@ def _disposition(part: Message) -> bytes:
     return b"(" + imap_quote(kind.upper()) + b" " + _params(part, "content-disposition") + b")"
 
 
+def _lines(body: bytes) -> bytes:
+    """Text lines of a body (a last line without its line end counts)."""
+    return str(body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)).encode()
+
+
 def bodystructure(part: Message, extended: bool = True) -> bytes:
     """BODYSTRUCTURE (``extended``) or BODY of a parsed message or part."""
     if part.is_multipart():
@@ -286,9 +291,9 @@ def bodystructure(part: Message, extended: bool = True) -> bytes:
     if part.get_content_type() == "message/rfc822":
         enclosed = _children(part)
         sub = enclosed[0] if enclosed else parse_message(body)
-        fields += [envelope(sub), bodystructure(sub, extended), str(body.count(b"\n")).encode()]
+        fields += [envelope(sub), bodystructure(sub, extended), _lines(body)]
     elif maintype == "text":
-        fields.append(str(body.count(b"\n")).encode())
+        fields.append(_lines(body))
     if extended:
         fields += [b"NIL", _disposition(part), b"NIL", b"NIL"]
     return b"(" + b" ".join(fields) + b")"

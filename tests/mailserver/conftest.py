@@ -466,3 +466,85 @@ def pop3_start(tmp_path: Path) -> Iterator[Callable[..., Pop3Process]]:
 
 
 # endregion
+
+
+# region #### IMAP ####
+
+
+class ImapProcess(Pop3Process):
+    """``mailplan serve`` with an IMAP listener (``--imap 127.0.0.1:0``) beside POP3, on
+    the same data folder; ``ports`` maps every listener to its port, ``port`` is IMAP's
+    (IMAPS's with ``--imaps`` among ``args``)."""
+
+    ports: dict[str, int]
+
+    def command(self) -> list[str]:
+        """The ``mailplan serve`` command line (POP3's, plus the IMAP listener)."""
+        cmd = super().command()
+        if "--imaps" not in self.args:
+            cmd += ["--imap", "127.0.0.1:0"]
+        return cmd
+
+    def start(self) -> ImapProcess:
+        """Start it and wait for ``ready``; every ``listening`` line lands in ``ports``."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        self.ports = {}
+        while (line := self.proc.stdout.readline()).startswith("listening "):
+            _, name, address = line.split()
+            self.ports[name] = int(address.rsplit(":", 1)[1])
+        self.lines.append(line.rstrip("\n"))
+        if not line.startswith("ready ") or not self.ports:
+            self.kill()
+            raise RuntimeError(f"server did not start: {line!r} {self.log()}")
+        self.port = self.ports.get("imap") or self.ports["imaps"]
+        return self
+
+
+_imap_users = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImapProcess]:
+    """An IMAP and POP3 server (plain-text logins allowed on loopback, short failure
+    delay) for the module; its log must hold no traceback at the end."""
+    server = ImapProcess(
+        tmp_path_factory.mktemp("imap-data"),
+        *("--insecure-auth", "--auth-failure-delay", "0.01", "--auth-failure-max-delay", "0.04"),
+    ).start()
+    yield server
+    server.stop()
+    assert "Traceback" not in server.log(), server.log()
+
+
+@pytest.fixture
+def imap_mailbox(imap_server: ImapProcess) -> Pop3Mailbox:
+    """A new user with an empty Maildir on the module's IMAP server."""
+    n = next(_imap_users)
+    address, password = f"imapuser{n}@example.test", f"pw {n} secret"
+    return Pop3Mailbox(address, password, add_user(imap_server.data_dir, address, password))
+
+
+@pytest.fixture
+def imap_start(tmp_path: Path) -> Iterator[Callable[..., ImapProcess]]:
+    """Start IMAP servers with particular flags on ``tmp_path``; stopped after the test."""
+    servers: list[ImapProcess] = []
+
+    def start(*args: str, data_dir: Path | None = None) -> ImapProcess:
+        server = ImapProcess(data_dir or tmp_path, *args, log_dir=tmp_path).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+# endregion
