@@ -19,7 +19,7 @@ import typer
 from typer._click import exceptions as click_exc
 
 # Each command module registers its commands on the app when imported.
-from planner.cli import bench, plan, report, risk, serve, users  # noqa: F401
+from planner.cli import bench, dkim, plan, report, risk, serve, users  # noqa: F401
 from planner.cli.app import RunState, app
 from planner.errors import PlannerError
 

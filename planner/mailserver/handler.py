@@ -22,19 +22,24 @@ import time
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
+from planner.mailserver.authcheck import AuthChecker, AuthResult, strip_forged
 from planner.mailserver.context import ServerContext
+from planner.mailserver.dkim import DkimSigner
 from planner.mailserver.envelope import RoutedEnvelope, session_ip, session_login
 from planner.mailserver.policy import RouteKind, routing_trick, split_address
 from planner.mailserver.smtp_replies import Reply
 from planner.mailserver.store import (
+    JUNK,
     QueueEntry,
     QueueRecipient,
     StoreError,
     encode_queue_file,
+    in_folder,
     maildir_content,
     new_queue_id,
     unsafe_local_part,
 )
+from planner.net import is_loopback
 
 if TYPE_CHECKING:
     from aiosmtpd.smtp import SMTP, Session
@@ -49,6 +54,11 @@ _NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 USERS_RECHECK_S = 1.0
 """How long a "user exists" answer is reused (so RCPT does not stat the users file)."""
 _USERS_CACHE_MAX = 10_000
+SIGN_INLINE_MAX = 256 * 1024
+"""Messages up to this size are DKIM-signed on the event loop (well under a millisecond of
+hashing); larger ones in a thread."""
+AUTH_DNS_TIMEOUT_S = 5.0
+"""Time for each DNS look-up of the inbound SPF/DKIM/DMARC checks."""
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -98,6 +108,12 @@ class DeliveryHandler:
         self.ctx = ctx
         self.domains = frozenset(d.lower() for d in ctx.config.domains)
         self._users_cache: dict[str, tuple[bool, float]] = {}
+        self.signer = DkimSigner.from_data_dir(ctx.config.data_dir, self.domains)
+        self.checker = (
+            AuthChecker(ctx.config.hostname, ctx.config.relay.dns, AUTH_DNS_TIMEOUT_S)
+            if ctx.config.dmarc_policy != "off"
+            else None
+        )
 
     def user_exists(self, address: str) -> bool:
         """Whether a local user exists; answers are reused for USERS_RECHECK_S seconds."""
@@ -204,12 +220,28 @@ class DeliveryHandler:
             log.info("%s: route to=<%s> %s", qid, addr, kind.value)
         local_jobs: list[tuple[str, bytes, int]] = []
         if local:
+            trace = [received]
+            if not session.authenticated:
+                content, forged = strip_forged(content, self.ctx.config.hostname)
+                if forged:
+                    log.info("%s: removed %d forged Authentication-Results", qid, forged)
+            auth = await self._check_inbound(session, qid, content, sender, client_ip)
+            enforce = self.ctx.config.dmarc_policy == "enforce"
+            if auth is not None:
+                if enforce and auth.action == "reject":
+                    self.ctx.stats.reject("dmarc")
+                    log.info("%s: reject: DMARC policy of %s", qid, auth.header_from)
+                    return Reply.DMARC_REJECT.format(domain=auth.header_from)
+                trace.insert(0, auth.header())
+            junk = auth is not None and enforce and auth.action == "quarantine"
             return_path = f"Return-Path: <{sender}>".encode("ascii", "replace")
-            data, size_crlf = maildir_content((return_path, received), content)
-            local_jobs = [(addr, data, size_crlf) for addr in local]
+            data, size_crlf = maildir_content((return_path, *trace), content)
+            local_jobs = [
+                (in_folder(addr, JUNK) if junk else addr, data, size_crlf) for addr in local
+            ]
         queue_jobs: list[tuple[QueueEntry, bytes]] = []
         if remote:
-            queued = received + b"\r\n" + content
+            queued = received + b"\r\n" + await self._dkim_signatures(content) + content
             now = time.time()
             entry = QueueEntry(
                 qid=qid,
@@ -240,6 +272,42 @@ class DeliveryHandler:
                 for path in paths:
                     self.ctx.kick_relay(path)
         return Reply.QUEUED.format(qid=qid)
+
+    async def _dkim_signatures(self, content: bytes) -> bytes:
+        """``DKIM-Signature:`` fields (each with its CRLF) for a relayed message whose
+        ``From:`` domain has keys; empty otherwise. Made once, before the message is
+        queued, so retries send the same signature."""
+        if not self.signer:
+            return b""
+        if len(content) <= SIGN_INLINE_MAX:
+            sigs = self.signer.signatures(content)
+        else:
+            sigs = await self.ctx.loop.run_in_executor(
+                self.ctx.executor, self.signer.signatures, content
+            )
+        return b"".join(sig + b"\r\n" for sig in sigs)
+
+    async def _check_inbound(
+        self, session: Session, qid: str, content: bytes, sender: str, client_ip: str
+    ) -> AuthResult | None:
+        """SPF, DKIM and DMARC of a message from outside (not authenticated, not from
+        loopback unless ``auth_check_loopback``), in a thread; None when not checked."""
+        config = self.ctx.config
+        if self.checker is None or session.authenticated:
+            return None
+        if not config.auth_check_loopback and is_loopback(client_ip):
+            return None
+        helo = session.host_name or ""
+        result = await self.ctx.loop.run_in_executor(
+            self.ctx.executor, self.checker.check, content, client_ip, sender, helo
+        )
+        dkim_text = ",".join(r for r, _, _ in result.dkim) or "none"
+        log.info(
+            "%s: auth spf=%s dkim=%s dmarc=%s policy=%s from_domain=%s",
+            qid, result.spf, dkim_text, result.dmarc, result.policy or "-",
+            result.header_from or "-",
+        )  # fmt: skip
+        return result
 
     async def _commit(
         self, local: list[tuple[str, bytes, int]], queued: list[tuple[QueueEntry, bytes]]

@@ -48,6 +48,7 @@ class Reply:
     )
     BARE_NEWLINE = "550 5.5.2 Error: bare <CR> or <LF> received"
     TOO_BIG = "552 5.3.4 Error: message size exceeds fixed limit"
+    DMARC_REJECT = "550 5.7.1 Error: rejected by the DMARC policy of {domain}"
     SENDER_DENIED = "553 5.7.1 <{addr}>: Sender address rejected: Access denied"
     RELAY_DENIED = "554 5.7.1 <{addr}>: Relay access denied"
     CLIENT_DENIED = "554 5.7.1 Client host rejected: Access denied"

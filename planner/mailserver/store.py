@@ -40,6 +40,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -58,6 +59,7 @@ __all__ = [
     "QueueRecipient",
     "Store",
     "StoreError",
+    "in_folder",
     "maildir_content",
     "new_queue_id",
     "unsafe_local_part",
@@ -97,6 +99,17 @@ def new_queue_id() -> str:
     now = time.time()
     sec, usec = int(now), int((now % 1) * 1_000_000)
     return f"{sec:08X}{usec:05X}{os.getpid():X}{next(_id_counter):X}"
+
+
+JUNK = ".Junk"
+"""The Maildir++ folder for mail a DMARC ``p=quarantine`` sends there."""
+_FOLDER_RE = re.compile(r"\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+
+
+def in_folder(address: str, folder: str) -> str:
+    """A local delivery target for :meth:`Store.plan`: ``address``'s Maildir++ ``folder``
+    (``.Junk``), made on first use with its ``maildirfolder`` marker."""
+    return f"{folder}/{address}"
 
 
 def unsafe_local_part(local: str) -> bool:
@@ -335,11 +348,16 @@ class Store:
             _fsync_dir(d.parent)
 
     def maildir(self, address: str) -> Path:
-        """The Maildir of a local address: ``mailboxes/<domain>/<local-part>`` (lower-cased)."""
+        """The Maildir of a local address: ``mailboxes/<domain>/<local-part>`` (lower-cased);
+        for ``.Folder/address`` (:func:`in_folder`) that Maildir++ folder of it."""
+        folder, _, address = address.rpartition("/")
+        if folder and not _FOLDER_RE.fullmatch(folder):
+            raise StoreError(errno.EINVAL, f"not a Maildir++ folder: {folder!r}")
         local, _, domain = address.lower().rpartition("@")
         if unsafe_local_part(local) or unsafe_local_part(domain):
             raise StoreError(errno.EINVAL, f"address cannot name a mailbox: {address!r}")
-        return self.mailboxes / domain / local
+        maildir = self.mailboxes / domain / local
+        return maildir / folder if folder else maildir
 
     def ensure_maildir(self, maildir: Path) -> None:
         """Create ``tmp``, ``new`` and ``cur`` (durably) the first time a mailbox is used."""
@@ -347,6 +365,11 @@ class Store:
             return
         for sub in ("tmp", "new", "cur"):
             self._makedirs_durable(maildir / sub)
+        if maildir.parent.parent.parent == self.mailboxes:  # a Maildir++ folder
+            marker = maildir / "maildirfolder"
+            if not marker.exists():
+                marker.touch(0o600)
+                _fsync_dir(maildir)
         with self._known_lock:
             self._known_maildirs.add(maildir)
 
