@@ -20,6 +20,7 @@ from pydantic import (
     SerializationInfo,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     create_model,
     field_validator,
@@ -307,21 +308,21 @@ class Organization(_Model):
         None, description="Shared mailboxes: a count and a size (no person behind them)."
     )
 
-    @model_validator(mode="after")
-    def _segments_fit(self) -> Self:
-        carved = sum(s.users for s in self.segments)
-        if carved > self.users:
-            raise PydanticCustomError(
-                "segments",
-                "organization.segments: segment users add up to {carved}, more than "
-                "organization.users ({users}); users counts every person, segments included",
-                {"carved": carved, "users": self.users},
+    @field_validator("segments")
+    @classmethod
+    def _segments_fit(cls, segments: list[Segment], info: ValidationInfo) -> list[Segment]:
+        users = info.data.get("users")
+        carved = sum(s.users for s in segments)
+        if isinstance(users, int) and carved > users:
+            raise ValueError(
+                f"segment users add up to {carved:,}, more than organization.users "
+                f"({users:,}); users counts every person, segments included"
             )
-        names = [s.name for s in self.segments]
+        names = [s.name for s in segments]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError("organization.segments: repeated names: " + ", ".join(dupes))
-        return self
+            raise ValueError("repeated segment names: " + ", ".join(dupes))
+        return segments
 
 
 class OnPremOption(_Model):
