@@ -748,6 +748,20 @@ class Evaluation:
                     f"segment '{seg.name}': mailboxes reach {float(box[0].max()):g} GB, above "
                     f"the {cap:g} GB of {sp.label}; map it to a bigger plan (plans)"
                 )
+        plans = self.plan_by_year(option.id)
+        for y, year in enumerate(self.seats_by_year(option.id)):
+            for plan_id, n in year.items():
+                found = self.catalog.plan(plan_id)
+                cap = found.max_users.value if found and found.max_users else None
+                if plan_id != plans[y] and cap is not None and n > cap:
+                    out.append(
+                        f"{n:,} seats on {found.label if found else plan_id} in year {y + 1} "
+                        f"exceed its limit of {cap:,.0f} seats; map the segment to another plan"
+                    )
+                    break
+            else:
+                continue
+            break
         for name in terms.unmapped:
             out.append(
                 f"segment '{name}': the catalog names no plan of its tier beside "

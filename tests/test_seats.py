@@ -361,3 +361,15 @@ class TestNotes:
         assert any("names no plan of its tier" in w for w in zoho.warnings)
         # Zoho: the 4 frontline people and 3 shared mailboxes are seats on the option's plan
         assert _years(ev, "zoho")[0]["seats"] == {"zoho-mail-premium": 13}
+
+    def test_a_segment_plan_over_its_seat_cap_is_a_warning(self):
+        """A segment mapped to a capped plan (Business Basic, 300 seats) with more people
+        than the cap: a warning naming the seats and the limit (the option itself is on
+        Exchange Online and does not move)."""
+        seg = {"name": "office", "users": 350, "plans": {"exo": "m365-business-basic"}}
+        ev = evaluate(
+            _mix(organization={"users": 400, "segments": [seg], "shared_mailboxes": None})
+        )
+        exo = next(o for o in ev.comparison.options if o.id == "exo")
+        assert any("350 seats on Microsoft 365 Business Basic in year 1" in w for w in exo.warnings)
+        assert ev.plan_by_year("exo") == ["exo-plan-1", "exo-plan-1"]
