@@ -4,13 +4,14 @@ Everything the harness knows about the reference server is in this module, so it
 the one place to change if the server's command line or files change. The contract:
 
 - start: ``mailplan serve --data-dir TMP --domain bench.test --smtp 127.0.0.1:0
-  [--pop3 127.0.0.1:0] --insecure-auth`` as a subprocess (its own process, so client
-  and server never share an event loop); it prints ``listening smtp 127.0.0.1:PORT``
-  (and ``listening pop3 ...``) on standard output;
+  [--pop3 127.0.0.1:0] [--imap 127.0.0.1:0] --insecure-auth`` as a subprocess (its own
+  process, so client and server never share an event loop); it prints ``listening smtp
+  127.0.0.1:PORT`` (and ``listening pop3 ...``, ``listening imap ...``) on standard output;
 - users: ``DATA_DIR/users``, written with :class:`planner.mailserver.users.UserDB` (what
   ``mailplan user add ADDRESS --data-dir DIR --password-stdin`` calls), before the start;
 - mailboxes: the server's Maildirs, filled before a POP3 run through
-  :func:`planner.mailserver.provision.seed_mailbox` and counted by
+  :func:`planner.mailserver.provision.seed_mailbox` (POP3 and IMAP read the same Maildir)
+  and counted by
   :func:`~planner.mailserver.provision.count_messages` (the server owns their layout and
   file names);
 - counters: ``DATA_DIR/stats.json`` (accepted, delivered_local, queued, relayed,
@@ -46,7 +47,7 @@ DOMAIN = "bench.test"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 PASSWORD = "bench-password"
-_LISTENING = re.compile(r"^listening (smtp|pop3) (\S+):(\d+)\s*$")
+_LISTENING = re.compile(r"^listening (smtp|pop3|imap) (\S+):(\d+)\s*$")
 _SERVE = [sys.executable, "-m", "planner", "serve"]
 
 
@@ -64,8 +65,9 @@ def serve_available() -> bool:
 class EmbeddedServer:
     """``mailplan serve`` in a temporary data folder; use as a context manager."""
 
-    def __init__(self, *, pop3: bool = False, users: int = 1) -> None:
+    def __init__(self, *, pop3: bool = False, imap: bool = False, users: int = 1) -> None:
         self.pop3 = pop3
+        self.imap = imap
         self.user_count = max(1, users)
         self.data_dir = Path(tempfile.mkdtemp(prefix="mailplan-bench-"))
         self.users: list[tuple[str, str]] = [
@@ -99,13 +101,15 @@ class EmbeddedServer:
         if not serve_available():
             raise BenchmarkError(
                 "--embedded: this install has no 'mailplan serve' (the reference server); "
-                "name a running server with --smtp/--pop3 HOST:PORT instead"
+                "name a running server with --smtp/--pop3/--imap HOST:PORT instead"
             )
         self._add_users()
         cmd = [*_SERVE, "--data-dir", str(self.data_dir), "--domain", DOMAIN]
         cmd += ["--smtp", "127.0.0.1:0", "--submission", "off", "--insecure-auth"]
         if self.pop3:
             cmd += ["--pop3", "127.0.0.1:0"]
+        if self.imap:
+            cmd += ["--imap", "127.0.0.1:0"]
         log = open(self.data_dir / "serve.log", "w", encoding="utf-8")  # noqa: SIM115
         self._proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
@@ -113,7 +117,7 @@ class EmbeddedServer:
         log.close()
         self._drainer = threading.Thread(target=self._drain, daemon=True, name="serve-stdout")
         self._drainer.start()
-        wanted = {"smtp", "pop3"} if self.pop3 else {"smtp"}
+        wanted = {"smtp"} | ({"pop3"} if self.pop3 else set()) | ({"imap"} if self.imap else set())
         limit = time.monotonic() + START_TIMEOUT_S
         while not wanted <= self.ports.keys():
             if self._proc.poll() is not None:

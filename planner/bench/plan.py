@@ -81,13 +81,7 @@ class BenchPlan:
             raise BenchmarkError(f"--repeat: {self.repeat} is not between 1 and {MAX_REPEAT}")
         if self.min_measured_s < 0:
             raise BenchmarkError("min_measured_s: must be >= 0")
-        if isinstance(self.target, Embedded):
-            if protocol == "imap":
-                raise BenchmarkError(
-                    f"{self.target.flag}: the reference server has no IMAP; "
-                    "name an IMAP server instead"
-                )
-        elif self.target.protocol != protocol:
+        if not isinstance(self.target, Embedded) and self.target.protocol != protocol:
             raise BenchmarkError(
                 f"{self.target.where}: the workload is {protocol} but the target is "
                 f"{self.target.protocol}"
@@ -104,11 +98,11 @@ class BenchPlan:
 
     @property
     def seed_per_user(self) -> int:
-        """Messages put in each mailbox of the reference server before a POP3 run (0 for
-        other runs): two sessions' reads, and with ``delete`` enough for the whole
+        """Messages put in each mailbox of the reference server before a POP3 or IMAP run
+        (0 for SMTP runs): two sessions' reads, and with ``delete`` enough for the whole
         message count too; between :data:`SEED_MIN` and :data:`SEED_MAX`."""
         wl = self.workload
-        if not isinstance(self.target, Embedded) or wl.protocol != "pop3":
+        if not isinstance(self.target, Embedded) or wl.protocol == "smtp":
             return 0
         wanted = max(SEED_MIN, wl.messages_per_session * 2)
         if wl.delete:
@@ -173,9 +167,11 @@ def _once(
 
     protocol = plan.workload.protocol
     say("starting the reference server on 127.0.0.1")
-    with EmbeddedServer(pop3=protocol == "pop3", users=plan.embedded_users) as srv:
+    with EmbeddedServer(
+        pop3=protocol == "pop3", imap=protocol == "imap", users=plan.embedded_users
+    ) as srv:
         workload = plan.workload
-        if protocol == "pop3":
+        if protocol in ("pop3", "imap"):
             say(f"filling {len(srv.users)} mailboxes with {plan.seed_per_user} messages each")
             srv.seed(plan.seed_per_user, plan.seed_workload)
         else:

@@ -291,6 +291,7 @@ def pop3_cmd(
 @bench_app.command("imap")
 def imap_cmd(
     imap: HostOpt = None,
+    embedded: EmbeddedOpt = False,
     user: UserOpt = None,
     password: PasswordOpt = None,
     users_file: UsersFileOpt = None,
@@ -311,8 +312,9 @@ def imap_cmd(
     db: DbOpt = None,
     no_save: NoSaveOpt = False,
     quiet: QuietOpt = False,
+    size_kb: Annotated[float, Opt(min=0.25, help="--embedded: seeded message KB.")] = 10.0,
 ) -> None:
-    """Read mail over IMAP (client only): LOGIN, SELECT INBOX, FETCH n, LOGOUT."""
+    """Read mail over IMAP: LOGIN, SELECT INBOX, FETCH n (BODY.PEEK[]), LOGOUT."""
     require_extra("bench", "hdrh")
     wl = flagged_workload(
         _FLAGS,
@@ -327,7 +329,8 @@ def imap_cmd(
         timeout_s=timeout,
         seed=seed,
     )
-    target = _target("imap", imap, logins(user, password, users_file), label, embedded=False)
+    users = logins(user, password, users_file)
+    target = _target("imap", imap, users, label, embedded=embedded, seed_size_kb=size_kb)
     _finish(_execute(target, wl, quiet, repeat=repeat), fmt, db, no_save)
 
 

@@ -131,8 +131,6 @@ class BenchRequest(BaseModel):
                 hostport_option(self.server, LABELS["server"])
             except BenchmarkError as exc:
                 problems.extend(exc.lines)
-        elif self.protocol == "imap":
-            bad("protocol", "the reference server has no IMAP; name an IMAP server instead")
         logins = self.target == "server" and (self.protocol != "smtp" or self.user or self.password)
         if logins:
             if not self.user or not self.password:

@@ -97,14 +97,11 @@ class TestMinimum:
 
 
 class TestPlanRules:
-    def test_the_reference_server_has_no_imap(self):
-        """An IMAP load on the reference server is refused in one line naming the flag."""
-        with pytest.raises(BenchmarkError) as err:
-            BenchPlan(workload=Workload(protocol="imap"), target=Embedded())
+    def test_the_reference_server_serves_imap(self):
+        """An IMAP load on the reference server is planned like POP3: mailboxes seeded."""
+        plan = BenchPlan(workload=Workload(protocol="imap"), target=Embedded())
 
-        assert err.value.lines == (
-            "--embedded: the reference server has no IMAP; name an IMAP server instead",
-        )
+        assert plan.seed_per_user >= SEED_MIN
 
     @pytest.mark.parametrize(
         ("workload", "seed"),
@@ -198,14 +195,13 @@ class TestCommandLine:
             for line in lines
         )
 
-    def test_embedded_imap_is_one_line(self, bench):
-        """capacity --protocol imap --embedded: one line, exit 2, nothing started."""
-        r = bench("capacity", "--protocol", "imap", "--embedded", "--no-save")
+    def test_embedded_imap_runs(self, bench):
+        """bench imap --embedded loads the reference server's IMAP listener: every FETCH
+        answered."""
+        r = bench("imap", "--embedded", "--messages", "40", "--concurrency", "2", "--no-save")
 
-        assert (r.returncode, r.stderr.splitlines()) == (
-            2,
-            ["mailplan: --embedded: the reference server has no IMAP; name an IMAP server instead"],
-        )
+        assert r.returncode == 0, r.stderr
+        assert "embedded mailplan serve" in r.stdout
 
     def test_list_shows_the_figure_apply_uses(self, sink, bench, tmp_path):
         """bench list gives a closed-loop SMTP run's capacity (its throughput) and whether

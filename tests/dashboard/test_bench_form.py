@@ -45,10 +45,6 @@ class TestBounds:
                 "Highest rate (msgs/s): below the first rate (20 msgs/s)",
             ),
             (
-                {"protocol": "imap"},
-                "Protocol: the reference server has no IMAP; name an IMAP server instead",
-            ),
-            (
                 {"target": "server", "server": "[::1]"},
                 "Server (HOST:PORT): '[::1]' is not HOST:PORT (for example 127.0.0.1:2525)",
             ),
@@ -72,7 +68,6 @@ class TestBounds:
             "concurrency",
             "size",
             "rates",
-            "embedded-imap",
             "no-port",
             "half-login",
             "recipient",
