@@ -267,6 +267,17 @@ class TestOutputs:
             "gws-enterprise-standard": 470,
             "gws-frontline-starter": 150,
         }
+        # subscription, year 1: Plan 1 450 x 4 x 12 = 21,600 + Kiosk 150 x 2 x 12 = 3,600
+        assert ev.lines["exo-p1"]["subscription"][0] == pytest.approx(25_200)
+        # m365-basic moves to Office 365 E1 (450 > 300 seats): 450 x 10 x 12 = 54,000 + F3
+        # 150 x 10 x 12 = 18,000; Google: Enterprise Standard 470 x 22 x 12 = 124,080 +
+        # Frontline Starter 150 x 2 x 12 = 3,600
+        assert ev.lines["m365-basic"]["subscription"][0] == pytest.approx(72_000)
+        assert ev.lines["gws-starter"]["subscription"][0] == pytest.approx(127_680)
+        # on-prem, year 1: 450 x (8 + 3) + 150 x (1 + 0.2) + 20 x (10 + 2) = 5,370 GB;
+        # 450 x 120 + 150 x 25 + 20 shared x 90 = 59,550 messages a day
+        assert ev.demand.storage_tb[0][0] == pytest.approx(5.37)
+        assert ev.demand.messages_per_day[0][0] == pytest.approx(59_550)
         frame = ev.seats
         assert set(frame.columns) == {"option", "year", "plan", "label", "seats"}
         row = frame[(frame.option == "m365-basic") & (frame.year == 1) & (frame.plan == "m365-f3")]
