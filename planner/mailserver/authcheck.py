@@ -271,8 +271,10 @@ class AuthChecker:
                 result = "pass" if verifier.verify(idx=idx, dnsfunc=self._dkim_txt) else "fail"
             except TempDnsError:
                 result = "temperror"
-            except dkim.DKIMException:
+            except dkim.MessageFormatError:  # a malformed signature field
                 result = "permerror"
+            except dkim.DKIMException:  # body hash mismatch, bad key...
+                result = "fail"
             except Exception as exc:  # a malformed signature dkimpy trips over
                 log.debug("dkim verify: %s: %s", type(exc).__name__, exc)
                 result = "permerror"

@@ -28,6 +28,7 @@ REJECT_REASONS = (
     "auth_failed",
     "bare_newline",
     "client_denied",
+    "dmarc",
     "internal_error",
     "line_too_long",
     "message_too_big",
