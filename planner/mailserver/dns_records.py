@@ -30,6 +30,11 @@ TTL = 3600
 _HOST_RE = re.compile(
     r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
 )
+_UNROUTED = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+"""Private and shared address space (RFC 1918, 6598, 4193): no reverse DNS to publish."""
 _LOCAL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
 
 
@@ -95,7 +100,13 @@ def records(
             addr = ipaddress.ip_address(ip.strip())
         except ValueError:
             raise ValueError(f"--ip: not an IP address: {ip!r}") from None
-        if not addr.is_global:
+        if (
+            addr.is_loopback
+            or addr.is_link_local
+            or addr.is_unspecified
+            or addr.is_multicast
+            or any(addr in net for net in _UNROUTED if net.version == addr.version)
+        ):
             raise ValueError(f"--ip: not a public address: {ip!r}")
     report_to = _check_address(rua, "--rua") if rua is not None else f"postmaster@{domain}"
     if selector is not None and data_dir is None:
