@@ -289,13 +289,20 @@ def test_every_formula_gives_the_engines_figure(
 ) -> None:
     """Each formula, evaluated on the cells and inputs it reads as it is written, gives
     mailplan's figure: no cell of the FORMULA_CASES had to be written as a value. A newer
-    case is skipped, naming the rows still written as values."""
+    case (seat mix: its seats by plan have no formula yet) may have lines written as
+    values, on the option sheets only: the Summary's totals and NPV stay formulas."""
     case = request.node.callspec.params["case_ev"]
-    if case not in FORMULA_CASES and checked.unverified:
-        rows = sorted({f"{u.sheet}!{u.cell}" for u in checked.unverified})
-        pytest.skip(f"{case}: {len(rows)} cells as values, no formula yet: {rows[:8]}")
+    if case not in FORMULA_CASES:
+        assert {u.sheet for u in checked.unverified} <= set(checked_option_sheets(checked))
+        return
 
     assert checked.unverified == (), checked.unverified[:5]
+
+
+def checked_option_sheets(checked: Written) -> list[str]:
+    """The sheets of the written workbook other than Summary, Inputs, Sizing and Risk."""
+    book = load_workbook(io.BytesIO(checked.data), read_only=True)
+    return [n for n in book.sheetnames if n not in {"Summary", "Inputs", "Sizing", "Risk"}]
 
 
 class TestCheck:
