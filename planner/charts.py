@@ -151,8 +151,10 @@ def break_even_map(ev: Evaluation, points: int = 200) -> go.Figure:
     )
     fig.update_layout(
         title="Cost per user-month by organisation size",
-        xaxis={"type": "log", "title": "Users at the start (log scale)"},
-        yaxis={"type": "log", "title": f"Cost per user-month ({cur}, log scale)"},
+        # sizes: powers of ten only; cost: 1, 2, 5 per decade (plotly's default labels
+        # every digit, small, which reads as clutter)
+        xaxis={"type": "log", "title": "Users at the start (log scale)", "dtick": 1},
+        yaxis={"type": "log", "title": f"Cost per user-month ({cur}, log scale)", "dtick": "D2"},
         legend_title="Option",
         **_LAYOUT,
     )

@@ -22,10 +22,24 @@ __all__ = [
     "features_phrase",
     "headline",
     "lacks",
+    "money",
     "parity",
     "ranked",
     "staying_line",
 ]
+
+
+def money(amount: float, currency: str, decimals: int | None = None) -> str:
+    """``USD 12,345``: the currency code, thousands separators, whole units (cents only
+    below 100: ``USD 9.53``); ``decimals`` fixes the places instead. The one money format
+    of the CLI, the dashboard and the reports."""
+    if decimals is None:
+        decimals = 2 if abs(amount) < 100 else 0
+    text = f"{amount:,.{decimals}f}"
+    if text.startswith("-") and not text.strip("-0.,"):
+        text = text[1:]  # never "-0"
+    return f"{currency} {text}"
+
 
 BUNDLED_EXTRAS = "Bundled extras"
 NOT_STATED = "not stated"
@@ -111,7 +125,7 @@ def headline(ev: Evaluation) -> str:
         runner_up = order[1]
         saving = runner_up.npv - best.npv
         text += (
-            f", saving {cmp.currency} {saving:,.0f} of NPV against the runner-up, {runner_up.id}."
+            f", saving {money(saving, cmp.currency)} of NPV against the runner-up, {runner_up.id}."
         )
         missing = lacks(ev, best.id, runner_up.id)
         if missing:

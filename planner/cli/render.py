@@ -14,7 +14,7 @@ from rich.table import Table
 from planner.evaluation import Evaluation
 from planner.freshness import Figure
 from planner.models import Catalog, Sourced, SourcedText
-from planner.recommendation import headline, parity, ranked
+from planner.recommendation import headline, money, parity, ranked
 
 __all__ = [
     "catalog_tables",
@@ -33,13 +33,6 @@ __all__ = [
 def console() -> Console:
     """A console on standard output that stays plain when piped."""
     return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-
-
-def money(amount: float, currency: str) -> str:
-    """``USD 12,345`` (whole units; cents only below 100)."""
-    if abs(amount) < 100:
-        return f"{currency} {amount:,.2f}"
-    return f"{currency} {amount:,.0f}"
 
 
 def print_json(data: Any) -> None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from planner.errors import ScenarioError
 from planner.evaluation import BreakEven, Evaluation, OptionSummary
 from planner.models import CRITERIA, Catalog, Migration, Scenario
-from planner.recommendation import parity, ranked
+from planner.recommendation import money, parity, ranked
 from planner.resolution import Provenance, ResolvedOnPrem, resolve
 
 __all__ = [
@@ -45,11 +45,6 @@ __all__ = [
     "sizing_table",
     "totals_table",
 ]
-
-
-def money(amount: float, currency: str, decimals: int = 0) -> str:
-    """``12,345 USD``: thousands separators and the currency code."""
-    return f"{amount:,.{decimals}f} {currency}"
 
 
 def option_labels(ev: Evaluation) -> dict[str, str]:

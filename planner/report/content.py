@@ -29,7 +29,8 @@ from planner import __version__, charts
 from planner.errors import PlannerError
 from planner.evaluation import Evaluation, OptionSummary
 from planner.models import CRITERIA, Escalation, Migration, Organization, Scenario
-from planner.recommendation import features_phrase, headline, lacks, parity, ranked
+from planner.recommendation import features_phrase, headline, lacks, money, parity, ranked
+from planner.report.labels import SCOPE_TITLES, field_title, path_title, plain, readable_paths
 from planner.resolution import ResolvedOnPrem
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
     "Subheading",
     "Table",
     "build",
+    "catch_up_phrase",
     "downtime_line",
     "formulas_markdown",
     "labour_line",
@@ -106,11 +108,12 @@ class Chart:
     key: str
     title: str
     make: Callable[[], go.Figure]
+    height: int = CHART_HEIGHT_PX
 
     def figure(self) -> go.Figure:
-        """The figure, sized for an A4 page (``CHART_WIDTH_PX`` x ``CHART_HEIGHT_PX``)."""
+        """The figure, sized for an A4 page (``CHART_WIDTH_PX`` x ``height``)."""
         fig = self.make()
-        fig.update_layout(width=CHART_WIDTH_PX, height=CHART_HEIGHT_PX)
+        fig.update_layout(width=CHART_WIDTH_PX, height=self.height)
         return fig
 
 
@@ -143,6 +146,7 @@ class Report:
     version: str
     start: dt.date
     sections: tuple[Section, ...] = field(default_factory=tuple)
+    catalog_as_of: str = ""
 
     @property
     def byline(self) -> str:
@@ -150,6 +154,17 @@ class Report:
         return (
             f"Generated {self.generated:%Y-%m-%d %H:%M} UTC by mailplan {self.version}; "
             f"year 1 starts on {self.start.isoformat()}."
+        )
+
+    @property
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        """The title page's facts: scenario, date, catalog as-of date, year 1, version."""
+        return (
+            ("Scenario", self.scenario),
+            ("Date", f"{self.generated:%Y-%m-%d %H:%M} UTC"),
+            ("Catalog as of", self.catalog_as_of or EMPTY),
+            ("Year 1 starts on", self.start.isoformat()),
+            ("Made by", f"mailplan {self.version}"),
         )
 
     def tables(self) -> list[Table]:
@@ -166,14 +181,20 @@ class Report:
 
 
 def number(x: float, decimals: int = 0) -> str:
-    """``12,345`` / ``1.22``: thousands separators, a fixed number of decimals."""
-    return f"{x:,.{decimals}f}"
+    """``12,345`` / ``1.22``: thousands separators, a fixed number of decimals (never
+    ``-0``)."""
+    text = f"{x:,.{decimals}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
+
+
+EMPTY = "–"
+"""What an empty cell shows (an en dash), in every table of every document format."""
 
 
 def _value(v: Any) -> str:
-    """An input value as written (shortest exact form, thousands separators)."""
+    """An input value as written (shortest exact form, thousands separators); "–" for none."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
+        return EMPTY
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, int):
@@ -184,9 +205,9 @@ def _value(v: Any) -> str:
 
 
 def _text(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return str(v)
+    if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) == "":
+        return EMPTY
+    return plain(str(v))
 
 
 def _label(name: str) -> str:
@@ -217,6 +238,16 @@ def _best_scored(ev: Evaluation) -> tuple[list[str], float | None]:
     return [o.id for o in scored if o.qualitative_score == top], top
 
 
+def catch_up_phrase(year: int | None, horizon: int) -> str:
+    """How an on-prem option's cumulative cost meets the cloud's: "is cheaper from year 1"
+    (from the start), "catches up in year N", or "does not catch up within H years"."""
+    if year is None:
+        return f"does not catch up within {horizon} years"
+    if year == 1:
+        return "is cheaper from year 1"
+    return f"catches up in year {year}"
+
+
 def _break_even_line(ev: Evaluation) -> str | None:
     """Break-even of the cheapest on-prem option against the cheapest cloud option."""
     ranked = sorted(ev.comparison.options, key=lambda o: o.npv)
@@ -226,11 +257,7 @@ def _break_even_line(ev: Evaluation) -> str | None:
         return None
     be = next(b for b in ev.break_even if b.onprem == onprem.id and b.cloud == cloud.id)
     users = ev.scenario.organization.users
-    year = (
-        f"catches up in year {be.year} (cumulative cost)"
-        if be.year is not None
-        else f"does not catch up within {ev.horizon} years (cumulative cost)"
-    )
+    year = catch_up_phrase(be.year, ev.horizon) + " (cumulative cost)"
     size = (
         f"costs no more by NPV from {be.users:,} users at the start (this scenario: {users:,})"
         if be.users is not None
@@ -256,8 +283,8 @@ def today_line(ev: Evaluation) -> str:
     if sc.current_servers_bought is not None:
         text += f", servers bought in {sc.current_servers_bought}"
     text += (
-        f"; staying on it costs {cur} {number(ev.npv(sc.current))} of NPV "
-        f"(total {cur} {number(ev.total(sc.current))}). Every other option pays migration, "
+        f"; staying on it costs {money(ev.npv(sc.current), cur)} of NPV "
+        f"(total {money(ev.total(sc.current), cur)}). Every other option pays migration, "
         "dual running and training to replace it."
     )
     best = ev.comparison.cheapest
@@ -265,7 +292,7 @@ def today_line(ev: Evaluation) -> str:
         gap = ev.npv(best) - ev.npv(sc.current)
         verb = "saves" if gap <= 0 else "costs"
         text += (
-            f" The recommended option, {best}, {verb} {cur} {number(abs(gap))} of NPV "
+            f" The recommended option, {best}, {verb} {money(abs(gap), cur)} of NPV "
             "against staying."
         )
     return text
@@ -276,7 +303,7 @@ def labour_line(ev: Evaluation) -> str:
     if ev.scenario.labour_cost == "existing_staff":
         cur = ev.scenario.currency
         parts = [
-            f"{o.id} {cur} {number(o.opportunity_cost)}"
+            f"{o.id} {money(o.opportunity_cost, cur)}"
             for o in ranked(ev.comparison)
             if o.opportunity_cost
         ]
@@ -309,15 +336,15 @@ def downtime_line(ev: Evaluation) -> str:
     sc = ev.scenario
     cur = sc.currency
     if sc.downtime_cost_per_user_hour is not None:
-        rate = number(sc.downtime_cost_per_user_hour * sc.usd_exchange_rate, 2)
+        rate = money(sc.downtime_cost_per_user_hour * sc.usd_exchange_rate, cur)
         return (
-            f"Downtime is in the totals at {cur} {rate} per user for each hour mail is down "
+            f"Downtime is in the totals at {rate} per user for each hour mail is down "
             "(the downtime line; expected hours a year in the totals table)."
         )
     if sc.downtime_cost_per_hour is not None:
-        rate = number(sc.downtime_cost_per_hour * sc.usd_exchange_rate, 2)
+        rate = money(sc.downtime_cost_per_hour * sc.usd_exchange_rate, cur)
         return (
-            f"Downtime is in the totals at {cur} {rate} for each hour mail is down "
+            f"Downtime is in the totals at {rate} for each hour mail is down "
             "(the downtime line; expected hours a year in the totals table)."
         )
     return (
@@ -369,16 +396,16 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
             f"Recommended by cost: {cheapest.id} ({ev.path_label(cheapest.id)}), the lowest net "
             "present value among the options the organisation can buy that meet every "
             "requirement: "
-            f"{cur} {number(cheapest.npv)} over {cmp.horizon_years} years "
-            f"(total {cur} {number(cheapest.total)}, "
-            f"{cur} {number(cheapest.per_user_month, 2)} per user-month)."
+            f"{money(cheapest.npv, cur)} over {cmp.horizon_years} years "
+            f"(total {money(cheapest.total, cur)}, "
+            f"{money(cheapest.per_user_month, cur)} per user-month)."
         ]
     runner_up = order[1] if len(order) > 1 else None
     if cheapest is not None and runner_up is not None:
         saving = runner_up.npv - cheapest.npv
         share = saving / runner_up.npv if runner_up.npv else 0.0
         items.append(
-            f"Saving against the runner-up, {runner_up.id}: {cur} {number(saving)} of NPV "
+            f"Saving against the runner-up, {runner_up.id}: {money(saving, cur)} of NPV "
             f"({share:.1%})."
         )
         missing = lacks(ev, cheapest.id, runner_up.id)
@@ -414,7 +441,8 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
         f"dated {ev.oldest_as_of or '–'}."
     )
     if analysis is not None:
-        items.extend(analysis.headline.lines)
+        kinds = {o.id: o.kind for o in ev.options}
+        items.extend(readable_paths(line, kinds) for line in analysis.headline.lines)
     items.extend(f"Note: {w}." for w in cmp.warnings)
     return Section("summary", "Executive summary", (Bullets(tuple(items)), _totals_table(ev)))
 
@@ -454,10 +482,12 @@ def _totals_table(ev: Evaluation) -> Table:
                 number(ev.per_user_month(o.id), 2),
                 *vs,
                 *((number(o.opportunity_cost),) if staff else ()),
-                "" if o.availability is None else f"{o.availability * 100:.3f}%",
-                "" if o.downtime_hours_per_year is None else number(o.downtime_hours_per_year, 1),
-                "" if o.qualitative_score is None else number(o.qualitative_score, 2),
-                "; ".join(status),
+                EMPTY if o.availability is None else f"{o.availability * 100:.3f}%",
+                EMPTY
+                if o.downtime_hours_per_year is None
+                else number(o.downtime_hours_per_year, 1),
+                EMPTY if o.qualitative_score is None else number(o.qualitative_score, 2),
+                "; ".join(status) or EMPTY,
             )
         )
     vs_columns = (f"vs today, total ({cur})", f"vs today, NPV ({cur})") if current else ()
@@ -535,7 +565,7 @@ def _basis_rows(ev: Evaluation, listed: set[tuple[str, str]]) -> list[tuple[str,
             if name.endswith("_bought")
             else _value(value)
         )
-        rows.append((name, shown, meaning, origin))
+        rows.append((field_title("scenario", name), shown, plain(meaning), origin))
     terms = ev.scenario_terms()
     for name in Migration.model_fields:
         if ("migration", name) in listed:
@@ -544,7 +574,7 @@ def _basis_rows(ev: Evaluation, listed: set[tuple[str, str]]) -> list[tuple[str,
         used = float(getattr(terms, name)[0, 0]) if name in terms else given
         origin = "scenario" if given is not None else "catalog defaults"
         meaning = _SCENARIO_FIELDS["migration"].get(name) or ""
-        rows.append((f"migration.{name}", _value(used), meaning, origin))
+        rows.append((field_title("migration", name), _value(used), plain(meaning), origin))
     return rows
 
 
@@ -553,9 +583,8 @@ def _organisation(ev: Evaluation) -> Section:
     rows: list[tuple[str, ...]] = []
     for r in a[a["scope"].isin(list(_SCENARIO_FIELDS))].itertuples():
         meaning = _SCENARIO_FIELDS[str(r.scope)].get(str(r.field)) or ""
-        plain = r.scope in ("scenario", "organization")
-        field_name = str(r.field) if plain else f"{r.scope}.{r.field}"
-        rows.append((field_name, _value(r.value), meaning, _text(r.origin)))
+        title = field_title(str(r.scope), str(r.field))
+        rows.append((title, _value(r.value), plain(meaning), _text(r.origin)))
     rows += _basis_rows(ev, {(str(s), str(f)) for s, f in zip(a["scope"], a["field"], strict=True)})
     org = Table(
         key="organisation",
@@ -695,9 +724,9 @@ def _break_even_table(ev: Evaluation) -> Table:
         (
             b.onprem,
             b.cloud,
-            "-" if b.year is None else str(b.year),
-            "-" if b.year_npv is None else str(b.year_npv),
-            "-" if b.users is None else number(b.users),
+            EMPTY if b.year is None else str(b.year),
+            EMPTY if b.year_npv is None else str(b.year_npv),
+            EMPTY if b.users is None else number(b.users),
         )
         for b in ev.break_even
     ]
@@ -718,7 +747,7 @@ def _break_even_table(ev: Evaluation) -> Table:
             "(undiscounted, then discounted). "
             f"Users: the smallest starting organisation (10 to 100,000) at which on-prem NPV "
             f"is at or below cloud NPV; this scenario starts with {users:,}. "
-            "'-': never within the range."
+            f"'{EMPTY}': never within the range."
         ),
     )
 
@@ -733,7 +762,10 @@ def _costs(ev: Evaluation, analysis: RiskAnalysis | None) -> Section:
         ),
         Chart("cumulative-tco", "Cumulative cost of ownership", partial(charts.cumulative_tco, ev)),
         Chart(
-            "yearly-by-category", "Yearly cost by category", partial(charts.yearly_by_category, ev)
+            "yearly-by-category",
+            "Yearly cost by category",
+            partial(charts.yearly_by_category, ev),
+            height=560,  # room for every category in the legend
         ),
     ]
     frame = parity(ev)
@@ -866,7 +898,7 @@ def _qualitative(ev: Evaluation) -> Section:
         for c in CRITERIA
     ]
     scores = [ev.assessments[oid].score for oid in options]
-    rows.append(("Weighted score", "", *("-" if s is None else number(s, 2) for s in scores)))
+    rows.append(("Weighted score", EMPTY, *(EMPTY if s is None else number(s, 2) for s in scores)))
     matrix = Table(
         key="qualitative",
         title="Decision matrix (scores 1-5, 5 = best)",
@@ -894,7 +926,12 @@ def _qualitative(ev: Evaluation) -> Section:
     else:
         blocks.append(Paragraph("The scenario sets no requirements, so no option is ruled out."))
     blocks.append(
-        Chart("qualitative-scores", "Qualitative scores", partial(charts.qualitative_bars, ev))
+        Chart(
+            "qualitative-scores",
+            "Qualitative scores",
+            partial(charts.qualitative_bars, ev),
+            height=min(900, 200 + 12 * len(CRITERIA) * len(ev.options)),
+        )
     )
     reasons = [
         (oid, labels.get(c.criterion, c.criterion), str(c.score), c.origin, c.reason)
@@ -982,6 +1019,8 @@ def _risk(ev: Evaluation, analysis: RiskAnalysis | None) -> Section | None:
     ]
     if sens is not None:
         swings = sens.table.head(10)
+        kinds = {o.id: o.kind for o in ev.options}
+        labels = {str(p): path_title(str(p), kinds) for p in sens.table["input"]}
         blocks.append(
             Table(
                 key="risk-tornado",
@@ -996,12 +1035,12 @@ def _risk(ev: Evaluation, analysis: RiskAnalysis | None) -> Section | None:
                 ),
                 rows=tuple(
                     (
-                        str(r["input"]),
+                        labels[str(r["input"])],
                         str(r["range"]),
                         number(float(r["npv_at_low"])),
                         number(float(r["npv_at_high"])),
                         number(float(r["swing"])),
-                        "yes" if r["flips"] else "",
+                        "yes" if r["flips"] else "no",
                     )
                     for r in swings.to_dict(orient="records")
                 ),
@@ -1010,20 +1049,41 @@ def _risk(ev: Evaluation, analysis: RiskAnalysis | None) -> Section | None:
                 "lognormal ranges); below zero the on-prem option is cheaper.",
             )
         )
-        blocks.append(Chart("risk-tornado", "Tornado", partial(risk_charts.tornado, sens, top=10)))
+        blocks.append(Chart("risk-tornado", "Tornado", partial(_tornado, sens, labels), height=520))
     return Section("risk", "Uncertainty and sensitivity", tuple(blocks))
+
+
+def _tornado(sens: Sensitivity, labels: dict[str, str]) -> go.Figure:
+    """The tornado with each input's title instead of its field path."""
+    from planner.risk import charts as risk_charts
+
+    fig = risk_charts.tornado(sens, top=10)
+    for trace in fig.data:  # option or section on one line, the input's title below it
+        trace.y = [labels.get(str(y), str(y)).replace(" · ", "<br>") for y in trace.y]
+    cur = sens.scenario.currency
+    fig.update_yaxes(automargin=True, title=None)
+    fig.update_xaxes(title=f"NPV gap, on-prem minus cloud ({cur}); below 0: on-prem cheaper")
+    fig.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
+    return fig
+
+
+def _scope_kind(ev: Evaluation, scope: str) -> str:
+    """The field kind of an assumptions scope: the section, or the option's kind."""
+    if scope in SCOPE_TITLES:
+        return scope
+    return next((o.kind for o in ev.options if o.id == scope), scope)
 
 
 def _assumptions(ev: Evaluation) -> Section:
     rows = [
         (
-            _text(r.scope),
-            _text(r.field),
+            SCOPE_TITLES.get(str(r.scope), _text(r.scope)),
+            field_title(_scope_kind(ev, str(r.scope)), str(r.field)),
             _value(r.value),
             _text(r.origin),
             _text(r.source),
             _text(r.as_of),
-            "yes" if r.estimate is True else "",
+            "yes" if r.estimate is True else "no",
             _text(r.note),
         )
         for r in ev.assumptions.itertuples()
@@ -1085,4 +1145,5 @@ def build(ev: Evaluation, generated: dt.datetime | None = None) -> Report:
         version=__version__,
         start=ev.start,
         sections=tuple(s for s in sections if s is not None),
+        catalog_as_of=str(ev.catalog.as_of),
     )

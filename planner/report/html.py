@@ -32,6 +32,7 @@ from planner.report.content import (
     Subheading,
     Table,
 )
+from planner.report.labels import plain
 
 __all__ = ["BUNDLE", "BUNDLE_TRACES", "plotly_js", "render_html"]
 
@@ -43,37 +44,44 @@ _CSS = """
 :root { color-scheme: light; }
 body { font-family: "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif;
        font-size: 10pt; line-height: 1.4; color: #1a1a1a; max-width: 186mm;
-       margin: 1.5em auto; padding: 0 1em; }
-h1 { font-size: 18pt; margin: 0 0 0.2em; }
+       margin: 1.5em auto; padding: 0 1em;
+       hyphens: manual; overflow-wrap: normal; word-break: normal; }
+h1 { font-size: 20pt; margin: 0 0 0.4em; }
 h2 { font-size: 14pt; margin: 1.6em 0 0.5em; border-bottom: 2px solid #2b5d8a;
      padding-bottom: 0.15em; }
 h3 { font-size: 11.5pt; margin: 1.2em 0 0.4em; }
-h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
-p.byline { color: #555; margin: 0 0 1em; }
-nav ol { margin: 0.3em 0 1em; padding-left: 1.4em; }
+h1, h2, h3, caption { break-after: avoid; page-break-after: avoid; }
+header.title-page { margin-bottom: 2em; }
+dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.25em 1.2em;
+           margin: 1em 0 2em; }
+dl.facts dt { font-weight: bold; color: #555; }
+dl.facts dd { margin: 0; }
+nav h2 { border: none; font-size: 13pt; margin-top: 0; }
+nav ol { margin: 0.3em 0 1em; padding-left: 1.6em; line-height: 1.7; }
 table { border-collapse: collapse; width: 100%; margin: 0.6em 0 0.2em; font-size: 8.5pt; }
 caption { caption-side: top; text-align: left; font-weight: bold; font-size: 9.5pt;
           padding: 0 0 0.3em; }
 th, td { border-bottom: 1px solid #d0d0d0; padding: 2px 5px; vertical-align: top;
          text-align: left; }
-th { background: #eef2f6; border-bottom: 1px solid #888; }
+th { background: #eef2f6; border-bottom: 1px solid #888; font-weight: bold; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.nowrap { white-space: nowrap; }
+td.nowrap, span.nowrap { white-space: nowrap; }
+table.fixed { table-layout: fixed; }
 tr.total td { font-weight: bold; border-top: 1px solid #888; }
 thead { display: table-header-group; }
-tr { break-inside: avoid; page-break-inside: avoid; }
-p.note { color: #555; font-size: 8.5pt; margin: 0.1em 0 0.8em; }
-table.wide td { overflow-wrap: break-word; }
-table.fixed { table-layout: fixed; }
-table.keep { break-inside: avoid; page-break-inside: avoid; }
-table.wide td a { word-break: break-all; }
+tr, li { break-inside: avoid; page-break-inside: avoid; }
+p.note { color: #555; font-size: 8.5pt; margin: 0.1em 0 0.8em; break-before: avoid; }
+table.small { font-size: 7.5pt; }
+div.keep { break-inside: avoid; page-break-inside: avoid; }
+a.url { overflow-wrap: anywhere; }
 figure.chart { margin: 0.8em 0; break-inside: avoid; page-break-inside: avoid; }
 a { color: #2b5d8a; text-decoration: none; }
 code { font-size: 9pt; }
 @media print {
   body { margin: 0; padding: 0; max-width: none; }
-  nav { display: none; }
-  section.formulas, section.assumptions { break-before: page; page-break-before: always; }
+  header.title-page { break-after: page; page-break-after: always; padding-top: 30mm; }
+  section { break-before: page; page-break-before: always; }
+  h2 { margin-top: 0; }
 }
 """
 
@@ -81,12 +89,20 @@ _URL = re.compile(r"https?://\S+\Z")
 _NOWRAP_CHARS = 16  # numbers up to this long never wrap
 _NOWRAP_ID_CHARS = 24  # option ids up to this long never wrap in the tables keyed by them
 _KEYED_BY_OPTION = {"totals", "break-even", "capacity", "benchmark", "risk-options"}
-_KEEP_ROWS = 25  # tables up to this many rows are not split across pages
-_WIDE = {"assumptions", "qualitative-reasons", "capacity", "organisation"}
+_KEEP_ROWS = 32  # tables up to this many rows (a yearly cost table) are not split across pages
+_SMALL = {"assumptions", "qualitative-reasons"}  # long text: a smaller font
 _COLUMN_WIDTHS_PCT = {  # fixed layouts for the tables with long text and URLs
-    "assumptions": (11, 16, 10, 8, 20, 7, 7, 21),
-    "qualitative-reasons": (14, 15, 6, 8, 57),
+    "assumptions": (9, 15, 7, 8, 20, 8, 8, 25),
+    "qualitative-reasons": (15, 15, 6, 8, 56),
 }
+_HYPHENATED = re.compile(r"\S*-\S*")
+
+
+def _header(text: str) -> str:
+    """A column header that wraps between words only (never at an id's hyphen)."""
+    return _HYPHENATED.sub(
+        lambda m: f'<span class="nowrap">{m.group(0)}</span>', html.escape(plain(text))
+    )
 
 
 @cache
@@ -98,8 +114,8 @@ def plotly_js() -> str:
 def _cell(text: str) -> str:
     if _URL.match(text):
         url = html.escape(text)
-        return f'<a href="{url}">{url}</a>'
-    return html.escape(text)
+        return f'<a class="url" href="{url}">{url}</a>'
+    return html.escape(plain(text))
 
 
 def _table(t: Table) -> str:
@@ -109,17 +125,15 @@ def _table(t: Table) -> str:
             return ' class="nowrap"' if keyed and len(text) <= _NOWRAP_ID_CHARS else ""
         return ' class="num nowrap"' if len(text) <= _NOWRAP_CHARS else ' class="num"'
 
-    head = "".join(f"<th{cls(i)}>{html.escape(c)}</th>" for i, c in enumerate(t.columns))
+    head = "".join(f"<th{cls(i)}>{_header(c)}</th>" for i, c in enumerate(t.columns))
     body = []
     for row in t.rows:
         total = ' class="total"' if row[0] in ("total", "Weighted score") else ""
         cells = "".join(f"<td{cls(i, v)}>{_cell(v)}</td>" for i, v in enumerate(row))
         body.append(f"<tr{total}>{cells}</tr>")
     classes = []
-    if t.key in _WIDE:
-        classes.append("wide")
-    if len(t.rows) <= _KEEP_ROWS:
-        classes.append("keep")
+    if t.key in _SMALL:
+        classes.append("small")
     cols = ""
     if (widths := _COLUMN_WIDTHS_PCT.get(t.key)) and len(widths) == len(t.columns):
         classes.append("fixed")
@@ -130,8 +144,11 @@ def _table(t: Table) -> str:
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
     if t.note:
-        out += f'<p class="note">{html.escape(t.note)}</p>'
-    return out
+        out += f'<p class="note">{html.escape(plain(t.note))}</p>'
+    # Chromium does not keep a table whole across a page break; a block around it, with
+    # its note, it does
+    keep = " keep" if len(t.rows) <= _KEEP_ROWS else ""
+    return f'<div class="table{keep}">{out}</div>'
 
 
 def _chart(c: Chart) -> str:
@@ -147,11 +164,11 @@ def _chart(c: Chart) -> str:
 
 def _block(b: Block) -> str:
     if isinstance(b, Paragraph):
-        return f"<p>{html.escape(b.text)}</p>"
+        return f"<p>{html.escape(plain(b.text))}</p>"
     if isinstance(b, Subheading):
         return f"<h3>{html.escape(b.text)}</h3>"
     if isinstance(b, Bullets):
-        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in b.items) + "</ul>"
+        return "<ul>" + "".join(f"<li>{html.escape(plain(i))}</li>" for i in b.items) + "</ul>"
     if isinstance(b, Table):
         return _table(b)
     if isinstance(b, Chart):
@@ -169,11 +186,22 @@ def _section(s: Section, n: int) -> str:
     )
 
 
-def render_html(report: Report) -> str:
-    """The whole report as one HTML document (UTF-8 text, about 1.3 MB with plotly.js)."""
+def _title_page(report: Report) -> str:
+    """The title, the facts (scenario, date, catalog as-of date, ...) and the contents; a
+    page of its own in print."""
+    facts = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in report.facts)
     toc = "".join(
         f'<li><a href="#{s.key}">{html.escape(s.title)}</a></li>' for s in report.sections
     )
+    return (
+        f'<header class="title-page"><h1>{html.escape(report.title)}</h1>'
+        f'<dl class="facts">{facts}</dl>'
+        f'<nav aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav></header>'
+    )
+
+
+def render_html(report: Report) -> str:
+    """The whole report as one HTML document (UTF-8 text, about 1.3 MB with plotly.js)."""
     sections = "\n".join(_section(s, i) for i, s in enumerate(report.sections, 1))
     script = f'<script type="text/javascript">{plotly_js()}</script>' if report.charts() else ""
     title = html.escape(report.title)
@@ -183,7 +211,5 @@ def render_html(report: Report) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="mailplan {html.escape(report.version)}">'
         f"<title>{title}</title><style>{_CSS}</style>{script}</head>\n"
-        f"<body><header><h1>{title}</h1>"
-        f'<p class="byline">{html.escape(report.byline)}</p></header>'
-        f"<nav><ol>{toc}</ol></nav>\n{sections}\n</body></html>\n"
+        f"<body>{_title_page(report)}\n{sections}\n</body></html>\n"
     )

@@ -7,6 +7,7 @@ in the tables). Each table is introduced by its title in bold on its own line.
 from __future__ import annotations
 
 from planner.report.content import (
+    EMPTY,
     Block,
     Bullets,
     Chart,
@@ -16,13 +17,15 @@ from planner.report.content import (
     Subheading,
     Table,
 )
+from planner.report.labels import plain
 
 __all__ = ["render_markdown"]
 
 
 def _cell(text: str) -> str:
     """A table cell: pipes escaped, line breaks flattened."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+    text = plain(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+    return text or EMPTY
 
 
 def _table(t: Table) -> str:
@@ -31,17 +34,17 @@ def _table(t: Table) -> str:
     rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in t.rows]
     out = f"**{t.title}**\n\n" + "\n".join([head, rule, *rows])
     if t.note:
-        out += f"\n\n_{t.note}_"
+        out += f"\n\n_{plain(t.note)}_"
     return out
 
 
 def _block(b: Block) -> str | None:
     if isinstance(b, Paragraph):
-        return b.text
+        return plain(b.text)
     if isinstance(b, Subheading):
         return f"### {b.text}"
     if isinstance(b, Bullets):
-        return "\n".join(f"- {i}" for i in b.items)
+        return "\n".join(f"- {plain(i)}" for i in b.items)
     if isinstance(b, Table):
         return _table(b)
     if isinstance(b, Chart):
@@ -53,8 +56,10 @@ def _block(b: Block) -> str | None:
 
 def render_markdown(report: Report) -> str:
     """The whole report as Markdown text."""
-    byline = f"_{report.byline} The charts are in the HTML and PDF versions of this report._"
-    parts = [f"# {report.title}", byline]
+    facts = "\n".join(f"- {k}: {v}" for k, v in report.facts)
+    toc = "\n".join(f"{n}. {s.title}" for n, s in enumerate(report.sections, 1))
+    note = "_The charts are in the HTML and PDF versions of this report._"
+    parts = [f"# {report.title}", facts, note, f"**Contents**\n\n{toc}"]
     for n, s in enumerate(report.sections, 1):
         parts.append(f"## {n}. {s.title}")
         parts.extend(text for b in s.blocks if (text := _block(b)) is not None)

@@ -23,12 +23,23 @@ POSTFIX = {"id": "postfix", "stack": "postfix-dovecot", "server": "smb-1u"}
 class TestMoney:
     @pytest.mark.parametrize(
         ("amount", "decimals", "text"),
-        [(1234567.891, 0, "1,234,568 EUR"), (7.2, 2, "7.20 EUR"), (-50.0, 0, "-50 EUR")],
-        ids=["thousands", "cents", "negative"],
+        [
+            (1234567.891, None, "EUR 1,234,568"),
+            (7.2, None, "EUR 7.20"),
+            (-150.0, None, "EUR -150"),
+            (1234.5, 2, "EUR 1,234.50"),
+            (-0.001, 0, "EUR 0"),
+        ],
+        ids=["thousands", "cents-below-100", "negative", "asked-decimals", "no-minus-zero"],
     )
     def test_formats_with_separators_and_currency(self, amount, decimals, text):
-        """Money has thousands separators, the asked decimals and the currency code."""
+        """Money is ``EUR 12,345``: the code first, thousands separators, cents only below
+        100 unless decimals are asked for; the same function as the CLI's and the reports'."""
+        from planner.cli import render
+        from planner.report import content
+
         assert views.money(amount, "EUR", decimals) == text
+        assert views.money is render.money is content.money
 
 
 class TestCheapestCallout:
@@ -173,8 +184,8 @@ class TestNotes:
     @pytest.mark.parametrize(
         ("key", "text"),
         [
-            ("downtime_cost_per_user_hour", "25.00 EUR per user for each hour"),
-            ("downtime_cost_per_hour", "25.00 EUR for each hour"),
+            ("downtime_cost_per_user_hour", "EUR 25.00 per user for each hour"),
+            ("downtime_cost_per_hour", "EUR 25.00 for each hour"),
         ],
         ids=["per-user-hour", "per-hour"],
     )

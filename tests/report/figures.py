@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 import pandas as pd
 
 from planner import Evaluation
+from planner.report.labels import SCOPE_TITLES, field_title
 
 
 @dataclass
@@ -121,9 +122,9 @@ def markdown_tables(text: str) -> list[ParsedTable]:
 
 
 def num(text: str) -> float | None:
-    """A displayed number ('127,231', '-4,000', '70%') as a float; '-' or '' as None."""
+    """A displayed number ('127,231', '-4,000', '70%') as a float; '–', '-' or '' as None."""
     t = text.strip().replace(",", "")
-    if t in ("", "-"):
+    if t in ("", "-", "–"):
         return None
     if t.endswith("%"):
         return float(t[:-1]) / 100
@@ -172,7 +173,7 @@ def check_totals(tables: list[ParsedTable], ev: Evaluation) -> None:
             assert close(row[staff], float(ev.opportunity[oid].sum()), 0), (oid, row[staff])
         avail = ev.availability[oid]
         if avail is None:
-            assert row["Availability"] == row["Downtime h/yr"] == ""
+            assert row["Availability"] == row["Downtime h/yr"] == "–"
         else:
             assert row["Availability"].endswith("%")
             assert close(row["Availability"], avail, 5), (oid, row["Availability"])
@@ -273,10 +274,12 @@ def check_assumptions(tables: list[ParsedTable], ev: Evaluation) -> None:
     assert len(rows) == len(frame)
     for shown, r in zip(rows, frame.itertuples(), strict=True):
         scope, field_, value, origin, source, as_of, estimate, _note = shown
-        assert (scope, field_, origin) == (r.scope, r.field, r.origin)
-        assert source == ("" if pd.isna(r.source) else r.source)
-        assert as_of == ("" if pd.isna(r.as_of) else r.as_of)
-        assert (estimate == "yes") == bool(r.estimate)
+        kind = r.scope if r.scope in SCOPE_TITLES else ev.option(r.scope).kind
+        assert scope == SCOPE_TITLES.get(r.scope, r.scope)
+        assert (field_, origin) == (field_title(kind, r.field), r.origin)
+        assert source == ("–" if pd.isna(r.source) else r.source)
+        assert as_of == ("–" if pd.isna(r.as_of) else r.as_of)
+        assert estimate == ("yes" if r.estimate else "no")
         if isinstance(r.value, int | float) and not isinstance(r.value, bool):
             assert num(value) == r.value, (r.scope, r.field, value)
         elif r.value is not None:

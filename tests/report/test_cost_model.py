@@ -134,11 +134,11 @@ def test_inputs_table_lists_the_move_and_the_bases(default_ev: Evaluation) -> No
     rows = inputs.by_first_column()
     defaults = default_ev.catalog.defaults
 
-    assert rows["current"]["Value"] == "exchange-2019"
-    assert rows["current_servers_bought"]["Value"] == "2021"
-    assert rows["labour_cost"]["Value"] == "cash"
-    assert rows["price_basis"]["Value"] == "real"
-    tool = rows["migration.tool_per_mailbox"]
+    assert rows["What runs today"]["Value"] == "exchange-2019"
+    assert rows["Today's servers bought in (year)"]["Value"] == "2021"
+    assert rows["Admin and helpdesk labour"]["Value"] == "cash"
+    assert rows["Price basis"]["Value"] == "real"
+    tool = rows["Migration tool (USD per mailbox)"]
     assert (tool["Value"], tool["Origin"]) == (
         f"{defaults.migration_tool_per_mailbox.value:g}",
         "catalog defaults",

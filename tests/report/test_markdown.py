@@ -111,6 +111,7 @@ def test_ranged_scenario_names_risk_in_summary(presets: dict[str, Path]) -> None
     """With ranged inputs the summary gives the probability the recommendation holds and the
     top sensitivities, and a section shows the simulation and the tornado."""
     from planner import risk
+    from planner.report.labels import path_title
 
     scenario = load_scenario(presets["default-ranges"])
     ev = evaluate(scenario)
@@ -120,8 +121,10 @@ def test_ranged_scenario_names_risk_in_summary(presets: dict[str, Path]) -> None
     sens = risk.sensitivity(scenario)
     p_holds = sim.summary.p_cheapest_holds
     assert f"stays the cheapest in {p_holds:.0%} of 10,000 draws" in summary
-    for swing in sens.top(3):
-        assert swing.input in summary
+    kinds = {o.id: o.kind for o in ev.options}
+    for swing in sens.top(3):  # named by their titles, not their field paths
+        assert path_title(swing.input, kinds) in summary
+        assert swing.input not in summary
     assert "Uncertainty and sensitivity" in md
     assert "**Sensitivity of the NPV gap postfix-dovecot - m365-basic (USD)**" in md
 
