@@ -31,7 +31,7 @@ ABOUT = {
     "pdf": "A4, printed by headless Chromium",
     "md": "tables for wikis and tickets",
     "csv": "the cost lines (option, kind, year, category, amount, plan, capex or opex)",
-    "xlsx": "sheets: summary, costs, years, sizing, assumptions, break-even",
+    "xlsx": "a live model: named inputs, a yearly sheet of formulas per option, a Summary",
     "json": "everything in the report, for other tools",
 }
 # Session key: the scenario a PDF was asked for (the PDF is made for that one only). No
