@@ -967,6 +967,8 @@ class IMAP(LineProtocol):
             for i in items
         )
         gone = False
+        out: list[bytes] = []
+        pending = 0
         for seq, msg in found:
             if sets_seen and "S" not in msg.letters:
                 if not set_letters(sel.path, msg, msg.letters + "S"):
@@ -982,9 +984,16 @@ class IMAP(LineProtocol):
                     gone = True
                     continue
                 raw, mtime = loaded
-            self.send(self._fetch_response(seq, msg, items, raw, mtime))
-            if self.write_paused:
-                await self.drain()
+            out.append(self._fetch_response(seq, msg, items, raw, mtime))
+            pending += len(out[-1])
+            if pending >= R.OUTPUT_BATCH:  # one write per batch, not one per message
+                self.send(b"".join(out))
+                out.clear()
+                pending = 0
+                if self.write_paused:
+                    await self.drain()
+        if out:
+            self.send(b"".join(out))
         return R.NO_EXPUNGEISSUED if gone else R.OK_FETCH
 
     async def _load(self, folder: Path, msg: MessageInfo) -> tuple[bytes, float] | None:
@@ -1000,7 +1009,7 @@ class IMAP(LineProtocol):
                         return None
             return None
 
-        if msg.size >= 0 and msg.size <= 262144:
+        if size_of(msg) <= 262144:  # the name's W=: one read on the event loop
             return read()
         return await asyncio.to_thread(read)
 

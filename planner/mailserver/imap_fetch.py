@@ -39,6 +39,8 @@ _LONE_LF = re.compile(rb"(?<!\r)\n")
 
 def crlf(stored: bytes) -> bytes:
     """Stored bytes (LF or CRLF line ends) with CRLF line ends, as IMAP sends them."""
+    if b"\r" not in stored:  # the store's files: LF only
+        return stored.replace(b"\n", b"\r\n")
     return _LONE_LF.sub(b"\r\n", stored)
 
 

@@ -128,7 +128,7 @@ class MessageInfo:
     """Maildir flag letters, sorted."""
     path: str
     size: int = -1
-    """Octets with CRLF line ends; -1 until known (:meth:`FolderSnapshot.size_of`)."""
+    """Octets with CRLF line ends; -1 until known (:func:`size_of`)."""
 
     @property
     def flags(self) -> list[str]:
@@ -237,18 +237,16 @@ def sync_folder(folder: Path, *, move_new: bool = True) -> FolderSnapshot:
             changed = True
         if changed:
             _write_uids(uid_path, validity, nextuid, uids)
-    messages = []
-    for unique, (letters, path) in found.items():
-        _, _, w = parse_maildir_name(unique)
-        messages.append(MessageInfo(uids[unique], unique, letters, path, -1 if w is None else w))
+    messages = [MessageInfo(uids[u], u, letters, path) for u, (letters, path) in found.items()]
     messages.sort(key=lambda m: m.uid)
     return FolderSnapshot(folder, validity, nextuid, messages, recent)
 
 
 def size_of(msg: MessageInfo) -> int:
-    """The message's size with CRLF line ends (read once when the name has no ``W=``)."""
+    """The message's size with CRLF line ends: the name's ``W=``, else measured once."""
     if msg.size < 0:
-        msg.size = crlf_size(msg.path)
+        _, _, w = parse_maildir_name(msg.unique)
+        msg.size = w if w is not None else crlf_size(msg.path)
     return msg.size
 
 

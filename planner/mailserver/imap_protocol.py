@@ -80,6 +80,8 @@ AUTH_FAILURE_LIMIT = 3
 """Failed logins in one session before the server hangs up."""
 AUTH_LINE_LIMIT = 4096
 """Octets in an AUTHENTICATE continuation line."""
+OUTPUT_BATCH = 64 * 1024
+"""Octets of FETCH answers gathered before one write to the socket."""
 IDLE_POLL_S = 0.1
 """How often an IDLE session looks at its folder's ``new/`` and ``cur/`` directories."""
 
