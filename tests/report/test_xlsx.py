@@ -390,3 +390,22 @@ def test_mailplan_report_writes_the_live_model(scenario_file, tmp_path) -> None:
     wb = load_workbook(out)
     assert "in_discount_rate" in wb.defined_names
     assert str(wb["Summary"].cell(6, COL["npv"] + 1).value).startswith("=")
+
+
+def test_inputs_sheet_carries_the_seat_mix() -> None:
+    """The seat-mix scenario's Inputs sheet lists each segment, the shared mailboxes and
+    the seats each cloud option buys per plan, as the engine counts them."""
+    from planner import evaluate, load_scenario, scenario_presets
+
+    ev = evaluate(load_scenario(scenario_presets()["seat-mix-600"]))
+    book = load_workbook(io.BytesIO(render(ev, "xlsx")), read_only=True)
+    rows = {r[0]: r[1] for r in book["Inputs"].iter_rows(values_only=True) if r[0]}
+    seg = ev.scenario.organization.segments[0]
+    assert rows[f"Segment: {seg.name}"].startswith(f"{seg.users:,} people; ")
+    shared = ev.scenario.organization.shared_mailboxes
+    assert rows["Shared mailboxes"].startswith(f"{shared.count:,} of ")
+    for o in ev.resolved.cloud:
+        year1 = ev.seats_by_year(o.id)[0]
+        assert rows[f"Seats in year 1: {o.id}"] == ", ".join(
+            f"{plan} {n:,}" for plan, n in year1.items() if n > 0
+        )

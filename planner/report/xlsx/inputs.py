@@ -348,6 +348,45 @@ def _structure(ev: Evaluation) -> list[tuple[str, str]]:
         ruled = ", ".join(ev.ruled_out_by(option.id))
         line += f"; ruled out by {ruled}" if ruled else "; eligible"
         rows.append((option.id, line))
+    return rows + _seat_mix(ev)
+
+
+def _seat_mix(ev: Evaluation) -> list[tuple[str, str]]:
+    """The seat mix: each segment (people, profile, plans), the shared mailboxes, and the
+    seats each cloud option buys per plan in year 1 (values: the seat rules pick them)."""
+    org = ev.scenario.organization
+    rows: list[tuple[str, str]] = []
+    profile = (
+        "messages_sent_per_user_day",
+        "messages_received_per_user_day",
+        "mailbox_gb_per_user",
+        "mailbox_growth_gb_per_user_year",
+    )
+    for seg in org.segments:
+        own = [f"{name.replace('_', ' ')} {getattr(seg, name):g}" for name in profile]
+        given = [
+            text for name, text in zip(profile, own, strict=True) if getattr(seg, name) is not None
+        ]
+        plans = ", ".join(f"{k}: {v}" for k, v in seg.plans.items())
+        parts = [f"{seg.users:,} people"]
+        parts += given or ["the organisation's profile"]
+        parts += [f"tier {seg.tier}"] if seg.tier else []
+        parts += [f"plans {plans}"] if plans else []
+        rows.append((f"Segment: {seg.name}", "; ".join(parts)))
+    shared = org.shared_mailboxes
+    if shared is not None:
+        rows.append(
+            (
+                "Shared mailboxes",
+                f"{shared.count:,} of {shared.mailbox_gb:g} GB, growing "
+                f"{shared.growth_gb_per_year:g} GB a year",
+            )
+        )
+    if ev.has_seat_mix:
+        for o in ev.resolved.cloud:
+            year1 = ev.seats_by_year(o.id)[0]
+            text = ", ".join(f"{plan} {n:,}" for plan, n in year1.items() if n > 0)
+            rows.append((f"Seats in year 1: {o.id}", text or BLANK))
     return rows
 
 
