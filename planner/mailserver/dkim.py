@@ -64,7 +64,8 @@ _SELECTOR_RE = re.compile(
 _DOMAIN_RE = re.compile(
     r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
 )
-_WSP_RUN = re.compile(rb"[ \t]+")
+_WSP_RUN = re.compile(rb"\t[ \t]*| [ \t]+")
+"""A run of blanks that is not already one space (single spaces, most of them, stay put)."""
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
 
 
@@ -234,10 +235,10 @@ def relaxed_header(raw: bytes) -> bytes:
 def relaxed_body(body: bytes) -> bytes:
     """The body in relaxed form (RFC 6376 §3.4.4): runs of WSP one space, none at line
     ends, no empty lines at the end; empty stays empty."""
-    lines = [_WSP_RUN.sub(b" ", line).rstrip(b" ") for line in body.split(b"\r\n")]
-    while lines and not lines[-1]:
-        lines.pop()
-    return b"\r\n".join(lines) + b"\r\n" if lines else b""
+    # whole-body passes in C (the SMTP side has rejected bare CR and LF): one space per
+    # run, none before a line end, no blank lines (nor trailing blanks) at the end
+    body = _WSP_RUN.sub(b" ", body).replace(b" \r\n", b"\r\n").rstrip(b" \r\n")
+    return body + b"\r\n" if body else b""
 
 
 def from_domain(fields: list[tuple[bytes, bytes]]) -> str | None:

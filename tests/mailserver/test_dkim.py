@@ -17,7 +17,10 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 import pytest
+from dkim.canonicalization import Relaxed
 from dnslib import TXT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.mailserver.dkim import (
     DkimError,
@@ -156,11 +159,21 @@ class TestCanonicalisation:
             (b"\r\n\r\n", b""),
             (b"a  b \t\r\n\r\n\r\n", b"a b\r\n"),
             (b" x\r\ny", b" x\r\ny\r\n"),
+            (b"a\tb  c \t d\r\n \r\n\t\r\n", b"a b c d\r\n"),
         ],
     )
     def test_relaxed_body(self, body, expected):
         """RFC 6376 §3.4.4: trailing blanks and empty lines go, an empty body stays empty."""
         assert relaxed_body(body) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"b", b" ", b"\t", b"\r\n", b"."]), max_size=40))
+def test_relaxed_body_is_dkimpys(parts):
+    """On any body of letters, blanks and CRLF line ends that ends in CRLF (as SMTP data
+    does), the same bytes as dkimpy's."""
+    body = b"".join(parts) + b"\r\n"
+    assert relaxed_body(body) == Relaxed.canonicalize_body(body)
 
 
 class TestSignature:
