@@ -877,6 +877,8 @@ class IMAP(LineProtocol):
                     out.append((i + 1, sel.messages[i]))
             return out
         count = len(sel.messages)
+        if count == 0:  # "1:*" of an empty folder: nothing, not an error (as Dovecot)
+            return []
         if any(
             (a is not None and a > count) or (b is not None and b > count) for a, b in seqset.ranges
         ):
