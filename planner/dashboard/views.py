@@ -448,9 +448,20 @@ def migration_defaults(catalog: Catalog) -> dict[str, Default]:
 
 
 def assumptions_table(ev: Evaluation) -> pd.DataFrame:
-    """Every input with its origin and source (``Evaluation.assumptions``), values as text."""
+    """Every input with its origin and source (``Evaluation.assumptions``), values as text;
+    an empty cell reads "–" (the source column, shown as links, stays empty instead)."""
     frame = ev.assumptions.copy()
-    frame["value"] = frame["value"].map(lambda v: "–" if v is None else str(v))
+
+    def text(v: object) -> str:
+        return "–" if v is None or (isinstance(v, float) and v != v) or v == "" else str(v)
+
+    for column in frame.columns:
+        if column == "estimate":
+            frame[column] = frame[column].map(lambda v: "yes" if v is True else "no")
+        elif column == "source":
+            frame[column] = frame[column].map(lambda v: "" if text(v) == "–" else str(v))
+        else:
+            frame[column] = frame[column].map(text)
     return frame
 
 

@@ -433,7 +433,7 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
     if ruled:
         items.append(
             "Ruled out (cannot be bought for this organisation, or fails a requirement): "
-            + "; ".join(f"{o.id} ({', '.join(o.ruled_out_by)})" for o in ruled)
+            + "; ".join(f"{o.id} ({_reasons(ev, o.ruled_out_by)})" for o in ruled)
             + "."
         )
     items.append(
@@ -445,6 +445,21 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
         items.extend(readable_paths(line, kinds) for line in analysis.headline.lines)
     items.extend(f"Note: {w}." for w in cmp.warnings)
     return Section("summary", "Executive summary", (Bullets(tuple(items)), _totals_table(ev)))
+
+
+_RULES = {
+    "seat_cap": "more users than the plan allows",
+    "min_users": "fewer users than the plan needs",
+    "end_of_life": "support ends",
+    "not_sold_to_new_customers": "not sold to new customers",
+    "mailbox_cap": "mailboxes outgrow the plan's cap",
+}
+
+
+def _reasons(ev: Evaluation, ids: Iterable[str]) -> str:
+    """Why an option is ruled out, in words: the requirement's label or the rule."""
+    labels = {r.id: r.label for r in ev.catalog.qualitative.requirements}
+    return ", ".join(labels.get(i) or _RULES.get(i) or i.replace("_", " ") for i in ids)
 
 
 def _signed(x: float) -> str:
@@ -466,7 +481,7 @@ def _totals_table(ev: Evaluation) -> Table:
     for o in ranked(cmp):
         status = ["recommended"] if o.id == cmp.cheapest else []
         if o.ruled_out_by:
-            status.append("ruled out: " + ", ".join(o.ruled_out_by))
+            status.append("ruled out: " + _reasons(ev, o.ruled_out_by))
         vs: tuple[str, ...] = ()
         if current is not None:
             if o.id == current or o.vs_current is None:

@@ -114,10 +114,15 @@ class TestTables:
         assert (row["From"], row["Source"], row["As of"]) == ("catalog", fact.source, fact.as_of)
 
     def test_assumptions_values_are_text(self):
-        """Every value of the assumptions table is text, so one column can hold them all."""
+        """Every value of the assumptions table is text, so one column can hold them all;
+        no cell reads None or nan: an empty one is "–" (the source links, empty)."""
         table = views.assumptions_table(evaluate(make_scenario(onprem=[POSTFIX])))
 
         assert table["value"].map(type).eq(str).all()
+        cells = table.drop(columns=["source"]).to_numpy().ravel().tolist()
+        assert all(isinstance(c, str) and c not in ("", "None", "nan") for c in cells)
+        assert "–" in cells
+        assert set(table["estimate"]) <= {"yes", "no"}
 
 
 class TestDetailsTable:

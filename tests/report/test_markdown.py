@@ -100,11 +100,12 @@ def test_summary_break_even_line_uses_the_engine_pair(default_ev: Evaluation) ->
 
 
 def test_ruled_out_options_are_named(case_ev: Evaluation) -> None:
-    """Every option ruled out by a requirement is named with its requirement."""
+    """Every option ruled out by a requirement is named with its requirement, in words."""
     md = render(case_ev, "md").decode("utf-8")
+    labels = {r.id: r.label for r in case_ev.catalog.qualitative.requirements}
     for oid, a in case_ev.assessments.items():
         for req in a.ruled_out_by:
-            assert f"{oid} ({req}" in md
+            assert f"{oid} ({labels[req]}" in md
 
 
 def test_ranged_scenario_names_risk_in_summary(presets: dict[str, Path]) -> None:
