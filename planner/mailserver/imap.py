@@ -209,6 +209,8 @@ class IMAP(LineProtocol):
         self.store: Store | None = None
         self.selected: Selected | None = None
         self._task: asyncio.Task[None] | None = None
+        self._held = b""
+        """Untagged data waiting to go out with the tagged reply (FETCH's answers)."""
 
     # region #### connection and session loop ####
 
@@ -355,7 +357,8 @@ class IMAP(LineProtocol):
         except Exception:
             log.exception("imap %s failed", verb)
             reply = R.NO_SERVERBUG
-        self.push(f"{tag} {reply}")
+        held, self._held = self._held, b""
+        self.send(held + f"{tag} {reply}\r\n".encode("utf-8", "replace"))
         return not reply.startswith("BAD")
 
     def _plaintext_allowed(self) -> bool:
@@ -994,8 +997,7 @@ class IMAP(LineProtocol):
                 pending = 0
                 if self.write_paused:
                     await self.drain()
-        if out:
-            self.send(b"".join(out))
+        self._held = b"".join(out)  # goes out with the tagged reply: one write
         return R.NO_EXPUNGEISSUED if gone else R.OK_FETCH
 
     async def _load(self, folder: Path, msg: MessageInfo) -> tuple[bytes, float] | None:
@@ -1004,11 +1006,19 @@ class IMAP(LineProtocol):
         def read() -> tuple[bytes, float] | None:
             for _ in range(3):
                 try:
-                    with open(msg.path, "rb") as fh:
-                        return crlf(fh.read()), os.fstat(fh.fileno()).st_mtime
+                    fd = os.open(msg.path, os.O_RDONLY | os.O_CLOEXEC)
                 except FileNotFoundError:
                     if resolve(folder, msg) is None:
                         return None
+                    continue
+                try:
+                    st = os.fstat(fd)
+                    chunks = []
+                    while block := os.read(fd, max(st.st_size, 1) + 1):
+                        chunks.append(block)
+                    return crlf(b"".join(chunks)), st.st_mtime
+                finally:
+                    os.close(fd)
             return None
 
         if size_of(msg) <= 262144:  # the name's W=: one read on the event loop
