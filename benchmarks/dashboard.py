@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import shutil
 import statistics
@@ -55,10 +56,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, WebSocket, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from streamlit.testing.v1 import AppTest
 
 from planner import charts, evaluate, load_scenario, risk, scenario_presets
@@ -183,6 +185,7 @@ WAIT_MS = 60_000
 BROWSER_GOALS_MS = {"first": 2000.0, "switch": 300.0, "edit": 300.0}
 PAGE_CHARTS = {"Costs": 3, "Scale": 2, "Compare": 1, "Scenario": 0, "Risk": 0, "Report": 0}
 """Plotly charts each page draws on the default scenario (the Risk page has no ranges)."""
+MEASURES = frozenset({"first", "switch", "edit"})
 SWITCHES = ("Scale", "Compare", "Scenario", "Report", "Costs")
 """The sidebar tour of the switching measure, from the Costs page and back to it."""
 
@@ -190,9 +193,8 @@ _WATCH = """(event) => {
   const app = document.querySelector('[data-testid="stApp"]');
   const mp = {t0: null, ran: false};
   window.__mp = mp;
-  new MutationObserver(() => {
-    if (app.getAttribute('data-test-script-state') !== 'notRunning') mp.ran = true;
-  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  new MutationObserver(() => { mp.ran = true; })  // any change: a run was asked for
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   document.addEventListener(event, (e) => {
     if (mp.t0 === null && (event !== 'keydown' || e.key === 'Enter')) mp.t0 = performance.now();
   }, {capture: true});
@@ -301,7 +303,11 @@ class _Tab:
         self.page.evaluate(_WATCH, event)
         self.received = 0
         action()
-        end = self.drawn(title, text, armed=True)
+        try:
+            end = self.drawn(title, text, armed=True)
+        except PlaywrightTimeout:
+            print(f"  (not drawn within {WAIT_MS / 1000:.0f} s after the {event}: left out)")
+            return math.nan, self.received
         start = self.page.evaluate("window.__mp.t0")
         if start is None:
             raise RuntimeError(f"no {event} event was seen")
@@ -330,7 +336,10 @@ def _load() -> str:
 
 
 def _line(name: str, samples: list[tuple[float, int]], goal: float | None = None) -> None:
-    ms = sorted(s for s, _ in samples)
+    ms = sorted(s for s, _ in samples if not math.isnan(s))
+    if not ms:
+        print(f"  {name:<34} no sample was drawn in time")
+        return
     kb = statistics.median(b for _, b in samples) / 1024
     verdict = ""
     if goal is not None:
@@ -341,17 +350,17 @@ def _line(name: str, samples: list[tuple[float, int]], goal: float | None = None
           f"max {ms[-1]:6.0f}  ws {kb:7.1f} KB  load {_load()}{verdict}")  # fmt: skip
 
 
-def bench_browser(runs: int) -> None:
-    """Median of ``runs`` of each measure, in Chromium."""
+def bench_browser(runs: int, measures: Set[str] = MEASURES) -> None:
+    """Median of ``runs`` of each measure (``first``, ``switch``, ``edit``), in Chromium."""
     with _streamlit() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            _browser_measures(browser, url, runs)
+            _browser_measures(browser, url, runs, measures)
         finally:
             browser.close()
 
 
-def _browser_measures(browser: Browser, url: str, runs: int) -> None:
+def _browser_measures(browser: Browser, url: str, runs: int, measures: Set[str]) -> None:
     # Warm up: the server's imports and caches of the default scenario, as after any
     # first visitor; then every figure is a visitor of a running dashboard.
     warm = _Tab(browser, url)
@@ -360,6 +369,13 @@ def _browser_measures(browser: Browser, url: str, runs: int) -> None:
         warm.switch(title)
     warm.close()
 
+    if "first" in measures:
+        _first_page(browser, url, runs)
+    if "switch" in measures or "edit" in measures:
+        _switch_and_edit(browser, url, runs, measures)
+
+
+def _first_page(browser: Browser, url: str, runs: int) -> None:
     print("\nfirst page of a new session: navigation start until drawn (goal < 2 s)")
     for path, title in (("", "Costs"), ("scale", "Scale")):
         cold = []
@@ -379,9 +395,19 @@ def _browser_measures(browser: Browser, url: str, runs: int) -> None:
     shared.close()
     _line("/ Costs, warm browser cache", warm_cache)
 
-    print("\nswitching pages in the sidebar: click until drawn (goal < 300 ms)")
+
+def _switch_and_edit(browser: Browser, url: str, runs: int, measures: Set[str]) -> None:
     tab = _Tab(browser, url)
     tab.open("", "Costs")
+    if "switch" in measures:
+        _switching(tab, runs)
+    if "edit" in measures:
+        _editing(tab, runs)
+    tab.close()
+
+
+def _switching(tab: _Tab, runs: int) -> None:
+    print("\nswitching pages in the sidebar: click until drawn (goal < 300 ms)")
     switched: dict[str, list[tuple[float, int]]] = {t: [] for t in SWITCHES}
     for _ in range(runs):
         for title in SWITCHES:
@@ -392,6 +418,8 @@ def _browser_measures(browser: Browser, url: str, runs: int) -> None:
         )
     _line("all switches", [s for v in switched.values() for s in v], BROWSER_GOALS_MS["switch"])
 
+
+def _editing(tab: _Tab, runs: int) -> None:
     print("\na field edit: Enter until re-rendered (goal < 300 ms); every value new")
     tab.switch("Scenario")
     users = [tab.edit("Users at the start (users)", str(300 + i), "Scenario") for i in range(runs)]
@@ -402,7 +430,6 @@ def _browser_measures(browser: Browser, url: str, runs: int) -> None:
         value = f"{1.1 + (i + 1) / 1000:.4f}"
         rate.append(tab.edit(SIDEBAR_RATE, value, "Costs", f"USD × {float(value):g}"))
     _line("exchange rate (sidebar), Costs page", rate, BROWSER_GOALS_MS["edit"])
-    tab.close()
 
 
 # endregion
@@ -418,13 +445,18 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("browser", "apptest"), help="only the Chromium or AppTest figures"
     )
+    parser.add_argument(
+        "--measures",
+        default="first,switch,edit",
+        help="Chromium measures to take, comma-separated (first, switch, edit)",
+    )
     args = parser.parse_args()
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     print(f"load average before: {_load()}, {os.cpu_count()} CPUs "
           "(shared machine: figures are noisy; the goals are for a quiet one)")  # fmt: skip
     if args.only != "apptest":
         print(f"\nIn Chromium (Playwright), median of {args.browser_runs}")
-        bench_browser(args.browser_runs)
+        bench_browser(args.browser_runs, set(args.measures.split(",")) & MEASURES)
     if args.only != "browser":
         bench_apptest(args.runs)
     print(f"\nload average after: {_load()}")
