@@ -19,7 +19,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
-BLOCKED = ("streamlit", "aiosmtpd", "dns", "cryptography", "uvloop", "scipy", "hdrh", "locust")
+BLOCKED = (
+    "streamlit", "aiosmtpd", "dns", "cryptography", "uvloop", "dkim", "spf", "authheaders",
+    "authres", "scipy", "hdrh", "locust",
+)  # fmt: skip
 """Top-level modules of every extra (server, bench, risk, dashboard)."""
 
 BLOCKER = f'''
@@ -170,8 +173,12 @@ class TestWithoutExtras:
                 ["bench", "list", "--db", "{tmp}/results.sqlite"],
                 "mailplan bench list: needs the bench extra: pip install 'mailplan[bench]'",
             ),
+            (
+                ["dkim", "keygen", "--domain=a.test", "--selector=s1", "--data-dir={tmp}"],
+                "mailplan dkim keygen: needs the server extra: pip install 'mailplan[server]'",
+            ),
         ],
-        ids=["serve", "simulate", "sensitivity", "bench"],
+        ids=["serve", "simulate", "sensitivity", "bench", "dkim"],
     )
     def test_command_names_its_extra(
         self, without_extras: dict[str, str], tmp_path: Path, args: list[str], line: str

@@ -298,9 +298,13 @@ class DeliveryHandler:
         if not config.auth_check_loopback and is_loopback(client_ip):
             return None
         helo = session.host_name or ""
-        result = await self.ctx.loop.run_in_executor(
-            self.ctx.executor, self.checker.check, content, client_ip, sender, helo
-        )
+        try:
+            result = await self.ctx.loop.run_in_executor(
+                self.ctx.executor, self.checker.check, content, client_ip, sender, helo
+            )
+        except Exception as exc:  # a bug in a checker library never costs a message
+            log.warning("%s: auth checks failed: %s: %s", qid, type(exc).__name__, exc)
+            return None
         dkim_text = ",".join(r for r, _, _ in result.dkim) or "none"
         log.info(
             "%s: auth spf=%s dkim=%s dmarc=%s policy=%s from_domain=%s",
