@@ -63,6 +63,19 @@ def cumulative_tco(ev: Evaluation) -> go.Figure:
     return fig
 
 
+def category_color(category: str) -> str:
+    """One colour per cost category, the same in every chart and scenario: the 26 distinct
+    colours of plotly's Alphabet palette in the order of ``planner.costs.CATEGORIES`` (a
+    repeating palette gave the cloud subscription the colour of on-prem power)."""
+    from plotly.express.colors import qualitative
+
+    from planner.costs import CATEGORIES
+
+    palette = qualitative.Alphabet
+    index = CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
+    return palette[index % len(palette)]
+
+
 def yearly_by_category(ev: Evaluation) -> go.Figure:
     """Yearly cost by category, stacked, grouped by option then year (residual below zero)."""
     cur = ev.scenario.currency
@@ -78,6 +91,7 @@ def yearly_by_category(ev: Evaluation) -> go.Figure:
                 x=[rows["option"].tolist(), rows["year"].astype(str).tolist()],
                 y=rows["amount"],
                 name=str(category).replace("_", " "),
+                marker_color=category_color(str(category)),
                 hovertemplate=f"{category}<br>%{{x}}<br>%{{y:,.0f}} {cur}<extra></extra>",
             )
         )

@@ -55,6 +55,17 @@ def test_yearly_bars_sum_to_totals_in_order(ev):
         assert sums[o.id] == pytest.approx(ev.total(o.id))
 
 
+def test_every_category_has_its_own_colour(ev):
+    """No two cost categories share a colour (a repeating palette gave the cloud
+    subscription the colour of power), and a category keeps its colour in every chart."""
+    from planner.costs import CATEGORIES
+
+    assert len({charts.category_color(c) for c in CATEGORIES}) == len(CATEGORIES)
+    fig = charts.yearly_by_category(ev)
+    for trace in fig.data:
+        assert trace.marker.color == charts.category_color(trace.name.replace(" ", "_"))
+
+
 def test_break_even_map_marks_crossings(ev):
     """The break-even marks sit at the engine's break-even sizes; the scenario line at its size."""
     fig = charts.break_even_map(ev)
