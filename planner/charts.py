@@ -18,6 +18,7 @@ from planner.resolution import ResolvedOnPrem
 
 __all__ = [
     "break_even_map",
+    "category_color",
     "cumulative_tco",
     "demand_vs_capacity",
     "qualitative_bars",
