@@ -356,6 +356,23 @@ class TestCostsPage:
         assert metric(app, "Break-even year") == str(head.year)
 
 
+def test_an_edit_keeps_the_seat_mix(app, open_page):
+    """Editing a segmented scenario on the Scenario page (which has no segment fields)
+    keeps its segments and shared mailboxes, and the Costs page shows the seats by plan."""
+    app.sidebar.selectbox(key=state.PICKER).set_value("seat-mix-600").run()
+    open_page(app, "scenario")
+    app.number_input(key="f:organization.users").set_value(650).run()
+
+    scenario = state.current(app.session_state)
+    preset = load_scenario(scenario_presets()["seat-mix-600"])
+    assert scenario.organization.users == 650
+    assert scenario.organization.segments == preset.organization.segments
+    assert scenario.organization.shared_mailboxes == preset.organization.shared_mailboxes
+    open_page(app, "costs")
+    assert_clean(app)
+    assert any("seats" in h.value.lower() for h in app.subheader)
+
+
 class TestScalePage:
     def test_metrics_follow_the_sizing(self, app, open_page):
         """Servers, peak and storage metrics are the engine's sizing figures."""
