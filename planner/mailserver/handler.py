@@ -109,6 +109,9 @@ class DeliveryHandler:
         self.domains = frozenset(d.lower() for d in ctx.config.domains)
         self._users_cache: dict[str, tuple[bool, float]] = {}
         self.signer = DkimSigner.from_data_dir(ctx.config.data_dir, self.domains)
+        for domain, keys in sorted(self.signer.keys.items()):
+            names = ", ".join(f"{k.selector} ({k.algorithm})" for k in keys)
+            log.info("dkim: signing mail from %s with %s", domain, names)
         self.checker = (
             AuthChecker(ctx.config.hostname, ctx.config.relay.dns, AUTH_DNS_TIMEOUT_S)
             if ctx.config.dmarc_policy != "off"

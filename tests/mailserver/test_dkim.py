@@ -284,6 +284,7 @@ class TestServerSigns:
         assert raw.startswith(b"Received: from client.test")
         assert [ln for ln in raw.split(b"\r\n") if ln.startswith(b"DKIM-Signature:")] == queued_sigs
         assert raw.count(b"DKIM-Signature:") == 2
+        assert "dkim: signing mail from example.test with a1 (rsa), b2 (rsa)" in server.log()
         get_txt = dns_txt(dns_server)
         verifier = dkim.DKIM(raw)
         assert verifier.verify(idx=0, dnsfunc=get_txt)
