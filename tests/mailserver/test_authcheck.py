@@ -250,3 +250,18 @@ class TestServer:
             assert b"Authentication-Results" not in delivered(server, b"X-Token: trusted")
         finally:
             server.stop()
+
+
+class TestJunkFolder:
+    def test_store_resolves_maildirplusplus_folders(self, tmp_path):
+        """``.Folder/address`` names that Maildir++ folder of the user's Maildir; other
+        prefixes are refused, as are unsafe addresses."""
+        from planner.mailserver.store import JUNK, Store, StoreError, in_folder
+
+        store = Store(tmp_path)
+        base = tmp_path / "mailboxes" / "example.test" / "bob"
+        assert store.maildir("Bob@Example.test") == base
+        assert store.maildir(in_folder("Bob@Example.test", JUNK)) == base / ".Junk"
+        for bad in ("Junk/bob@example.test", "../x/bob@example.test", "./bob@example.test"):
+            with pytest.raises(StoreError):
+                store.maildir(bad)
