@@ -76,8 +76,8 @@ from planner.mailserver.imap_parse import (
     ParseError,
     SequenceSet,
     Tokens,
+    astring_out,
     check_mailbox_name,
-    imap_quote,
     list_pattern,
     printable,
 )
@@ -678,8 +678,7 @@ class IMAP(LineProtocol):
                 continue
             if only is not None and verb == "LIST":
                 attrs.append("\\Subscribed")
-            quoted = imap_quote(name).decode("ascii")
-            out.append(f'* {verb} ({" ".join(attrs)}) "{SEPARATOR}" {quoted}')
+            out.append(f'* {verb} ({" ".join(attrs)}) "{SEPARATOR}" {astring_out(name)}')
         return out
 
     async def imap_LIST(self, tag: str, tok: Tokens) -> str:
@@ -750,7 +749,7 @@ class IMAP(LineProtocol):
         if "SIZE" in items:
             values["SIZE"] = await asyncio.to_thread(lambda: sum(size_of(m) for m in msgs))
         body = " ".join(f"{i} {values[i]}" for i in items)
-        self.push(f"* STATUS {imap_quote(name).decode('ascii')} ({body})")
+        self.push(f"* STATUS {astring_out(name)} ({body})")
         return R.OK_STATUS
 
     async def imap_APPEND(self, tag: str, tok: Tokens) -> str:

@@ -361,6 +361,17 @@ def imap_quote(data: bytes | str) -> bytes:
     return b"{%d}\r\n" % len(raw) + raw
 
 
+_ATOM_OUT = re.compile(r"^[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]+$")
+
+
+def astring_out(name: str) -> str:
+    """A mailbox name for LIST, LSUB and STATUS: an atom when it can be one (as Dovecot
+    sends them), else quoted."""
+    if _ATOM_OUT.match(name) and name.upper() != "NIL":
+        return name
+    return imap_quote(name).decode("ascii", "replace")
+
+
 def nstring(data: bytes | str | None) -> bytes:
     """``NIL`` or :func:`imap_quote`."""
     return b"NIL" if data is None else imap_quote(data)

@@ -464,24 +464,24 @@ def test_folders_list_create_rename_delete(
         ("Junk", "Junk"),
         ("Archive", "Archive"),
     ):
-        assert f'\\{use}) "." "{name}"'.encode() in listed
+        assert f'\\{use}) "." {name}'.encode() in listed
         assert (imap_mailbox.root / f".{name}" / "cur").is_dir()
     assert client.create("Projects")[0] == "OK"
     assert client.create("Projects.2026")[0] == "OK"
     assert client.create("Projects")[0] == "NO"
     assert (imap_mailbox.root / ".Projects.2026" / "cur").is_dir()
     _typ, data = client.list('""', "Projects%")
-    assert data == [b'(\\HasChildren) "." "Projects"']
+    assert data == [b'(\\HasChildren) "." Projects']
     assert client.rename("Projects", "Work")[0] == "OK"
     assert (imap_mailbox.root / ".Work.2026" / "cur").is_dir()
     assert client.subscribe("Work")[0] == "OK"
     _typ, data = client.lsub('""', "W*")
-    assert data == [b'(\\HasChildren) "." "Work"']
+    assert data == [b'(\\HasChildren) "." Work']
     assert client.delete("Work.2026")[0] == "OK"
     assert not (imap_mailbox.root / ".Work.2026").exists()
     assert client.delete("INBOX")[0] == "NO"
     _typ, data = client.status("Work", "(MESSAGES UIDNEXT UNSEEN)")
-    assert data == [b'"Work" (MESSAGES 0 UIDNEXT 1 UNSEEN 0)']
+    assert data == [b"Work (MESSAGES 0 UIDNEXT 1 UNSEEN 0)"]
     _typ, data = client.namespace()
     assert data == [b'(("" ".")) NIL NIL']
 

@@ -771,7 +771,10 @@ class TestLimitsAndOptions:
             ),
             (["--pop3-max-connections", "0"], "mailplan: --pop3-max-connections: Input should be"),
             (["--pop3-login-delay", "-1"], "mailplan: --pop3-login-delay: Input should be greater"),
-            (["--pop3", "off"], "mailplan: --smtp/--submission/--pop3/--pop3s: at least one"),
+            (
+                ["--pop3", "off"],
+                "mailplan: --smtp/--submission/--pop3/--pop3s/--imap/--imaps: at least one",
+            ),
         ],
         ids=["not-hostport", "open-bracket", "host-name", "idle", "connections", "delay", "none"],
     )
