@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from planner.mailserver.provision import link_mailbox, pool_messages  # noqa: E402
 from planner.mailserver.users import UserDB  # noqa: E402
 from planner.net import free_port, run_loop  # noqa: E402
 
@@ -81,25 +82,12 @@ def pool_message(i: int, size: int) -> bytes:
 
 def build_pool(folder: Path, count: int, size: int) -> list[str]:
     """``count`` message files named as the store names them; returns the names."""
-    folder.mkdir(parents=True)
-    names = []
-    base = 1_790_000_000
-    for i in range(count):
-        body = pool_message(i, size)
-        crlf = len(body) + body.count(b"\n")
-        name = f"{base + i}.M{i}P1Q{i}.bench,S={len(body)},W={crlf}"
-        (folder / name).write_bytes(body)
-        os.chmod(folder / name, 0o644)
-        names.append(name)
-    return names
+    return pool_messages(folder, (pool_message(i, size) for i in range(count)))
 
 
 def link_maildir(pool: Path, names: list[str], maildir: Path) -> None:
     """A Maildir whose new/ holds hard links to the pool."""
-    for sub in ("tmp", "new", "cur"):
-        (maildir / sub).mkdir(parents=True, exist_ok=True)
-    for name in names:
-        os.link(pool / name, maildir / "new" / name)
+    link_mailbox(pool, names, maildir)
 
 
 def address(i: int) -> str:

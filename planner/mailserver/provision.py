@@ -6,7 +6,9 @@ through :func:`seed_mailbox`, which delivers with the store's own naming and dur
 commit (:class:`planner.mailserver.store.Store`): the files look exactly like mail the
 server accepted over SMTP. :func:`mailbox_path` and :func:`count_messages` answer where a
 user's Maildir is and how many messages the mailboxes hold, so callers need not know the
-layout either.
+layout either. :func:`pool_messages` and :func:`link_mailbox` build one pool of message
+files and hard-link it into many Maildirs, for the benchmarks that compare servers on the
+same bytes.
 
 Blocking; safe while the server runs on the same data folder (each file appears in
 ``new/`` by one rename).
@@ -21,7 +23,14 @@ from pathlib import Path
 
 from planner.mailserver.store import Store, maildir_content
 
-__all__ = ["SEED_BATCH", "count_messages", "mailbox_path", "seed_mailbox"]
+__all__ = [
+    "SEED_BATCH",
+    "count_messages",
+    "link_mailbox",
+    "mailbox_path",
+    "pool_messages",
+    "seed_mailbox",
+]
 
 SEED_BATCH = 256
 """Messages made durable in one group commit (files open at once, at most)."""
@@ -84,3 +93,36 @@ def count_messages(data_dir: str | Path) -> int:
         for path in mailboxes.glob(f"*/*/{sub}/*")
         if not path.name.startswith(".")
     )
+
+
+def pool_messages(
+    folder: str | Path, messages: Iterable[bytes], *, stamp: int = 1_790_000_000
+) -> list[str]:
+    """Write each message, byte for byte, into ``folder`` (created) under a file name in the
+    store's format, ``<sec>.M<n>P1Q<n>.pool,S=<bytes>,W=<bytes with CRLF line ends>``, with
+    ``sec`` counting up from ``stamp``; returns the names, in order.
+
+    For benchmarks that share one pool of files between many mailboxes and servers (see
+    :func:`link_mailbox`): unlike :func:`seed_mailbox` it adds no header and makes nothing
+    durable, so both servers read the same bytes.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True)
+    names = []
+    for i, body in enumerate(messages):
+        crlf = len(body) + body.count(b"\n") - body.count(b"\r\n")
+        name = f"{stamp + i}.M{i}P1Q{i}.pool,S={len(body)},W={crlf}"
+        (out / name).write_bytes(body)
+        os.chmod(out / name, 0o644)
+        names.append(name)
+    return names
+
+
+def link_mailbox(pool: str | Path, names: Iterable[str], maildir: str | Path) -> None:
+    """Make ``maildir`` a Maildir (``tmp``, ``new``, ``cur``) whose ``new/`` holds hard
+    links to the files ``names`` of ``pool`` (see :func:`pool_messages`)."""
+    target = Path(maildir)
+    for sub in ("tmp", "new", "cur"):
+        (target / sub).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        os.link(Path(pool) / name, target / "new" / name)

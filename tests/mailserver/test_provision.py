@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from planner.mailserver.maildrop import scan_maildrop
-from planner.mailserver.provision import count_messages, mailbox_path, seed_mailbox
+from planner.mailserver.provision import (
+    count_messages,
+    link_mailbox,
+    mailbox_path,
+    pool_messages,
+    seed_mailbox,
+)
 from planner.mailserver.store import Store, StoreError
 
 MESSAGE = b"Subject: hello\r\n\r\nbody line\r\n"
@@ -57,3 +63,22 @@ class TestLayout:
     def test_count_messages_without_mailboxes(self, tmp_path: Path) -> None:
         """A data folder with no mailboxes yet holds no messages."""
         assert count_messages(tmp_path) == 0
+
+
+class TestPool:
+    def test_pooled_files_read_as_delivered_mail(self, tmp_path: Path) -> None:
+        """A pool linked into two mailboxes is read by the POP3 side as delivered mail:
+        the bytes as given, sized as a client receives them (LF counted as CRLF), in pool
+        order, one inode shared by both mailboxes."""
+        bodies = [b"Subject: a\n\nline one\n", b"Subject: b\n\n" + b"x" * 100 + b"\n"]
+        names = pool_messages(tmp_path / "pool", bodies)
+        for user in ("ann", "bob"):
+            link_mailbox(tmp_path / "pool", names, mailbox_path(tmp_path, f"{user}@example.test"))
+
+        ann = mailbox_path(tmp_path, "ann@example.test") / "new" / names[0]
+        bob = mailbox_path(tmp_path, "bob@example.test") / "new" / names[0]
+        assert ann.read_bytes() == bodies[0]
+        assert ann.stat().st_ino == bob.stat().st_ino
+        assert count_messages(tmp_path) == 4
+        listing = scan_maildrop(mailbox_path(tmp_path, "ann@example.test"))
+        assert [m.size_octets for m in listing] == [len(b) + b.count(b"\n") for b in bodies]
