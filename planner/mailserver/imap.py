@@ -662,13 +662,21 @@ class IMAP(LineProtocol):
         )
         names = self.store.folders()
         existing = set(names)
+        implied = (
+            {  # "a" of "a.b" when "a" does not exist: listed \Noselect (RFC 3501 §6.3.8)
+                SEPARATOR.join(n.split(SEPARATOR)[:i])
+                for n in names
+                for i in range(1, n.count(SEPARATOR) + 1)
+            }
+            - existing
+        )
         out = []
-        for name in names:
+        for name in sorted(existing | implied, key=lambda n: (n != "INBOX", n)):
             if only is not None and name not in only:
                 continue
             if not regex.match(name):
                 continue
-            attrs = []
+            attrs = ["\\Noselect"] if name in implied else []
             has_children = any(n.startswith(name + SEPARATOR) for n in existing)
             attrs.append("\\HasChildren" if has_children else "\\HasNoChildren")
             use = SPECIAL_USE.get(name)
@@ -1328,8 +1336,12 @@ class _SearchParser:
         "SUBJECT": "Subject",
     }
 
+    MAX_DEPTH: ClassVar[int] = 32
+    """Nesting of NOT, OR and parentheses (deeper: BAD, not a deep recursion)."""
+
     def __init__(self, tok: Tokens) -> None:
         self.tok = tok
+        self.depth = 0
 
     def keys(self) -> list[Key]:
         out = [self.key()]
@@ -1338,6 +1350,15 @@ class _SearchParser:
         return out
 
     def key(self) -> Key:
+        self.depth += 1
+        if self.depth > self.MAX_DEPTH:
+            raise ParseError("SEARCH nested too deeply")
+        try:
+            return self._key()
+        finally:
+            self.depth -= 1
+
+    def _key(self) -> Key:
         tok = self.tok
         if tok.open_paren():
             group = self.keys()

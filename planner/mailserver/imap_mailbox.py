@@ -397,7 +397,7 @@ class Store:
                 name = entry.name
                 if (
                     name.startswith(".")
-                    and not name.startswith(".#")
+                    and "\\" not in name
                     and entry.is_dir()
                     and os.path.isdir(os.path.join(entry.path, "cur"))
                 ):
@@ -417,7 +417,8 @@ class Store:
         path = self.folder_path(name)
         if not (path / "cur").is_dir():
             raise FileNotFoundError(errno.ENOENT, "no such folder", name)
-        trash = self.root / f".#deleted.{os.getpid()}.{next(_counter)}"
+        # a name no mailbox can have (check_mailbox_name refuses "\\"), so never listed
+        trash = self.root / f".\\deleted.{os.getpid()}.{next(_counter)}"
         os.rename(path, trash)  # one step: no session sees a half-deleted folder
         shutil.rmtree(trash, ignore_errors=True)
         fsync_dir(self.root)

@@ -377,10 +377,18 @@ def nstring(data: bytes | str | None) -> bytes:
     return b"NIL" if data is None else imap_quote(data)
 
 
+MAX_WILDCARDS = 8
+"""``*`` and ``%`` in one LIST pattern, at most."""
+
+
 def list_pattern(reference: str, pattern: str) -> re.Pattern[str]:
     """LIST's reference + pattern as a regular expression (``*`` anything, ``%`` anything
     but the hierarchy separator); ``INBOX`` matches in any case."""
-    full = reference + pattern
+    full = re.sub(  # a run of wildcards is one: "*" if it holds a "*", else "%"
+        r"[*%]{2,}", lambda m: "*" if "*" in m.group() else "%", reference + pattern
+    )
+    if full.count("*") + full.count("%") > MAX_WILDCARDS:  # no regex backtracking blow-up
+        raise ParseError("Too many wildcards in the LIST pattern")
     parts = []
     for ch in full:
         if ch == "*":

@@ -621,3 +621,30 @@ def test_no_traceback_for_an_unexpected_error(imap_start: object, tmp_path: Path
 
 
 # endregion
+
+
+def test_list_shows_a_missing_parent_as_noselect(
+    client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox
+) -> None:
+    """A folder made without its parent lists the parent as \\Noselect, so a client
+    browsing level by level (``%``) finds the child."""
+    assert client.create("Lists.python")[0] == "OK"
+    _typ, data = client.list('""', "Lists")
+    assert data == [b'(\\Noselect \\HasChildren) "." Lists']
+    _typ, data = client.list('""', "Lists.%")
+    assert data == [b'(\\HasNoChildren) "." Lists.python']
+    assert client.select("Lists")[0] == "NO"
+
+
+def test_hostile_patterns_and_searches(client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox) -> None:
+    """A LIST pattern with many wildcards and a SEARCH nested very deep are BAD at once
+    (no regex blow-up, no deep recursion), and the session goes on."""
+    started = time.monotonic()
+    with pytest.raises(imaplib.IMAP4.error, match="Too many wildcards"):
+        client.list('""', "*a" * 30 + "b")
+    assert client.list('""', "**%%*")[0] == "OK"
+    client.select("INBOX")
+    with pytest.raises(imaplib.IMAP4.error, match="nested too deeply"):
+        client.search(None, "NOT " * 2000 + "ALL")
+    assert client.noop()[0] == "OK"
+    assert time.monotonic() - started < 10
