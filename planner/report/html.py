@@ -19,6 +19,7 @@ import re
 from functools import cache
 from importlib import resources
 
+import plotly.io.json
 from markdown_it import MarkdownIt
 
 from planner.report.content import (
@@ -65,7 +66,8 @@ th, td { border-bottom: 1px solid #d0d0d0; padding: 2px 5px; vertical-align: top
          text-align: left; }
 th { background: #eef2f6; border-bottom: 1px solid #888; font-weight: bold; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.nowrap, span.nowrap { white-space: nowrap; }
+td.nowrap, span.nowrap, td.num { white-space: nowrap; }
+td.num.wrap { white-space: normal; }
 table.fixed { table-layout: fixed; }
 tr.total td { font-weight: bold; border-top: 1px solid #888; }
 thead { display: table-header-group; }
@@ -123,7 +125,7 @@ def _table(t: Table) -> str:
         if not t.numeric[i]:
             keyed = t.key in _KEYED_BY_OPTION and i == 0 and text
             return ' class="nowrap"' if keyed and len(text) <= _NOWRAP_ID_CHARS else ""
-        return ' class="num nowrap"' if len(text) <= _NOWRAP_CHARS else ' class="num"'
+        return ' class="num"' if len(text) <= _NOWRAP_CHARS else ' class="num wrap"'
 
     head = "".join(f"<th{cls(i)}>{_header(c)}</th>" for i, c in enumerate(t.columns))
     body = []
@@ -151,18 +153,37 @@ def _table(t: Table) -> str:
     return f'<div class="table{keep}">{out}</div>'
 
 
-def _chart(c: Chart) -> str:
-    div = c.figure().to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        include_mathjax=False,
-        div_id=f"chart-{c.key}",
-        config={"displayModeBar": False, "responsive": False},
+_CONFIG = '{"displayModeBar":false,"responsive":false}'
+
+
+def _json(obj: object) -> str:
+    """Compact plotly JSON, safe inside a <script> element."""
+    return str(plotly.io.json.to_json_plotly(obj)).replace("</", "<\\/")
+
+
+def _chart(c: Chart, templates: dict[str, int]) -> str:
+    """The chart's div and the script that draws it. Its template (the same for most
+    charts, 3 KB each) is written once per page (``_templates``) and referred to."""
+    spec = c.figure().to_plotly_json()
+    layout = dict(spec["layout"])
+    template = _json(layout.pop("template", {}))
+    n = templates.setdefault(template, len(templates))
+    key = f"chart-{c.key}"
+    return (
+        f'<figure class="chart" id="figure-{html.escape(c.key)}">'
+        f'<div id="{key}" class="plotly-graph-div"></div><script>'
+        f'Plotly.newPlot("{key}",{_json(spec["data"])},'
+        f"Object.assign({{template:MAILPLAN_TEMPLATES[{n}]}},{_json(layout)}),{_CONFIG});"
+        "</script></figure>"
     )
-    return f'<figure class="chart" id="figure-{html.escape(c.key)}">{div}</figure>'
 
 
-def _block(b: Block) -> str:
+def _templates(templates: dict[str, int]) -> str:
+    """The charts' templates, once, before the first chart."""
+    return f"<script>var MAILPLAN_TEMPLATES=[{','.join(templates)}];</script>"
+
+
+def _block(b: Block, templates: dict[str, int]) -> str:
     if isinstance(b, Paragraph):
         return f"<p>{html.escape(plain(b.text))}</p>"
     if isinstance(b, Subheading):
@@ -172,14 +193,14 @@ def _block(b: Block) -> str:
     if isinstance(b, Table):
         return _table(b)
     if isinstance(b, Chart):
-        return _chart(b)
+        return _chart(b, templates)
     if isinstance(b, MarkdownText):
         return str(MarkdownIt("commonmark").render(b.text))
     raise TypeError(f"unknown block {b!r}")
 
 
-def _section(s: Section, n: int) -> str:
-    body = "\n".join(_block(b) for b in s.blocks)
+def _section(s: Section, n: int, templates: dict[str, int]) -> str:
+    body = "\n".join(_block(b, templates) for b in s.blocks)
     return (
         f'<section class="{s.key}" id="{s.key}">'
         f"<h2>{n}. {html.escape(s.title)}</h2>\n{body}</section>"
@@ -202,8 +223,11 @@ def _title_page(report: Report) -> str:
 
 def render_html(report: Report) -> str:
     """The whole report as one HTML document (UTF-8 text, about 1.3 MB with plotly.js)."""
-    sections = "\n".join(_section(s, i) for i, s in enumerate(report.sections, 1))
-    script = f'<script type="text/javascript">{plotly_js()}</script>' if report.charts() else ""
+    templates: dict[str, int] = {}  # template JSON -> its index, filled by the charts
+    sections = "\n".join(_section(s, i, templates) for i, s in enumerate(report.sections, 1))
+    script = ""
+    if report.charts():
+        script = f'<script type="text/javascript">{plotly_js()}</script>{_templates(templates)}'
     title = html.escape(report.title)
     return (
         "<!DOCTYPE html>\n"
