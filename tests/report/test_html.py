@@ -100,3 +100,9 @@ def test_every_chart_uses_only_trace_types_in_the_bundle(case_ev: Evaluation) ->
     for chart in build(case_ev).charts():
         kinds = {trace.type for trace in chart.figure().data}
         assert kinds <= BUNDLE_TRACES, (chart.key, kinds - BUNDLE_TRACES)
+
+
+def test_default_report_is_light(default_html: str) -> None:
+    """The default scenario's HTML stays under 1.5 MB (issue #15: it was 4.9 MB with the
+    full plotly.js), so it mails and opens quickly."""
+    assert len(default_html.encode("utf-8")) < 1_500_000
