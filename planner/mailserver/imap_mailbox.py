@@ -383,7 +383,9 @@ class Store:
         for name in SPECIAL_USE:
             path = self.folder_path(name)
             if not path.is_dir():
-                self.create(name)
+                with contextlib.suppress(FileExistsError):  # another worker's first login
+                    self.create(name)
+                _ensure(path)
                 made = True
         if made:
             subs = self.subscriptions()

@@ -648,3 +648,42 @@ def test_hostile_patterns_and_searches(client: imaplib.IMAP4, imap_mailbox: Pop3
         client.search(None, "NOT " * 2000 + "ALL")
     assert client.noop()[0] == "OK"
     assert time.monotonic() - started < 10
+
+
+def test_two_workers_agree_on_uids(imap_start: object, tmp_path: Path) -> None:
+    """With ``--workers 2``, sessions on either process appending at the same time get
+    distinct UIDs, and every session then sees the same UID list (the UID-list lock)."""
+    import threading
+
+    data = tmp_path / "d"
+    root = add_user(data, "w@example.test", "pw")
+    box = Pop3Mailbox("w@example.test", "pw", root)
+    server = imap_start("--insecure-auth", "--workers", "2", data_dir=data)  # type: ignore[operator]
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def appender(n: int) -> None:
+        try:
+            c = login(server, box)
+            for i in range(10):
+                body = simple(f"w{n}-{i}").replace(b"\n", b"\r\n")
+                _typ, answer = c.append("INBOX", None, None, body)
+                got.append(int(answer[0].split()[2].rstrip(b"]")))  # type: ignore[union-attr]
+            c.logout()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=appender, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(got) == list(range(1, 61))
+    views = set()
+    for _ in range(4):
+        c = login(server, box)
+        c.select("INBOX", readonly=True)
+        views.add(c.uid("SEARCH", "ALL")[1][0])
+        c.logout()
+    assert views == {b" ".join(str(u).encode() for u in range(1, 61))}
