@@ -34,16 +34,15 @@ import errno
 import fcntl
 import itertools
 import os
-import re
 import shutil
-import socket
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.mailserver.imap_parse import SEPARATOR
-from planner.mailserver.maildrop import crlf_size, parse_maildir_name
+from planner.mailserver.maildrop import _delivery_order, crlf_size, parse_maildir_name
+from planner.mailserver.store import _fsync_dir, _host_for_names
 
 __all__ = [
     "FLAG_LETTERS",
@@ -81,7 +80,7 @@ SPECIAL_USE = {
 """Folders made at the first login, and their RFC 6154 attribute."""
 
 _counter = itertools.count(1)
-_HOST = socket.gethostname().replace("/", "\\057").replace(":", "\\072").replace(",", "\\054")
+_HOST = _host_for_names()
 
 
 def flags_to_letters(flags: Iterable[str]) -> str:
@@ -106,16 +105,6 @@ def new_unique(size_disk: int, size_crlf: int) -> str:
     sec, usec = int(now), int((now % 1) * 1_000_000)
     base = f"{sec}.M{usec}P{os.getpid()}I{next(_counter)}."
     return f"{base}{_HOST[: max(1, 70 - len(base))]},S={size_disk},W={size_crlf}"
-
-
-_ORDER_RE = re.compile(r"^(\d+)\.(?:[^.]*?M(\d+))?")
-
-
-def _delivery_order(name: str) -> tuple[int, int, str]:
-    match = _ORDER_RE.match(name)
-    if match is None:
-        return (0, 0, name)
-    return (int(match.group(1)), int(match.group(2) or 0), name)
 
 
 @dataclass(slots=True)
@@ -286,11 +275,7 @@ def set_letters(folder: Path, msg: MessageInfo, letters: str) -> bool:
 def fsync_dir(path: Path) -> None:
     """fsync a directory (errors ignored: the rename is done either way)."""
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(path)
 
 
 def lf_content(message: bytes) -> tuple[bytes, int]:
