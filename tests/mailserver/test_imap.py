@@ -687,3 +687,30 @@ def test_two_workers_agree_on_uids(imap_start: object, tmp_path: Path) -> None:
         views.add(c.uid("SEARCH", "ALL")[1][0])
         c.logout()
     assert views == {b" ".join(str(u).encode() for u in range(1, 61))}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--imap-idle-timeout", "0"], "mailplan: --imap-idle-timeout: Input should be greater"),
+        (["--imap-max-connections", "0"], "mailplan: --imap-max-connections: Input should be"),
+        (["--imap", "localhost.test:1"], "mailplan: --imap: HOST must be an IP address"),
+        (
+            ["--imap", "0.0.0.0:0", "--insecure-auth"],
+            "mailplan: --insecure-auth: allowed on loopback only, but --imap is 0.0.0.0:0",
+        ),
+    ],
+    ids=["idle", "connections", "host-name", "insecure-off-loopback"],
+)
+def test_bad_imap_options(tmp_path: Path, args: list[str], message: str) -> None:
+    """A bad IMAP option of mailplan serve is one line on stderr and exit status 2."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "planner", "serve", "--data-dir", str(tmp_path)]
+    cmd += ["--smtp", "off", "--submission", "off"]
+    cmd += args if "--imap" in args else ["--imap", "127.0.0.1:0", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(message), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
