@@ -1020,10 +1020,14 @@ class IMAP(LineProtocol):
                     continue
                 try:
                     st = os.fstat(fd)
-                    chunks = []
-                    while block := os.read(fd, max(st.st_size, 1) + 1):
-                        chunks.append(block)
-                    return crlf(b"".join(chunks)), st.st_mtime
+                    want = st.st_size + 1
+                    data = os.read(fd, want)
+                    if len(data) == want:  # grew since fstat: read the rest
+                        chunks = [data]
+                        while block := os.read(fd, 1 << 20):
+                            chunks.append(block)
+                        data = b"".join(chunks)
+                    return crlf(data), st.st_mtime
                 finally:
                     os.close(fd)
             return None

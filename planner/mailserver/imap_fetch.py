@@ -347,6 +347,8 @@ def body_section(raw: bytes, item: FetchItem, parsed: Message | None) -> bytes:
     """The octets ``BODY[section]`` names in ``raw`` (CRLF line ends); ``parsed`` is the
     message's MIME tree (needed for part numbers)."""
     section = item.section
+    if not section and item.partial is None:  # BODY[] / BODY.PEEK[]: the whole message
+        return raw
     numbers: list[int] = []
     text = section
     match = re.match(r"^(\d+(?:\.\d+)*)\.?(.*)$", section)
