@@ -14,6 +14,7 @@ from rich.table import Table
 
 from planner.cli.app import app, require_extra
 from planner.cli.plan import CatalogOpt, ScenarioArg, TableFormat
+from planner.recommendation import money
 
 if TYPE_CHECKING:
     from planner.risk import Sensitivity, Simulation
@@ -112,8 +113,8 @@ def sensitivity_tables(sens: Sensitivity) -> list[Table | str]:
     cur = s.currency
     out: list[Table | str] = [
         f"{s.scenario}: NPV gap = NPV {s.onprem} − NPV {s.cloud} "
-        f"(negative: on-prem is cheaper). Typical case: {s.onprem} {s.onprem_npv:,.0f}, "
-        f"{s.cloud} {s.cloud_npv:,.0f}, gap {s.base:,.0f} {cur}."
+        f"(negative: on-prem is cheaper). Typical case: {s.onprem} {money(s.onprem_npv, cur)}, "
+        f"{s.cloud} {money(s.cloud_npv, cur)}, gap {money(s.base, cur)}."
     ]
     if not s.inputs:
         out.append("The scenario has no ranges: nothing to swing.")
