@@ -13,7 +13,6 @@ from planner.bench.plan import SEED_MAX, SEED_MIN, BenchPlan, Embedded, execute
 from planner.bench.result import MIN_MEASURED_S
 from planner.bench.targets import Target
 from planner.bench.workload import Workload
-from planner.errors import BenchmarkError
 
 pytestmark = pytest.mark.timeout(120)
 
