@@ -14,7 +14,7 @@ user with BIG messages (10,000 by default) for the folder-open row, and starts:
 Rows, every server in the same run, one user per session:
 
 - ``FETCH``: S sessions (10), each LOGIN, SELECT INBOX, ``FETCH n (BODY.PEEK[])`` for n =
-  1..K (K = 100), LOGOUT, looping for DURATION seconds: messages per second;
+  1..K (K = 100, or MESSAGES if fewer), LOGOUT, looping for DURATION seconds: messages per second;
 - ``logins``: S sessions of LOGIN, SELECT INBOX, LOGOUT: sessions per second;
 - ``open``: SELECT of the BIG folder and ``FETCH 1:* (UID FLAGS)``, the first time (UID
   list or index built) and then the median of three more opens.
@@ -295,7 +295,8 @@ def main() -> int:
         rows: dict[str, dict[str, list[float]]] = {s.label: {} for s in servers}
         for _ in range(args.repeat):
             for srv in servers:  # interleaved: a busy neighbour hits both alike
-                fetch = on_uvloop(drive(srv.port, args.sessions, 100, args.duration))
+                fetches = min(100, args.messages)
+                fetch = on_uvloop(drive(srv.port, args.sessions, fetches, args.duration))
                 login = on_uvloop(drive(srv.port, args.sessions, 0, args.duration))
                 opened = on_uvloop(open_big(srv.port))
                 r = rows[srv.label]
