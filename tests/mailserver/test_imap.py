@@ -714,3 +714,44 @@ def test_bad_imap_options(tmp_path: Path, args: list[str], message: str) -> None
     assert proc.returncode == 2
     assert proc.stderr.startswith(message), proc.stderr
     assert len(proc.stderr.splitlines()) == 1
+
+
+def test_pop3_session_beside_imap_changes(
+    imap_server: ImapProcess, imap_mailbox: Pop3Mailbox
+) -> None:
+    """While a POP3 session holds its listing, IMAP renames one message (a flag) and
+    expunges another: POP3 still retrieves the renamed one, answers the expunged one
+    "removed by another program", and deletes nothing it did not mark."""
+    for i in range(3):
+        imap_mailbox.deliver(simple(f"p{i}"))
+    pop = socket.create_connection(("127.0.0.1", imap_server.ports["pop3"]), timeout=10)
+    f = pop.makefile("rwb")
+
+    def pop_cmd(command: str) -> bytes:
+        f.write(command.encode() + b"\r\n")
+        f.flush()
+        return f.readline()
+
+    assert f.readline().startswith(b"+OK")
+    assert pop_cmd(f"USER {imap_mailbox.address}").startswith(b"+OK")
+    assert pop_cmd(f"PASS {imap_mailbox.password}").startswith(b"+OK")
+    c = login(imap_server, imap_mailbox)
+    c.select("INBOX")
+    c.store("1", "+FLAGS", "(\\Flagged)")
+    c.store("2", "+FLAGS", "(\\Deleted)")
+    c.expunge()
+    first = pop_cmd("RETR 1")
+    assert first.startswith(b"+OK"), first
+    body = b""
+    while (line := f.readline()) != b".\r\n":
+        body += line
+    assert b"Subject: p0" in body
+    assert pop_cmd("RETR 2") == b"-ERR Message 2 was removed by another program.\r\n"
+    assert pop_cmd("QUIT").startswith(b"+OK")
+    pop.close()
+    c.noop()
+    _typ, data = c.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    subjects = [d[1] for d in data if isinstance(d, tuple)]
+    assert subjects == [b"Subject: p0\r\n\r\n", b"Subject: p2\r\n\r\n"]
+    assert b"\\Flagged" in data[0][0]  # type: ignore[index]
+    c.logout()
