@@ -1077,8 +1077,11 @@ def _tornado(sens: Sensitivity, labels: dict[str, str]) -> go.Figure:
         trace.y = [labels.get(str(y), str(y)).replace(" · ", "<br>") for y in trace.y]
     cur = sens.scenario.currency
     fig.update_yaxes(automargin=True, title=None)
-    fig.update_xaxes(title=f"NPV gap, on-prem minus cloud ({cur}); below 0: on-prem cheaper")
-    fig.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
+    fig.update_xaxes(title=f"NPV gap ({cur}); below 0: on-prem cheaper")
+    fig.update_layout(  # the legend under the axis title: the long labels take the width
+        legend={"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0, "xanchor": "left"},
+        margin={"b": 90},
+    )
     return fig
 
 
