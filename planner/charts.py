@@ -74,7 +74,7 @@ def category_color(category: str) -> str:
 
     palette = qualitative.Alphabet
     index = CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
-    return palette[index % len(palette)]
+    return str(palette[index % len(palette)])
 
 
 def yearly_by_category(ev: Evaluation) -> go.Figure:
