@@ -323,7 +323,7 @@ class TestCostsPage:
         )
         upload(app, "two.yaml", data)
         assert app.success[0].value.startswith("Cheapest by NPV: cheap (")
-        assert metric(app, "Saving over the next cheapest") == "7,200 USD"  # 100 × 2 × 36
+        assert metric(app, "Saving over the next cheapest") == "USD 7,200"  # 100 × 2 × 36
 
     def test_totals_match_the_engine(self, app):
         """Every option's total, NPV and cost per user-month are the engine's."""
