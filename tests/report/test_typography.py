@@ -116,10 +116,12 @@ def test_markdown_has_readable_text_and_no_blank_cells(case_ev: Evaluation) -> N
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("preset", sorted(scenario_presets()))
+@pytest.mark.parametrize("preset", ["default-ranges", "seat-mix-600"])
 def test_pdf_text_is_readable(preset: str, tmp_path: Path) -> None:
-    """pdftotext of each bundled scenario's PDF, formulas aside, has no backtick, raw field
-    path or None/nan."""
+    """pdftotext of the PDF, formulas aside, has no backtick, raw field path or None/nan.
+    The PDF is Chromium's print of the HTML checked above for every scenario; these two
+    scenarios hold every section between them (the risk section, the seats by plan), and
+    printing each of the others cost about 10 s of the suite."""
     ev = evaluate(load_scenario(scenario_presets()[preset]), start=START)
     prose, _ = _split_formulas(_pdf_text(render(ev, "pdf"), tmp_path))
     _check_text(f"pdf {preset}", prose)
