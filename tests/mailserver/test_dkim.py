@@ -203,7 +203,6 @@ class TestSignature:
         assert {b"to", b"subject", b"date", b"message-id"} <= set(h)
 
     @pytest.mark.peers
-    @pytest.mark.skipif(shutil.which("opendkim") is None, reason="needs OpenDKIM")
     def test_opendkim_accepts_rsa_and_ed25519(self, keys, tmp_path):
         """OpenDKIM's verifier passes both signatures and fails them after tampering."""
         data_dir, key_list = keys

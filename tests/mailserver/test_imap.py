@@ -555,7 +555,8 @@ def test_noop_announces_new_mail_and_pop3_deletions(
 
 def test_idle_announces_smtp_delivery(imap_start: object, tmp_path: Path) -> None:
     """A client in IDLE (IMAPClient) hears of a message delivered by SMTP at once."""
-    imapclient = pytest.importorskip("imapclient")
+    import imapclient  # the dev extra installs it
+
     data = tmp_path / "d"
     add_user(data, "idle@example.test", "pw")
     server = imap_start(  # type: ignore[operator]

@@ -56,7 +56,7 @@ def server_view(server: ImapProcess) -> list[tuple[str, list[str]]]:
 
 def need(program: str) -> None:
     if shutil.which(program) is None:
-        pytest.skip(f"{program} is not installed (.ci/run installs it)")
+        pytest.fail(f"{program} is not installed (.ci/run installs it)")
 
 
 def test_fetchmail_imap_keep_then_delete(server: ImapProcess, tmp_path: Path) -> None:

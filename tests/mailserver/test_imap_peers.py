@@ -27,7 +27,7 @@ ADDRESS, PASSWORD = "same@example.test", "same-pass"
 def dovecot() -> Iterator[Dovecot]:
     """A private Dovecot on loopback (its empty user is ours)."""
     if shutil.which("dovecot") is None:
-        pytest.skip("dovecot is not installed (.ci/run installs dovecot-imapd)")
+        pytest.fail("dovecot is not installed (.ci/run installs dovecot-imapd)")
     d = Dovecot(messages=0)
     yield d
     d.stop()
@@ -104,7 +104,7 @@ def test_neomutt_reads_a_folder_in_batch_mode(reference: ImapProcess, tmp_path: 
     """neomutt, without a terminal, opens the INBOX over IMAP and saves its messages to
     an mbox: every message arrives."""
     if shutil.which("neomutt") is None or shutil.which("script") is None:
-        pytest.skip("neomutt is not installed (.ci/run installs it)")
+        pytest.fail("neomutt is not installed (.ci/run installs it)")
     c = imaplib.IMAP4("127.0.0.1", reference.port, timeout=15)
     c.login(ADDRESS, PASSWORD)
     for i in range(3):
