@@ -21,8 +21,6 @@ are those of the plan it runs on that year. A ruled-out option is never the chea
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
@@ -153,30 +151,6 @@ class Comparison(_Frozen):
     warnings: list[str]
 
 
-_INPUTS_CACHE: OrderedDict[int, tuple[Option, Inputs]] = OrderedDict()
-_INPUTS_CACHE_SIZE = 256
-_INPUTS_LOCK = threading.Lock()
-
-
-def _option_inputs(option: Option) -> Inputs:
-    """``Inputs.of(option)`` with its seat terms, made once per option object: the models
-    are frozen, and costing one option many times over (profile choice, break-even, the
-    sweep) rebuilt the same arrays each time. The cache holds the option itself, so its id
-    cannot be reused by another object while the entry lives."""
-    key = id(option)
-    with _INPUTS_LOCK:
-        hit = _INPUTS_CACHE.get(key)
-        if hit is not None and hit[0] is option:
-            _INPUTS_CACHE.move_to_end(key)
-            return hit[1]
-    inputs = Inputs.of(option, **seat_inputs(option)).read_only()
-    with _INPUTS_LOCK:
-        _INPUTS_CACHE[key] = (option, inputs)
-        while len(_INPUTS_CACHE) > _INPUTS_CACHE_SIZE:
-            _INPUTS_CACHE.popitem(last=False)
-    return inputs
-
-
 def option_costs(
     option: Option,
     org: Inputs,
@@ -192,7 +166,7 @@ def option_costs(
     (fields of the resolved option) may hold (N,) arrays; ``d`` must be
     ``demand(org, horizon)``; ``terms`` says how the option stands to today's system.
     """
-    inputs = _option_inputs(option).replace(**overrides)
+    inputs = Inputs.of(option, **seat_inputs(option), **overrides)
     if isinstance(option, ResolvedOnPrem):
         return onprem_lines(org, inputs, esc, d, sc, terms)
     return cloud_lines(org, inputs, esc, d, sc, terms), None

@@ -12,7 +12,7 @@ not given.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -883,23 +883,23 @@ def with_capacity(
         raise ScenarioError(
             Problem("capacity_msgs_per_s", f"must be > 0 (got {capacity_msgs_per_s})")
         )
+    fields = {
+        "capacity_msgs_per_s": capacity_msgs_per_s,
+        "capacity_source": capacity_source,
+        "capacity_origin": origin,
+        "capacity_indicative": indicative,
+    }
+    return _with_onprem_fields(scenario, option_id, fields)
+
+
+def _with_onprem_fields(scenario: Scenario, option_id: str, fields: dict[str, Any]) -> Scenario:
+    """A copy of ``scenario`` with ``fields`` set on its on-prem option ``option_id``."""
     ids = [o.id for o in scenario.onprem]
     if option_id not in ids:
         known = ", ".join(ids) or "none"
         raise ScenarioError(f"--option: no on-prem option '{option_id}' (on-prem options: {known})")
     data = scenario.model_dump(mode="json", exclude_unset=True)
-    data["onprem"] = [
-        {
-            **o,
-            "capacity_msgs_per_s": capacity_msgs_per_s,
-            "capacity_source": capacity_source,
-            "capacity_origin": origin,
-            "capacity_indicative": indicative,
-        }
-        if o["id"] == option_id
-        else o
-        for o in data["onprem"]
-    ]
+    data["onprem"] = [{**o, **fields} if o["id"] == option_id else o for o in data["onprem"]]
     return Scenario.model_validate(data)
 
 
@@ -918,23 +918,12 @@ def with_client_capacity(
         raise ScenarioError(
             Problem("client_capacity_fetches_per_s", f"must be > 0 (got {fetches_per_s})")
         )
-    ids = [o.id for o in scenario.onprem]
-    if option_id not in ids:
-        known = ", ".join(ids) or "none"
-        raise ScenarioError(f"--option: no on-prem option '{option_id}' (on-prem options: {known})")
-    data = scenario.model_dump(mode="json", exclude_unset=True)
-    data["onprem"] = [
-        {
-            **o,
-            "client_capacity_fetches_per_s": fetches_per_s,
-            "client_capacity_source": source,
-            "client_capacity_indicative": indicative,
-        }
-        if o["id"] == option_id
-        else o
-        for o in data["onprem"]
-    ]
-    return Scenario.model_validate(data)
+    fields = {
+        "client_capacity_fetches_per_s": fetches_per_s,
+        "client_capacity_source": source,
+        "client_capacity_indicative": indicative,
+    }
+    return _with_onprem_fields(scenario, option_id, fields)
 
 
 def eol_within(end_of_life: str | None, horizon_years: int, start: dt.date) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache, reduce
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -58,14 +58,6 @@ def _column(value: Any) -> FloatArray:
     return arr.reshape(-1, 1)
 
 
-@lru_cache(maxsize=256)
-def _constant(value: float) -> FloatArray:
-    """``value`` as a read-only (1, 1) column, made once per value."""
-    arr = np.full((1, 1), value, dtype=np.float64)
-    arr.flags.writeable = False
-    return arr
-
-
 class Inputs:
     """Numeric inputs as column arrays of shape (N, 1), read as attributes.
 
@@ -100,20 +92,10 @@ class Inputs:
 
     def get(self, name: str, default: float) -> FloatArray:
         """The field ``name``, or ``default`` as a (1, 1) column when it is not given."""
-        found = self._values.get(name)
-        return found if found is not None else _constant(default)
-
-    def read_only(self) -> Inputs:
-        """This object, its arrays made read-only (for one that is shared: a cost line that
-        wrote into an input in place would then fail, not change the next caller's)."""
-        for arr in self._values.values():
-            arr.flags.writeable = False
-        return self
+        return self._values.get(name, _column(default))
 
     def replace(self, **overrides: Any) -> Inputs:
         """A copy with some fields replaced."""
-        if not overrides:
-            return self
         return Inputs({**self._values, **overrides})
 
     def __getattr__(self, name: str) -> FloatArray:

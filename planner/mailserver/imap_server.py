@@ -13,52 +13,17 @@ import asyncio
 import logging
 import socket
 import ssl
-from asyncio import sslproto
 
 from planner.mailserver.auth_penalty import AuthPenalty
 from planner.mailserver.config import Listen, ServerConfig
 from planner.mailserver.imap import IMAP, ImapListenerState
-from planner.mailserver.pop3_stream import log_handshake_failure
+from planner.mailserver.pop3_stream import ImplicitTLS
 from planner.mailserver.users import UserDB
 from planner.net import format_hostport
 
 __all__ = ["start_imap_server"]
 
 log = logging.getLogger("mailplan.imap")
-
-
-class _ImplicitTLS(asyncio.Protocol):
-    """An IMAPS connection until its TLS handshake is done (as POP3S's, in ``pop3_server``):
-    the :class:`IMAP` protocol then gets the TLS transport; a slow handshake is logged."""
-
-    def __init__(self, app: IMAP, context: ssl.SSLContext) -> None:
-        self.app = app
-        self.context = context
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        app, loop = self.app, self.app.loop
-        timeout = app.limits.tls_handshake_timeout_s
-        peer = transport.get_extra_info("peername")
-        ip = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        waiter: asyncio.Future[None] = loop.create_future()
-        tls = sslproto.SSLProtocol(
-            loop,
-            app,
-            self.context,
-            waiter,
-            server_side=True,
-            ssl_handshake_timeout=timeout,  # type: ignore[arg-type]  # typeshed says int
-        )
-        started = loop.time()
-
-        def handshake_done(fut: asyncio.Future[None]) -> None:
-            exc = None if fut.cancelled() else fut.exception()
-            if exc is not None:
-                log_handshake_failure(ip, exc, loop.time() - started, timeout)
-
-        waiter.add_done_callback(handshake_done)
-        transport.set_protocol(tls)
-        tls.connection_made(transport)
 
 
 async def start_imap_server(
@@ -91,7 +56,11 @@ async def start_imap_server(
 
     def factory() -> asyncio.Protocol:
         imap = IMAP(state)
-        return _ImplicitTLS(imap, ssl_context) if ssl_context and implicit_tls else imap
+        return (
+            ImplicitTLS(imap, ssl_context, imap.limits.tls_handshake_timeout_s)
+            if ssl_context and implicit_tls
+            else imap
+        )
 
     loop = asyncio.get_running_loop()
     if sock is None:

@@ -13,59 +13,17 @@ import asyncio
 import logging
 import socket
 import ssl
-from asyncio import sslproto
 
 from planner.mailserver.auth_penalty import AuthPenalty
 from planner.mailserver.config import Listen, ServerConfig
 from planner.mailserver.pop3 import POP3, ListenerState
-from planner.mailserver.pop3_stream import log_handshake_failure
+from planner.mailserver.pop3_stream import ImplicitTLS
 from planner.mailserver.users import UserDB
 from planner.net import format_hostport
 
 __all__ = ["start_pop3_server"]
 
 log = logging.getLogger("mailplan.pop3")
-
-
-class _ImplicitTLS(asyncio.Protocol):
-    """A POP3S connection until its TLS handshake is done; the :class:`POP3` protocol then
-    gets the TLS transport (and its ``connection_made``), as with ``create_server(ssl=...)``.
-
-    Unlike ``create_server(ssl=...)``, a handshake not done within
-    ``tls_handshake_timeout_s`` is logged (with the client's address) when it is cut off.
-    The TLS layer (asyncio's, as aiosmtpd uses for STARTTLS) goes in here, synchronously:
-    ``loop.start_tls`` would run a step later, and uvloop may hand the client's first bytes
-    to the plain protocol in between.
-    """
-
-    def __init__(self, app: POP3, context: ssl.SSLContext) -> None:
-        self.app = app
-        self.context = context
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        app, loop = self.app, self.app.loop
-        timeout = app.limits.tls_handshake_timeout_s
-        peer = transport.get_extra_info("peername")
-        ip = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        waiter: asyncio.Future[None] = loop.create_future()
-        tls = sslproto.SSLProtocol(
-            loop,
-            app,
-            self.context,
-            waiter,
-            server_side=True,
-            ssl_handshake_timeout=timeout,  # type: ignore[arg-type]  # typeshed says int
-        )
-        started = loop.time()
-
-        def handshake_done(fut: asyncio.Future[None]) -> None:
-            exc = None if fut.cancelled() else fut.exception()
-            if exc is not None:
-                log_handshake_failure(ip, exc, loop.time() - started, timeout)
-
-        waiter.add_done_callback(handshake_done)
-        transport.set_protocol(tls)
-        tls.connection_made(transport)
 
 
 async def start_pop3_server(
@@ -100,7 +58,11 @@ async def start_pop3_server(
 
     def factory() -> asyncio.Protocol:
         pop3 = POP3(state)
-        return _ImplicitTLS(pop3, ssl_context) if ssl_context and implicit_tls else pop3
+        return (
+            ImplicitTLS(pop3, ssl_context, pop3.limits.tls_handshake_timeout_s)
+            if ssl_context and implicit_tls
+            else pop3
+        )
 
     loop = asyncio.get_running_loop()
     if sock is None:

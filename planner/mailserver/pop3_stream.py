@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from asyncio import sslproto
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
@@ -29,6 +30,7 @@ __all__ = [
     "Closed",
     "ConnectionCounter",
     "IdleTimeout",
+    "ImplicitTLS",
     "LineProtocol",
     "LineTooLong",
     "StreamBroken",
@@ -91,6 +93,50 @@ def log_handshake_failure(ip: str, exc: BaseException, elapsed: float, timeout: 
         log.info("pop3 %s: TLS handshake timeout (%g s), closing", ip, timeout)
     else:
         log.debug("pop3 %s: TLS handshake failed: %s", ip, exc)
+
+
+class ImplicitTLS(asyncio.Protocol):
+    """A connection on a TLS-from-the-first-byte port (POP3S, IMAPS) until its handshake is
+    done; the session protocol ``app`` then gets the TLS transport (and its
+    ``connection_made``), as with ``create_server(ssl=...)``.
+
+    Unlike ``create_server(ssl=...)``, a handshake not done within ``handshake_timeout_s``
+    is logged (with the client's address) when it is cut off. The TLS layer (asyncio's, as
+    aiosmtpd uses for STARTTLS) goes in here, synchronously: ``loop.start_tls`` would run a
+    step later, and uvloop may hand the client's first bytes to the plain protocol in
+    between.
+    """
+
+    def __init__(
+        self, app: LineProtocol, context: ssl.SSLContext, handshake_timeout_s: float
+    ) -> None:
+        self.app = app
+        self.context = context
+        self.timeout = handshake_timeout_s
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        loop, timeout = self.app.loop, self.timeout
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
+        waiter: asyncio.Future[None] = loop.create_future()
+        tls = sslproto.SSLProtocol(
+            loop,
+            self.app,
+            self.context,
+            waiter,
+            server_side=True,
+            ssl_handshake_timeout=timeout,  # type: ignore[arg-type]  # typeshed says int
+        )
+        started = loop.time()
+
+        def handshake_done(fut: asyncio.Future[None]) -> None:
+            exc = None if fut.cancelled() else fut.exception()
+            if exc is not None:
+                log_handshake_failure(ip, exc, loop.time() - started, timeout)
+
+        waiter.add_done_callback(handshake_done)
+        transport.set_protocol(tls)
+        tls.connection_made(transport)
 
 
 class LineProtocol(asyncio.Protocol):
