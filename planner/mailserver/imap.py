@@ -612,15 +612,24 @@ class IMAP(LineProtocol):
         return R.OK_DELETE
 
     async def imap_RENAME(self, tag: str, tok: Tokens) -> str:
-        """RFC 3501 §6.3.5 (sub-folders follow); INBOX cannot be renamed here."""
+        """RFC 3501 §6.3.5 (sub-folders follow). Renaming INBOX moves its messages to a
+        new folder and leaves INBOX empty (its sub-folders stay)."""
         tok.space()
         old = self._mailbox(tok)
         tok.space()
         new = self._mailbox(tok)
         tok.rest_empty()
-        if "INBOX" in (old, new):
-            return R.NO_INBOX.format(action="renamed")
+        if new == "INBOX":
+            return R.NO_ALREADYEXISTS
         assert self.store is not None
+        if old == "INBOX":
+            try:
+                await asyncio.to_thread(self.store.rename_inbox, new)
+            except FileExistsError:
+                return R.NO_ALREADYEXISTS
+            if self.selected is not None and self.selected.name == "INBOX":
+                await self._refresh()
+            return R.OK_RENAME
         try:
             await asyncio.to_thread(self.store.rename, old, new)
         except FileNotFoundError:

@@ -58,6 +58,7 @@ __all__ = [
 UID_FILE = "mailplan-imap.uids"
 UID_LOCK = "mailplan-imap.lock"
 SUBSCRIPTIONS = "subscriptions"
+KEYWORDS_FILE = "dovecot-keywords"
 
 FLAG_LETTERS = {
     "\\Draft": "D",
@@ -421,6 +422,34 @@ class Store:
         for child in children:
             os.rename(self.folder_path(child), self.folder_path(new + child[len(old) :]))
         fsync_dir(self.root)
+
+    def rename_inbox(self, new: str) -> int:
+        """RFC 3501 §6.3.5's RENAME of INBOX: make ``new`` and move every INBOX message
+        into it (``new/`` to ``new/``, ``cur/`` to ``cur/``, names kept); INBOX stays,
+        empty, and its sub-folders stay where they are. FileExistsError when ``new``
+        exists. The number of messages moved.
+
+        The folder is made first, then the files are moved one ``rename`` each: a crash
+        half-way leaves some messages in each folder, none lost. A delivery during the
+        move lands in INBOX or in ``new``. The folder's keyword file goes with the
+        messages (its letters are theirs)."""
+        target = self.folder_path(new)
+        self.create(new)
+        moved = 0
+        for sub in ("new", "cur"):
+            for name in os.listdir(self.root / sub):
+                if name.startswith("."):
+                    continue
+                with contextlib.suppress(FileNotFoundError):  # expunged meanwhile
+                    os.rename(self.root / sub / name, target / sub / name)
+                    moved += 1
+        keywords = self.root / KEYWORDS_FILE
+        if keywords.exists():
+            shutil.copy2(keywords, target / KEYWORDS_FILE)
+        fsync_dir(target / "new")
+        fsync_dir(target / "cur")
+        fsync_dir(self.root / "cur")
+        return moved
 
     def subscriptions(self) -> set[str]:
         """Subscribed folder names."""

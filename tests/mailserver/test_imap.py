@@ -486,6 +486,32 @@ def test_folders_list_create_rename_delete(
     assert data == [b'(("" ".")) NIL NIL']
 
 
+def test_rename_inbox_moves_its_messages(client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox) -> None:
+    """RENAME INBOX (RFC 3501 §6.3.5) moves every INBOX message, flags kept, to the new
+    folder; INBOX stays, empty, and takes new mail; the name must be free."""
+    imap_mailbox.deliver(simple("old one"))
+    imap_mailbox.deliver(simple("old two"))
+    client.select("INBOX")
+    client.store("1", "+FLAGS", "(\\Flagged)")
+    client.untagged_responses.clear()
+    assert client.rename("INBOX", "Old")[0] == "OK"
+    assert client.untagged_responses.pop("EXPUNGE") == [b"2", b"1"]
+    assert client.rename("INBOX", "Old")[0] == "NO"
+    assert client.rename("Sent", "INBOX")[0] == "NO"
+    assert client.select("Old") == ("OK", [b"2"])
+    _typ, data = client.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert [d[1].strip() for d in data if isinstance(d, tuple)] == [
+        b"Subject: old one",
+        b"Subject: old two",
+    ]
+    assert b"\\Flagged" in data[0][0]  # type: ignore[index]
+    assert client.select("INBOX") == ("OK", [b"0"])
+    assert files(imap_mailbox.root) == files(imap_mailbox.root, "new") == []
+    imap_mailbox.deliver(simple("new one"))
+    assert client.noop()[0] == "OK"
+    assert client.untagged_responses.pop("EXISTS")[-1] == b"1"
+
+
 @pytest.mark.parametrize(
     "name",
     ["..", "../../../etc", "a/b", "/tmp/x", "~root", "a..b", ".x", "&AC8-etc", "&Jjo", "INBOX/x"],
