@@ -275,6 +275,23 @@ def serve(
             help="Check mail from loopback clients too (trusted otherwise; for tests).",
         ),
     ] = False,
+    trusted_network: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-network",
+            metavar="CIDR",
+            help="Clients here may relay without AUTH, like Postfix's mynetworks "
+            "(repeatable; private networks only; default: none).",
+            show_default=False,
+        ),
+    ] = None,
+    allow_public_trusted_network: Annotated[
+        bool,
+        typer.Option(
+            "--allow-public-trusted-network",
+            help="Accept a public (not RFC 1918/loopback/ULA) --trusted-network.",
+        ),
+    ] = False,
     pop3_idle_timeout: Annotated[
         float,
         typer.Option("--pop3-idle-timeout", metavar="SECONDS", help="POP3 inactivity autologout."),
@@ -353,6 +370,7 @@ def serve(
         RelaySettings,
         ServerConfig,
     )
+    from planner.mailserver.policy import parse_trusted_network
 
     problems: list[str] = []
 
@@ -389,6 +407,12 @@ def serve(
         )
     if dmarc_policy not in ("off", "record", "enforce"):
         problems.append(f"--dmarc-policy: one of record, enforce, off, not {dmarc_policy!r}")
+    trusted = []
+    for text in trusted_network or ():
+        try:
+            trusted.append(parse_trusted_network(text, allow_public=allow_public_trusted_network))
+        except ValueError as exc:
+            problems.append(str(exc))
     if (tls_cert is None) != (tls_key is None):
         problems.append("--tls-cert/--tls-key: give both or neither")
     if insecure_auth:
@@ -439,6 +463,7 @@ def serve(
             log_level=log_level,
             dmarc_policy=dmarc_policy,
             auth_check_loopback=auth_check_loopback,
+            trusted_networks=tuple(trusted),
             shutdown_grace_s=shutdown_grace,
             credential_cache_ttl_s=credential_cache_ttl,
             pop3_limits=pop3_limits,

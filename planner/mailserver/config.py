@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from planner.mailserver.policy import Limits
+from planner.mailserver.policy import Limits, Network
 from planner.net import format_hostport, parse_hostport
 
 __all__ = ["ImapLimits", "Limits", "Listen", "Pop3Limits", "RelaySettings", "ServerConfig"]
@@ -156,6 +156,13 @@ class ServerConfig(BaseModel):
     ``.Junk``; ``off``: no checks."""
     auth_check_loopback: bool = False
     """Check clients on loopback too (trusted, like OpenDMARC's IgnoreHosts, otherwise)."""
+    trusted_networks: tuple[Network, ...] = ()
+    """Client networks that may relay without AUTH on the ``--smtp`` listener (Postfix
+    ``mynetworks``; ``--trusted-network``, checked by
+    :func:`~planner.mailserver.policy.parse_trusted_network`). Their mail is handled like
+    an authenticated client's: relayed mail whose From: is a local domain is DKIM-signed,
+    and no inbound SPF/DKIM/DMARC check is made. None by default: only authenticated
+    clients relay (no open relay). Submission still requires AUTH."""
     shutdown_grace_s: float = Field(10.0, ge=0)
     credential_cache_ttl_s: float = Field(60.0, ge=0)
     """How long a verified password is remembered after its last use, SMTP AUTH and POP3

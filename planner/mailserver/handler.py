@@ -26,7 +26,7 @@ from planner.mailserver.authcheck import AuthChecker, AuthResult, strip_forged
 from planner.mailserver.context import ServerContext
 from planner.mailserver.dkim import DkimSigner
 from planner.mailserver.envelope import RoutedEnvelope, session_ip, session_login
-from planner.mailserver.policy import RouteKind, routing_trick, split_address
+from planner.mailserver.policy import RouteKind, TrustedNetworks, routing_trick, split_address
 from planner.mailserver.smtp_replies import Reply
 from planner.mailserver.store import (
     JUNK,
@@ -108,6 +108,10 @@ class DeliveryHandler:
         self.ctx = ctx
         self.domains = frozenset(d.lower() for d in ctx.config.domains)
         self._users_cache: dict[str, tuple[bool, float]] = {}
+        self.trusted = TrustedNetworks(ctx.config.trusted_networks)
+        if self.trusted:
+            nets = ", ".join(str(n) for n in self.trusted.networks)
+            log.info("relay without AUTH for clients in the trusted networks %s", nets)
         self.signer = DkimSigner.from_data_dir(ctx.config.data_dir, self.domains)
         for domain, keys in sorted(self.signer.keys.items()):
             names = ", ".join(f"{k.selector} ({k.algorithm})" for k in keys)
@@ -129,6 +133,10 @@ class DeliveryHandler:
             self._users_cache.clear()
         self._users_cache[address] = (exists, now + USERS_RECHECK_S)
         return exists
+
+    def is_trusted(self, session: Session) -> bool:
+        """Whether the client is in a ``--trusted-network`` (relays without AUTH)."""
+        return bool(self.trusted) and session_ip(session) in self.trusted
 
     async def handle_MAIL(
         self,
@@ -161,8 +169,9 @@ class DeliveryHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        """Route a recipient: a local user, or the relay queue for authenticated senders only
-        (the recipient limit is the protocol's, :meth:`ServerSMTP.smtp_RCPT`)."""
+        """Route a recipient: a local user, or the relay queue for authenticated clients and
+        clients of a trusted network only (the recipient limit is the protocol's,
+        :meth:`ServerSMTP.smtp_RCPT`)."""
         stats = self.ctx.stats
         if routing_trick(address) is not None:
             stats.reject("routing")
@@ -176,7 +185,7 @@ class DeliveryHandler:
                 stats.reject("unknown_user")
                 return Reply.UNKNOWN_USER.format(addr=address)
             kind = RouteKind.LOCAL
-        elif session.authenticated:
+        elif session.authenticated or self.is_trusted(session):
             canonical = f"{local}@{domain}"
             kind = RouteKind.RELAY
         else:
@@ -215,7 +224,8 @@ class DeliveryHandler:
             "%s: accepted from=<%s> size=%d nrcpt=%d client=[%s] helo=%s proto=%s%s",
             qid, sender, len(content), len(routes), client_ip, session.host_name,
             _protocol_name(session),
-            f" auth={session_login(session)}" if session.authenticated else "",
+            f" auth={session_login(session)}" if session.authenticated
+            else " trusted=yes" if self.is_trusted(session) else "",
         )  # fmt: skip
         local = [addr for addr, kind in routes if kind is RouteKind.LOCAL]
         remote = [addr for addr, kind in routes if kind is RouteKind.RELAY]
@@ -293,10 +303,11 @@ class DeliveryHandler:
     async def _check_inbound(
         self, session: Session, qid: str, content: bytes, sender: str, client_ip: str
     ) -> AuthResult | None:
-        """SPF, DKIM and DMARC of a message from outside (not authenticated, not from
-        loopback unless ``auth_check_loopback``), in a thread; None when not checked."""
+        """SPF, DKIM and DMARC of a message from outside (not authenticated, not from a
+        trusted network, not from loopback unless ``auth_check_loopback``), in a thread;
+        None when not checked."""
         config = self.ctx.config
-        if self.checker is None or session.authenticated:
+        if self.checker is None or session.authenticated or self.is_trusted(session):
             return None
         if not config.auth_check_loopback and is_loopback(client_ip):
             return None

@@ -7,6 +7,8 @@ Pure decisions, no sockets: the SMTP handler asks, this module answers.
   that is never relayed (Postfix ``allow_untrusted_routing = no``).
 - :class:`AccessList`: the ``DATA_DIR/access`` file of allow/deny rules on the sender
   address, the sender domain and the client address, re-read when it changes on disk.
+- :func:`parse_trusted_network` and :class:`TrustedNetworks`: client networks that may
+  relay without AUTH (Postfix ``mynetworks``), none by default.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ __all__ = [
     "AccessRule",
     "Limits",
     "RouteKind",
+    "TrustedNetworks",
+    "parse_trusted_network",
     "routing_trick",
     "split_address",
 ]
@@ -105,6 +109,71 @@ def routing_trick(address: str) -> str | None:
         return "routing characters in local part"
     return None
 
+
+# region #### trusted networks ####
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MIN_PREFIX = {4: 8, 6: 16}
+"""Shortest prefix a public trusted network may have, even with ``allow_public``: anything
+wider (``0.0.0.0/0`` above all) is no one organisation's network but an open relay."""
+
+
+def parse_trusted_network(text: str, *, allow_public: bool = False) -> Network:
+    """A ``--trusted-network`` value: an IP address or ``ADDRESS/PREFIX``.
+
+    Refused (ValueError, one line starting with the option): not an address or network,
+    host bits set (``10.0.0.1/8``: a typo more often than not), public and wider than
+    :data:`MIN_PREFIX`, or not private (RFC 1918, loopback, IPv6 ULA and the like:
+    ``ipaddress``'s ``is_private``) unless ``allow_public``: a public network trusted
+    by mistake lets anyone there send mail as the server's domains, signed.
+    """
+    option = "--trusted-network"
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{option}: not an IP address or CIDR network: {text!r}") from None
+    address = text.strip().split("/", 1)[0]
+    if "/" in text and ipaddress.ip_address(address) != network.network_address:
+        raise ValueError(f"{option}: host bits set in {text.strip()!r} (the network is {network})")
+    if not network.is_private and network.prefixlen < MIN_PREFIX[network.version]:
+        raise ValueError(
+            f"{option}: {network} is wider than /{MIN_PREFIX[network.version]}: "
+            "that would make an open relay"
+        )
+    if not network.is_private and not allow_public:
+        raise ValueError(
+            f"{option}: {network} is not a private network; "
+            "add --allow-public-trusted-network if it really is yours"
+        )
+    return network
+
+
+class TrustedNetworks:
+    """Client networks whose hosts may relay without AUTH, like Postfix's ``mynetworks``
+    (``permit_mynetworks``); empty by default, so only authenticated clients relay."""
+
+    def __init__(self, networks: tuple[Network, ...] = ()) -> None:
+        self.networks = networks
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def __contains__(self, client_ip: object) -> bool:
+        """Whether the client address (text; an IPv4-mapped IPv6 address counts as its
+        IPv4 address) is in one of the networks; False for anything unparsable."""
+        if not self.networks or not isinstance(client_ip, str):
+            return False
+        try:
+            ip = ipaddress.ip_address(client_ip)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.networks)
+
+
+# endregion
 
 # region #### allow/deny lists ####
 
