@@ -22,6 +22,9 @@ On-prem
 - admin_labour = (admin_hours_per_month + admin_hours_per_server_month * servers
   + admin_hours_per_100_users_month * users / 100) * 12 * admin_hourly_cost
 - helpdesk = users * helpdesk_hours_per_user_year * helpdesk_hourly_cost
+- sender_auth = sending_domains * (sender_auth_hours_per_domain_month * 12
+  + sender_auth_setup_hours_per_domain in year 1, not for the option that runs today)
+  * admin_hourly_cost
 - backup = storage_tb * retention copies * backup_per_tb_month * 12
   + servers * backup_software_per_server_year (+ add-ons bought for a backup requirement)
 - disaster_recovery: cold = storage_tb * dr_cold_per_tb_month * 12; warm = a standby set of
@@ -42,6 +45,7 @@ Cloud
 - admin_labour = (admin_hours_per_month + admin_hours_per_100_users_month * users / 100)
   * 12 * admin_hourly_cost
 - helpdesk = users * helpdesk_hours_per_user_year * helpdesk_hourly_cost
+- sender_auth: as on-prem (DMARC report review and DNS records stay the customer's work)
 - backup, filtering, feature_addons = users * add-on price * 12 for required features
 
 Negotiated prices: ``hardware_discount_pct`` takes its share off the server price (and so
@@ -85,6 +89,7 @@ __all__ = [
     "escalator",
     "npv",
     "onprem_lines",
+    "sender_auth_line",
 ]
 
 _MOVE = ("migration", "dual_running", "training", "exit", "downtime", "tax")
@@ -101,6 +106,7 @@ ONPREM_CATEGORIES = (
     "monitoring",
     "admin_labour",
     "helpdesk",
+    "sender_auth",
     "backup",
     "disaster_recovery",
     "filtering",
@@ -114,6 +120,7 @@ CLOUD_CATEGORIES = (
     "relay",
     "admin_labour",
     "helpdesk",
+    "sender_auth",
     "backup",
     "filtering",
     "feature_addons",
@@ -123,7 +130,7 @@ CATEGORIES = tuple(dict.fromkeys((*ONPREM_CATEGORIES, *CLOUD_CATEGORIES)))
 # capex: bought once and owned; everything else is opex
 CAPEX_CATEGORIES = ("hardware", "residual", "setup", "migration")
 ONE_OFF_CATEGORIES = ("hardware", "residual", "setup", *_MOVE)
-LABOUR_CATEGORIES = ("admin_labour", "helpdesk")
+LABOUR_CATEGORIES = ("admin_labour", "helpdesk", "sender_auth")
 # what tax is not charged on: own staff's time, outages, the resale credit, today's bill
 UNTAXED_CATEGORIES = (*LABOUR_CATEGORIES, "training", "downtime", "residual", "dual_running")
 # category -> the escalation rate (a field of ``Escalation``) that scales it each year
@@ -139,6 +146,7 @@ ESCALATION = {
     "monitoring": "monitoring",
     "admin_labour": "labour",
     "helpdesk": "labour",
+    "sender_auth": "labour",
     "training": "labour",
     "migration": "labour",
     "exit": "labour",
@@ -257,6 +265,20 @@ def downtime_line(avail: FloatArray, d: Demand, sc: Inputs) -> FloatArray:
     )
 
 
+def sender_auth_line(org: Inputs, opt: Inputs, terms: Terms, shape: tuple[int, int]) -> FloatArray:
+    """Sender-authentication and reputation labour a year, (N, H): sending domains x (hours
+    per domain-month x 12, plus the first-time set-up hours in year 1 unless the option is
+    the system that runs today) x the admin hourly cost."""
+    domains = org.get("sending_domains", 1.0)
+    hours = np.broadcast_to(
+        domains * opt.get("sender_auth_hours_per_domain_month", 0.0) * 12.0, shape
+    ).copy()
+    if not terms.current:
+        setup = domains * opt.get("sender_auth_setup_hours_per_domain", 0.0)
+        hours[:, 0] = hours[:, 0] + np.broadcast_to(setup, (shape[0], 1))[:, 0]
+    return np.asarray(hours * opt.admin_hourly_cost, dtype=np.float64)
+
+
 def _escalate(
     lines: dict[str, FloatArray],
     esc: Inputs,
@@ -356,6 +378,7 @@ def onprem_lines(
         "helpdesk": d.users
         * opt.get("helpdesk_hours_per_user_year", 0.0)
         * opt.get("helpdesk_hourly_cost", 0.0),
+        "sender_auth": sender_auth_line(org, opt, terms, shape),
         "backup": d.storage_tb * backup_copies * opt.backup_per_tb_month * 12.0
         + servers * opt.get("backup_software_per_server_year", 0.0)
         + d.users * opt.get("backup_addon_per_user_month", 0.0) * 12.0,
@@ -419,6 +442,7 @@ def cloud_lines(
         "helpdesk": d.users
         * opt.get("helpdesk_hours_per_user_year", 0.0)
         * opt.get("helpdesk_hourly_cost", 0.0),
+        "sender_auth": sender_auth_line(org, opt, terms, shape),
         "backup": d.users * opt.get("backup_addon_per_user_month", 0.0) * 12.0 * vendor,
         "filtering": d.users * opt.get("filtering_addon_per_user_month", 0.0) * 12.0 * vendor,
         "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0 * vendor,

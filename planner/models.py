@@ -298,6 +298,13 @@ class Organization(_Model):
         description="Average recipients per outbound message; a relay such as Amazon SES "
         "bills each recipient.",
     )
+    sending_domains: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        description="Domains the organisation sends mail from, each with its own SPF, DKIM "
+        "and DMARC records to keep (the sender_auth line is hours per domain).",
+    )
     segments: list[Segment] = Field(
         default_factory=list,
         description="Groups of people with their own profile and plan (frontline staff); "
@@ -491,6 +498,16 @@ class OnPremOption(_Model):
     server_availability: Fraction | None = Field(
         None, description="Availability of one server, as a fraction (0.995 = 99.5 %)."
     )
+    sender_auth_hours_per_domain_month: NonNeg | None = Field(
+        None,
+        description="Sender-authentication and reputation hours per sending domain a month "
+        "(DKIM key rotation, DMARC report review, blocklist monitoring).",
+    )
+    sender_auth_setup_hours_per_domain: NonNeg | None = Field(
+        None,
+        description="First-time SPF, DKIM and DMARC set-up hours per sending domain, in year 1 "
+        "(not for the system that runs today).",
+    )
 
     @model_validator(mode="after")
     def _standalone_needs_hardware(self) -> Self:
@@ -557,6 +574,16 @@ class CloudOption(_Model):
     )
     availability: Fraction | None = Field(
         None, description="Availability, as a fraction (default: the vendor's SLA)."
+    )
+    sender_auth_hours_per_domain_month: NonNeg | None = Field(
+        None,
+        description="Sender-authentication and reputation hours per sending domain a month "
+        "(DKIM key rotation, DMARC report review, blocklist monitoring).",
+    )
+    sender_auth_setup_hours_per_domain: NonNeg | None = Field(
+        None,
+        description="First-time SPF, DKIM and DMARC set-up hours per sending domain, in year 1 "
+        "(not for the system that runs today).",
     )
 
     @model_validator(mode="after")
@@ -970,6 +997,12 @@ class CloudPlan(_Model):
     helpdesk_hours_per_user_year: Sourced | None = Field(
         None, description="Helpdesk hours per user a year (default: the defaults')."
     )
+    sender_auth_hours_per_domain_month: Sourced | None = Field(
+        None, description="Sender-authentication hours per sending domain a month."
+    )
+    sender_auth_setup_hours_per_domain: Sourced | None = Field(
+        None, description="First-time SPF/DKIM/DMARC set-up hours per sending domain."
+    )
     sla_availability: Sourced | None = Field(
         None, description="Financially backed monthly uptime the vendor's SLA commits to."
     )
@@ -1024,6 +1057,12 @@ class Stack(_Model):
     admin_hours_per_100_users_month: Sourced
     setup_cost: Sourced
     filtering_per_user_month: Sourced | None = None
+    sender_auth_hours_per_domain_month: Sourced | None = Field(
+        None, description="Sender-authentication hours per sending domain a month."
+    )
+    sender_auth_setup_hours_per_domain: Sourced | None = Field(
+        None, description="First-time SPF/DKIM/DMARC set-up hours per sending domain."
+    )
     os_licence_per_core_year: Sourced | None = Field(
         None, description="Server OS licence per core-year the stack needs (Windows Server)."
     )
@@ -1166,6 +1205,14 @@ class Defaults(_Model):
     )
     cloud_admin_hours_per_100_users_month: Sourced | None = None
     cloud_helpdesk_hours_per_user_year: Sourced | None = None
+    sender_auth_hours_per_domain_month: Sourced | None = Field(
+        None, description="Sender-authentication hours per sending domain a month."
+    )
+    sender_auth_setup_hours_per_domain: Sourced | None = Field(
+        None, description="First-time SPF/DKIM/DMARC set-up hours per sending domain."
+    )
+    cloud_sender_auth_hours_per_domain_month: Sourced | None = None
+    cloud_sender_auth_setup_hours_per_domain: Sourced | None = None
     server_availability: Sourced | None = Field(
         None, description="Availability of one on-prem mail server (fraction)."
     )

@@ -127,6 +127,8 @@ class ResolvedOnPrem(_Frozen):
     cores: float = 1.0
     warranty_years: float = 0.0
     server_availability: float = 0.99
+    sender_auth_hours_per_domain_month: float = 0.0
+    sender_auth_setup_hours_per_domain: float = 0.0
     storage_index_overhead: float = 0.0
     storage_retention_overhead: float = 0.0
     storage_filesystem_overhead: float = 0.0
@@ -175,6 +177,8 @@ class ResolvedCloud(_Frozen):
     helpdesk_hours_per_user_year: float = 0.0
     admin_hourly_cost: float
     helpdesk_hourly_cost: float = 0.0
+    sender_auth_hours_per_domain_month: float = 0.0
+    sender_auth_setup_hours_per_domain: float = 0.0
     exit_cost: float = 0.0
     discount_pct: float = 0.0  # negotiated, on the list price
     price_lock_years: int = 0
@@ -267,6 +271,8 @@ _ONPREM_OPTIONAL: dict[str, float] = {
     "cores": 1,
     "warranty_years": 0,
     "server_availability": 0.99,
+    "sender_auth_hours_per_domain_month": 0.0,
+    "sender_auth_setup_hours_per_domain": 0.0,
     "dr_cold_per_tb_month": 0.0,
     "storage_index_overhead": 0.0,
     "storage_retention_overhead": 0.0,
@@ -574,6 +580,8 @@ def _resolve_cloud(
             "helpdesk_hours_per_user_year",
             "admin_hourly_cost",
             "exit_cost",
+            "sender_auth_hours_per_domain_month",
+            "sender_auth_setup_hours_per_domain",
         )
         zero = Provenance(origin="custom plan", note="not given: 0")
         values = {f: getattr(opt, f) or 0.0 for f in fields}
@@ -701,6 +709,16 @@ def _resolve_cloud(
         if opt.helpdesk_hourly_cost is not None or catalog.defaults.helpdesk_hourly_cost
         else admin_rate,
         exit_cost=pick("exit_cost", None),
+        sender_auth_hours_per_domain_month=pick(
+            "sender_auth_hours_per_domain_month",
+            plan.sender_auth_hours_per_domain_month,
+            catalog.defaults.cloud_sender_auth_hours_per_domain_month,
+        ),
+        sender_auth_setup_hours_per_domain=pick(
+            "sender_auth_setup_hours_per_domain",
+            plan.sender_auth_setup_hours_per_domain,
+            catalog.defaults.cloud_sender_auth_setup_hours_per_domain,
+        ),
         discount_pct=opt.discount_pct or 0.0,
         price_lock_years=opt.price_lock_years or 0,
         availability=pick("availability", plan.sla_availability)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner import evaluate
 from tests.conftest import make_scenario
@@ -52,6 +54,8 @@ TODAY = {
     "helpdesk_hours_per_user_year": 0.5,
     "helpdesk_hourly_cost": 50,
     "server_availability": 0.99,
+    "sender_auth_hours_per_domain_month": 1,
+    "sender_auth_setup_hours_per_domain": 6,
 }
 # The cloud option it could move to.
 CLOUD = {
@@ -65,14 +69,17 @@ CLOUD = {
     "migration_per_user": 20,
     "exit_cost": 3000,
     "availability": 0.999,
+    "sender_auth_hours_per_domain_month": 0.5,
+    "sender_auth_setup_hours_per_domain": 2,
 }
 
 
 def scenario(**changes: Any) -> Any:
     """Today's system and the cloud option, 3 years from 2027-01-01 at 10 %, labour +10 % a
-    year, USD 1,000 an hour of outage, a move with a 4 USD tool, 2 months of dual running
-    and half an hour of training per user."""
+    year, USD 1,000 an hour of outage, a move with a 4 USD tool, 2 months of dual running,
+    half an hour of training per user, and mail sent from 2 domains."""
     base: dict[str, Any] = {
+        "organization": {"sending_domains": 2},
         "horizon_years": 3,
         "discount_rate": 0.1,
         "start_date": "2027-01-01",
@@ -99,9 +106,9 @@ def ev():
 
 
 # Year-1 running cost of today's system (every line that is not a one-off):
-# 700 + 520 + 1,200 + 1,051.2 + 240 + 600 + 120 + 9,000 + 2,500 + 416 + 2,645.6 + 1,200
-# + 18.25 = 20,211.05; two months of it = 3,368.508333...
-DUAL = 20211.05 * 2 / 12
+# 700 + 520 + 1,200 + 1,051.2 + 240 + 600 + 120 + 9,000 + 2,500 + 1,200 + 416 + 2,645.6
+# + 1,200 + 18.25 = 21,411.05; two months of it = 3,568.508333...
+DUAL = 21411.05 * 2 / 12
 
 
 class TestTodaysSystem:
@@ -122,6 +129,8 @@ class TestTodaysSystem:
         "monitoring": [120] * 3,  # 2 x 5 x 12
         "admin_labour": [9000, 9900, 10890],  # (10 + 2 x 2 + 1) x 12 x 50, +10 % a year
         "helpdesk": [2500, 2750, 3025],  # 100 x 0.5 h x 50, +10 % a year
+        # 2 domains x 1 h x 12 x 50, +10 % a year; no set-up hours: it runs today
+        "sender_auth": [1200, 1320, 1452],
         "backup": [416] * 3,  # 1 TB x 3 copies x 6 x 12 + 2 x 100
         # warm standby: ceil(2 servers / 2 copies) = 1 x (6,000 / 3 + 525.6 power + 120 space)
         "disaster_recovery": [2645.6] * 3,
@@ -153,6 +162,8 @@ class TestTheMove:
         "subscription": [6000] * 3,  # 100 x 5 x 12
         "admin_labour": [1800, 1980, 2178],  # (2 + 1 x 100/100) x 12 x 50, +10 %
         "helpdesk": [1250, 1375, 1512.5],  # 100 x 0.25 x 50, +10 %
+        # 2 domains x (0.5 h x 12 + 2 set-up hours in year 1) x 50 = 800; then 600, +10 %
+        "sender_auth": [800, 660, 726],
         "migration": [2400, 0, 0],  # 100 x (20 own + 4 tool)
         "training": [2500, 0, 0],  # 100 x 0.5 h x 50
         "dual_running": [DUAL, 0, 0],
@@ -208,13 +219,16 @@ class TestFinance:
 
 class TestLabourAsExistingStaff:
     def test_labour_is_opportunity_cost(self, ev):
-        """existing_staff: admin and helpdesk labour leave total and NPV and are reported as
-        opportunity cost; dual running no longer pays today's staff either (9,000 + 2,500 in
-        year 1, two months of it); everything else is unchanged."""
+        """existing_staff: admin, helpdesk and sender-authentication labour leave total and
+        NPV and are reported as opportunity cost; dual running no longer pays today's staff
+        either (9,000 + 2,500 + 1,200 in year 1, two months of it); everything else is
+        unchanged."""
         staff = evaluate(scenario(labour_cost="existing_staff"))
-        dual_labour = {"box": 0.0, "c": (9000 + 2500) * 2 / 12}
+        dual_labour = {"box": 0.0, "c": (9000 + 2500 + 1200) * 2 / 12}
         for option in ("box", "c"):
-            labour = sum(ev.lines[option][k].sum() for k in ("admin_labour", "helpdesk"))
+            labour = sum(
+                ev.lines[option][k].sum() for k in ("admin_labour", "helpdesk", "sender_auth")
+            )
             expected = ev.total(option) - labour - dual_labour[option]
             assert staff.total(option) == pytest.approx(expected)
             summary = next(o for o in staff.comparison.options if o.id == option)
@@ -299,6 +313,7 @@ class TestNegotiatedPricesAndTax:
         untaxed = (
             "admin_labour",
             "helpdesk",
+            "sender_auth",
             "training",
             "downtime",
             "residual",
@@ -333,3 +348,110 @@ def test_downtime_cost_takes_a_range():
     spread = sim.npv("c").max() - sim.npv("c").min()
     assert spread > 8760  # the downtime line moves with the draws
     assert ranged.model_dump(mode="json")["downtime_cost_per_hour"]["high"] == 4000
+
+
+class TestSenderAuth:
+    """Sender authentication and reputation (issue #18): hours per sending domain a month,
+    plus first-time set-up hours in year 1, at the admin rate, escalated as labour."""
+
+    def test_new_installation_pays_setup_hours(self):
+        """Without 'current' the on-prem option pays its set-up hours in year 1:
+        2 domains x (1 h x 12 + 6 h) x 50 = 1,800; then 1,200 +10 % a year."""
+        ev = evaluate(scenario(current=None, current_servers_bought=None))
+        assert ev.lines["box"]["sender_auth"].tolist() == pytest.approx([1800, 1320, 1452])
+
+    def test_one_domain_by_default(self):
+        """sending_domains defaults to 1: half of the two-domain figures."""
+        data = scenario().model_dump(mode="json", exclude_unset=True)
+        del data["organization"]["sending_domains"]
+        from planner import parse_scenario
+
+        ev = evaluate(parse_scenario(data))
+        assert ev.lines["box"]["sender_auth"].tolist() == pytest.approx([600, 660, 726])
+        assert ev.lines["c"]["sender_auth"].tolist() == pytest.approx([400, 330, 363])
+
+    def test_cash_against_existing_staff(self):
+        """Cash: the line is in the total. Existing staff: it is zero and counted in the
+        opportunity cost instead, exactly as admin labour is."""
+        cash = evaluate(scenario())
+        staff = evaluate(scenario(labour_cost="existing_staff"))
+        assert staff.lines["c"]["sender_auth"].tolist() == [0, 0, 0]
+        opp = next(o for o in staff.comparison.options if o.id == "c").opportunity_cost
+        labour = sum(cash.lines["c"][k].sum() for k in ("admin_labour", "helpdesk", "sender_auth"))
+        assert opp == pytest.approx(labour, abs=0.01)
+
+    def test_catalog_defaults_per_kind(self):
+        """An option that leaves the hours to the catalog takes the defaults: 2 h a month and
+        8 set-up hours on premises, 0.5 h and 2 set-up hours in the cloud, at the catalog's
+        admin rate, 66.94 USD an hour (one domain, no escalation)."""
+        from planner import load_scenario, scenario_presets
+
+        ev = evaluate(load_scenario(scenario_presets()["default"]))
+        rate = 66.94
+        assert ev.lines["postfix-dovecot"]["sender_auth"][0] == pytest.approx((2 * 12 + 8) * rate)
+        assert ev.lines["postfix-dovecot"]["sender_auth"][1] == pytest.approx(2 * 12 * rate)
+        assert ev.lines["m365-basic"]["sender_auth"][0] == pytest.approx((0.5 * 12 + 2) * rate)
+        # today's system (exchange-2019) pays no set-up hours
+        assert ev.lines["exchange-2019"]["sender_auth"][0] == pytest.approx(2 * 12 * rate)
+
+    def test_range_on_domains_and_hours(self):
+        """organization.sending_domains and an option's hours per domain take ranges."""
+        from planner import parse_scenario
+
+        data = scenario().model_dump(mode="json")
+        data["organization"]["sending_domains"] = {"low": 1, "typical": 2, "high": 5}
+        data["onprem"][0]["sender_auth_hours_per_domain_month"] = {
+            "low": 0.5,
+            "typical": 1,
+            "high": 4,
+        }
+        ranged = parse_scenario(data)
+        assert set(ranged.ranges) == {
+            "organization.sending_domains",
+            "onprem.box.sender_auth_hours_per_domain_month",
+        }
+        assert evaluate(ranged).lines["box"]["sender_auth"].tolist() == pytest.approx(
+            [1200, 1320, 1452]
+        )
+
+    @given(st.integers(1, 50), st.integers(0, 50))
+    @settings(max_examples=15, deadline=None)
+    def test_cost_never_falls_as_domains_rise(self, domains, more):
+        """Every option's total and NPV never fall when the organisation sends from more
+        domains."""
+        few = evaluate(scenario(organization={"sending_domains": domains}))
+        many = evaluate(scenario(organization={"sending_domains": domains + more}))
+        for option in ("box", "c"):
+            assert many.total(option) >= few.total(option) - 1e-6
+            assert many.npv(option) >= few.npv(option) - 1e-6
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            (0, "Input should be greater than or equal to 1 (got 0)"),
+            (2.5, "Input should be a valid integer, got a number with a fractional part (got 2.5)"),
+        ],
+        ids=["zero", "fraction"],
+    )
+    def test_bad_sending_domains_is_one_line(self, tmp_path, value, message):
+        """A bad sending_domains is one line naming the field, exit 2 (the CLI, as run)."""
+        import subprocess
+        import sys
+
+        path = tmp_path / "s.yaml"
+        path.write_text(
+            "name: Domains\n"
+            f"organization: {{users: 50, sending_domains: {value}}}\n"
+            "cloud:\n  - {id: c, plan: m365-business-basic}\n"
+        )
+        r = subprocess.run(
+            [sys.executable, "-m", "planner", "compare", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert r.returncode == 2
+        assert r.stderr.strip().splitlines() == [
+            f"mailplan: {path}: organization.sending_domains: {message}"
+        ]

@@ -38,6 +38,8 @@ ONE_SERVER = {
     # the cost model's later lines, off here (tests/test_cost_model.py covers them)
     "backup_copies": 1,
     "helpdesk_hours_per_user_year": 0,
+    "sender_auth_hours_per_domain_month": 0,
+    "sender_auth_setup_hours_per_domain": 0,
     "monitoring_per_server_month": 0,
     "network_per_month": 0,
     "support_pct_per_year": 0,

@@ -47,6 +47,8 @@ class TestBreakEven:
             "backup_per_tb_month": 0,
             "refresh_years": 10,
             "helpdesk_hours_per_user_year": 0,
+            "sender_auth_hours_per_domain_month": 0,
+            "sender_auth_setup_hours_per_domain": 0,
             "monitoring_per_server_month": 0,
             "network_per_month": 0,
             "support_pct_per_year": 0,

@@ -30,6 +30,8 @@ BOX: dict[str, Any] = {
     "network_per_month": 0,
     "monitoring_per_server_month": 0,
     "helpdesk_hours_per_user_year": 0,
+    "sender_auth_hours_per_domain_month": 0,
+    "sender_auth_setup_hours_per_domain": 0,
     "rack_per_u_month": 0,
     "support_pct_per_year": 0,
 }

@@ -99,4 +99,4 @@ def test_ranged_inputs_frame(ranged_default):
     frame = ranged_inputs(ranged_default)
     assert list(frame.columns) == ["input", "dist", "range", "typical", "low", "high"]
     row = frame.set_index("input").loc["onprem.postfix-dovecot.admin_hours_per_month"]
-    assert (row["dist"], row["typical"], row["low"], row["high"]) == ("lognormal", 16, 6.4, 40)
+    assert (row["dist"], row["typical"], row["low"], row["high"]) == ("lognormal", 14, 5.6, 35)

@@ -92,8 +92,8 @@ class TestRoundTrip:
         }
         assert data["onprem"][0]["admin_hours_per_month"] == {
             "dist": "lognormal",
-            "median": 16.0,
-            "p90": 40.0,
+            "median": 14.0,
+            "p90": 35.0,
         }
         again = parse_scenario(data)
         assert again == ranged_default
