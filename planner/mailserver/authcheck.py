@@ -9,7 +9,10 @@ resolver (``--dns``; the system's otherwise), every look-up bounded by a timeout
 - DKIM through dkimpy, every signature (at most :data:`MAX_SIGNATURES`), ``dkim=pass``
   for each one that verifies;
 - DMARC through authheaders' policy evaluation (``dmarc_per_from``: record discovery,
-  organisational domain from its public suffix list, relaxed/strict alignment).
+  organisational domain from its public suffix list, relaxed/strict alignment), and
+  the record's ``pct=`` sampling (RFC 7489 §6.6.4), which authheaders leaves out: a
+  failing message not in the sample gets the next lower policy (reject → quarantine,
+  quarantine → none).
 
 A DNS failure that is not an answer (SERVFAIL, timeout) gives ``temperror`` and never a
 rejection; a DMARC ``fail`` that a temporary error may have caused is ``temperror`` too.
@@ -21,6 +24,7 @@ thread.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -38,7 +42,7 @@ from authres import DKIMAuthenticationResult, SPFAuthenticationResult
 from planner.mailserver.config import Listen
 from planner.mailserver.dkim import from_domain, split_message
 
-__all__ = ["AuthChecker", "AuthResult", "TempDnsError", "strip_forged"]
+__all__ = ["AuthChecker", "AuthResult", "TempDnsError", "record_pct", "strip_forged"]
 
 log = logging.getLogger("mailplan.authcheck")
 _dkimpy_log = logging.getLogger("mailplan.authcheck.dkimpy")
@@ -70,13 +74,20 @@ class AuthResult:
     mail_from: str
     helo: str
     authserv_id: str
+    pct: int = 100
+    """The record's ``pct=`` (RFC 7489 §6.3; 100 when absent or invalid)."""
+    sampled: bool = True
+    """Whether the message fell in the ``pct`` sample (the policy applies in full)."""
 
     @property
     def action(self) -> str:
         """What the policy asks for: ``reject``, ``quarantine`` or ``none`` (only a
-        DMARC ``fail`` asks for anything)."""
+        DMARC ``fail`` asks for anything); outside the ``pct`` sample the next lower
+        one (RFC 7489 §6.6.4)."""
         if self.dmarc == "fail" and self.policy in ("reject", "quarantine"):
-            return self.policy
+            if self.sampled:
+                return self.policy
+            return "quarantine" if self.policy == "reject" else "none"
         return "none"
 
     def header(self) -> bytes:
@@ -90,7 +101,10 @@ class AuthResult:
                 text += " " + _prop("header.s", s)
             parts.append(text)
         dmarc = f"dmarc={self.dmarc}"
-        if self.policy:
+        if self.policy and self.pct < 100:
+            dis = f" dis={self.action}" if self.dmarc == "fail" else ""
+            dmarc += f" (p={self.policy} pct={self.pct}{dis})"
+        elif self.policy:
             dmarc += f" (p={self.policy})"
         if self.header_from:
             dmarc += " " + _prop("header.from", self.header_from)
@@ -129,6 +143,17 @@ def strip_forged(content: bytes, authserv_id: str) -> tuple[bytes, int]:
     if not removed:
         return content, 0
     return b"".join(kept) + content[head_len:], removed
+
+
+def record_pct(record: str) -> int:
+    """The ``pct=`` of a DMARC record: 0-100, or 100 when absent or not an integer in
+    that range (RFC 7489 §6.3: the default; a bad value is no reason to apply less)."""
+    for item in record.split(";"):
+        tag, eq, value = item.partition("=")
+        if eq and tag.strip().lower() == "pct":
+            value = value.strip()
+            return int(value) if value.isdigit() and int(value) <= 100 else 100
+    return 100
 
 
 def _tag_values(raw: bytes, *tags: str) -> tuple[str, ...]:
@@ -195,6 +220,9 @@ class AuthChecker:
         resolver.timeout = min(timeout_s, 2.0)
         resolver.retry_servfail = False
         self.resolver = resolver
+        self.sample: Callable[[], float] = random.random
+        """A number in [0, 1) per checked message: in the DMARC ``pct`` sample when
+        ``100 * sample() < pct``."""
 
     def resolve(self, name: str, rdtype: str) -> list[Any]:
         """Records of ``name`` (empty: no such name or no such record); TempDnsError when
@@ -229,12 +257,13 @@ class AuthChecker:
         dkim_results = self._dkim(content)
         fields, _ = split_message(content)
         domain = from_domain(fields)
+        pct = 100
         if domain is None:
             n_from = sum(1 for name, _ in fields if name == b"from")
             dmarc, policy = ("none" if n_from == 0 else "permerror"), ""
         else:
-            dmarc, policy = self._dmarc(domain, mail_from or f"postmaster@{helo}", spf_result,
-                                        dkim_results)  # fmt: skip
+            dmarc, policy, pct = self._dmarc(domain, mail_from or f"postmaster@{helo}",
+                                             spf_result, dkim_results)  # fmt: skip
         return AuthResult(
             spf=spf_result,
             dkim=tuple(dkim_results),
@@ -244,6 +273,8 @@ class AuthChecker:
             mail_from=mail_from,
             helo=helo,
             authserv_id=self.authserv_id,
+            pct=pct,
+            sampled=pct >= 100 or self.sample() * 100 < pct,
         )
 
     def _spf(self, client_ip: str, mail_from: str, helo: str) -> str:
@@ -284,7 +315,16 @@ class AuthChecker:
 
     def _dmarc(
         self, domain: str, mail_from: str, spf_result: str, dkim_results: list[tuple[str, str, str]]
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, int]:
+        """``(result, policy, pct)`` of the DMARC record that applies to ``domain``."""
+        used: list[str] = []
+
+        def dmarc_txt(name: str) -> str | None:
+            text = self._dmarc_txt(name)
+            if text is not None and name.lower().startswith("_dmarc."):
+                used.append(text)  # the last one found is the record authheaders uses
+            return text
+
         spf_ar = SPFAuthenticationResult(result=spf_result, smtp_mailfrom=mail_from)
         passing = [d.lower() for r, d, _ in dkim_results if r == "pass" and d]
         org = get_org_domain(domain)
@@ -293,13 +333,14 @@ class AuthChecker:
         dkim_ar = DKIMAuthenticationResult(result="pass", header_d=best) if best else None
         try:
             result, _comment, _from, policy = dmarc_per_from(
-                domain, spf_result=spf_ar, dkim_result=dkim_ar, dnsfunc=self._dmarc_txt
+                domain, spf_result=spf_ar, dkim_result=dkim_ar, dnsfunc=dmarc_txt
             )
         except TempDnsError:
-            return "temperror", ""
+            return "temperror", "", 100
         except DMARCException:
-            return "permerror", ""
+            return "permerror", "", 100
+        pct = record_pct(used[-1]) if used else 100
         temporary = spf_result == "temperror" or any(r == "temperror" for r, _, _ in dkim_results)
         if result == "fail" and temporary:
-            return "temperror", str(policy or "")
-        return str(result), str(policy or "")
+            return "temperror", str(policy or ""), pct
+        return str(result), str(policy or ""), pct
