@@ -67,14 +67,20 @@ def cumulative_tco(ev: Evaluation) -> go.Figure:
 def category_color(category: str) -> str:
     """One colour per cost category, the same in every chart and scenario: the 26 distinct
     colours of plotly's Alphabet palette in the order of ``planner.costs.CATEGORIES`` (a
-    repeating palette gave the cloud subscription the colour of on-prem power)."""
+    repeating palette gave the cloud subscription the colour of on-prem power). Categories
+    added later (``_ADDED_LATER``) take the next colours, so the older ones keep theirs."""
     from plotly.express.colors import qualitative
 
     from planner.costs import CATEGORIES
 
+    order = (*(c for c in CATEGORIES if c not in _ADDED_LATER), *_ADDED_LATER)
     palette = qualitative.Alphabet
-    index = CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
+    index = order.index(category) if category in order else len(order)
     return str(palette[index % len(palette)])
+
+
+# Cost categories added after the palette was first handed out, in the order they came.
+_ADDED_LATER = ("sender_auth",)
 
 
 def yearly_by_category(ev: Evaluation) -> go.Figure:

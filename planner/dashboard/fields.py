@@ -306,6 +306,7 @@ ORGANIZATION = _numbers(
             step=0.1,
             fmt="%.2f",
         ),
+        _f(Organization, "sending_domains", "Sending domains", "domains", kind="int", fmt="%d"),
     ),
 )
 
@@ -481,6 +482,20 @@ _ONPREM_KNOWN = (
     _f(OnPremOption, "helpdesk_hourly_cost", "Helpdesk hourly cost", "USD per hour", step=1.0),
     _f(
         OnPremOption,
+        "sender_auth_hours_per_domain_month",
+        "Sender authentication",
+        "hours per sending domain a month",
+        **_HOURS,
+    ),
+    _f(
+        OnPremOption,
+        "sender_auth_setup_hours_per_domain",
+        "Sender authentication set-up",
+        "hours per sending domain, once",
+        **_HOURS,
+    ),
+    _f(
+        OnPremOption,
         "server_availability",
         "Server availability",
         "fraction of the time",
@@ -566,6 +581,20 @@ CLOUD_NUMBERS = _numbers(
         ),
         _f(CloudOption, "admin_hourly_cost", "Admin hourly cost", "USD per hour", step=1.0),
         _f(CloudOption, "helpdesk_hourly_cost", "Helpdesk hourly cost", "USD per hour", step=1.0),
+        _f(
+            CloudOption,
+            "sender_auth_hours_per_domain_month",
+            "Sender authentication",
+            "hours per sending domain a month",
+            **_HOURS,
+        ),
+        _f(
+            CloudOption,
+            "sender_auth_setup_hours_per_domain",
+            "Sender authentication set-up",
+            "hours per sending domain, once",
+            **_HOURS,
+        ),
         _f(CloudOption, "exit_cost", "Exit", "USD once, at the end", step=100.0),
         _f(CloudOption, "discount_pct", "Discount", "fraction off the list price", **_FRACTION),
         _f(CloudOption, "price_lock_years", "Price lock", "years", kind="int", fmt="%d"),

@@ -299,7 +299,8 @@ def today_line(ev: Evaluation) -> str:
 
 
 def labour_line(ev: Evaluation) -> str:
-    """Whether admin and helpdesk labour is paid for or done by existing staff."""
+    """Whether admin, helpdesk and sender-authentication labour is paid for or done by
+    existing staff."""
     if ev.scenario.labour_cost == "existing_staff":
         cur = ev.scenario.currency
         parts = [
@@ -308,12 +309,16 @@ def labour_line(ev: Evaluation) -> str:
             if o.opportunity_cost
         ]
         return (
-            "Labour basis: existing staff. Admin and helpdesk hours are done by staff already "
-            "paid, so they are left out of the totals and reported as opportunity cost"
+            "Labour basis: existing staff. Admin, helpdesk and sender-authentication hours are "
+            "done by staff already paid, so they are left out of the totals and reported as "
+            "opportunity cost"
             + (f" over {ev.horizon} years: " + "; ".join(parts) if parts else "")
             + "."
         )
-    return "Labour basis: paid for. Admin and helpdesk hours are costed in the totals."
+    return (
+        "Labour basis: paid for. Admin, helpdesk and sender-authentication hours are costed "
+        "in the totals."
+    )
 
 
 def price_line(ev: Evaluation) -> str:
@@ -532,7 +537,8 @@ def _totals_table(ev: Evaluation) -> Table:
         )
     if staff:
         note += (
-            " Opportunity cost: admin and helpdesk labour done by existing staff, not in the total."
+            " Opportunity cost: admin, helpdesk and sender-authentication labour done by "
+            "existing staff, not in the total."
         )
     return Table(
         key="totals",

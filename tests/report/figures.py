@@ -167,8 +167,13 @@ def check_totals(tables: list[ParsedTable], ev: Evaluation) -> None:
                 assert row[vs_total] == row[vs_npv] == "baseline"
             else:
                 assert o.vs_current is not None
-                assert close(row[vs_total], ev.total(oid) - ev.total(ev.scenario.current), 0)
-                assert close(row[vs_npv], ev.npv(oid) - ev.npv(ev.scenario.current), 0)
+                # the report rounds the cent-rounded figure (1,204,463.498 -> .50 -> 464)
+                vs_total_value = ev.total(oid) - ev.total(ev.scenario.current)
+                vs_npv_value = ev.npv(oid) - ev.npv(ev.scenario.current)
+                assert abs(o.vs_current.total - vs_total_value) <= 0.005 + 1e-9
+                assert abs(o.vs_current.npv - vs_npv_value) <= 0.005 + 1e-9
+                assert close(row[vs_total], o.vs_current.total, 0)
+                assert close(row[vs_npv], o.vs_current.npv, 0)
         if staff in row:
             assert close(row[staff], float(ev.opportunity[oid].sum()), 0), (oid, row[staff])
         avail = ev.availability[oid]

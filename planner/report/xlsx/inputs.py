@@ -34,6 +34,7 @@ ORG_FIELDS = (
     "mailbox_growth_gb_per_user_year",
     "peak_factor",
     "backup_retention_days",
+    "sending_domains",
 )
 ONPREM_FIELDS = (
     "server_price",
@@ -59,6 +60,8 @@ ONPREM_FIELDS = (
     "admin_hourly_cost",
     "helpdesk_hours_per_user_year",
     "helpdesk_hourly_cost",
+    "sender_auth_hours_per_domain_month",
+    "sender_auth_setup_hours_per_domain",
     "backup_per_tb_month",
     "backup_copies",
     "backup_software_per_server_year",
@@ -86,6 +89,8 @@ CLOUD_FIELDS = (
     "admin_hourly_cost",
     "helpdesk_hours_per_user_year",
     "helpdesk_hourly_cost",
+    "sender_auth_hours_per_domain_month",
+    "sender_auth_setup_hours_per_domain",
     "backup_addon_per_user_month",
     "filtering_addon_per_user_month",
     "feature_addon_per_user_month",
@@ -166,6 +171,9 @@ def unit_of(field: str) -> tuple[str, str]:
         "mailbox_growth_gb_per_user_year": "GB/user-year",
         "peak_factor": "ratio",
         "backup_retention_days": "days",
+        "sending_domains": "domains",
+        "sender_auth_hours_per_domain_month": "hours/domain-month",
+        "sender_auth_setup_hours_per_domain": "hours/domain, once",
     }
     return units.get(field, ""), "number"
 
@@ -233,12 +241,14 @@ def register_inputs(book: Book, ev: Evaluation) -> None:
     book.add_input(
         InputRow(
             "in_labour_in_cash",
-            "Admin and helpdesk labour paid in cash (1) or by existing staff (0)",
+            "Admin, helpdesk and sender-authentication labour paid in cash (1) or by "
+            "existing staff (0)",
             1.0 if sc.labour_cost == "cash" else 0.0,
             "switch",
             origin("labour_cost", "labour_cost" in given),
             BLANK,
-            "0 moves admin_labour and helpdesk out of the cost into the opportunity cost",
+            "0 moves admin_labour, helpdesk and sender_auth out of the cost into the "
+            "opportunity cost",
         )
     )
     tax = sc.tax_pct

@@ -59,6 +59,8 @@ def line_formula(ctx: LineContext, cat: str, y: int) -> str | float | None:
         return f"=in_labour_in_cash*{at('staff_admin', y)}"
     if cat == "helpdesk":
         return f"=in_labour_in_cash*{at('staff_helpdesk', y)}"
+    if cat == "sender_auth":
+        return f"=in_labour_in_cash*{at('staff_sender_auth', y)}"
     if cat == "migration":
         if y != 0 or not moving:
             return 0.0

@@ -95,6 +95,8 @@ def sheet_names(ev: Evaluation, reserved: set[str]) -> dict[str, str]:
 
 def line_label(category: str) -> str:
     """The row label of a cost line: "Software licences", "OS licences"."""
+    if category == "sender_auth":
+        return "Sender authentication"
     words = category.replace("_", " ")
     return "OS" + words[2:] if category.startswith("os_") else words.capitalize()
 
@@ -603,7 +605,8 @@ class _Writer:
         return max(self.num("included_gb_per_user", y), self.num("addon_gb_per_user", y))
 
     def labour(self) -> None:
-        """Admin and helpdesk time, before the labour-cost basis decides where it goes."""
+        """Admin, helpdesk and sender-authentication time, before the labour-cost basis
+        decides where it goes."""
         p, at, yrs, fx = self.p, self.at, self.years, self.g("in_fx")
         self.section(f"Staff time ({self.cur}; counted as cost, or as opportunity cost)")
         cells: list[Cell] = []
@@ -656,6 +659,32 @@ class _Writer:
                 )
                 for y in yrs
             ],
+            total=True,
+        )
+        cells = []
+        for y in yrs:
+            setup = y == 0 and not self.terms.current
+            sa_hours = f"{p('sender_auth_hours_per_domain_month', y)}*12"
+            value = self.num("sender_auth_hours_per_domain_month", y) * 12.0
+            if setup:
+                sa_hours += f"+{p('sender_auth_setup_hours_per_domain', y)}"
+                value += self.num("sender_auth_setup_hours_per_domain", y)
+            cells.append(
+                (
+                    f"=in_org_sending_domains*({sa_hours})*{p('admin_hourly_cost', y)}"
+                    f"*{self.esc('sender_auth', y)}*in_fx",
+                    self.g("in_org_sending_domains")
+                    * value
+                    * self.num("admin_hourly_cost", y)
+                    * self.escv("sender_auth", y)
+                    * fx,
+                )
+            )
+        self.line(
+            "staff_sender_auth",
+            "Sender authentication time (SPF, DKIM, DMARC; set-up hours in year 1)",
+            self.cur,
+            cells,
             total=True,
         )
 
@@ -717,7 +746,8 @@ class _Writer:
             self.cur,
             [
                 (
-                    f"=(1-in_labour_in_cash)*({at('staff_admin', y)}+{at('staff_helpdesk', y)})",
+                    f"=(1-in_labour_in_cash)*({at('staff_admin', y)}+{at('staff_helpdesk', y)}"
+                    f"+{at('staff_sender_auth', y)})",
                     float(opp[y]),
                 )
                 for y in yrs
