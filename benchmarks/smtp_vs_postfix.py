@@ -261,11 +261,19 @@ class Sink:
         with self.out.open("wb") as f:
             self.proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
         wait_listening(port, self.proc)
+        self._reader = self.out.open("rb")
+        self._tail = b""
+        self._count = 0
 
     def received(self) -> int:
-        """Messages accepted so far (the last ``mesg=N`` of the counter)."""
-        found = re.findall(rb"mesg=(\d+)", self.out.read_bytes())
-        return int(found[-1]) if found else 0
+        """Messages accepted so far (the last ``mesg=N`` of the counter); reads only what
+        the sink wrote since the last call, so polling stays cheap."""
+        data = self._tail + self._reader.read()
+        found = re.findall(rb"mesg=(\d+)", data)
+        if found:
+            self._count = int(found[-1])
+        self._tail = data[-32:]
+        return self._count
 
     def dumped(self) -> list[bytes]:
         """Each dumped message with CRLF line ends, the sink's own X- lines dropped."""
@@ -281,6 +289,7 @@ class Sink:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=10)
+        self._reader.close()
 
 
 OPENDKIM_CONF = """\
