@@ -56,18 +56,22 @@ from planner.mailserver.imap_fetch import (
 )
 from planner.mailserver.imap_mailbox import (
     SPECIAL_USE,
+    Keywords,
     MessageInfo,
     Store,
+    TooManyKeywords,
+    add_keywords,
     add_message,
     canonical_flag,
     copy_message,
-    flags_to_letters,
+    is_keyword,
     remove_messages,
     resolve,
     set_letters,
     size_of,
     stamp,
     sync_folder,
+    translate_letters,
 )
 from planner.mailserver.imap_parse import (
     LITERAL_RE,
@@ -144,6 +148,8 @@ class Selected:
     messages: list[MessageInfo]
     uids: list[int]
     recent: set[str]
+    keywords: Keywords
+    """The folder's keyword letters, as last announced (FLAGS)."""
     stamp: tuple[int, int] = (0, 0)
 
     def seq_of_uid(self, uid: int) -> int | None:
@@ -152,9 +158,42 @@ class Selected:
         return i + 1 if i < len(self.uids) and self.uids[i] == uid else None
 
 
-def _flag_list(msg: MessageInfo, recent: bool) -> bytes:
-    flags = msg.flags + (["\\Recent"] if recent else [])
+def _flag_list(msg: MessageInfo, recent: bool, keywords: Keywords) -> bytes:
+    flags = keywords.flags(msg.letters) + (["\\Recent"] if recent else [])
     return ("(" + " ".join(flags) + ")").encode()
+
+
+def _flag_names(keywords: Keywords) -> str:
+    """The folder's flags for FLAGS: the system flags, $Forwarded, its keywords."""
+    names = keywords.defined()
+    return " ".join([R.FLAGS, *(n for n in names if n != "$Forwarded")])
+
+
+def _flags_lines(keywords: Keywords, readonly: bool) -> list[str]:
+    """The untagged FLAGS and PERMANENTFLAGS of a folder (``\\*`` while a keyword
+    letter is free)."""
+    permanent = "" if readonly else _flag_names(keywords) + ("" if keywords.full else " \\*")
+    return [
+        f"* FLAGS ({_flag_names(keywords)})",
+        f"* OK [PERMANENTFLAGS ({permanent})] Flags permitted.",
+    ]
+
+
+def _flag_arguments(raw_flags: list[bytes]) -> list[str]:
+    """Flags of STORE or APPEND, checked: system flags (``\\Recent`` is dropped) and
+    keywords (atoms); anything else is a ParseError."""
+    out = []
+    for raw in raw_flags:
+        name = raw.decode("ascii", "replace")
+        if name.startswith("\\"):
+            if name.upper() == "\\RECENT":
+                continue
+            if canonical_flag(name) is None:
+                raise ParseError(f"Invalid system flag: {printable(name)}")
+        elif not is_keyword(name):
+            raise ParseError(f"Invalid keyword: {printable(name)}")
+        out.append(name)
+    return out
 
 
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
@@ -558,13 +597,13 @@ class IMAP(LineProtocol):
             snap.messages,
             [m.uid for m in snap.messages],
             snap.recent,
+            snap.keywords,
         )
         self.selected = sel
         self.state = State.SELECTED
         unseen = next((i + 1 for i, m in enumerate(sel.messages) if "S" not in m.letters), None)
         out = [
-            f"* FLAGS ({R.FLAGS})",
-            f"* OK [PERMANENTFLAGS ({'' if readonly else R.PERMANENT_FLAGS})] Flags permitted.",
+            *_flags_lines(sel.keywords, readonly),
             f"* {len(sel.messages)} EXISTS",
             f"* {len(sel.recent)} RECENT",
         ]
@@ -790,15 +829,19 @@ class IMAP(LineProtocol):
         path = self.store.folder_path(name)
         if not self.store.exists(name):
             return R.NO_TRYCREATE.format(name=printable(name))
-        letters = flags_to_letters(f.decode("ascii", "replace") for f in flags)
+        names = _flag_arguments(flags)
 
         def append() -> tuple[int, int]:
+            letters = add_keywords(path, names).letters(names)
             unique = add_message(path, message, letters, when)
             snap = sync_folder(path, move_new=False)
             uid = next(m.uid for m in snap.messages if m.unique == unique)
             return snap.uidvalidity, uid
 
-        validity, uid = await asyncio.to_thread(append)
+        try:
+            validity, uid = await asyncio.to_thread(append)
+        except TooManyKeywords:
+            return R.NO_TOO_MANY_KEYWORDS
         if self.selected is not None and self.selected.path == path:
             await self._refresh()
         return R.OK_APPEND.format(validity=validity, uid=uid)
@@ -862,11 +905,13 @@ class IMAP(LineProtocol):
                 sel.recent.discard(sel.messages[i].unique)
                 del sel.messages[i]
         last = sel.uids[-1] if sel.uids else 0
+        if snap is not None and snap.keywords != sel.keywords:
+            out += self._new_keywords(snap.keywords)
         for i, msg in enumerate(sel.messages):
             fresh = now[msg.uid]
             if fresh.letters != msg.letters:
                 recent = msg.unique in sel.recent
-                flags = _flag_list(fresh, recent).decode()
+                flags = _flag_list(fresh, recent, sel.keywords).decode()
                 out.append(f"* {i + 1} FETCH (UID {msg.uid} FLAGS {flags})")
             msg.letters, msg.path = fresh.letters, fresh.path
         added = [m for m in (snap.messages if snap is not None else []) if m.uid > last]
@@ -880,6 +925,16 @@ class IMAP(LineProtocol):
             out += [f"* {len(sel.messages)} EXISTS", f"* {len(sel.recent)} RECENT"]
         if out:
             self.send(("\r\n".join(out) + "\r\n").encode())
+
+    def _new_keywords(self, keywords: Keywords) -> list[str]:
+        """Take the folder's keywords; the FLAGS lines to announce when they changed
+        (RFC 3501 §7.2.6)."""
+        sel = self.selected
+        assert sel is not None
+        if keywords == sel.keywords:
+            return []
+        sel.keywords = keywords
+        return _flags_lines(keywords, sel.readonly)
 
     def _messages(self, text: bytes, uid: bool) -> list[tuple[int, MessageInfo]]:
         """(sequence number, message) of a sequence set or UID set, ascending."""
@@ -1057,7 +1112,7 @@ class IMAP(LineProtocol):
             if name == "UID":
                 parts.append(b"UID %d" % msg.uid)
             elif name == "FLAGS":
-                parts.append(b"FLAGS " + _flag_list(msg, msg.unique in sel.recent))
+                parts.append(b"FLAGS " + _flag_list(msg, msg.unique in sel.recent, sel.keywords))
             elif name == "RFC822.SIZE":
                 parts.append(b"RFC822.SIZE %d" % (len(raw) if raw is not None else size_of(msg)))
             elif name == "INTERNALDATE":
@@ -1118,13 +1173,19 @@ class IMAP(LineProtocol):
         assert sel is not None
         if sel.readonly:
             return R.NO_READ_ONLY
-        names = [f.decode("ascii", "replace") for f in raw_flags]
-        for n in names:
-            if n.startswith("\\") and canonical_flag(n) is None and n.upper() != "\\RECENT":
-                raise ParseError(f"Invalid system flag: {printable(n)}")
-        letters = flags_to_letters(names)
+        names = _flag_arguments(raw_flags)
         op, silent = match.group(1), bool(match.group(2))
         found = self._messages(seqtext, uid)
+        keywords = sel.keywords
+        if op != "-" and keywords.missing(names):
+            try:
+                keywords = await asyncio.to_thread(add_keywords, sel.path, names)
+            except TooManyKeywords:
+                return R.NO_TOO_MANY_KEYWORDS
+            announce = self._new_keywords(keywords)
+            if announce:
+                self.push("\r\n".join(announce))
+        letters = keywords.letters(names, clearing=op == "-")
 
         def apply() -> list[tuple[int, MessageInfo]]:
             changed = []
@@ -1144,7 +1205,7 @@ class IMAP(LineProtocol):
             lines = [
                 f"* {seq} FETCH ("
                 + (f"UID {msg.uid} " if uid else "")
-                + f"FLAGS {_flag_list(msg, msg.unique in sel.recent).decode()})"
+                + f"FLAGS {_flag_list(msg, msg.unique in sel.recent, sel.keywords).decode()})"
                 for seq, msg in changed
             ]
             if lines:
@@ -1168,9 +1229,13 @@ class IMAP(LineProtocol):
         target = store.folder_path(name)
 
         def copy() -> tuple[int, list[tuple[int, int]], list[MessageInfo]]:
+            used = {c for _, m in found for c in m.letters if "a" <= c <= "z"}
+            names = [n for n in (sel.keywords.names[ord(c) - 97] for c in sorted(used)) if n]
+            there = add_keywords(target, names) if target != sel.path else sel.keywords
             made: list[tuple[MessageInfo, str]] = []
             for _, msg in found:
-                unique = copy_message(msg, sel.path, target)
+                letters = translate_letters(msg.letters, sel.keywords, there)
+                unique = copy_message(msg, sel.path, target, letters)
                 if unique is not None:
                     made.append((msg, unique))
             snap = sync_folder(target, move_new=False)
@@ -1180,7 +1245,10 @@ class IMAP(LineProtocol):
                 remove_messages(sel.path, [m for m, _ in made])
             return snap.uidvalidity, pairs, [m for m, _ in made]
 
-        validity, pairs, done = await asyncio.to_thread(copy)
+        try:
+            validity, pairs, done = await asyncio.to_thread(copy)
+        except TooManyKeywords:
+            return R.NO_TOO_MANY_KEYWORDS
         code = ""
         if pairs:
             src = ",".join(str(a) for a, _ in pairs)
@@ -1399,10 +1467,14 @@ class _SearchParser:
             return lambda c: recent(c) and "S" not in c.msg.letters
         if word in ("KEYWORD", "UNKEYWORD"):
             tok.space()
-            flag = canonical_flag(tok.atom(b"\\").decode("ascii", "replace"))
-            letter = flags_to_letters([flag]) if flag else ""
+            flag = tok.atom(b"\\").decode("ascii", "replace")
             want = word == "KEYWORD"
-            return lambda c: (bool(letter) and letter in c.msg.letters) == want
+
+            def keyword(c: _SearchContext) -> bool:
+                letters = c.sel.keywords.letters([flag], clearing=True)
+                return any(x in c.msg.letters for x in letters) == want
+
+            return keyword
         if word == "NOT":
             tok.space()
             inner = self.key()

@@ -34,6 +34,7 @@ import errno
 import fcntl
 import itertools
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -48,10 +49,12 @@ __all__ = [
     "FLAG_LETTERS",
     "SPECIAL_USE",
     "FolderSnapshot",
+    "Keywords",
     "MessageInfo",
     "Store",
-    "flags_to_letters",
-    "letters_to_flags",
+    "TooManyKeywords",
+    "add_keywords",
+    "read_keywords",
     "sync_folder",
 ]
 
@@ -63,13 +66,24 @@ KEYWORDS_FILE = "dovecot-keywords"
 FLAG_LETTERS = {
     "\\Draft": "D",
     "\\Flagged": "F",
-    "$Forwarded": "P",
     "\\Answered": "R",
     "\\Seen": "S",
     "\\Deleted": "T",
 }
+"""The system flags and their Maildir info letters (as Dovecot, Courier, mutt and isync)."""
 _LETTER_FLAGS = {v: k for k, v in FLAG_LETTERS.items()}
 _FLAG_BY_UPPER = {k.upper(): k for k in FLAG_LETTERS}
+FORWARDED = "$Forwarded"
+PASSED = "P"
+"""The Maildir spec's "passed" letter (mutt's and isync's ``$Forwarded``): read as
+``$Forwarded`` and cleared with it; a new ``$Forwarded`` is a keyword, as Dovecot keeps it."""
+
+KEYWORD_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+MAX_KEYWORDS = len(KEYWORD_LETTERS)
+"""Keywords one folder can keep (Dovecot's Maildir limit: one lowercase letter each)."""
+MAX_KEYWORD_LENGTH = 128
+"""Characters in a keyword name."""
+_KEYWORD_RE = re.compile(r"[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,128}")
 
 SPECIAL_USE = {
     "Sent": "\\Sent",
@@ -84,20 +98,136 @@ _counter = itertools.count(1)
 _HOST = _host_for_names()
 
 
-def flags_to_letters(flags: Iterable[str]) -> str:
-    """The Maildir info letters of the flags it can keep (others are dropped), sorted."""
-    letters = {FLAG_LETTERS[f] for f in (_FLAG_BY_UPPER.get(x.upper()) for x in flags) if f}
-    return "".join(sorted(letters))
+class TooManyKeywords(Exception):
+    """A folder has no keyword letter left (:data:`MAX_KEYWORDS`)."""
 
 
-def letters_to_flags(letters: str) -> list[str]:
-    """IMAP flags of Maildir info letters (unknown letters ignored)."""
-    return [_LETTER_FLAGS[c] for c in letters if c in _LETTER_FLAGS]
+def is_keyword(flag: str) -> bool:
+    """True when ``flag`` is a valid keyword name (an atom, no backslash, not too long)."""
+    return _KEYWORD_RE.fullmatch(flag) is not None
 
 
 def canonical_flag(flag: str) -> str | None:
-    """The flag's spelling if the store keeps it, else None."""
+    """The system flag's spelling (``\\seen``: ``\\Seen``), else None."""
     return _FLAG_BY_UPPER.get(flag.upper())
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """A folder's keywords: the name of each lowercase info letter, as Dovecot keeps them
+    in the folder's ``dovecot-keywords`` (``<index> <name>`` lines; ``a`` is index 0).
+    Names compare without case, as in Dovecot."""
+
+    names: tuple[str | None, ...] = (None,) * MAX_KEYWORDS
+
+    def letter(self, name: str) -> str | None:
+        """The letter of a keyword (any case), or None."""
+        folded = name.casefold()
+        for i, known in enumerate(self.names):
+            if known is not None and known.casefold() == folded:
+                return KEYWORD_LETTERS[i]
+        return None
+
+    def defined(self) -> list[str]:
+        """The keyword names, in letter order."""
+        return [n for n in self.names if n is not None]
+
+    @property
+    def full(self) -> bool:
+        """True when no letter is free (PERMANENTFLAGS then has no ``\\*``)."""
+        return all(n is not None for n in self.names)
+
+    def flags(self, letters: str) -> list[str]:
+        """The IMAP flags of info letters: system flags, ``P`` as ``$Forwarded``,
+        keywords (a letter with no name, or a repeat, is skipped)."""
+        out: list[str] = []
+        for c in letters:
+            if c in _LETTER_FLAGS:
+                flag: str | None = _LETTER_FLAGS[c]
+            elif c == PASSED:
+                flag = FORWARDED
+            elif "a" <= c <= "z":
+                flag = self.names[ord(c) - 97]
+            else:
+                flag = None
+            if flag is not None and flag not in out:
+                out.append(flag)
+        return out
+
+    def letters(self, flags: Iterable[str], *, clearing: bool = False) -> str:
+        """The info letters of ``flags`` this folder can show (unknown keywords are
+        dropped); ``clearing`` adds ``P`` for ``$Forwarded``, so -FLAGS clears both."""
+        out = set()
+        for flag in flags:
+            system = canonical_flag(flag)
+            if system is not None:
+                out.add(FLAG_LETTERS[system])
+                continue
+            letter = self.letter(flag)
+            if letter is not None:
+                out.add(letter)
+            if clearing and flag.casefold() == FORWARDED.casefold():
+                out.add(PASSED)
+        return "".join(sorted(out))
+
+    def missing(self, flags: Iterable[str]) -> list[str]:
+        """The keywords among ``flags`` that have no letter yet (first spelling kept)."""
+        out: list[str] = []
+        for flag in flags:
+            if flag.startswith("\\") or self.letter(flag) is not None:
+                continue
+            if flag.casefold() not in {m.casefold() for m in out}:
+                out.append(flag)
+        return out
+
+
+def read_keywords(folder: Path) -> Keywords:
+    """A folder's ``dovecot-keywords`` (none when the file is missing or unreadable)."""
+    try:
+        text = (folder / KEYWORDS_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return Keywords()
+    names: list[str | None] = [None] * MAX_KEYWORDS
+    for line in text.splitlines():
+        index, _, name = line.partition(" ")
+        if index.isdigit() and int(index) < MAX_KEYWORDS and is_keyword(name):
+            names[int(index)] = name
+    return Keywords(tuple(names))
+
+
+def add_keywords(folder: Path, flags: Iterable[str]) -> Keywords:
+    """Give each new keyword among ``flags`` a free letter, under the folder lock, and
+    rewrite ``dovecot-keywords`` (temp file, rename); the folder's keywords after.
+    TooManyKeywords (nothing written) when they do not all fit."""
+    flags = list(flags)
+    current = read_keywords(folder)
+    if not current.missing(flags):
+        return current
+    with folder_lock(folder):
+        current = read_keywords(folder)
+        missing = current.missing(flags)
+        names = list(current.names)
+        free = [i for i, n in enumerate(names) if n is None]
+        if len(missing) > len(free):
+            raise TooManyKeywords(len(missing), len(free))
+        for i, name in zip(free, missing, strict=False):
+            names[i] = name
+        path = folder / KEYWORDS_FILE
+        tmp = path.with_name(f".{KEYWORDS_FILE}.{os.getpid()}.{next(_counter)}.tmp")
+        tmp.write_text(
+            "".join(f"{i} {n}\n" for i, n in enumerate(names) if n is not None),
+            encoding="utf-8",
+        )
+        os.replace(tmp, path)
+        return Keywords(tuple(names))
+
+
+def translate_letters(letters: str, source: Keywords, target: Keywords) -> str:
+    """One folder's info letters as another's (keywords by name; a keyword the target
+    lacks is dropped: :func:`add_keywords` it there first)."""
+    system = {c for c in letters if not ("a" <= c <= "z")}
+    names = [source.names[ord(c) - 97] for c in letters if "a" <= c <= "z"]
+    return "".join(sorted(system | set(target.letters(n for n in names if n))))
 
 
 def new_unique(size_disk: int, size_crlf: int) -> str:
@@ -120,11 +250,6 @@ class MessageInfo:
     size: int = -1
     """Octets with CRLF line ends; -1 until known (:func:`size_of`)."""
 
-    @property
-    def flags(self) -> list[str]:
-        """The IMAP flags."""
-        return letters_to_flags(self.letters)
-
 
 @dataclass
 class FolderSnapshot:
@@ -136,6 +261,8 @@ class FolderSnapshot:
     messages: list[MessageInfo]
     recent: set[str] = field(default_factory=set)
     """Unique names this sync moved from ``new/`` (the session's \\Recent)."""
+    keywords: Keywords = field(default_factory=lambda: Keywords())
+    """The folder's keyword letters."""
 
 
 def _read_uids(path: Path) -> tuple[int, int, dict[str, int]]:
@@ -229,7 +356,7 @@ def sync_folder(folder: Path, *, move_new: bool = True) -> FolderSnapshot:
             _write_uids(uid_path, validity, nextuid, uids)
     messages = [MessageInfo(uids[u], u, letters, path) for u, (letters, path) in found.items()]
     messages.sort(key=lambda m: m.uid)
-    return FolderSnapshot(folder, validity, nextuid, messages, recent)
+    return FolderSnapshot(folder, validity, nextuid, messages, recent, read_keywords(folder))
 
 
 def size_of(msg: MessageInfo) -> int:
@@ -310,9 +437,12 @@ def add_message(folder: Path, message: bytes, letters: str, mtime: float | None)
     return unique
 
 
-def copy_message(src: MessageInfo, src_folder: Path, folder: Path) -> str | None:
-    """A copy of ``src`` (same flags, same date) in ``folder``; its unique name, or None
-    when the source is gone. A hard link when possible (same file system)."""
+def copy_message(
+    src: MessageInfo, src_folder: Path, folder: Path, letters: str | None = None
+) -> str | None:
+    """A copy of ``src`` (same date; same flags, or ``letters``: the target folder's
+    letters of its keywords) in ``folder``; its unique name, or None when the source is
+    gone. A hard link when possible (same file system)."""
     path = resolve(src_folder, src)
     if path is None:
         return None
@@ -320,7 +450,8 @@ def copy_message(src: MessageInfo, src_folder: Path, folder: Path) -> str | None
     _, _, w = parse_maildir_name(src.unique)
     disk = os.stat(path).st_size
     unique = new_unique(disk, w if w is not None else size_of(src))
-    target = folder / "cur" / f"{unique}:2,{src.letters}"
+    info = src.letters if letters is None else letters
+    target = folder / "cur" / f"{unique}:2,{info}"
     try:
         os.link(path, target)
     except FileNotFoundError:

@@ -89,8 +89,8 @@ IDLE_POLL_S = 0.1
 
 # region #### replies ####
 
-PERMANENT_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded"
 FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded"
+"""The flags every folder has (its keywords follow them in FLAGS and PERMANENTFLAGS)."""
 BASE_CAPABILITIES = (
     "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE ENABLE CHILDREN"
 )
@@ -153,6 +153,7 @@ NO_INBOX = "NO [CANNOT] INBOX cannot be {action}."
 NO_BAD_NAME = "NO [CANNOT] Invalid mailbox name: {reason}"
 NO_READ_ONLY = "NO [READ-ONLY] Mailbox is read-only."
 NO_TOOBIG = "NO [TOOBIG] Message too large."
+NO_TOO_MANY_KEYWORDS = "NO [LIMIT] Too many keywords in this mailbox (at most 26)."
 NO_EXPUNGEISSUED = "NO [EXPUNGEISSUED] Some of the requested messages no longer exist."
 BAD_UNKNOWN = "BAD Unknown command."
 BAD_STATE = "BAD Command not valid in this state."

@@ -345,15 +345,108 @@ def test_store_flags_live_in_file_names(client: imaplib.IMAP4, imap_mailbox: Pop
     """+FLAGS, -FLAGS, FLAGS and .SILENT rename the file to carry the letters."""
     imap_mailbox.deliver(simple("one"))
     client.select("INBOX")
-    typ, data = client.store("1", "+FLAGS", "(\\Flagged \\Answered $Forwarded)")
+    typ, data = client.store("1", "+FLAGS", "(\\Flagged \\Answered)")
     assert typ == "OK"
     assert b"\\Answered" in data[0]
-    assert files(imap_mailbox.root)[0].endswith(":2,FPR")
+    assert files(imap_mailbox.root)[0].endswith(":2,FR")
     client.store("1", "-FLAGS.SILENT", "(\\Answered)")
-    assert files(imap_mailbox.root)[0].endswith(":2,FP")
+    assert files(imap_mailbox.root)[0].endswith(":2,F")
     typ, data = client.store("1", "FLAGS", "(\\Seen \\Draft)")
     assert files(imap_mailbox.root)[0].endswith(":2,DS")
     assert client.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS (\\Draft \\Seen \\Recent))"]
+
+
+def test_keywords_kept_as_dovecot_keeps_them(
+    client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox
+) -> None:
+    """Keywords are a lowercase letter each in the file name, named in the folder's
+    ``dovecot-keywords`` (the letters Dovecot 2.3 writes for the same STOREs); names
+    match without case; FLAGS, SEARCH KEYWORD/UNKEYWORD and COPY follow them."""
+    imap_mailbox.deliver(simple("one"))
+    imap_mailbox.deliver(simple("two"))
+    client.select("INBOX")
+    permanent = client.response("PERMANENTFLAGS")[1][0]
+    assert permanent == b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded \\*)"
+    client.untagged_responses.clear()
+    typ, data = client.store("1", "+FLAGS", "($Forwarded $Junk MyTag)")
+    assert (typ, data) == ("OK", [b"1 (FLAGS ($Forwarded $Junk MyTag \\Recent))"])
+    assert client.untagged_responses["FLAGS"] == [
+        b"(\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded $Junk MyTag)"
+    ]
+    typ, data = client.store("2", "+FLAGS", "(\\Seen $NotJunk mytag)")
+    assert data == [b"2 (FLAGS (\\Seen MyTag $NotJunk \\Recent))"]
+    assert [n.split(":2,")[1] for n in files(imap_mailbox.root)] == ["abc", "Scd"]
+    assert (imap_mailbox.root / "dovecot-keywords").read_text() == (
+        "0 $Forwarded\n1 $Junk\n2 MyTag\n3 $NotJunk\n"
+    )
+    assert client.search(None, "KEYWORD", "mytag") == ("OK", [b"1 2"])
+    assert client.search(None, "UNKEYWORD", "$Junk") == ("OK", [b"2"])
+    assert client.search(None, "KEYWORD", "Nope") == ("OK", [b""])
+    client.store("1", "-FLAGS", "(MyTag)")
+    assert client.copy("1", "Archive")[0] == "OK"
+    assert (imap_mailbox.root / ".Archive" / "dovecot-keywords").read_text() == (
+        "0 $Forwarded\n1 $Junk\n"
+    )
+    again = login_again(client, imap_mailbox)
+    assert again.fetch("1:2", "(FLAGS)")[1] == [
+        b"1 (FLAGS ($Forwarded $Junk))",
+        b"2 (FLAGS (\\Seen MyTag $NotJunk))",
+    ]
+    again.select("Archive")
+    assert again.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS ($Forwarded $Junk))"]
+    again.logout()
+    with pytest.raises(imaplib.IMAP4.error, match="Invalid system flag"):
+        client.store("1", "+FLAGS", "(\\Bogus)")
+
+
+def login_again(client: imaplib.IMAP4, box: Pop3Mailbox) -> imaplib.IMAP4:
+    """A second session of ``client``'s user with INBOX selected."""
+    other = imaplib.IMAP4(client.host, client.port, timeout=15)
+    other.login(box.address, box.password)
+    other.select("INBOX")
+    return other
+
+
+def test_maildir_passed_letter_is_forwarded(
+    client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox
+) -> None:
+    """A file mutt or isync marked ``P`` (passed) shows $Forwarded; -FLAGS $Forwarded
+    clears it."""
+    imap_mailbox.deliver(simple("passed"))
+    client.select("INBOX")
+    name = files(imap_mailbox.root)[0]
+    os.rename(imap_mailbox.root / "cur" / name, imap_mailbox.root / "cur" / (name + "P"))
+    client.noop()
+    assert client.search(None, "KEYWORD", "$Forwarded") == ("OK", [b"1"])
+    _typ, data = client.store("1", "-FLAGS", "($Forwarded)")
+    assert data[-1] == b"1 (FLAGS (\\Recent))"
+    assert files(imap_mailbox.root)[0].endswith(":2,")
+
+
+def test_keyword_limit(imap_server: ImapProcess, imap_mailbox: Pop3Mailbox) -> None:
+    """A folder keeps 26 keywords (a-z); the 27th is refused with NO [LIMIT], nothing
+    changes, and PERMANENTFLAGS loses \\*; an invalid keyword is BAD."""
+    imap_mailbox.deliver(simple("tags"))
+    wire = Wire(imap_server.port)
+    wire.cmd("a", f'LOGIN {imap_mailbox.address} "{imap_mailbox.password}"')
+    wire.cmd("b", "SELECT INBOX")
+    many = " ".join(f"K{i}" for i in range(26))
+    assert wire.cmd("c", f"STORE 1 +FLAGS.SILENT ({many})")[-1] == "c OK Store completed."
+    assert wire.cmd("d", "STORE 1 +FLAGS (K0 Extra)") == [
+        "d NO [LIMIT] Too many keywords in this mailbox (at most 26)."
+    ]
+    assert files(imap_mailbox.root)[0].endswith(":2," + "abcdefghijklmnopqrstuvwxyz")
+    reply = wire.cmd("e", "EXAMINE INBOX")
+    assert f"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded {many})" in reply
+    assert "* OK [PERMANENTFLAGS ()] Flags permitted." in reply
+    reply = wire.cmd("f", "SELECT INBOX")
+    assert (
+        f"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded {many})] Flags permitted."
+        in reply
+    )
+    assert wire.cmd("g", "STORE 1 +FLAGS (bad]key)")[-1].startswith("g BAD ")
+    wire.cmd("h", "LOGOUT")
+    wire.close()
 
 
 def test_uids_stable_across_reconnect_and_restart(imap_start: object, tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from planner.bench.peers import Dovecot
+from planner.mailserver.maildrop import maildir_path
+from planner.mailserver.provision import mailbox_path
 from tests.mailserver.conftest import ImapProcess
 from tests.mailserver.pop3_support import add_user
 
@@ -75,6 +77,8 @@ def script(port: int, user: str, password: str) -> list[object]:
     c.select("INBOX")
     c.store("2", "+FLAGS", "(\\Flagged)")
     c.store("3", "+FLAGS", "(\\Deleted)")
+    c.store("1:2", "+FLAGS", "($Junk MyTag)")
+    c.store("2", "-FLAGS", "(mytag)")
     seen.append(c.copy("1:2", "Work")[0])
     seen.append(c.expunge()[1])
     seen.append(state(c, "INBOX"))
@@ -88,16 +92,27 @@ def script(port: int, user: str, password: str) -> list[object]:
     seen.append((typ, data))
     c.select("INBOX")
     seen.append(c.search(None, "UNSEEN"))
+    seen.append(c.search(None, "KEYWORD", "MYTAG"))
     c.logout()
     return seen
 
 
+def on_disk(maildir: Path) -> tuple[list[str], str]:
+    """The flag letters of a Maildir's INBOX files, and its ``dovecot-keywords``."""
+    infos = sorted(n.partition(":2,")[2] for n in os.listdir(maildir / "cur"))
+    return infos, (maildir / "dovecot-keywords").read_text()
+
+
 def test_same_results_as_dovecot(dovecot: Dovecot, reference: ImapProcess) -> None:
-    """APPEND, STORE, COPY, EXPUNGE, a reconnect, LIST, STATUS and SEARCH give the same
-    UIDs, flags, counts and folders on both servers."""
+    """APPEND, STORE (keywords too), COPY, EXPUNGE, a reconnect, LIST, STATUS and SEARCH
+    give the same UIDs, flags, counts and folders on both servers, and the keywords are
+    the same letters and ``dovecot-keywords`` on disk."""
     theirs = script(dovecot.imap_port, Dovecot.EMPTY_USER, Dovecot.PASSWORD)
     ours = script(reference.port, ADDRESS, PASSWORD)
     assert ours == theirs
+    assert on_disk(maildir_path(reference.data_dir, ADDRESS)) == on_disk(
+        mailbox_path(dovecot.root, Dovecot.EMPTY_USER)
+    )
 
 
 def test_neomutt_reads_a_folder_in_batch_mode(reference: ImapProcess, tmp_path: Path) -> None:
