@@ -6,6 +6,8 @@ has a title and axis titles with units; money is in the scenario's display curre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
@@ -35,6 +37,21 @@ _TEMPLATE = go.layout.Template(
     data={kind: getattr(_WHITE.data, kind) for kind in ("bar", "scatter", "scatterpolar")},
 )
 _LAYOUT = {"template": _TEMPLATE, "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
+_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "star", "triangle-down", "x")
+_DASHES = {"onprem": ("solid", "longdash", "dashdot"), "cloud": ("dot", "dash", "longdashdot")}
+
+
+def _style(ev: Evaluation) -> dict[str, tuple[str, str]]:
+    """Option id -> (line dash, marker symbol), distinct for every option so that lines
+    lying on top of each other stay told apart: on-prem options solid or long-dashed,
+    cloud options dotted or dashed, each with its own marker."""
+    seen = {"onprem": 0, "cloud": 0}
+    out = {}
+    for i, o in enumerate(ev.options):
+        dashes = _DASHES[o.kind]
+        out[o.id] = (dashes[seen[o.kind] % len(dashes)], _SYMBOLS[i % len(_SYMBOLS)])
+        seen[o.kind] += 1
+    return out
 
 
 def cumulative_tco(ev: Evaluation) -> go.Figure:
@@ -42,15 +59,18 @@ def cumulative_tco(ev: Evaluation) -> go.Figure:
     cur = ev.scenario.currency
     fig = go.Figure()
     yrs = list(range(1, ev.horizon + 1))
+    style = _style(ev)
     for o in ev.options:
+        dash, symbol = style[o.id]
         fig.add_trace(
             go.Scatter(
                 x=yrs,
                 y=np.cumsum(ev.yearly(o.id)),
                 mode="lines+markers",
                 name=o.id,
-                line={"dash": "solid" if o.kind == "onprem" else "dot"},
-                hovertemplate=f"{o.id}<br>year %{{x}}<br>%{{y:,.0f}} {cur}<extra></extra>",
+                line={"dash": dash, "width": 2},
+                marker={"symbol": symbol, "size": 8},
+                hovertemplate=f"%{{y:,.0f}} {cur}<extra>{o.id}</extra>",
             )
         )
     fig.update_layout(
@@ -59,6 +79,7 @@ def cumulative_tco(ev: Evaluation) -> go.Figure:
         yaxis_title=f"Cumulative cost ({cur})",
         xaxis={"dtick": 1},
         legend_title="Option",
+        hovermode="x unified",  # lines on top of each other: every value at that year
         **_LAYOUT,
     )
     return fig
@@ -107,7 +128,9 @@ def yearly_by_category(ev: Evaluation) -> go.Figure:
         barmode="relative",
         xaxis_title="Option and year",
         yaxis_title=f"Cost per year ({cur})",
-        legend_title="Category",
+        # a legend of up to 26 categories beside the bars scrolls: under them, in rows
+        legend={"title": "Category", "orientation": "h", "y": -0.28, "yanchor": "top"},
+        height=600,
         **_LAYOUT,
     )
     return fig
@@ -122,6 +145,7 @@ def break_even_map(ev: Evaluation, points: int = 200) -> go.Figure:
     )
     sweep = ev.sweep(users)
     fig = go.Figure()
+    style = _style(ev)
     for o in ev.options:
         rows = sweep[sweep["option"] == o.id]
         fig.add_trace(
@@ -130,7 +154,7 @@ def break_even_map(ev: Evaluation, points: int = 200) -> go.Figure:
                 y=rows["per_user_month"],
                 mode="lines",
                 name=o.id,
-                line={"dash": "solid" if o.kind == "onprem" else "dot"},
+                line={"dash": style[o.id][0], "width": 2},
                 hovertemplate=(
                     f"{o.id}<br>%{{x:,}} users<br>%{{y:,.2f}} {cur}/user-month<extra></extra>"
                 ),
@@ -172,14 +196,31 @@ def break_even_map(ev: Evaluation, points: int = 200) -> go.Figure:
     )
     fig.update_layout(
         title="Cost per user-month by organisation size",
-        # sizes: powers of ten only; cost: 1, 2, 5 per decade (plotly's default labels
-        # every digit, small, which reads as clutter)
+        # sizes: powers of ten only; cost: 1, 2, 5 per decade, each labelled in full
+        # (plotly's "D2" labels 20 and 50 as a small "2" and "5", which reads as clutter)
         xaxis={"type": "log", "title": "Users at the start (log scale)", "dtick": 1},
-        yaxis={"type": "log", "title": f"Cost per user-month ({cur}, log scale)", "dtick": "D2"},
+        yaxis={
+            "type": "log",
+            "title": f"Cost per user-month ({cur}, log scale)",
+            "tickvals": (ticks := _log_ticks(positive.min(), positive.max())),
+            "ticktext": [f"{t:,g}" for t in ticks],
+        },
         legend_title="Option",
         **_LAYOUT,
     )
     return fig
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    """1, 2 and 5 times the powers of ten from ``low`` to ``high`` (one tick below and
+    above, so the ends are labelled too)."""
+    out: list[float] = []
+    for exp in range(int(np.floor(np.log10(low))) - 1, int(np.ceil(np.log10(high))) + 1):
+        out += [m * 10.0**exp for m in (1, 2, 5)]
+    inside = [t for t in out if low <= t <= high]
+    below = [t for t in out if t < low][-1:]
+    above = [t for t in out if t > high][:1]
+    return [round(t, 10) for t in below + inside + above]
 
 
 def demand_vs_capacity(ev: Evaluation, option_id: str) -> go.Figure:
@@ -241,47 +282,74 @@ def demand_vs_capacity(ev: Evaluation, option_id: str) -> go.Figure:
 
 
 def servers_by_year(ev: Evaluation) -> go.Figure:
-    """Servers in service each year per on-prem option, as a step chart."""
+    """Servers in service each year per on-prem option, as grouped bars (lines of options
+    needing the same count lay on top of each other)."""
     fig = go.Figure()
-    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
-    for i, (option_id, rows) in enumerate(ev.sizing.groupby("option", sort=False)):
+    for option_id, rows in ev.sizing.groupby("option", sort=False):
         fig.add_trace(
-            go.Scatter(
+            go.Bar(
                 x=rows["year"],
                 y=rows["servers"],
                 name=str(option_id),
-                mode="lines+markers",
-                line={"shape": "hv", "dash": dashes[i % len(dashes)], "width": 3 - (i % 2)},
+                text=rows["servers"],
+                textposition="outside",
+                hovertemplate="year %{x}: %{y} servers<extra>" + str(option_id) + "</extra>",
             )
         )
+    top = int(ev.sizing["servers"].max()) if not ev.sizing.empty else 1
     fig.update_layout(
         title="Servers needed (redundancy included)",
+        barmode="group",
         xaxis={"title": "Year", "dtick": 1},
-        yaxis={"title": "Servers", "rangemode": "tozero", "dtick": 1},
+        yaxis={"title": "Servers", "range": [0, top * 1.2 + 0.5], "dtick": max(1, top // 5)},
         legend_title="Option",
         **_LAYOUT,
     )
     return fig
 
 
-def qualitative_radar(ev: Evaluation) -> go.Figure:
-    """The decision matrix as a radar: each option's 1-5 score per criterion."""
+def qualitative_radar(ev: Evaluation, options: Sequence[str] | None = None) -> go.Figure:
+    """The decision matrix as a radar: each option's 1-5 score per criterion (``options``:
+    only these, in this order; default every option). Outlines with a light fill and a
+    marker per option (on-prem solid, cloud dotted or dashed), so two or three options
+    read at a glance; a legend click hides one."""
     labels = {c.id: c.label for c in ev.catalog.qualitative.criteria}
     theta = [labels.get(c, c) for c in CRITERIA]
+    style = _style(ev)
+    shown = list(options) if options is not None else [o.id for o in ev.options]
     fig = go.Figure()
-    for o in ev.options:
-        scores = {cell.criterion: cell.score for cell in ev.assessments[o.id].criteria}
+    for option_id in shown:
+        scores = {cell.criterion: cell.score for cell in ev.assessments[option_id].criteria}
         r = [scores[c] for c in CRITERIA]
+        dash, symbol = style[option_id]
         fig.add_trace(
             go.Scatterpolar(
-                r=[*r, r[0]], theta=[*theta, theta[0]], name=o.id, fill="toself", opacity=0.5
+                r=[*r, r[0]],
+                theta=[*theta, theta[0]],
+                name=option_id,
+                mode="lines+markers",
+                fill="toself" if len(shown) <= 3 else "none",
+                opacity=0.8,
+                line={"dash": dash, "width": 2.5},
+                marker={"symbol": symbol, "size": 8},
+                hovertemplate="%{theta}: %{r}<extra>" + option_id + "</extra>",
             )
         )
     fig.update_layout(
         title="Qualitative scores (1 = poor, 5 = best)",
-        polar={"radialaxis": {"range": [0, 5], "dtick": 1}},
-        legend={"title": "Option", "orientation": "h", "y": -0.15},
-        **_LAYOUT,
+        polar={
+            "radialaxis": {
+                "range": [0, 5],
+                "dtick": 1,
+                "angle": 90,
+                "tickangle": 90,
+                "tickfont": {"size": 10, "color": "grey"},
+            },
+            "angularaxis": {"direction": "clockwise", "rotation": 90},
+        },
+        legend={"title": "Option", "orientation": "h", "y": -0.1},
+        height=520,
+        **{**_LAYOUT, "margin": {"l": 120, "r": 120, "t": 70, "b": 30}},
     )
     return fig
 

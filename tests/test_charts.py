@@ -77,13 +77,14 @@ def test_break_even_map_marks_crossings(ev):
     assert not fig.layout.annotations  # no log-axis annotation trap
 
 
-def test_servers_step_chart(ev):
-    """The servers chart shows the sizing frame's servers per year."""
+def test_servers_chart(ev):
+    """The servers chart shows the sizing frame's servers per year, as grouped bars (lines
+    of options needing the same count lay on top of each other)."""
     fig = charts.servers_by_year(ev)
     trace = next(t for t in fig.data if t.name == "postfix-dovecot")
     expected = ev.sizing[ev.sizing["option"] == "postfix-dovecot"]["servers"].tolist()
     assert list(trace.y) == expected
-    assert trace.line.shape == "hv"
+    assert (trace.type, fig.layout.barmode) == ("bar", "group")
 
 
 def test_demand_vs_capacity_rejects_cloud(ev):

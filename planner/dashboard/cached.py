@@ -26,12 +26,13 @@ from planner import report as report_module
 from planner.bench.apply import apply_capacity
 from planner.bench.result import BenchmarkResult, capacity_from_benchmark
 from planner.catalog import dump_scenario, load_catalog, load_scenario, scenario_presets
-from planner.dashboard import bench_views, upload, views
+from planner.dashboard import bench_views, ranges_form, upload, views
 from planner.dashboard.bench_job import JobBoard
 from planner.evaluation import Evaluation, evaluate
 from planner.models import Catalog, Scenario
 
 __all__ = [
+    "add_ranges",
     "assumptions",
     "bench_board",
     "bench_capacity",
@@ -168,9 +169,9 @@ def servers_by_year(scenario: Scenario) -> go.Figure:
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
-def qualitative_radar(scenario: Scenario) -> go.Figure:
-    """``planner.charts.qualitative_radar``."""
-    return charts.qualitative_radar(evaluation(scenario))
+def qualitative_radar(scenario: Scenario, options: tuple[str, ...]) -> go.Figure:
+    """``planner.charts.qualitative_radar`` of these options."""
+    return charts.qualitative_radar(evaluation(scenario), options)
 
 
 # endregion
@@ -207,6 +208,13 @@ def with_range(scenario: Scenario, path: str, value: dict[str, Any] | float | No
     changed = risk.with_range(scenario, path, value)
     evaluation(changed)  # unknown ids and missing inputs are found here, not on a page
     return changed
+
+
+@st.cache_data(show_spinner=False, max_entries=_ENTRIES)
+def add_ranges(scenario: Scenario, source: Scenario) -> ranges_form.Added:
+    """``ranges_form.add_ranges``: ``source``'s ranges on this scenario's inputs, each moved
+    to the input's value here (the typical case unchanged)."""
+    return ranges_form.add_ranges(scenario, evaluation(scenario), source)
 
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)
@@ -270,8 +278,10 @@ def flip_sentences(scenario: Scenario) -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)
 def tornado(scenario: Scenario, onprem: str | None, cloud: str | None) -> go.Figure:
-    """``planner.risk.charts.tornado`` for the pair."""
-    return risk.charts.tornado(_sensitivity(scenario, onprem, cloud))
+    """``planner.risk.charts.tornado`` for the pair, inputs named by their titles
+    (``ranges_form.input_labels``, the report's labeller)."""
+    labels = ranges_form.input_labels(scenario)
+    return risk.charts.tornado(_sensitivity(scenario, onprem, cloud), labels=labels)
 
 
 @st.cache_data(show_spinner=False, max_entries=_ENTRIES)

@@ -9,8 +9,9 @@ that nothing is invented (a plain number starts as a range of zero width around 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
+from planner.catalog import parse_scenario
 from planner.dashboard.fields import (
     CLOUD_NUMBERS,
     COPIES,
@@ -21,20 +22,25 @@ from planner.dashboard.fields import (
     FieldSpec,
     Path,
 )
-from planner.evaluation import Evaluation
+from planner.errors import ScenarioError
+from planner.evaluation import Evaluation, evaluate
 from planner.models import Scenario
 from planner.ranges import SINGLE_SECTIONS, Z90, Distribution
+from planner.report.labels import path_title
 
 __all__ = [
     "FORMS",
     "FORM_LABELS",
     "NO_RANGE",
+    "Added",
+    "add_ranges",
     "current_value",
     "field_path",
     "input_labels",
     "input_spec",
     "params_of",
     "range_data",
+    "recentred",
     "starting_params",
 ]
 
@@ -68,18 +74,16 @@ _SECTIONS: tuple[tuple[str, str, tuple[FieldSpec, ...]], ...] = (
 
 def input_labels(scenario: Scenario) -> dict[str, str]:
     """Field path -> ``Organisation · User growth (fraction per year)`` for every input of
-    ``scenario`` that may hold a range, in form order; ranged inputs keep their place."""
-    out: dict[str, str] = {}
-    for section, title, specs in _SECTIONS:
+    ``scenario`` that may hold a range, in form order; ranged inputs keep their place. The
+    names are the report's (``planner.report.labels.path_title``): one labeller."""
+    paths: list[str] = []
+    for section, _, specs in _SECTIONS:
         if section in ("onprem", "cloud"):
             options = scenario.onprem if section == "onprem" else scenario.cloud
-            for option in options:
-                for spec in specs:
-                    out[f"{section}.{option.id}.{spec.name}"] = f"{option.id} · {spec.title}"
+            paths += [f"{section}.{o.id}.{spec.name}" for o in options for spec in specs]
         else:
-            for spec in specs:
-                out[f"{section}.{spec.name}"] = f"{title} · {spec.title}"
-    return {path: label for path, label in out.items() if scenario.has_field(path)}
+            paths += [f"{section}.{spec.name}" for spec in specs]
+    return {path: path_title(path) for path in paths if scenario.has_field(path)}
 
 
 def input_spec(path: str) -> FieldSpec | None:
@@ -161,3 +165,86 @@ def range_data(form: str, params: dict[str, float | None]) -> dict[str, Any] | N
         return None
     given = {key: params[key] for key, _ in FORMS[form] if params.get(key) is not None}
     return given if form == "triangular" else {"dist": form, **given}
+
+
+def recentred(dist: Distribution, value: float) -> dict[str, Any] | None:
+    """``dist`` moved so that its typical value is ``value``, its spread scaled alike
+    (every parameter times value / typical), or shifted when either is zero (a lognormal
+    cannot be: None); as written in a scenario file."""
+    center = dist.center()
+    params = params_of(dist)
+    if center == value:
+        moved = params
+    elif center != 0 and value / center > 0:
+        moved = {k: v * value / center for k, v in params.items()}
+    elif dist.dist == "lognormal":
+        return None
+    else:
+        shift = value - center
+        moved = {k: (v if k == "sd" else v + shift) for k, v in params.items()}
+    return range_data(dist.dist, dict(moved))
+
+
+class Added(NamedTuple):
+    """What ``add_ranges`` did: the scenario, the inputs given a range, those left as they
+    were (with why)."""
+
+    scenario: Scenario
+    added: list[str]
+    skipped: dict[str, str]
+
+
+def _npvs(ev: Evaluation) -> dict[str, float]:
+    return {o.id: round(o.npv, 2) for o in ev.comparison.options}
+
+
+def add_ranges(scenario: Scenario, ev: Evaluation, source: Scenario) -> Added:
+    """``scenario`` with ``source``'s ranges on the inputs it shares and has no range on,
+    each moved to the value the input has here (``recentred``), so no figure of the typical
+    case changes; and ``source``'s correlations between inputs that then both have ranges.
+
+    An input is left out when this scenario lacks it, already has a range on it, has no
+    value to centre on, when the moved range is invalid here, or when giving it a range
+    would change the typical case (a server price set inline makes ``server: auto`` price
+    every profile alike). ``ev`` is the evaluation of ``scenario``.
+    """
+    from planner.risk import with_range
+
+    out, moved, skipped = scenario, {}, {}
+    own = scenario.ranges
+    for path, dist in source.ranges.items():
+        value = current_value(scenario, ev, path) if scenario.has_field(path) else None
+        data = None if value is None or path in own else recentred(dist, value)
+        if path in own:
+            skipped[path] = "has a range already"
+        elif not scenario.has_field(path):
+            skipped[path] = "not in this scenario"
+        elif data is None:
+            skipped[path] = "no value to centre the range on"
+        else:
+            try:
+                out = with_range(out, path, data)
+                moved[path] = data
+            except ScenarioError as exc:
+                skipped[path] = "; ".join(exc.lines)
+    base = _npvs(ev)
+    if moved and _npvs(evaluate(out)) != base:  # one at a time: which inputs moved it
+        out = scenario
+        for path, data in list(moved.items()):
+            trial = with_range(out, path, data)
+            if _npvs(evaluate(trial)) == base:
+                out = trial
+            else:
+                del moved[path]
+                skipped[path] = "a range here would change the typical case"
+    known = {(a, b) for a, b, _ in scenario.correlations}
+    pairs = [
+        [a, b, rho]
+        for a, b, rho in source.correlations
+        if a in moved and b in moved and (a, b) not in known
+    ]
+    if pairs:
+        data = out.model_dump(mode="json", exclude_unset=True)
+        data["correlations"] = [*data.get("correlations", []), *pairs]
+        out = parse_scenario(data, name=out.name)
+    return Added(out, list(moved), skipped)

@@ -10,6 +10,7 @@ cheapest (a difference of two NPVs) and each option's capex and opex over the ho
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ from planner.errors import ScenarioError
 from planner.evaluation import BreakEven, Evaluation, OptionSummary
 from planner.models import CRITERIA, Catalog, Migration, Scenario
 from planner.recommendation import money, parity, ranked
+from planner.report.content import catch_up_phrase
 from planner.resolution import Provenance, ResolvedOnPrem, resolve
 
 __all__ = [
@@ -26,20 +28,30 @@ __all__ = [
     "Default",
     "assumptions_table",
     "basis_line",
+    "break_even_line",
+    "break_even_metric",
     "break_even_table",
+    "break_even_year",
     "capacity_rows",
     "catalog_defaults",
     "cheapest_callout",
+    "choice_words",
     "comparison_json",
     "costs_csv",
     "decision_matrix",
     "details_table",
     "downtime_note",
+    "escalation_caption",
     "headline_break_even",
+    "migration_caption",
     "migration_defaults",
     "money",
     "option_labels",
+    "organisation_caption",
     "parity_table",
+    "radar_default",
+    "ranged_count",
+    "ranges_added_line",
     "reasons_table",
     "requirement_table",
     "sizing_table",
@@ -216,16 +228,44 @@ def headline_break_even(ev: Evaluation) -> BreakEven | None:
     return next(b for b in ev.break_even if b.onprem == best_onprem and b.cloud == best_cloud)
 
 
+def break_even_year(year: int | None, horizon: int) -> str:
+    """A break-even year in words, the report's (``catch_up_phrase``): "cheaper from year
+    1" (from the start, nothing to catch up), "catches up in year 3", "does not catch up
+    within 5 years"."""
+    return catch_up_phrase(year, horizon).removeprefix("is ")
+
+
+def break_even_metric(year: int | None) -> str:
+    """The break-even year for a metric: "3", "from year 1" (cheaper from the start), or
+    "none" (not within the horizon)."""
+    if year is None:
+        return "none"
+    return "from year 1" if year == 1 else str(year)
+
+
+def break_even_line(ev: Evaluation) -> str | None:
+    """The headline pair's break-even as the report words it: "Break-even against
+    m365-basic, the cheapest cloud option: postfix-dovecot, the cheapest on-prem option,
+    catches up in year 3 (cumulative cost)." ("is cheaper from year 1" when it is cheaper
+    from the start); None without both kinds."""
+    head = headline_break_even(ev)
+    if head is None:
+        return None
+    return (
+        f"Break-even against {head.cloud}, the cheapest cloud option: {head.onprem}, the "
+        f"cheapest on-prem option, {catch_up_phrase(head.year, ev.horizon)} (cumulative cost)."
+    )
+
+
 def break_even_table(ev: Evaluation) -> pd.DataFrame:
-    """Every on-prem/cloud pair: break-even year (cumulative cost, then cumulative NPV) and
-    users (NPV)."""
-    never = f"none within {ev.horizon} years"
+    """Every on-prem/cloud pair: break-even year (cumulative cost, then cumulative NPV) in
+    words (``break_even_year``) and users (NPV)."""
     rows = [
         {
             "On-prem": b.onprem,
             "Cloud": b.cloud,
-            "Break-even year": str(b.year) if b.year else never,
-            "Break-even year (NPV)": str(b.year_npv) if b.year_npv else never,
+            "Break-even year": break_even_year(b.year, ev.horizon),
+            "Break-even year (NPV)": break_even_year(b.year_npv, ev.horizon),
             "Break-even users": f"{b.users:,}" if b.users else "none from 10 to 100,000",
         }
         for b in ev.break_even
@@ -318,6 +358,20 @@ def decision_matrix(ev: Evaluation) -> pd.DataFrame:
     return pd.DataFrame(table).set_index("Criterion")
 
 
+def radar_default(ev: Evaluation) -> list[str]:
+    """The options the Compare radar starts with: the cheapest (by NPV, eligible first)
+    and the best-scored option of the other kind (ties: the cheaper)."""
+    order = ranked(ev.comparison)
+    if not order:
+        return []
+    first = order[0]
+    others = [o for o in order if o.kind != first.kind and o.qualitative_score is not None]
+    if not others:
+        return [first.id]
+    best = max(others, key=lambda o: (o.qualitative_score or 0.0, -o.npv))
+    return [first.id, best.id]
+
+
 def reasons_table(ev: Evaluation, option_id: str) -> pd.DataFrame:
     """One option's scores with where each came from and the one-line reason."""
     labels = {c.id: c.label for c in ev.catalog.qualitative.criteria}
@@ -350,6 +404,99 @@ def requirement_table(ev: Evaluation) -> pd.DataFrame:
         if comp[o.id].ruled_out_by
     ]
     return pd.DataFrame(rows, columns=["Option", "Ruled out by", "Why"])
+
+
+# endregion
+# region #### wording ####
+
+
+def ranged_count(n: int) -> str:
+    """How many inputs have a range, in words: "No input has a range yet", "1 input has a
+    range", "3 inputs have ranges"."""
+    if n == 0:
+        return "No input has a range yet"
+    if n == 1:
+        return "1 input has a range"
+    return f"{n:,} inputs have ranges"
+
+
+def ranges_added_line(added: list[str], skipped: dict[str, str], source: str) -> str:
+    """What adding another scenario's ranges did, in one line."""
+    if not added:
+        return f"No range of '{source}' could be added: this scenario lacks its inputs."
+    n = len(added)
+    line = (
+        f"Added {n} range{'' if n == 1 else 's'} of '{source}', each centred on this "
+        "scenario's value (no figure of the typical case changed)"
+    )
+    if skipped:
+        line += f"; {len(skipped)} left out ({', '.join(sorted(set(skipped.values())))})"
+    return line + "."
+
+
+def _per_day(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def organisation_caption(scenario: Scenario) -> str:
+    """What the Organisation section holds, from the scenario's own figures: users and
+    growth, messages sent and received a day, message size and mailbox."""
+    org = scenario.organization
+    g = org.user_growth_per_year
+    growth = (
+        "no growth"
+        if g == 0
+        else f"growing {g * 100:g} % a year"
+        if g > 0
+        else f"shrinking {-g * 100:g} % a year"
+    )
+    return (
+        f"Who the organisation is and how much mail it moves: {org.users:,} users "
+        f"({growth}), each sending {_per_day(org.messages_sent_per_user_day)} and receiving "
+        f"{_per_day(org.messages_received_per_user_day)} messages a day of "
+        f"{org.avg_message_kb:g} KB on average; mailboxes start at "
+        f"{org.mailbox_gb_per_user:g} GB and grow {org.mailbox_growth_gb_per_user_year:g} GB "
+        "a year. An empty field takes mailplan's default (hover ? for it)."
+    )
+
+
+def escalation_caption(scenario: Scenario) -> str:
+    """What the price changes mean under the scenario's price basis."""
+    head = (
+        "Yearly price changes as fractions (0.03 = +3 % a year); year y is scaled by (1+e)^(y-1)."
+    )
+    if scenario.price_basis == "nominal":
+        return (
+            f"{head} Prices are nominal: inflation ({scenario.inflation:.1%} a year) is added "
+            "to each of these changes."
+        )
+    return f"{head} Prices are real (today's money): these are changes above inflation."
+
+
+def migration_caption(scenario: Scenario) -> str:
+    """What moving costs, naming the system that runs today (or none)."""
+    head = "What moving from the system that runs today to another option costs"
+    if scenario.current is None:
+        return f"{head}. Nothing runs today (a new installation), so no option pays these now."
+    return (
+        f"{head} (today: {scenario.current}); each field left empty comes from the catalog's "
+        "defaults."
+    )
+
+
+_CHOICE_WORDS = {
+    "price_basis: real": "the real price basis",
+    "price_basis: nominal": "the nominal price basis",
+    "cash:": "paid for:",
+    "existing_staff:": "existing staff:",
+}
+_RAW_CHOICE = re.compile("|".join(re.escape(k) for k in _CHOICE_WORDS))
+
+
+def choice_words(text: str) -> str:
+    """A model description with its raw choice values (``cash``, ``price_basis: real``) in
+    the words the form's pickers use."""
+    return _RAW_CHOICE.sub(lambda m: _CHOICE_WORDS[m.group(0)], text)
 
 
 # endregion

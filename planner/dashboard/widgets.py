@@ -17,7 +17,7 @@ import streamlit as st
 
 from planner.dashboard import cached, failures, state
 from planner.dashboard.fields import NONE, ChoiceSpec, FieldSpec, Path, path_key
-from planner.dashboard.views import Default
+from planner.dashboard.views import Default, choice_words
 from planner.evaluation import Evaluation
 from planner.models import Scenario
 
@@ -94,7 +94,7 @@ def _prime(path: Path, value: Any) -> str:
 
 def default_help(spec: FieldSpec, default: Default | None) -> str:
     """The field's description and where the value used when it is left empty comes from."""
-    parts = [spec.description]
+    parts = [choice_words(spec.description)]
     if default is not None and isinstance(default.value, int | float):
         line = f"Left empty: **{number(default.value)}** {spec.unit}, from {default.origin}"
         if default.source:
@@ -199,7 +199,7 @@ def choice_field(
 
 def choice(path: Path, spec: ChoiceSpec, *, help_extra: str = "") -> None:
     """A select box for ``spec`` at ``path``, its help from the model's description."""
-    choice_field(path, spec.label, spec.texts, help=spec.description + help_extra)
+    choice_field(path, spec.label, spec.texts, help=choice_words(spec.description) + help_extra)
 
 
 def plain_number(

@@ -7,6 +7,8 @@ currency.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -84,13 +86,22 @@ def p_cheapest(sim: Simulation) -> go.Figure:
     return fig
 
 
-def tornado(sens: Sensitivity, top: int | None = None) -> go.Figure:
+def tornado(
+    sens: Sensitivity, top: int | None = None, labels: Mapping[str, str] | None = None
+) -> go.Figure:
     """Tornado: for each ranged input (largest swing on top), the NPV gap (on-prem minus
-    cloud) at its low and at its high value, as bars from the typical case's gap."""
+    cloud) at its low and at its high value, as bars from the typical case's gap.
+
+    ``labels`` (field path -> readable title, ``planner.report.labels.path_title``) names
+    the inputs, the option or section on one line and the field's title below it; without
+    them the bars are named by field path."""
     cur = sens.scenario.currency
     rows = [r for r in sens.swings if r.swing > 0] or sens.swings
     rows = list(reversed(rows[:top] if top else rows))  # plotly draws the first bar at the bottom
     base = sens.base
+    names = [
+        labels.get(r.input, r.input).replace(" · ", "<br>") if labels else r.input for r in rows
+    ]
     fig = go.Figure()
     for key, name, color in (
         ("low", "input at low", "#2ca02c"),
@@ -100,7 +111,7 @@ def tornado(sens: Sensitivity, top: int | None = None) -> go.Figure:
         values = [getattr(r, key) for r in rows]
         fig.add_trace(
             go.Bar(
-                y=[r.input for r in rows],
+                y=names,
                 x=[g - base for g in gaps],
                 base=base,
                 orientation="h",
@@ -123,6 +134,14 @@ def tornado(sens: Sensitivity, top: int | None = None) -> go.Figure:
         legend_title="Swing",
         **_LAYOUT,
     )
+    if labels:  # long titles: no axis title beside them, the legend under the x axis
+        fig.update_yaxes(automargin=True, title=None)
+        fig.update_xaxes(title=f"NPV gap ({cur}); below 0: on-prem cheaper")
+        fig.update_layout(
+            height=max(420, 60 + 42 * len(rows)),
+            legend={"orientation": "h", "y": -0.15, "yanchor": "top", "x": 0, "xanchor": "left"},
+            margin={"b": 90},
+        )
     return fig
 
 

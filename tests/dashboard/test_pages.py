@@ -184,9 +184,23 @@ class TestScenarioPage:
         for path, spec in paths:
             widget = app.number_input(key=state.widget_key(path))
             assert widget.label == spec.title
-            assert spec.description in widget.help
+            assert views.choice_words(spec.description) in widget.help
         assert app.text_input(key="f:name").value == "Acme, 250 staff"
         assert app.number_input(key="f:organization.users").value == 250
+
+    def test_captions_come_from_the_scenario(self, app, open_page):
+        """The Organisation caption gives the scenario's own figures (after an edit, the
+        new ones); the ranges line says how many inputs have one in words."""
+        open_page(app, "scenario")
+        app.number_input(key="f:organization.messages_received_per_user_day").set_value(120).run()
+        assert_clean(app)
+        captions = [c.value for c in app.caption]
+        scenario = state.current(app.session_state)
+        assert views.organisation_caption(scenario) in captions
+        assert any("receiving 120 messages a day" in c for c in captions)
+        assert any(c.startswith("Yearly price changes") and "real" in c for c in captions)
+        assert any("No input has a range yet in this scenario" in c for c in captions)
+        assert not any("input(s)" in c or "price_basis" in c for c in captions)
 
     def test_catalog_field_help_gives_source_and_date(self, app, open_page):
         """An empty on-prem field says which catalog value it uses, its source and date."""
@@ -353,7 +367,8 @@ class TestCostsPage:
             (b.onprem, b.cloud) for b in ev.break_even
         ]
         head = views.headline_break_even(ev)
-        assert metric(app, "Break-even year") == str(head.year)
+        assert metric(app, "Break-even year") == views.break_even_metric(head.year)
+        assert views.break_even_line(ev) in [c.value.replace("\\", "") for c in app.caption]
 
 
 def test_an_edit_keeps_the_seat_mix(app, open_page):
@@ -468,10 +483,16 @@ class TestComparePage:
         assert app.slider(key="f:qualitative.scores.postfix-dovecot.control").value == 5
 
     def test_draws_the_radar(self, app, open_page):
-        """The radar chart has one trace per option."""
+        """The radar starts with two options (the cheapest and the best-scored of the other
+        kind) and draws those picked, one trace each."""
         open_page(app, "compare")
+        ev = evaluate(state.current(app.session_state))
         (spec,) = chart_specs(app)
-        assert [t["name"] for t in spec["data"]] == state.current(app.session_state).option_ids()
+        assert [t["name"] for t in spec["data"]] == views.radar_default(ev)
+
+        app.multiselect(key="compare_radar").set_value(["exchange-se", "gws-starter"]).run()
+        (spec,) = chart_specs(app)
+        assert [t["name"] for t in spec["data"]] == ["exchange-se", "gws-starter"]
 
 
 def test_flat_scenario_fixture_is_what_the_tests_assume():

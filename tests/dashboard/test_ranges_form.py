@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from planner import evaluate, load_catalog, load_scenario, risk, scenario_presets
@@ -160,3 +162,82 @@ class TestRiskTables:
         table = risk_views.tornado_table(sens.summary, labels)
         assert list(table["Input"]) == [labels[r.input] for r in sens.swings]
         assert list(table["Swing (USD)"]) == [f"{r.swing:,.0f}" for r in sens.swings]
+
+
+class TestOneLabeller:
+    def test_input_labels_are_the_reports(self):
+        """The dashboard names every input as the report does (``path_title``)."""
+        from planner.report.labels import field_title, path_title
+
+        labels = ranges_form.input_labels(ranged())
+
+        assert labels == {path: path_title(path) for path in labels}
+        assert labels["onprem.postfix-dovecot.admin_hours_per_month"] == (
+            f"postfix-dovecot · {field_title('onprem', 'admin_hours_per_month')}"
+        )
+
+    def test_tornado_chart_shows_titles_not_field_paths(self):
+        """The Risk page's tornado names its bars by the inputs' titles (the option or
+        section on one line, the title below), never by field path."""
+        scenario = ranged()
+        sens = risk.sensitivity(scenario)
+
+        from planner.report.labels import field_title
+
+        fig = risk.charts.tornado(sens, labels=ranges_form.input_labels(scenario))
+
+        names = [str(y) for trace in fig.data for y in trace.y]
+        title = field_title("onprem", "admin_hours_per_month")
+        assert f"postfix-dovecot<br>{title}" in names
+        assert not [n for n in names if re.search(r"(organization|escalation|onprem|cloud)\.", n)]
+
+
+class TestAddRanges:
+    @pytest.mark.parametrize(
+        ("dist", "value", "expected"),
+        [
+            (Triangular(low=20, typical=30, high=60), 30.0, {"low": 20, "typical": 30, "high": 60}),
+            (
+                Triangular(low=50, typical=90, high=150),
+                120.0,
+                {"low": 200 / 3, "typical": 120, "high": 200},
+            ),
+            (
+                Triangular(low=0.0, typical=0.0, high=0.04),
+                0.02,
+                {"low": 0.02, "typical": 0.02, "high": 0.06},
+            ),
+            (
+                LogNormal(dist="lognormal", median=16, p90=40),
+                8.0,
+                {"dist": "lognormal", "median": 8, "p90": 20},
+            ),
+            (Normal(dist="normal", mean=10, sd=2), 5.0, {"dist": "normal", "mean": 5, "sd": 1}),
+        ],
+        ids=["same-value", "scaled", "shifted-from-zero", "lognormal", "normal"],
+    )
+    def test_recentred_keeps_the_relative_spread(self, dist, value, expected):
+        """A range moved to a new typical value keeps its spread relative to it (or, from
+        zero, its absolute spread)."""
+        moved = ranges_form.recentred(dist, value)
+
+        assert moved == pytest.approx(expected)
+
+    def test_default_ranges_join_the_scenario_without_changing_it(self):
+        """The default scenario with 600 users gets the default ranges, each centred on
+        its own value: the typical case's NPVs are unchanged, and the users stay 600."""
+        base = load_scenario(scenario_presets()["default"])
+        org = base.organization.model_copy(update={"users": 600})
+        scenario = base.model_copy(update={"organization": org})
+        ev = evaluate(scenario)
+
+        done = ranges_form.add_ranges(scenario, ev, ranged())
+
+        after = evaluate(done.scenario)
+        assert done.scenario.organization.users == 600
+        assert len(done.added) >= 20
+        assert set(done.added) <= set(done.scenario.ranges)
+        assert {o.id: round(o.npv, 2) for o in after.comparison.options} == {
+            o.id: round(o.npv, 2) for o in ev.comparison.options
+        }
+        assert done.scenario.correlations

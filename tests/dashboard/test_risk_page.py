@@ -3,11 +3,14 @@ width chosen; range edits change them; a scenario without ranges is explained.""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from planner import evaluate, load_scenario, risk, scenario_presets
 from planner.dashboard import state
 from planner.dashboard.risk_views import MAX_DRAWS
+from planner.recommendation import money
 from planner.risk.flips import flip_points, flip_sentences
 from tests.dashboard.conftest import (
     assert_clean,
@@ -133,6 +136,17 @@ class TestRangedScenario:
         shown = risk_app.dataframe[0].value
         assert list(shown["Swing (USD)"]) == [f"{r.swing:,.0f}" for r in sens.swings]
 
+    def test_tornado_caption_and_bars_in_words(self, risk_app):
+        """The tornado's caption gives the NPV gap in the one money format, and its bars are
+        named by the inputs' titles, not their field paths."""
+        sens = risk.sensitivity(ranged()).summary
+        caption = next(c.value for c in risk_app.caption if c.value.startswith("NPV gap"))
+        assert money(sens.base, "USD") in caption
+        tornado = chart_specs(risk_app)[2]
+        names = [y for trace in tornado["data"] for y in trace["y"]]
+        assert names
+        assert not [n for n in names if re.search(r"(organization|escalation|onprem|cloud)\.", n)]
+
     def test_narrowing_one_range_changes_the_result(self, risk_app):
         """A range edited in the editor is put in use and simulated."""
         before = npv_p50(risk_app)
@@ -189,7 +203,10 @@ class TestWithoutRanges:
         assert_clean(app)
         assert app.info[0].value.startswith("This scenario has no ranges")
         assert "{low: 0.0, typical: 0.08, high: 0.20}" in app.code[0].value
-        assert app.button[0].label == "Start from the default ranges"
+        assert [b.label for b in app.button[:2]] == [
+            "Add the default ranges to this scenario",
+            "Switch to the 'default-ranges' scenario",
+        ]
         assert not chart_specs(app)
 
     def test_says_where_the_answer_flips(self, app, open_page):
@@ -201,13 +218,30 @@ class TestWithoutRanges:
         shown = [m.value for m in app.markdown if m.value.startswith("- ")]
         assert shown == ["\n".join(f"- {s}" for s in expected)]
 
-    def test_start_from_the_default_ranges(self, app, open_page):
-        """The button loads the sourced default ranges and the page simulates them."""
+    def test_switch_to_the_default_ranges(self, app, open_page):
+        """The switch button puts the bundled scenario with sourced ranges in use and the
+        page simulates it."""
         app.session_state["risk_draws"] = DRAWS
+        open_page(app, "risk")
+        app.button[1].click().run()
+        assert_clean(app)
+        assert app.sidebar.selectbox(key=state.PICKER).value == RANGED
+        assert len(chart_specs(app)) == 4
+
+    def test_add_the_default_ranges_keeps_the_scenario(self, app, open_page):
+        """The add button keeps the scenario in use (as 'edited', its users unchanged),
+        gives its inputs the default ranges centred on its values, says so, and simulates."""
+        app.session_state["risk_draws"] = DRAWS
+        open_page(app, "scenario")
+        app.number_input(key="f:organization.users").set_value(600).run()
         open_page(app, "risk")
         app.button[0].click().run()
         assert_clean(app)
-        assert app.sidebar.selectbox(key=state.PICKER).value == RANGED
+        scenario = state.current(app.session_state)
+        assert app.sidebar.selectbox(key=state.PICKER).value == state.EDITED
+        assert scenario.organization.users == 600
+        assert len(scenario.ranges) >= 20
+        assert app.success[0].value.startswith("Added ")
         assert len(chart_specs(app)) == 4
 
     def test_a_first_range_starts_the_simulation(self, app, open_page):

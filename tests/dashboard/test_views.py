@@ -89,11 +89,45 @@ class TestTables:
         table = views.break_even_table(ev)
 
         assert len(table) == 2
-        never = table[table["Break-even year"].str.startswith("none")]
-        assert set(never["Break-even year"]) <= {"none within 3 years"}
         assert list(table["Break-even year (NPV)"]) == [
-            str(b.year_npv) if b.year_npv else "none within 3 years" for b in ev.break_even
+            views.break_even_year(b.year_npv, 3) for b in ev.break_even
         ]
+        assert "does not catch up within 3 years" in set(table["Break-even year (NPV)"])
+
+    @pytest.mark.parametrize(
+        ("year", "words", "metric"),
+        [
+            (1, "cheaper from year 1", "from year 1"),
+            (3, "catches up in year 3", "3"),
+            (None, "does not catch up within 5 years", "none"),
+        ],
+        ids=["from-the-start", "catches-up", "never"],
+    )
+    def test_break_even_year_in_the_reports_words(self, year, words, metric):
+        """A year-1 break-even reads "cheaper from year 1", never "catches up in year 1";
+        the words are the report's (``catch_up_phrase``)."""
+        from planner.report.content import catch_up_phrase
+
+        assert views.break_even_year(year, 5) == words
+        assert words in catch_up_phrase(year, 5)
+        assert views.break_even_metric(year) == metric
+
+    def test_break_even_line_says_cheaper_from_year_1(self):
+        """When the cheapest on-prem option costs less from the first year, the Costs
+        page's line says so instead of a catch-up year."""
+        ev = evaluate(
+            make_scenario(onprem=[POSTFIX], cloud=[TWO_PLANS[1]], organization={"users": 1000})
+        )
+        head = views.headline_break_even(ev)
+
+        line = views.break_even_line(ev)
+
+        assert head is not None
+        assert head.year == 1
+        assert line == (
+            "Break-even against dear, the cheapest cloud option: postfix, the cheapest "
+            "on-prem option, is cheaper from year 1 (cumulative cost)."
+        )
 
     def test_decision_matrix_ends_with_the_weighted_score(self):
         """Eight criteria and the engine's weighted score per option."""
@@ -317,3 +351,78 @@ class TestExports:
         data = json.loads(views.comparison_json(ev))
 
         assert data == ev.comparison.model_dump(mode="json")
+
+
+class TestWording:
+    @pytest.mark.parametrize(
+        ("n", "text"),
+        [(0, "No input has a range yet"), (1, "1 input has a range"), (3, "3 inputs have ranges")],
+        ids=["none", "one", "several"],
+    )
+    def test_ranged_count_in_plain_words(self, n, text):
+        """The number of ranged inputs reads as a sentence, never "0 ranged input(s)"."""
+        assert views.ranged_count(n) == text
+
+    def test_organisation_caption_comes_from_the_scenario(self):
+        """The Organisation caption gives the scenario's own users, growth and messages a
+        day (the model docstring's fixed "30 sent / 75 received" is gone)."""
+        from planner import load_scenario, scenario_presets
+
+        scenario = load_scenario(scenario_presets()["default"])
+        org = scenario.organization.model_copy(
+            update={"users": 600, "messages_received_per_user_day": 120.0}
+        )
+
+        text = views.organisation_caption(scenario.model_copy(update={"organization": org}))
+
+        assert "600 users (growing 8 % a year)" in text
+        assert "sending 30 and receiving 120 messages a day" in text
+        assert "75 received" not in text
+
+    def test_escalation_caption_names_the_price_basis_in_words(self):
+        """The price changes' caption says what the scenario's price basis means, never
+        the raw ``price_basis: real``."""
+        real = make_scenario()
+        nominal = make_scenario(price_basis="nominal", inflation=0.02)
+
+        texts = views.escalation_caption(real), views.escalation_caption(nominal)
+
+        assert "Prices are real (today's money)" in texts[0]
+        assert "inflation (2.0% a year) is added" in texts[1]
+        assert not any("price_basis" in t for t in texts)
+
+    def test_choice_words_replace_raw_values(self):
+        """A model description's raw choice values read as the form's pickers show them."""
+        from planner.models import Scenario
+
+        text = views.choice_words(Scenario.model_fields["labour_cost"].description or "")
+
+        assert text.startswith("paid for: admin and helpdesk labour is paid for; existing staff:")
+        assert "cash" not in text
+        assert "existing_staff" not in text
+        assert views.choice_words("used with price_basis: nominal.") == (
+            "used with the nominal price basis."
+        )
+
+    def test_radar_starts_with_the_cheapest_and_the_best_scored_other_kind(self):
+        """The Compare radar starts with two options: the cheapest and the best-scored
+        option of the other kind."""
+        ev = evaluate(make_scenario(onprem=[POSTFIX], cloud=TWO_PLANS))
+        cheapest = views.cheapest_callout(ev).cheapest
+
+        picked = views.radar_default(ev)
+
+        assert picked[0] == cheapest.id
+        assert len(picked) == 2
+        assert {ev.option(i).kind for i in picked} == {"onprem", "cloud"}
+
+    def test_ranges_added_line(self):
+        """What adding the default ranges did, in one sentence."""
+        line = views.ranges_added_line(
+            ["a", "b"], {"c": "not in this scenario"}, "Acme (with ranges)"
+        )
+
+        assert line == (
+            "Added 2 ranges of 'Acme (with ranges)', each centred on this scenario's value "
+            "(no figure of the typical case changed); 1 left out (not in this scenario)."
+        )

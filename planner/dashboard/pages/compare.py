@@ -10,6 +10,14 @@ from planner.models import CRITERIA, FeatureInfo, Requirement
 _COLUMNS = 4
 
 
+_RADAR = "compare_radar"
+_RADAR_KEPT = "mp_compare_radar"
+
+
+def _keep_radar() -> None:
+    st.session_state[_RADAR_KEPT] = list(st.session_state[_RADAR])
+
+
 @failures.callback("The scores could not be reset")
 def _reset(option_id: str) -> None:
     state.reset_scores(st.session_state, option_id, widgets.check())
@@ -58,15 +66,25 @@ def render() -> None:
             )
 
     st.subheader("Decision matrix")
-    left, right = st.columns(2)
-    with left:
-        st.table(views.decision_matrix(ev))
-        st.caption("Scores 1 (poor) to 5 (best); weighted score = Σ weight × score / Σ weight.")
-    with right:
-        widgets.chart(cached.qualitative_radar(scenario), key="qualitative_radar")
+    st.table(views.decision_matrix(ev))
+    st.caption("Scores 1 (poor) to 5 (best); weighted score = Σ weight × score / Σ weight.")
+    labels = views.option_labels(ev)
+    st.session_state[_RADAR] = [
+        o for o in st.session_state.get(_RADAR_KEPT, views.radar_default(ev)) if o in labels
+    ]
+    picked = st.multiselect(
+        "Options on the radar",
+        list(labels),
+        format_func=labels.__getitem__,
+        key=_RADAR,
+        on_change=_keep_radar,
+        help="Two or three at a time read best; it starts with the cheapest option and the "
+        "best-scored option of the other kind.",
+    )
+    if picked:
+        widgets.chart(cached.qualitative_radar(scenario, tuple(picked)), key="qualitative_radar")
 
     st.subheader("Scores and reasons")
-    labels = views.option_labels(ev)
     widgets.keep_choice("compare_option", list(labels))
     option_id = st.selectbox(
         "Option", list(labels), format_func=labels.__getitem__, key="compare_option"

@@ -42,10 +42,12 @@ def render() -> None:
     if head is not None:
         cols[3].metric(
             "Break-even year",
-            str(head.year) if head.year else "none",
+            views.break_even_metric(head.year),
             help=f"First year in which cumulative {head.onprem} cost is at or below "
-            f"{head.cloud} (the lowest-NPV on-prem and cloud options).",
+            f"{head.cloud} (the lowest-NPV on-prem and cloud options); 'from year 1': "
+            "cheaper from the start, nothing to catch up.",
         )
+        st.caption(widgets.plain(views.break_even_line(ev) or ""))
 
     st.subheader("Totals")
     st.table(views.totals_table(ev))

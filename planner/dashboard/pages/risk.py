@@ -12,12 +12,14 @@ from planner.dashboard import (
     ranges_form,
     risk_views,
     state,
+    views,
     widgets,
 )
 from planner.dashboard.risk_views import DRAWS, FACTOR, MAX_DRAWS, SEED
 from planner.dashboard.widgets import NOT_SET, keep, kept
 from planner.errors import PlannerError
 from planner.models import Scenario
+from planner.recommendation import money
 
 # The bundled preset with sourced ranges (data/scenarios/default-ranges.yaml). No
 # docstrings on constants here: Streamlit's "magic" would draw them on the page.
@@ -37,8 +39,21 @@ correlations:            # optional: [field path, field path, rho]
 
 
 @failures.callback("The default ranges could not be loaded")
-def _start_from_default_ranges() -> None:
+def _switch_to_default_ranges() -> None:
     state.select(st.session_state, DEFAULT_RANGES)
+
+
+_ADDED = "mp_ranges_added"
+
+
+@failures.callback("The default ranges could not be added")
+def _add_default_ranges() -> None:
+    ss = st.session_state
+    source = cached.presets()[DEFAULT_RANGES]
+    done = cached.add_ranges(state.current(ss), source)
+    ss[_ADDED] = views.ranges_added_line(done.added, done.skipped, source.name)
+    if done.added:
+        state.use(ss, done.scenario)
 
 
 @failures.callback("The range width could not be kept")
@@ -66,11 +81,25 @@ def _no_ranges() -> None:
     )
     st.code(_EXAMPLE, language="yaml")
     if DEFAULT_RANGES in state.choices(st.session_state):
-        st.button(
-            "Start from the default ranges",
-            on_click=_start_from_default_ranges,
-            help="Loads the bundled scenario 'default-ranges': the default scenario with "
-            "sourced ranges on its least certain inputs (each source is in the file).",
+        source = cached.presets()[DEFAULT_RANGES]
+        st.markdown(
+            f"Or use the sourced ranges of the bundled scenario *{widgets.plain(source.name)}* "
+            "(each source is in `data/scenarios/default-ranges.yaml`):"
+        )
+        cols = st.columns(2)
+        cols[0].button(
+            "Add the default ranges to this scenario",
+            on_click=_add_default_ranges,
+            disabled=bool(state.problems(st.session_state)),
+            help="Keeps this scenario and every value in it: each input it shares with "
+            "'default-ranges' gets that file's range, moved to centre on this scenario's "
+            "value. Inputs it lacks are left out. The result is put in use as 'edited'.",
+        )
+        cols[1].button(
+            "Switch to the 'default-ranges' scenario",
+            on_click=_switch_to_default_ranges,
+            help="Puts the bundled default scenario with ranges in use instead of this "
+            "one, which stays in the sidebar's scenario picker (an edited one as 'edited').",
         )
     st.subheader("Give an input a range")
     range_editor.picker(key="risk")
@@ -176,6 +205,9 @@ def render() -> None:
     cur = scenario.currency
     widgets.page_header("Risk", scenario, "how sure the choice is, given ranges on the inputs")
     labels = ranges_form.input_labels(scenario)
+    added = st.session_state.pop(_ADDED, None)
+    if added:
+        st.success(widgets.plain(added))
     if not scenario.ranges:
         _flips(scenario)
         _no_ranges()
@@ -213,7 +245,7 @@ def render() -> None:
         sens = cached.sensitivity_summary(view, onprem, cloud)
         st.caption(
             f"NPV gap {sens.onprem} − {sens.cloud} in the typical case: "
-            f"{sens.base:,.0f} {cur} (below 0: on-prem is cheaper). Each ranged input in "
+            f"{money(sens.base, cur)} (below 0: on-prem is cheaper). Each ranged input in "
             "turn at its low and high value (p10 and p90 for normal and lognormal), the "
             "others typical."
         )

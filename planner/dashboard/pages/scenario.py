@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from planner.dashboard import PAGES_DIR, cached, failures, range_editor, state, widgets
+from planner.dashboard import PAGES_DIR, cached, failures, range_editor, state, views, widgets
 from planner.dashboard.fields import (
     CLOUD_NUMBERS,
     COPIES,
@@ -33,7 +33,7 @@ from planner.dashboard.fields import (
 )
 from planner.dashboard.views import Default
 from planner.dashboard.widgets import NOT_SET
-from planner.models import CloudOption, Escalation, Migration, OnPremOption, Organization
+from planner.models import CloudOption, OnPremOption
 
 _COLUMNS = 4
 
@@ -123,7 +123,7 @@ def _general() -> None:
     st.caption("Currency and exchange rate are in the sidebar, on every page.")
     _today_and_basis()
     st.subheader("Price changes per year")
-    st.caption(" ".join((Escalation.__doc__ or "").split()))
+    st.caption(views.escalation_caption(state.current(st.session_state)))
     _grid(ESCALATION, ("escalation",))
 
 
@@ -238,10 +238,7 @@ def _today_and_basis() -> None:
 
 def _migration() -> None:
     st.subheader("Moving from today's system")
-    doc = " ".join((Migration.__doc__ or "").split())
-    if state.draft_value(st.session_state, ("current",)) is None:
-        doc += " Nothing runs today (a new installation), so no option pays these now."
-    st.caption(doc)
+    st.caption(views.migration_caption(state.current(st.session_state)))
     defaults = cached.migration_defaults()
     cols = st.columns(_COLUMNS)
     for i, spec in enumerate(MIGRATION):
@@ -251,7 +248,7 @@ def _migration() -> None:
 
 def _organization() -> None:
     st.subheader("Organisation")
-    st.caption(" ".join((Organization.__doc__ or "").split()))
+    st.caption(views.organisation_caption(state.current(st.session_state)))
     _grid(ORGANIZATION, ("organization",))
 
 
@@ -433,12 +430,12 @@ def _downloads() -> None:
 
 def _ranges() -> None:
     st.subheader("Ranges on inputs")
-    ranged = len(state.current(st.session_state).ranges)
+    ranged = views.ranged_count(len(state.current(st.session_state).ranges))
     st.caption(
         "Any number of the organisation, the price changes, the move or an option may be a "
         "range instead (triangular, uniform, normal or lognormal); the other pages use its "
-        f"typical value and the Risk page simulates it. This scenario has {ranged} ranged "
-        "input(s); a ranged field above shows its range and an 'Edit range' button."
+        f"typical value and the Risk page simulates it. {ranged} in this scenario; a ranged "
+        "field above shows its range and an 'Edit range' button."
     )
     range_editor.picker(key="scenario")
     st.page_link(PAGES_DIR / "risk.py", label="What the ranges do: the Risk page →")
