@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import poplib
 import shutil
@@ -12,8 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from planner.mailserver.maildrop import maildir_path
-from tests.mailserver.pop3_support import Pop3Process, add_user, deliver, make_tls_files
+from tests.mailserver.pop3_support import (
+    Pop3Mailbox,
+    Pop3Process,
+    add_user,
+    make_tls_files,
+)
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.peers]
 
@@ -40,40 +45,65 @@ def without_received(message: bytes) -> bytes:
     return b"\n".join(lines[i:])
 
 
-@pytest.fixture
-def filled(tmp_path: Path) -> Path:
-    """A data dir with one user whose Maildir holds MESSAGES (one under a foreign name)."""
-    data = tmp_path / "data"
-    root = add_user(data, ADDRESS, PASSWORD)
+_accounts = itertools.count(1)
+
+
+def fill(data: Path) -> Pop3Mailbox:
+    """A new user in ``data`` whose Maildir holds MESSAGES (one under a foreign name)."""
+    n = next(_accounts)
+    address, password = f"client{n}@example.test", f"s3cret pass {n}"
+    box = Pop3Mailbox(address, password, add_user(data, address, password))
     for i, body in enumerate(MESSAGES):
-        deliver(root, body, plain_name=i == 1)
-    return data
+        box.deliver(body, plain_name=i == 1)
+    return box
 
 
-@pytest.fixture
-def server(filled: Path, tmp_path: Path) -> Iterator[Pop3Process]:
-    """The server on ``filled``, plain-text logins allowed on loopback."""
-    srv = Pop3Process(filled, "--insecure-auth", log_dir=tmp_path).start()
+def module_server(data: Path, *args: str) -> Iterator[Pop3Process]:
+    """A server on ``data`` for the module; its log must hold no traceback at the end."""
+    srv = Pop3Process(data, *args, log_dir=data.parent).start()
     yield srv
     srv.stop()
-    assert "Traceback" not in srv.log()
+    assert "Traceback" not in srv.log(), srv.log()
 
 
-def stored_count(data: Path) -> int:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pop3Process]:
+    """One server for the module, plain-text logins allowed on loopback (each test fills a
+    mailbox of its own on it)."""
+    yield from module_server(tmp_path_factory.mktemp("pop3-clients") / "data", "--insecure-auth")
+
+
+@pytest.fixture(scope="module")
+def tls_only_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pop3Process]:
+    """One server for the module with a certificate and without --insecure-auth: logins only
+    under TLS."""
+    folder = tmp_path_factory.mktemp("pop3-clients-tls")
+    cert, key = make_tls_files(folder)
+    yield from module_server(folder / "data", "--tls-cert", str(cert), "--tls-key", str(key))
+
+
+@pytest.fixture
+def filled(server: Pop3Process) -> Pop3Mailbox:
+    """A new user on the module's server whose Maildir holds MESSAGES."""
+    return fill(server.data_dir)
+
+
+def stored_count(box: Pop3Mailbox) -> int:
     """Messages left in the user's Maildir."""
-    root = maildir_path(data, ADDRESS)
-    return len(os.listdir(root / "cur")) + len(os.listdir(root / "new"))
+    return len(os.listdir(box.root / "cur")) + len(os.listdir(box.root / "new"))
 
 
 class TestFetchmail:
-    def run(self, tmp_path: Path, port: int, *, keep: bool) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, tmp_path: Path, port: int, box: Pop3Mailbox, *, keep: bool
+    ) -> subprocess.CompletedProcess[str]:
         """One fetchmail poll (rc file as in the research notes), each message to its own file."""
         out = tmp_path / "out"
         out.mkdir(exist_ok=True)
         rc = tmp_path / "fetchmailrc"
         rc.write_text(
             f"poll 127.0.0.1 service {port} protocol POP3 uidl\n"
-            f'  user "{ADDRESS}" password "{PASSWORD}" sslproto "" no sslcertck '
+            f'  user "{box.address}" password "{box.password}" sslproto "" no sslcertck '
             f"{'keep' if keep else 'nokeep'}\n"
             f"  mda \"/bin/sh -c 'cat > $(mktemp {out}/msg.XXXXXX)'\"\n"
         )
@@ -91,34 +121,42 @@ class TestFetchmail:
         """The messages fetchmail delivered, Received: header removed, sorted."""
         return sorted(without_received(p.read_bytes()) for p in (tmp_path / "out").iterdir())
 
-    def test_keep_retrieves_delivered_bytes(self, server: Pop3Process, tmp_path: Path) -> None:
+    def test_keep_retrieves_delivered_bytes(
+        self, server: Pop3Process, filled: Pop3Mailbox, tmp_path: Path
+    ) -> None:
         """fetchmail in keep mode gets every message byte for byte and leaves them on the server."""
-        proc = self.run(tmp_path, server.port, keep=True)
+        proc = self.run(tmp_path, server.port, filled, keep=True)
 
         assert proc.returncode == 0, proc.stderr
         assert self.fetched(tmp_path) == sorted(as_lf(m) for m in MESSAGES)
-        assert stored_count(server.data_dir) == 3
+        assert stored_count(filled) == 3
 
-    def test_keep_second_poll_fetches_nothing(self, server: Pop3Process, tmp_path: Path) -> None:
+    def test_keep_second_poll_fetches_nothing(
+        self, server: Pop3Process, filled: Pop3Mailbox, tmp_path: Path
+    ) -> None:
         """A second keep-mode poll finds nothing new: the UIDLs did not change."""
-        self.run(tmp_path, server.port, keep=True)
-        proc = self.run(tmp_path, server.port, keep=True)
+        self.run(tmp_path, server.port, filled, keep=True)
+        proc = self.run(tmp_path, server.port, filled, keep=True)
 
         assert proc.returncode == 1, proc.stderr  # 1: no mail
         assert "3 messages (3 seen)" in proc.stderr + proc.stdout
         assert len(list((tmp_path / "out").iterdir())) == 3
 
-    def test_fetch_and_delete(self, server: Pop3Process, tmp_path: Path) -> None:
+    def test_fetch_and_delete(
+        self, server: Pop3Process, filled: Pop3Mailbox, tmp_path: Path
+    ) -> None:
         """Without keep, fetchmail retrieves, deletes at QUIT, and the Maildir is empty."""
-        proc = self.run(tmp_path, server.port, keep=False)
+        proc = self.run(tmp_path, server.port, filled, keep=False)
 
         assert proc.returncode == 0, proc.stderr
         assert len(self.fetched(tmp_path)) == 3
-        assert stored_count(server.data_dir) == 0
+        assert stored_count(filled) == 0
 
 
 class TestMpop:
-    def run(self, tmp_path: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, tmp_path: Path, port: int, box: Pop3Mailbox, *args: str
+    ) -> subprocess.CompletedProcess[str]:
         """One mpop run delivering to a local Maildir."""
         local = tmp_path / "local"
         for sub in ("cur", "new", "tmp"):
@@ -128,8 +166,8 @@ class TestMpop:
                 "mpop",
                 "--host=127.0.0.1",
                 f"--port={port}",
-                f"--user={ADDRESS}",
-                f"--passwordeval=echo '{PASSWORD}'",
+                f"--user={box.address}",
+                f"--passwordeval=echo '{box.password}'",
                 f"--delivery=maildir,{local}",
                 f"--uidls-file={tmp_path / 'uidls'}",
                 "--received-header=off",
@@ -144,58 +182,58 @@ class TestMpop:
         """The messages mpop delivered to the local Maildir, sorted."""
         return sorted(p.read_bytes() for p in (tmp_path / "local" / "new").iterdir())
 
-    def test_keep_retrieves_delivered_bytes(self, server: Pop3Process, tmp_path: Path) -> None:
+    def test_keep_retrieves_delivered_bytes(
+        self, server: Pop3Process, filled: Pop3Mailbox, tmp_path: Path
+    ) -> None:
         """mpop (pipelining, USER/PASS) gets every message byte for byte."""
-        proc = self.run(tmp_path, server.port, "--tls=off", "--auth=user", "--keep=on")
+        proc = self.run(tmp_path, server.port, filled, "--tls=off", "--auth=user", "--keep=on")
 
         assert proc.returncode == 0, proc.stderr
         assert self.fetched(tmp_path) == sorted(as_lf(m) for m in MESSAGES)
-        assert stored_count(server.data_dir) == 3
+        assert stored_count(filled) == 3
 
-    def test_second_run_fetches_nothing(self, server: Pop3Process, tmp_path: Path) -> None:
+    def test_second_run_fetches_nothing(
+        self, server: Pop3Process, filled: Pop3Mailbox, tmp_path: Path
+    ) -> None:
         """mpop's UIDL list makes a second run fetch nothing new."""
-        self.run(tmp_path, server.port, "--tls=off", "--auth=user", "--keep=on")
-        proc = self.run(tmp_path, server.port, "--tls=off", "--auth=user", "--keep=on")
+        self.run(tmp_path, server.port, filled, "--tls=off", "--auth=user", "--keep=on")
+        proc = self.run(tmp_path, server.port, filled, "--tls=off", "--auth=user", "--keep=on")
 
         assert proc.returncode == 0, proc.stderr
         assert len(self.fetched(tmp_path)) == 3
 
-    def test_delete(self, server: Pop3Process, tmp_path: Path) -> None:
+    def test_delete(self, server: Pop3Process, filled: Pop3Mailbox, tmp_path: Path) -> None:
         """mpop without keep deletes what it fetched."""
-        proc = self.run(tmp_path, server.port, "--tls=off", "--auth=user", "--keep=off")
+        proc = self.run(tmp_path, server.port, filled, "--tls=off", "--auth=user", "--keep=off")
 
         assert proc.returncode == 0, proc.stderr
-        assert (len(self.fetched(tmp_path)), stored_count(server.data_dir)) == (3, 0)
+        assert (len(self.fetched(tmp_path)), stored_count(filled)) == (3, 0)
 
-    def test_stls_and_auth_plain(self, filled: Path, tmp_path: Path) -> None:
+    def test_stls_and_auth_plain(self, tls_only_server: Pop3Process, tmp_path: Path) -> None:
         """mpop upgrades with STLS and logs in with AUTH PLAIN on a TLS-only server."""
-        cert, key = make_tls_files(tmp_path)
-        srv = Pop3Process(filled, "--tls-cert", str(cert), "--tls-key", str(key), log_dir=tmp_path)
-        srv.start()
-        try:
-            proc = self.run(
-                tmp_path,
-                srv.port,
-                *("--tls=on", "--tls-starttls=on", "--tls-certcheck=off", "--auth=plain"),
-                "--keep=on",
-            )
-        finally:
-            srv.stop()
+        box = fill(tls_only_server.data_dir)
+        proc = self.run(
+            tmp_path,
+            tls_only_server.port,
+            box,
+            *("--tls=on", "--tls-starttls=on", "--tls-certcheck=off", "--auth=plain"),
+            "--keep=on",
+        )
 
         assert proc.returncode == 0, proc.stderr
         assert self.fetched(tmp_path) == sorted(as_lf(m) for m in MESSAGES)
 
-    def test_cleartext_login_refused(self, filled: Path, tmp_path: Path) -> None:
+    def test_cleartext_login_refused(self, tls_only_server: Pop3Process, tmp_path: Path) -> None:
         """Without TLS, a server without --insecure-auth refuses mpop's login."""
-        srv = Pop3Process(filled, log_dir=tmp_path).start()
-        try:
-            proc = self.run(tmp_path, srv.port, "--tls=off", "--auth=user", "--keep=on")
-        finally:
-            srv.stop()
+        box = fill(tls_only_server.data_dir)
+        proc = self.run(
+            tmp_path, tls_only_server.port, box, "--tls=off", "--auth=user", "--keep=on"
+        )
 
         assert proc.returncode != 0
         assert "Plaintext authentication disallowed" in proc.stderr
         assert not (tmp_path / "local" / "new").exists() or self.fetched(tmp_path) == []
+        assert stored_count(box) == 3
 
 
 class TestOtherMTA:
