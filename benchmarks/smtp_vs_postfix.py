@@ -40,7 +40,8 @@ Usage::
 
 Prints messages/s (median of the rounds, and every run) and the ratio mailplan/Postfix,
 and for the relay case the server CPU per message and the cost of signing.
-Everything it starts is stopped and the temp folder removed, also on Ctrl-C.
+Everything it starts is stopped and the temp folder removed, also on Ctrl-C
+(``BENCH_KEEP=1`` keeps the relay case's folder, with both servers' logs, and says where).
 """
 
 from __future__ import annotations
