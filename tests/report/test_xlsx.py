@@ -283,6 +283,34 @@ class TestFormulas:
         factor = next(v for k, v in rows.items() if k.startswith("Discount factor"))
         assert "in_discount_rate" in factor[3]
 
+    def test_sender_auth_reads_domains_hours_and_the_labour_switch(
+        self, default_ev: Evaluation
+    ) -> None:
+        """The sender-authentication time is sending domains x (hours per domain-month x 12,
+        plus the set-up hours in year 1 only) x the admin rate; its cost line is that time
+        times the cash/staff switch, and the opportunity cost adds it."""
+        formulas, values = _books(render(default_ev, "xlsx"))
+        rows = _rows(formulas["postfix-dovecot"])
+        staff = next(v for k, v in rows.items() if k.startswith("Sender authentication time"))
+        names = (
+            "in_org_sending_domains",
+            "sender_auth_hours_per_domain_month",
+            "admin_hourly_cost",
+        )
+        assert all(n in staff[2] for n in names)
+        assert "sender_auth_setup_hours_per_domain" in staff[2]
+        assert "sender_auth_setup_hours_per_domain" not in staff[3]
+        assert rows["Sender authentication"][2].startswith("=in_labour_in_cash*")
+        opportunity = next(v for k, v in rows.items() if k.startswith("Opportunity cost"))
+        row = next(
+            i
+            for i, r in enumerate(formulas["postfix-dovecot"].iter_rows(values_only=True), 1)
+            if r[0] and str(r[0]).startswith("Sender authentication time")
+        )
+        assert f"C{row}" in opportunity[2]
+        cached = _rows(values["postfix-dovecot"])["Sender authentication"]
+        assert cached[2] == pytest.approx(default_ev.lines["postfix-dovecot"]["sender_auth"][0])
+
 
 def test_every_formula_gives_the_engines_figure(
     request: pytest.FixtureRequest, checked: Written
