@@ -35,6 +35,7 @@ import os
 import re
 import ssl
 import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,6 +74,7 @@ from planner.mailserver.imap_mailbox import (
     sync_folder,
     translate_letters,
 )
+from planner.mailserver.imap_notify import watcher_for
 from planner.mailserver.imap_parse import (
     LITERAL_RE,
     SEPARATOR,
@@ -847,14 +849,30 @@ class IMAP(LineProtocol):
         return R.OK_APPEND.format(validity=validity, uid=uid)
 
     async def imap_IDLE(self, tag: str, tok: Tokens) -> str:
-        """RFC 2177: new mail, expunges and flag changes at once, until ``DONE``."""
+        """RFC 2177: new mail, expunges and flag changes at once, until ``DONE``. The
+        session sleeps on an inotify notice of its folder (:mod:`imap_notify`); without
+        one it looks at the folder's mtimes every ``IDLE_POLL_S``."""
         tok.rest_empty()
         self.push(R.CONTINUE_IDLE)
         reader = self.loop.create_task(self.readline(R.COMMAND_LINE_LIMIT))
+        watcher = watcher_for(self.loop)
+        watched = self.selected
+        watch = watcher.watch(watched.path) if watched is not None else None
         try:
+            if watched is not None and watch is not None:
+                await self._refresh()  # what changed before the watch began
             while True:
-                done, _ = await asyncio.wait({reader}, timeout=R.IDLE_POLL_S)
-                if done:
+                if watch is not None and watcher.alive(watch):
+                    wake = self.loop.create_task(watch.changed.wait())
+                    done, _ = await asyncio.wait(
+                        {reader, wake}, timeout=R.IDLE_RECHECK_S, return_when=FIRST_COMPLETED
+                    )
+                    if not wake.done():
+                        wake.cancel()
+                    watch.changed.clear()
+                else:
+                    done, _ = await asyncio.wait({reader}, timeout=R.IDLE_POLL_S)
+                if reader in done:
                     break
                 sel = self.selected
                 if sel is not None:
@@ -867,6 +885,8 @@ class IMAP(LineProtocol):
                         if self.write_paused:
                             await self.drain()
         finally:
+            if watch is not None:
+                watcher.unwatch(watch)
             if not reader.done():
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -82,8 +82,12 @@ AUTH_LINE_LIMIT = 4096
 """Octets in an AUTHENTICATE continuation line."""
 OUTPUT_BATCH = 64 * 1024
 """Octets of FETCH answers gathered before one write to the socket."""
-IDLE_POLL_S = 0.1
-"""How often an IDLE session looks at its folder's ``new/`` and ``cur/`` directories."""
+IDLE_POLL_S = 0.5
+"""How often an IDLE session without inotify looks at its folder's ``new/`` and ``cur/``
+mtimes (another system, or the watch limits reached)."""
+IDLE_RECHECK_S = 60.0
+"""How often an IDLE session with inotify looks anyway (a lost notice costs a minute at
+most; the kernel says when it dropped some: IN_Q_OVERFLOW wakes every session)."""
 
 # endregion
 

@@ -875,3 +875,54 @@ def test_pop3_session_beside_imap_changes(
     assert subjects == [b"Subject: p0\r\n\r\n", b"Subject: p2\r\n\r\n"]
     assert b"\\Flagged" in data[0][0]  # type: ignore[index]
     c.logout()
+
+
+# region #### IDLE's folder notices ####
+
+
+def test_folder_watcher_wakes_on_every_change(tmp_path: Path) -> None:
+    """inotify wakes each watch of a folder at a delivery (rename into new/), a flag
+    rename and an unlink; watches of one folder share the kernel's, which goes with the
+    last; a sub-folder renamed away wakes its watches (the session then finds it gone)."""
+    import asyncio
+
+    from planner.mailserver.imap_notify import FolderWatcher
+
+    folder = tmp_path / ".box"
+    for sub in ("tmp", "new", "cur"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "maildirfolder").touch()
+
+    async def woken(watches: list[object], change: object) -> list[bool]:
+        change()  # type: ignore[operator]
+        await asyncio.wait_for(
+            asyncio.gather(*(w.changed.wait() for w in watches)),  # type: ignore[attr-defined]
+            timeout=5,
+        )
+        out = [w.changed.is_set() for w in watches]  # type: ignore[attr-defined]
+        for w in watches:
+            w.changed.clear()  # type: ignore[attr-defined]
+        return out
+
+    async def run() -> None:
+        watcher = FolderWatcher(asyncio.get_running_loop())
+        a, b = watcher.watch(folder), watcher.watch(folder)
+        assert a is not None
+        assert b is not None
+        assert a.wds == b.wds
+        (folder / "tmp" / "m1").write_bytes(b"x")
+        assert await woken([a, b], lambda: os.rename(folder / "tmp/m1", folder / "new/m1"))
+        assert await woken([a, b], lambda: os.rename(folder / "new/m1", folder / "cur/m1:2,S"))
+        watcher.unwatch(a)
+        assert watcher.alive(b)
+        assert await woken([b], lambda: os.unlink(folder / "cur/m1:2,S"))
+        assert not a.changed.is_set()
+        assert await woken([b], lambda: os.rename(folder, tmp_path / ".gone"))
+        assert watcher.watch(folder) is None  # no such folder: the caller polls
+        watcher.unwatch(b)
+        watcher.close()
+
+    asyncio.run(run())
+
+
+# endregion
