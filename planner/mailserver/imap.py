@@ -3,9 +3,10 @@
 IMAP4rev1 (RFC 3501) with what current clients rely on from later RFCs: LITERAL+ (RFC
 7888), SASL-IR (RFC 4959), ID (RFC 2971), IDLE (RFC 2177), NAMESPACE (RFC 2342), UIDPLUS
 (RFC 4315: UID EXPUNGE, APPENDUID, COPYUID), MOVE (RFC 6851), UNSELECT (RFC 3691),
-SPECIAL-USE (RFC 6154), ENABLE (RFC 5161), CHILDREN (RFC 3348) and RFC 5530's response
-codes. STARTTLS (RFC 2595); LOGIN and AUTHENTICATE PLAIN only under TLS, or from loopback
-under ``--insecure-auth``.
+SPECIAL-USE (RFC 6154), ENABLE (RFC 5161), CHILDREN (RFC 3348), ESEARCH (RFC 4731),
+LIST-STATUS (RFC 5819), STATUS=SIZE (RFC 8438), keywords kept as Dovecot keeps them
+(``imap_mailbox``) and RFC 5530's response codes. STARTTLS (RFC 2595); LOGIN and
+AUTHENTICATE PLAIN only under TLS, or from loopback under ``--insecure-auth``.
 
 Read it like :mod:`~planner.mailserver.pop3`: :class:`IMAP` is the protocol object of one
 connection; :meth:`IMAP._handle_client` reads a command (its line and literals) and
@@ -702,11 +703,20 @@ class IMAP(LineProtocol):
         return R.OK_UNSUBSCRIBE
 
     def _list_lines(
-        self, verb: str, reference: bytes, pattern: bytes, only: set[str] | None, special: bool
-    ) -> list[str]:
+        self,
+        verb: str,
+        reference: bytes,
+        pattern: bytes,
+        only: set[str] | None,
+        special: bool,
+        mark: set[str] | None = None,
+    ) -> list[tuple[str | None, str]]:
+        """(folder name, or None for a \\Noselect one; its LIST or LSUB line) of the
+        folders that match; ``only``: of these names (\\Subscribed for LIST), ``mark``:
+        \\Subscribed on these (RETURN (SUBSCRIBED))."""
         assert self.store is not None
         if not pattern:
-            return [f'* {verb} (\\Noselect) "{SEPARATOR}" ""']
+            return [(None, f'* {verb} (\\Noselect) "{SEPARATOR}" ""')]
         regex = list_pattern(
             reference.decode("ascii", "replace"), pattern.decode("ascii", "replace")
         )
@@ -734,14 +744,17 @@ class IMAP(LineProtocol):
                 attrs.append(use)
             elif special:
                 continue
-            if only is not None and verb == "LIST":
+            if (only is not None and verb == "LIST") or (mark is not None and name in mark):
                 attrs.append("\\Subscribed")
-            out.append(f'* {verb} ({" ".join(attrs)}) "{SEPARATOR}" {astring_out(name)}')
+            line = f'* {verb} ({" ".join(attrs)}) "{SEPARATOR}" {astring_out(name)}'
+            out.append((None if name in implied else name, line))
         return out
 
     async def imap_LIST(self, tag: str, tok: Tokens) -> str:
-        """RFC 3501 §6.3.8 with RFC 6154 attributes (and LIST-EXTENDED's SUBSCRIBED and
-        SPECIAL-USE selection, RETURN options ignored)."""
+        """RFC 3501 §6.3.8 with RFC 6154 attributes, LIST-EXTENDED's SUBSCRIBED and
+        SPECIAL-USE selection (RFC 5258 §3.1), and its RETURN options SUBSCRIBED, CHILDREN
+        and SPECIAL-USE, and STATUS (LIST-STATUS, RFC 5819): a STATUS line after each
+        selectable folder listed."""
         tok.space()
         options: list[bytes] = []
         if tok.peek() == 0x28:
@@ -750,18 +763,40 @@ class IMAP(LineProtocol):
         reference = tok.astring()
         tok.space()
         pattern = tok.list_mailbox()
-        if tok.maybe_space():  # RETURN (...)
-            tok.atom()
+        returns: set[str] = set()
+        status: list[str] = []
+        if tok.maybe_space():
+            if tok.atom().upper() != b"RETURN":
+                raise ParseError("Expected RETURN")
             tok.space()
-            tok.paren_list(b"-")
+            if not tok.open_paren():
+                raise ParseError("Expected ( after RETURN")
+            while not tok.close_paren():
+                if returns:
+                    tok.space()
+                option = tok.atom().upper().decode("ascii", "replace")
+                if option == "STATUS":
+                    tok.space()
+                    status = self._status_items(tok)
+                elif option not in ("SUBSCRIBED", "CHILDREN", "SPECIAL-USE"):
+                    raise ParseError(f"Unknown LIST RETURN option: {printable(option)}")
+                returns.add(option)
         tok.rest_empty()
         assert self.store is not None
         only = self.store.subscriptions() if b"SUBSCRIBED" in options else None
+        mark = self.store.subscriptions() if "SUBSCRIBED" in returns else None
         lines = await asyncio.to_thread(
-            self._list_lines, "LIST", reference, pattern, only, b"SPECIAL-USE" in options
+            self._list_lines, "LIST", reference, pattern, only, b"SPECIAL-USE" in options, mark
         )
-        if lines:
-            self.send(("\r\n".join(lines) + "\r\n").encode())
+        out = []
+        for name, line in lines:
+            out.append(line)
+            if status and name is not None:
+                found = await self._status_line(name, status)
+                if found is not None:
+                    out.append(found)
+        if out:
+            self.send(("\r\n".join(out) + "\r\n").encode())
         return R.OK_LIST
 
     async def imap_LSUB(self, tag: str, tok: Tokens) -> str:
@@ -775,26 +810,29 @@ class IMAP(LineProtocol):
         only = self.store.subscriptions()
         lines = await asyncio.to_thread(self._list_lines, "LSUB", reference, pattern, only, False)
         if lines:
-            self.send(("\r\n".join(lines) + "\r\n").encode())
+            self.send(("\r\n".join(line for _, line in lines) + "\r\n").encode())
         return R.OK_LSUB
 
-    async def imap_STATUS(self, tag: str, tok: Tokens) -> str:
-        """RFC 3501 §6.3.10 (and RFC 9051's SIZE and DELETED)."""
-        tok.space()
-        name = self._mailbox(tok)
-        tok.space()
+    _STATUS_ITEMS: ClassVar[frozenset[str]] = frozenset(
+        {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "DELETED"}
+    )
+
+    def _status_items(self, tok: Tokens) -> list[str]:
+        """STATUS's ``(item ...)``, checked."""
         items = [i.upper().decode("ascii", "replace") for i in tok.paren_list(b"")]
-        tok.rest_empty()
-        known = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "DELETED"}
-        if not items or any(i not in known for i in items):
+        if not items or any(i not in self._STATUS_ITEMS for i in items):
             raise ParseError("Invalid STATUS item")
+        return items
+
+    async def _status_line(self, name: str, items: list[str]) -> str | None:
+        """``* STATUS name (...)`` of a folder, or None when it does not exist."""
         assert self.store is not None
         try:
             snap = await asyncio.to_thread(
                 sync_folder, self.store.folder_path(name), move_new=False
             )
         except FileNotFoundError:
-            return R.NO_NONEXISTENT.format(name=printable(name))
+            return None
         msgs = snap.messages
         values = {
             "MESSAGES": len(msgs),
@@ -807,7 +845,19 @@ class IMAP(LineProtocol):
         if "SIZE" in items:
             values["SIZE"] = await asyncio.to_thread(lambda: sum(size_of(m) for m in msgs))
         body = " ".join(f"{i} {values[i]}" for i in items)
-        self.push(f"* STATUS {astring_out(name)} ({body})")
+        return f"* STATUS {astring_out(name)} ({body})"
+
+    async def imap_STATUS(self, tag: str, tok: Tokens) -> str:
+        """RFC 3501 §6.3.10, with RFC 9051's DELETED and SIZE (STATUS=SIZE, RFC 8438)."""
+        tok.space()
+        name = self._mailbox(tok)
+        tok.space()
+        items = self._status_items(tok)
+        tok.rest_empty()
+        line = await self._status_line(name, items)
+        if line is None:
+            return R.NO_NONEXISTENT.format(name=printable(name))
+        self.push(line)
         return R.OK_STATUS
 
     async def imap_APPEND(self, tag: str, tok: Tokens) -> str:
@@ -1306,15 +1356,26 @@ class IMAP(LineProtocol):
     # region #### selected: SEARCH ####
 
     async def imap_SEARCH(self, tag: str, tok: Tokens) -> str:
-        """RFC 3501 §6.4.4 with the common keys."""
-        return await self._search(tok, uid=False)
+        """RFC 3501 §6.4.4 with the common keys, and ESEARCH's RETURN (RFC 4731)."""
+        return await self._search(tag, tok, uid=False)
 
     async def imap_UID_SEARCH(self, tag: str, tok: Tokens) -> str:
         """RFC 3501 §6.4.8 SEARCH answering UIDs."""
-        return await self._search(tok, uid=True)
+        return await self._search(tag, tok, uid=True)
 
-    async def _search(self, tok: Tokens, uid: bool) -> str:
+    _RETURN_OPTIONS: ClassVar[frozenset[str]] = frozenset({"MIN", "MAX", "COUNT", "ALL"})
+
+    async def _search(self, tag: str, tok: Tokens, uid: bool) -> str:
         tok.space()
+        returns: list[str] | None = None
+        if tok.lines[tok.piece][tok.pos : tok.pos + 7].upper() == b"RETURN ":
+            tok.atom()
+            tok.space()
+            returns = [o.upper().decode("ascii", "replace") for o in tok.paren_list(b"")]
+            if any(o not in self._RETURN_OPTIONS for o in returns):
+                raise ParseError("Unknown SEARCH RETURN option")
+            returns = returns or ["ALL"]  # RETURN () is RETURN (ALL): RFC 4731 §3.1
+            tok.space()
         if tok.peek() is not None and tok.lines[tok.piece][tok.pos : tok.pos + 8].upper() == (
             b"CHARSET "
         ):
@@ -1340,10 +1401,41 @@ class IMAP(LineProtocol):
             return hits
 
         hits = await asyncio.to_thread(run)
-        self.push("* SEARCH" + "".join(f" {n}" for n in hits))
+        if returns is None:
+            self.push("* SEARCH" + "".join(f" {n}" for n in hits))
+        else:
+            self.push(_esearch(tag, uid, returns, hits))
         return R.OK_SEARCH
 
     # endregion
+
+
+def _esearch(tag: str, uid: bool, returns: list[str], hits: list[int]) -> str:
+    """RFC 4731 §3.1's ``* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set``: MIN,
+    MAX and ALL only when something matched; ALL as ranges (``1:3,7``)."""
+    out = [f'* ESEARCH (TAG "{tag}")'] + (["UID"] if uid else [])
+    if "MIN" in returns and hits:
+        out.append(f"MIN {hits[0]}")
+    if "MAX" in returns and hits:
+        out.append(f"MAX {hits[-1]}")
+    if "COUNT" in returns:
+        out.append(f"COUNT {len(hits)}")
+    if "ALL" in returns and hits:
+        out.append("ALL " + _compact(hits))
+    return " ".join(out)
+
+
+def _compact(numbers: list[int]) -> str:
+    """Ascending numbers as a sequence set of ranges (``1:3,7``)."""
+    parts = []
+    start = prev = numbers[0]
+    for n in numbers[1:]:
+        if n != prev + 1:
+            parts.append(f"{start}:{prev}" if prev != start else str(start))
+            start = n
+        prev = n
+    parts.append(f"{start}:{prev}" if prev != start else str(start))
+    return ",".join(parts)
 
 
 class _Answered(Exception):

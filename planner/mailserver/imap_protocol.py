@@ -96,7 +96,8 @@ most; the kernel says when it dropped some: IN_Q_OVERFLOW wakes every session)."
 FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft $Forwarded"
 """The flags every folder has (its keywords follow them in FLAGS and PERMANENTFLAGS)."""
 BASE_CAPABILITIES = (
-    "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE ENABLE CHILDREN"
+    "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE ENABLE"
+    " CHILDREN ESEARCH LIST-STATUS STATUS=SIZE"
 )
 
 GREETING = "* OK [CAPABILITY {caps}] mailplan IMAP server ready."

@@ -543,6 +543,71 @@ def test_search_keys(client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox) -> None:
     assert data[0].split() == [b"2", b"3"]  # type: ignore[union-attr]
 
 
+def test_esearch_return_options(imap_server: ImapProcess, imap_mailbox: Pop3Mailbox) -> None:
+    """SEARCH RETURN (RFC 4731): MIN, MAX, COUNT and ALL (as ranges) in one ESEARCH
+    line tagged with the command; RETURN () is ALL; no match leaves out MIN, MAX and
+    ALL; UID SEARCH says UID; an unknown option is BAD. ESEARCH is advertised."""
+    for i in range(5):
+        imap_mailbox.deliver(simple(f"e{i}"))
+    wire = Wire(imap_server.port)
+    assert " ESEARCH " in wire.greeting
+    wire.cmd("a", f'LOGIN {imap_mailbox.address} "{imap_mailbox.password}"')
+    wire.cmd("b", "SELECT INBOX")
+    wire.cmd("c", "STORE 2:3,5 +FLAGS.SILENT (\\Seen)")
+    assert wire.cmd("d", "SEARCH RETURN (MIN MAX COUNT ALL) SEEN") == [
+        '* ESEARCH (TAG "d") MIN 2 MAX 5 COUNT 3 ALL 2:3,5',
+        "d OK Search completed.",
+    ]
+    assert wire.cmd("e", "UID SEARCH RETURN () CHARSET UTF-8 ALL")[0] == (
+        '* ESEARCH (TAG "e") UID ALL 1:5'
+    )
+    assert wire.cmd("f", "SEARCH RETURN (COUNT MIN) KEYWORD Nope")[0] == (
+        '* ESEARCH (TAG "f") COUNT 0'
+    )
+    assert wire.cmd("g", "SEARCH UNSEEN") == ["* SEARCH 1 4", "g OK Search completed."]
+    assert wire.cmd("h", "SEARCH RETURN (SAVE) ALL")[-1].startswith("h BAD ")
+    wire.cmd("i", "LOGOUT")
+    wire.close()
+
+
+def test_list_status_and_status_size(imap_server: ImapProcess, imap_mailbox: Pop3Mailbox) -> None:
+    """LIST ... RETURN (STATUS (...) SUBSCRIBED) (RFC 5819) follows each selectable
+    folder with its STATUS (none for a \\Noselect parent), marks the subscribed ones;
+    STATUS SIZE is the CRLF size of the folder (RFC 8438)."""
+    imap_mailbox.deliver(simple("one"))
+    imap_mailbox.deliver(simple("two"))
+    size = 2 * len(simple("one").replace(b"\n", b"\r\n"))
+    wire = Wire(imap_server.port)
+    assert " LIST-STATUS STATUS=SIZE" in wire.greeting
+    wire.cmd("a", f'LOGIN {imap_mailbox.address} "{imap_mailbox.password}"')
+    wire.cmd("b", "CREATE Lists.Kids")
+    assert wire.cmd("c", 'LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN SIZE) SUBSCRIBED)') == [
+        '* LIST (\\HasNoChildren \\Subscribed) "." INBOX',
+        f"* STATUS INBOX (MESSAGES 2 UNSEEN 2 SIZE {size})",
+        '* LIST (\\HasNoChildren \\Archive \\Subscribed) "." Archive',
+        "* STATUS Archive (MESSAGES 0 UNSEEN 0 SIZE 0)",
+        '* LIST (\\HasNoChildren \\Drafts \\Subscribed) "." Drafts',
+        "* STATUS Drafts (MESSAGES 0 UNSEEN 0 SIZE 0)",
+        '* LIST (\\HasNoChildren \\Junk \\Subscribed) "." Junk',
+        "* STATUS Junk (MESSAGES 0 UNSEEN 0 SIZE 0)",
+        '* LIST (\\Noselect \\HasChildren) "." Lists',
+        '* LIST (\\HasNoChildren) "." Lists.Kids',
+        "* STATUS Lists.Kids (MESSAGES 0 UNSEEN 0 SIZE 0)",
+        '* LIST (\\HasNoChildren \\Sent \\Subscribed) "." Sent',
+        "* STATUS Sent (MESSAGES 0 UNSEEN 0 SIZE 0)",
+        '* LIST (\\HasNoChildren \\Trash \\Subscribed) "." Trash',
+        "* STATUS Trash (MESSAGES 0 UNSEEN 0 SIZE 0)",
+        "c OK List completed.",
+    ]
+    assert wire.cmd("d", "STATUS INBOX (SIZE MESSAGES)")[0] == (
+        f"* STATUS INBOX (SIZE {size} MESSAGES 2)"
+    )
+    assert wire.cmd("e", 'LIST "" "*" RETURN (STATUS (BOGUS))')[-1].startswith("e BAD ")
+    assert wire.cmd("f", 'LIST "" "*" RETURN (FANCY)')[-1].startswith("f BAD ")
+    wire.cmd("g", "LOGOUT")
+    wire.close()
+
+
 def test_folders_list_create_rename_delete(
     client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox
 ) -> None:
