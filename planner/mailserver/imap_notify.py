@@ -11,8 +11,10 @@ changes.
 
 inotify is called through ``ctypes`` (libc's ``inotify_init1``, ``inotify_add_watch``,
 ``inotify_rm_watch``), no package needed. Where it is missing (not Linux, a watch limit
-reached: ``fs.inotify.max_user_watches``/``max_user_instances``), :meth:`FolderWatcher.watch`
-returns None and the session falls back to looking at the folder's mtimes
+reached: ``fs.inotify.max_user_watches``/``max_user_instances``), or turned off with
+``MAILPLAN_IMAP_INOTIFY=0`` (a Maildir on a network file system that other hosts write:
+inotify sees only this host's changes), :meth:`FolderWatcher.watch` returns None and the
+session falls back to looking at the folder's mtimes
 (:data:`~planner.mailserver.imap_protocol.IDLE_POLL_S`).
 """
 
@@ -51,6 +53,8 @@ SELF_MASK = IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR
 """On the folder itself: renamed (RENAME) or removed (DELETE); nothing of the files in it."""
 
 _EVENT = struct.Struct("iIII")
+INOTIFY_ENV = "MAILPLAN_IMAP_INOTIFY"
+"""Set to ``0`` to turn inotify off (IDLE then polls)."""
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -86,7 +90,7 @@ class FolderWatcher:
         self.fd: int | None = None
         self._wd_count: dict[int, int] = {}
         self._sessions: dict[int, set[Watch]] = {}
-        if _LIBC is not None:
+        if _LIBC is not None and os.environ.get(INOTIFY_ENV, "1") != "0":
             fd = _LIBC.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
             if fd < 0:
                 log.warning("inotify unavailable (%s): IDLE polls", os.strerror(ctypes.get_errno()))

@@ -768,6 +768,28 @@ def test_idle_announces_smtp_delivery(imap_start: object, tmp_path: Path) -> Non
     c.logout()
 
 
+def test_idle_polls_without_inotify(
+    imap_start: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With inotify off (``MAILPLAN_IMAP_INOTIFY=0``) IDLE still announces a delivery,
+    from its look at the folder's mtimes."""
+    monkeypatch.setenv("MAILPLAN_IMAP_INOTIFY", "0")
+    data = tmp_path / "d"
+    box = Pop3Mailbox("poll@example.test", "pw", add_user(data, "poll@example.test", "pw"))
+    server = imap_start("--insecure-auth", data_dir=data)  # type: ignore[operator]
+    wire = Wire(server.port)
+    wire.cmd("a", "LOGIN poll@example.test pw")
+    wire.cmd("b", "SELECT INBOX")
+    wire.send("c IDLE")
+    assert wire.line() == "+ idling"
+    box.deliver(simple("polled"))
+    assert wire.line() == "* 1 EXISTS"
+    assert wire.line() == "* 1 RECENT"
+    wire.send("DONE")
+    assert wire.until_tagged("c") == ["c OK Idle completed."]
+    wire.close()
+
+
 def test_two_sessions_agree_on_uids(imap_server: ImapProcess, imap_mailbox: Pop3Mailbox) -> None:
     """Two sessions appending at once get distinct UIDs, and both see the same list."""
     a, b = login(imap_server, imap_mailbox), login(imap_server, imap_mailbox)
