@@ -45,18 +45,12 @@ Usage: .venv/bin/python benchmarks/dashboard.py [--only browser|apptest] [--brow
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import math
 import os
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator, Set
+from collections.abc import Callable, Set
 from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, WebSocket, sync_playwright
@@ -64,8 +58,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from streamlit.testing.v1 import AppTest
 
 from planner import charts, evaluate, load_scenario, risk, scenario_presets
+from planner.dashboard import serve
 from planner.dashboard.fields import SIDEBAR
-from planner.net import free_port
+from planner.report.chromium import find_chromium
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 RISK_PAGE = "planner/dashboard/pages/risk.py"
@@ -170,17 +165,6 @@ def _report(
 
 # region #### in Chromium ####
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-]
 WAIT_MS = 60_000
 BROWSER_GOALS_MS = {"first": 2000.0, "switch": 300.0, "edit": 300.0}
 PAGE_CHARTS = {"Costs": 3, "Scale": 2, "Compare": 1, "Scenario": 0, "Risk": 0, "Report": 0}
@@ -226,43 +210,6 @@ gone, no stale element left), the page's title, ``text`` when given, and its ``c
 plotly charts each drawn (``.main-svg`` in place, plotly's data laid out). Returns the
 page's clock (ms since navigation start); ``armed``: only once a run has started since
 the watch was armed."""
-
-
-@contextlib.contextmanager
-def _streamlit() -> Iterator[str]:
-    """``streamlit run app.py`` on a free loopback port; yields its URL once healthy."""
-    port = free_port()
-    folder = Path(tempfile.mkdtemp(prefix="mailplan-bench-"))
-    log = folder / "streamlit.log"
-    env = {**os.environ, "MAILPLAN_BENCH_DB": str(folder / "bench.sqlite")}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=APP.parent, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.read() == b"ok":
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit is not healthy:\n{log.read_text()}") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Tab:
@@ -352,8 +299,10 @@ def _line(name: str, samples: list[tuple[float, int]], goal: float | None = None
 
 def bench_browser(runs: int, measures: Set[str] = MEASURES) -> None:
     """Median of ``runs`` of each measure (``first``, ``switch``, ``edit``), in Chromium."""
-    with _streamlit() as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    with serve.running() as url, sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(find_chromium()), headless=True, args=list(serve.BROWSER_ARGS)
+        )
         try:
             _browser_measures(browser, url, runs, measures)
         finally:

@@ -16,6 +16,7 @@ Opt-in: ``import planner`` does not load it. Modules:
 - ``bench_form`` the Benchmark page's form: fields, bounds, what it hands the harness; no Streamlit
 - ``bench_job`` a benchmark run in its own process, its progress and Stop; no Streamlit
 - ``bench_views`` the Benchmark page's tables and charts; no Streamlit
+- ``serve``   the dashboard in a child process on a free port, browser flags; no Streamlit
 - ``pages/``  one script per page (Scenario, Costs, Risk, Scale, Benchmark, Compare, Report)
 """
 

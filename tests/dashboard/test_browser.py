@@ -8,11 +8,6 @@ results go to a temp store (``MAILPLAN_BENCH_DB``).
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,20 +16,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from planner import evaluate, load_scenario, scenario_presets
-from planner.net import free_port
+from planner.dashboard import serve
+from planner.report.chromium import find_chromium
 from tests.conftest import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 WAIT_MS = 30_000
 CHARTS = {"scenario": 0, "risk": 0, "scale": 2, "compare": 1, "report": 0, "costs": 3}
@@ -45,50 +30,21 @@ pytestmark = pytest.mark.timeout(120)
 expect.set_options(timeout=WAIT_MS)
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()}")
-
-
 @pytest.fixture(name="app_url", scope="module")
 def _app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port of 127.0.0.1, stopped after the module."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("streamlit")
-    log = folder / "streamlit.log"
-    env = {**os.environ, "MAILPLAN_BENCH_DB": str(folder / "bench.sqlite")}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
+    """``streamlit run app.py`` on a free port of 127.0.0.1 (``serve.running``), one
+    server for the module, stopped after it."""
+    with serve.running(tmp_path_factory.mktemp("streamlit")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(name="browser", scope="module")
 def _browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, with no way off loopback."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(
+            executable_path=str(find_chromium()), headless=True, args=list(serve.BROWSER_ARGS)
+        )
         yield browser
         browser.close()
 
@@ -217,10 +173,10 @@ def test_every_page_renders(page, app_url):
 
 
 def test_risk_page_on_the_default_ranges(page, app_url):
-    """'Start from the default ranges' on the Risk page draws its four charts and the
-    headline; a ranged field on the Scenario page opens its range editor."""
+    """'Add the default ranges to this scenario' on the Risk page draws its four charts
+    and the headline; a ranged field on the Scenario page opens its range editor."""
     open_page(page, f"{app_url}/risk", "Risk")
-    page.get_by_role("button", name="Start from the default ranges").click()
+    page.get_by_role("button", name="Add the default ranges to this scenario").click()
     expect(page.locator(".js-plotly-plot")).to_have_count(4)
     for chart in page.locator(".js-plotly-plot").all():
         expect(chart.locator(".main-svg").first).to_be_attached()
