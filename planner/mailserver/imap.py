@@ -67,6 +67,7 @@ from planner.mailserver.imap_mailbox import (
     canonical_flag,
     copy_message,
     is_keyword,
+    read_keywords,
     remove_messages,
     resolve,
     set_letters,
@@ -1247,9 +1248,12 @@ class IMAP(LineProtocol):
         op, silent = match.group(1), bool(match.group(2))
         found = self._messages(seqtext, uid)
         keywords = sel.keywords
-        if op != "-" and keywords.missing(names):
+        if keywords.missing(names):  # new here, or named by another session since
             try:
-                keywords = await asyncio.to_thread(add_keywords, sel.path, names)
+                if op == "-":
+                    keywords = await asyncio.to_thread(read_keywords, sel.path)
+                else:
+                    keywords = await asyncio.to_thread(add_keywords, sel.path, names)
             except TooManyKeywords:
                 return R.NO_TOO_MANY_KEYWORDS
             announce = self._new_keywords(keywords)
@@ -1260,6 +1264,10 @@ class IMAP(LineProtocol):
         def apply() -> list[tuple[int, MessageInfo]]:
             changed = []
             for seq, msg in found:
+                # the flags now on disk (another session may have renamed the file),
+                # so +FLAGS and -FLAGS never undo a change they did not ask for
+                if resolve(sel.path, msg) is None:
+                    continue
                 if op == "+":
                     want = "".join(sorted(set(msg.letters) | set(letters)))
                 elif op == "-":

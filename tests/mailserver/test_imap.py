@@ -407,6 +407,20 @@ def login_again(client: imaplib.IMAP4, box: Pop3Mailbox) -> imaplib.IMAP4:
     return other
 
 
+def test_keyword_named_by_another_session(client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox) -> None:
+    """-FLAGS removes a keyword another session named and set after this one selected,
+    and keeps the \\Seen it set too: STORE works on the flags on disk, not on the
+    session's older copy."""
+    imap_mailbox.deliver(simple("later"))
+    client.select("INBOX")
+    other = login_again(client, imap_mailbox)
+    assert other.store("1", "+FLAGS", "(Later \\Seen)")[0] == "OK"
+    other.logout()
+    _typ, data = client.store("1", "-FLAGS", "(later)")
+    assert data[-1] == b"1 (FLAGS (\\Seen \\Recent))"
+    assert files(imap_mailbox.root)[0].endswith(":2,S")
+
+
 def test_maildir_passed_letter_is_forwarded(
     client: imaplib.IMAP4, imap_mailbox: Pop3Mailbox
 ) -> None:
