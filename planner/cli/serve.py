@@ -56,6 +56,7 @@ _OPTION_OF_FIELD = {
     "relay_port": "--relay-port",
     "connect_timeout_s": "--relay-timeout",
     "command_timeout_s": "--relay-timeout",
+    "connection_idle_s": "--relay-connection-idle",
     "workers": "--workers",
     "io_threads": "--io-threads",
     "shutdown_grace_s": "--shutdown-grace",
@@ -258,6 +259,15 @@ def serve(
             help="Connect and per-command timeout of outbound SMTP.",
         ),
     ] = 300.0,
+    relay_connection_idle: Annotated[
+        float,
+        typer.Option(
+            "--relay-connection-idle",
+            metavar="SECONDS",
+            help="Keep an outbound connection open this long for the next message to the "
+            "same host (0: a new connection for each message).",
+        ),
+    ] = 5.0,
     shutdown_grace: Annotated[float, typer.Option("--shutdown-grace", metavar="SECONDS")] = 10.0,
     dmarc_policy: Annotated[
         str,
@@ -493,6 +503,7 @@ def serve(
                 connect_timeout_s=min(relay_timeout, 30.0),
                 command_timeout_s=relay_timeout,
                 data_timeout_s=2 * relay_timeout,
+                connection_idle_s=relay_connection_idle,
             ),
         )
     except ValidationError as exc:

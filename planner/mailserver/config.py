@@ -123,7 +123,13 @@ class RelaySettings(BaseModel):
     """For the reply after the final dot (RFC 5321 §4.5.3.2.6: 10 min)."""
     dns_timeout_s: float = Field(10.0, gt=0)
     max_concurrent: int = Field(20, ge=1)
-    """Outbound deliveries at once per server process."""
+    """Outbound deliveries at once per server process (also the most idle connections
+    kept per destination)."""
+    connection_idle_s: float = Field(5.0, ge=0)
+    """How long an outbound connection is kept open for the next message to the same
+    host (Postfix ``smtp_connection_cache_time_limit``); 0: a new connection each time."""
+    connection_max_messages: int = Field(100, ge=1)
+    """Messages over one outbound connection before it is closed (QUIT)."""
 
 
 class ServerConfig(BaseModel):

@@ -44,6 +44,7 @@ from planner.mailserver.store import (
 )
 
 __all__ = [
+    "ConnectionCache",
     "DeliveryFailure",
     "MxResolver",
     "RelayWorker",
@@ -212,29 +213,46 @@ def _client_tls() -> ssl.SSLContext:
     return ctx
 
 
-async def send_message(
-    ip: str,
-    port: int,
-    *,
-    helo: str,
-    sender: str,
-    recipients: list[str],
-    content: bytes,
-    settings: RelaySettings,
-    host: str = "",
-) -> SendResult:
-    """Deliver one message over one SMTP connection.
+class _Session:
+    """One open SMTP connection past EHLO (and STARTTLS when offered), between messages."""
 
-    Raises :class:`DeliveryFailure` when the server as a whole refuses (greeting, EHLO,
-    MAIL: try the next MX for 4yz) and :class:`OSError`/``TimeoutError`` when the
-    connection fails; otherwise returns each recipient's reply (the RCPT reply if it was
-    refused, else the reply to the final dot).
-    """
+    def __init__(self, client: _Client, keywords: set[str], key: tuple[str, str, int]) -> None:
+        self.client = client
+        self.keywords = keywords
+        self.key = key
+        self.messages = 0
+        self.tls = False
+        self.payload_sent = False
+        self.idle_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def usable(self) -> bool:
+        return not (self.client.writer.is_closing() or self.client.reader.at_eof())
+
+    async def close(self, *, quit_: bool) -> None:
+        """QUIT (when the session is in a clean state) and close, ignoring errors."""
+        writer = self.client.writer
+        if quit_ and self.usable:
+            with contextlib.suppress(OSError, TimeoutError, ConnectionError, ssl.SSLError):
+                writer.write(b"QUIT\r\n")
+                await writer.drain()
+                await self.client.reply(5.0)
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+            async with asyncio.timeout(5.0):
+                await writer.wait_closed()
+
+
+async def _open_session(
+    ip: str, port: int, host: str, helo: str, settings: RelaySettings
+) -> _Session:
+    """Connect, read the greeting, EHLO (HELO fallback), STARTTLS when offered."""
     where = f"{host or ip}[{ip}]:{port}"
-    cmd_t, data_t = settings.command_timeout_s, settings.data_timeout_s
+    cmd_t = settings.command_timeout_s
     async with asyncio.timeout(settings.connect_timeout_s):
         reader, writer = await asyncio.open_connection(ip, port)
     c = _Client(reader, writer, where)
+    session = _Session(c, set(), (host, ip, port))
     try:
         code, text = await c.reply(cmd_t)
         if code != 220:
@@ -251,39 +269,214 @@ async def send_message(
             if code == 220:
                 async with asyncio.timeout(cmd_t):
                     await writer.start_tls(_client_tls())
+                session.tls = True
                 code, text = await c.command(f"EHLO {helo}", cmd_t)
                 if code != 250:
                     raise DeliveryFailure(code if code >= 400 else 451, f"EHLO after TLS: {text}")
-        size = f" SIZE={len(content)}" if "SIZE" in keywords else ""
-        code, text = await c.command(f"MAIL FROM:<{sender}>{size}", cmd_t)
-        if code != 250:
-            raise DeliveryFailure(code if code >= 400 else 451, f"MAIL FROM: {text}")
-        results: dict[str, tuple[int, str]] = {}
-        accepted: list[str] = []
-        for rcpt in recipients:
-            code, text = await c.command(f"RCPT TO:<{rcpt}>", cmd_t)
-            results[rcpt] = (code, text)
-            if code in (250, 251):
-                accepted.append(rcpt)
-        if accepted:
-            code, text = await c.command("DATA", cmd_t)
-            if code == 354:
-                writer.write(dot_stuff(content))
-                await writer.drain()
-                code, text = await c.reply(data_t)
-            for rcpt in accepted:
-                results[rcpt] = (code if code >= 200 else 451, text)
+                keywords = {w.upper() for w in text.split()}
+        session.keywords = keywords
+        return session
+    except BaseException:
+        await session.close(quit_=False)
+        raise
+
+
+class ConnectionCache:
+    """Open SMTP sessions kept between messages, per (MX host, address, port), as
+    Postfix's ``smtp_connection_cache_on_demand`` keeps them.
+
+    A session goes back only after a transaction that ended with a 2yz reply to the final
+    dot; any other reply or error closes it. A session taken again gets ``RSET`` first
+    (its 250 shows it is alive); one idle for ``idle_s`` is closed, one that carried
+    ``max_messages`` gets QUIT, and at most ``per_destination`` wait per destination.
+    The TLS state is the one negotiated when it was opened (STARTTLS whenever offered), so
+    a reused session keeps the policy of a new one.
+    """
+
+    def __init__(self, idle_s: float, max_messages: int, per_destination: int) -> None:
+        self.idle_s = idle_s
+        self.max_messages = max_messages
+        self.per_destination = per_destination
+        self._idle: dict[tuple[str, str, int], list[_Session]] = defaultdict(list)
+        self._closing: set[asyncio.Task[None]] = set()
+        self.opened = 0
+        self.reused = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.idle_s > 0 and self.max_messages > 1
+
+    def idle_count(self) -> int:
+        """Sessions waiting in the cache."""
+        return sum(len(v) for v in self._idle.values())
+
+    def take(self, key: tuple[str, str, int]) -> _Session | None:
+        """An idle session to ``key`` that still looks open, or None."""
+        idle = self._idle.get(key)
+        while idle:
+            session = idle.pop()
+            if session.idle_timer is not None:
+                session.idle_timer.cancel()
+                session.idle_timer = None
+            if session.usable:
+                return session
+            self._close_later(session, quit_=False)
+        return None
+
+    def give_back(self, session: _Session) -> None:
+        """Keep a session whose last transaction ended cleanly (or QUIT it)."""
+        idle = self._idle[session.key]
+        if (
+            not self.enabled
+            or session.messages >= self.max_messages
+            or len(idle) >= self.per_destination
+            or not session.usable
+        ):
+            self._close_later(session, quit_=True)
+            return
+        idle.append(session)
+        loop = asyncio.get_running_loop()
+        session.idle_timer = loop.call_later(self.idle_s, self._expire, session)
+
+    def _expire(self, session: _Session) -> None:
+        session.idle_timer = None
+        idle = self._idle.get(session.key)
+        if idle and session in idle:
+            idle.remove(session)
+            self._close_later(session, quit_=True)
+
+    def _close_later(self, session: _Session, *, quit_: bool) -> None:
+        task = asyncio.get_running_loop().create_task(session.close(quit_=quit_))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def close_all(self) -> None:
+        """QUIT every idle session (server shutdown)."""
+        for idle in self._idle.values():
+            for session in idle:
+                if session.idle_timer is not None:
+                    session.idle_timer.cancel()
+                self._close_later(session, quit_=True)
+        self._idle.clear()
+        if self._closing:
+            await asyncio.wait(list(self._closing), timeout=6)
+
+
+async def _transaction(
+    session: _Session, sender: str, recipients: list[str], content: bytes, settings: RelaySettings
+) -> tuple[dict[str, tuple[int, str]], bool]:
+    """MAIL, RCPT…, DATA on an open session: per-recipient replies, and whether the
+    transaction ended with a 2yz reply to the final dot (the session is clean)."""
+    c = session.client
+    session.payload_sent = False
+    cmd_t, data_t = settings.command_timeout_s, settings.data_timeout_s
+    size = f" SIZE={len(content)}" if "SIZE" in session.keywords else ""
+    code, text = await c.command(f"MAIL FROM:<{sender}>{size}", cmd_t)
+    if code != 250:
+        raise DeliveryFailure(code if code >= 400 else 451, f"MAIL FROM: {text}")
+    results: dict[str, tuple[int, str]] = {}
+    accepted: list[str] = []
+    for rcpt in recipients:
+        code, text = await c.command(f"RCPT TO:<{rcpt}>", cmd_t)
+        results[rcpt] = (code, text)
+        if code in (250, 251):
+            accepted.append(rcpt)
+    clean = False
+    if accepted:
+        code, text = await c.command("DATA", cmd_t)
+        if code == 354:
+            session.payload_sent = True
+            c.writer.write(dot_stuff(content))
+            await c.writer.drain()
+            code, text = await c.reply(data_t)
+            clean = 200 <= code < 300
+        for rcpt in accepted:
+            results[rcpt] = (code if code >= 200 else 451, text)
+    return results, clean
+
+
+class _StaleSession(Exception):
+    """A cached session failed before any of the message was sent: open a new one."""
+
+
+async def send_message(
+    ip: str,
+    port: int,
+    *,
+    helo: str,
+    sender: str,
+    recipients: list[str],
+    content: bytes,
+    settings: RelaySettings,
+    host: str = "",
+    cache: ConnectionCache | None = None,
+) -> SendResult:
+    """Deliver one message over one SMTP connection (a cached one when ``cache`` has it).
+
+    Raises :class:`DeliveryFailure` when the server as a whole refuses (greeting, EHLO,
+    MAIL: try the next MX for 4yz) and :class:`OSError`/``TimeoutError`` when the
+    connection fails; otherwise returns each recipient's reply (the RCPT reply if it was
+    refused, else the reply to the final dot).
+    """
+    key = (host, ip, port)
+    if cache is not None and cache.enabled:
+        session = cache.take(key)
+        if session is not None:
+            try:
+                return await _send_on(session, sender, recipients, content, settings, cache,
+                                      reused=True)  # fmt: skip
+            except _StaleSession:
+                pass
+    session = await _open_session(ip, port, host, helo, settings)
+    if cache is not None:
+        cache.opened += 1
+    return await _send_on(session, sender, recipients, content, settings, cache, reused=False)
+
+
+async def _send_on(
+    session: _Session,
+    sender: str,
+    recipients: list[str],
+    content: bytes,
+    settings: RelaySettings,
+    cache: ConnectionCache | None,
+    *,
+    reused: bool,
+) -> SendResult:
+    clean = False
+    quit_ = False
+    try:
+        if reused:
+            # RSET before each further transaction (RFC 5321 §4.1.1.5): its 250 shows
+            # the cached session is alive; if not, nothing of this message went out yet.
+            try:
+                code, _ = await session.client.command("RSET", settings.command_timeout_s)
+            except (OSError, TimeoutError, ConnectionError, ssl.SSLError):
+                raise _StaleSession() from None
+            if code != 250:
+                raise _StaleSession()
+            if cache is not None:
+                cache.reused += 1
         try:
-            writer.write(b"QUIT\r\n")
-            await writer.drain()
-            await c.reply(5.0)
-        except (OSError, TimeoutError, ConnectionError):
-            pass
-        return SendResult(results, where)
+            results, clean = await _transaction(session, sender, recipients, content, settings)
+        except (OSError, ConnectionError, ssl.SSLError):
+            if reused and not session.payload_sent:
+                # the remote closed the cached session before the message: a new one
+                raise _StaleSession() from None
+            raise
+        session.messages += 1
+        quit_ = True
+        return SendResult(results, session.client.where)
+    except DeliveryFailure:
+        quit_ = True
+        raise
     finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
+        if clean and cache is not None and cache.enabled:
+            cache.give_back(session)
+        else:
+            # never reused after anything but a 2yz to the final dot; QUIT only when
+            # the dialogue is between commands (not after an error mid-DATA)
+            await session.close(quit_=quit_)
 
 
 # endregion
@@ -300,6 +493,11 @@ class RelayWorker:
         self._sem = asyncio.Semaphore(settings.max_concurrent)
         self._busy: set[Path] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.connections = ConnectionCache(
+            settings.connection_idle_s,
+            settings.connection_max_messages,
+            per_destination=settings.max_concurrent,
+        )
 
     def kick(self, path: Path) -> None:
         """Try to deliver a queue file now (in the background)."""
@@ -339,6 +537,7 @@ class RelayWorker:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
+        await self.connections.close_all()
 
     async def _io(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await self.ctx.loop.run_in_executor(self.ctx.executor, fn, *args)
@@ -444,6 +643,7 @@ class RelayWorker:
                         content=locked.content,
                         settings=self.settings,
                         host=host,
+                        cache=self.connections,
                     )
                 except DeliveryFailure as exc:
                     log.info("%s: host %s[%s] refused: %s", qid, host, ip, exc)
