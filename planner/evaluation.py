@@ -79,7 +79,7 @@ __all__ = [
 SWEEP_MIN_USERS = 10
 SWEEP_MAX_USERS = 100_000
 _GRID_STEP = 1.02  # geometric step of the coarse break-even grid
-_CHUNK = 20_000  # user counts evaluated per call in the exact break-even scan
+_CHUNK = 20_000  # most user counts a pair adds to one round of the exact break-even scan
 
 Option = ResolvedOnPrem | ResolvedCloud
 
@@ -1043,61 +1043,72 @@ class Evaluation:
             return None
         return np.flatnonzero(a[:-1] <= c[1:] + tol[1:])
 
+    def _interval(self, i: int) -> npt.NDArray[np.int64]:
+        """The user counts of grid interval ``i``: grid[i] + 1 .. grid[i + 1]."""
+        return np.arange(self._grid[i] + 1, self._grid[i + 1] + 1)
+
     @cached_property
-    def _first_interval_npv(self) -> tuple[npt.NDArray[np.int64], dict[str, FloatArray]]:
-        """Every option's NPV at every integer of each pair's first candidate interval,
-        in one pass: most crossings are found there."""
-        firsts = set()
+    def _break_even_users(self) -> dict[tuple[str, str], int | None]:
+        """Break-even users of every on-prem/cloud pair (see ``break_even_users``).
+
+        The pairs are searched together, in rounds: each round checks every pair still
+        open on its next batch of candidate intervals (the first interval, then batches
+        that grow four-fold), all in one costing of the options those pairs name. A
+        point's NPV does not depend on the other points costed with it, so the answer is
+        the same as checking each pair alone; there are fewer, larger passes.
+        """
+        grid = self._grid
+        found: dict[tuple[str, str], int | None] = {}
+        queue: dict[tuple[str, str], list[int]] = {}  # candidate intervals left, in order
         for o in self.resolved.onprem:
             for c in self.resolved.cloud:
-                found = self._candidates(o.id, c.id)
-                if found is not None and found.size:
-                    firsts.add(int(found[0]))
-        grid = self._grid
-        users = np.unique(
-            np.concatenate(
-                [np.arange(grid[i] + 1, grid[i + 1] + 1) for i in sorted(firsts)]
-                or [np.zeros(0, dtype=np.int64)]
-            )
-        )
-        npvs = self._npv_for_users(users, tuple(o.id for o in self.options)) if users.size else {}
-        return users, npvs
+                candidates = self._candidates(o.id, c.id)
+                if candidates is None:
+                    found[o.id, c.id] = int(grid[0])
+                elif not candidates.size:
+                    found[o.id, c.id] = None
+                else:
+                    queue[o.id, c.id] = [int(i) for i in candidates]
+        limits: dict[tuple[str, str], int] = {}  # each pair's next batch size (0: first)
+        while queue:
+            batches: dict[tuple[str, str], npt.NDArray[np.int64]] = {}
+            for pair, left in queue.items():
+                limit = limits.get(pair, 0)
+                take, size = 0, 0
+                while take < len(left) and (take == 0 or size < limit):
+                    size += int(grid[left[take] + 1] - grid[left[take]])
+                    take += 1
+                batches[pair] = np.concatenate([self._interval(i) for i in left[:take]])
+                del left[:take]
+                # the first interval alone, then four times its size, then batches
+                # growing four-fold up to _CHUNK user counts
+                if pair in limits:
+                    limits[pair] = min(max(limit, size) * 4, _CHUNK)
+                else:
+                    limits[pair] = size * 4
+            users = np.unique(np.concatenate(list(batches.values())))
+            options = tuple(dict.fromkeys(k for pair in batches for k in pair))
+            npvs = self._npv_for_users(users, options)
+            for pair, batch in batches.items():
+                at = np.searchsorted(users, batch)
+                onprem, cloud = npvs[pair[0]][at], npvs[pair[1]][at]
+                hit = np.flatnonzero(onprem <= cloud + 1e-9 * np.maximum(np.abs(cloud), 1.0))
+                if hit.size:
+                    found[pair] = int(batch[hit[0]])
+                elif not queue[pair]:
+                    found[pair] = None
+            queue = {pair: left for pair, left in queue.items() if pair not in found}
+        return found
 
     def break_even_users(self, onprem_id: str, cloud_id: str) -> int | None:
         """Smallest starting user count in 10..100,000 with on-prem NPV <= cloud NPV.
 
         Exact: a coarse geometric grid finds the intervals where a crossing is possible
         (NPV never falls as users rise, so on-prem at the interval's start must be at or
-        below cloud at its end), then every integer in those intervals is checked: the
-        first interval of every pair at once, the rest in growing batches.
+        below cloud at its end), then every integer in those intervals is checked, in
+        order, the first interval of every pair at once, the rest in growing batches.
         """
-        grid = self._grid
-        candidates = self._candidates(onprem_id, cloud_id)
-        if candidates is None:
-            return int(grid[0])
-        if not candidates.size:
-            return None
-        known, npvs = self._first_interval_npv
-        first = np.arange(grid[candidates[0]] + 1, grid[candidates[0] + 1] + 1)
-        at = np.searchsorted(known, first)
-        ai, ci = npvs[onprem_id][at], npvs[cloud_id][at]
-        hit = np.flatnonzero(ai <= ci + 1e-9 * np.maximum(np.abs(ci), 1.0))
-        if hit.size:
-            return int(first[hit[0]])
-        pending: list[npt.NDArray[np.int64]] = []
-        size, limit = 0, first.size * 4  # then growing batches
-        for i in candidates[1:]:
-            pending.append(np.arange(grid[i] + 1, grid[i + 1] + 1))
-            size += pending[-1].size
-            if size >= limit or i == candidates[-1]:
-                users = np.concatenate(pending)
-                pair = self._npv_for_users(users, (onprem_id, cloud_id))
-                ai, ci = pair[onprem_id], pair[cloud_id]
-                hit = np.flatnonzero(ai <= ci + 1e-9 * np.maximum(np.abs(ci), 1.0))
-                if hit.size:
-                    return int(users[hit[0]])
-                pending, limit, size = [], min(max(limit, size) * 4, _CHUNK), 0
-        return None
+        return self._break_even_users[onprem_id, cloud_id]
 
     def discounted_yearly(self, option_id: str) -> FloatArray:
         """Each year's cost discounted to the start of year 1 (H,), the residual credit as
