@@ -24,6 +24,7 @@ from planner.models import Scenario
 __all__ = [
     "NOT_SET",
     "chart",
+    "charts_section",
     "check",
     "choice",
     "choice_field",
@@ -304,6 +305,18 @@ def page_header(title: str, scenario: Scenario, what: str, *, warn: bool = True)
 def chart(fig: go.Figure, key: str) -> None:
     """A plotly figure at full width with a trimmed mode bar."""
     st.plotly_chart(fig, key=key, config=_CHART_CONFIG)
+
+
+def charts_section(label: str, key: str) -> Any | None:
+    """An expander of charts, closed at first, whose charts are drawn only while it is
+    open (use ``with`` on what it returns; None while closed). It stays as the user left
+    it across reruns and page visits.
+
+    Why closed: a page with a plotly chart makes the browser load and compile plotly.js
+    (4.7 MB) before the page is complete; the first page of a session without one is
+    drawn about twice as fast, and the charts are one click away."""
+    box = st.expander(label, key=kept(key, False), on_change=keep, args=(key,))
+    return box if box.open else None
 
 
 def download(

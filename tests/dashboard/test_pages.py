@@ -349,8 +349,20 @@ class TestCostsPage:
             assert row["NPV (USD)"] == f"{o.npv:,.0f}"
             assert row["Per user-month (USD)"] == f"{o.per_user_month:,.2f}"
 
-    def test_draws_the_three_cost_charts(self, app):
-        """Cumulative TCO, yearly by category and the break-even map are drawn."""
+    def test_charts_wait_until_their_section_is_opened(self, app):
+        """A new session's Costs page draws no chart (plotly.js is not loaded for the first
+        page); opening the two chart sections draws cumulative TCO, yearly by category and
+        the break-even map."""
+        assert not chart_specs(app)
+        assert [e.label for e in app.expander][:2] == [
+            "Charts: cumulative cost and yearly cost by category",
+            "Chart: cost per user-month by organisation size",
+        ]
+
+        app.session_state["costs_years"] = True
+        app.session_state["costs_break_even"] = True
+        app.run()
+
         titles = [spec["layout"]["title"]["text"] for spec in chart_specs(app)]
         assert titles == [
             "Cumulative cost of ownership",

@@ -10,7 +10,7 @@ from planner.recommendation import headline
 
 def render() -> None:
     """Call-out, totals table, availability and cost structure, features, the three cost
-    charts and the break-even table."""
+    charts (each section drawn when opened) and the break-even table."""
     scenario, ev = widgets.current_evaluation()
     cur = scenario.currency
     widgets.page_header(
@@ -86,11 +86,21 @@ def render() -> None:
     st.table(views.parity_table(ev))
 
     st.subheader("Over the years")
-    widgets.chart(cached.cumulative_tco(scenario), key="cumulative_tco")
-    widgets.chart(cached.yearly_by_category(scenario), key="yearly_by_category")
+    box = widgets.charts_section(
+        "Charts: cumulative cost and yearly cost by category", key="costs_years"
+    )
+    if box is not None:
+        with box:
+            widgets.chart(cached.cumulative_tco(scenario), key="cumulative_tco")
+            widgets.chart(cached.yearly_by_category(scenario), key="yearly_by_category")
 
     st.subheader("Break-even")
-    widgets.chart(cached.break_even_map(scenario), key="break_even_map")
+    box = widgets.charts_section(
+        "Chart: cost per user-month by organisation size", key="costs_break_even"
+    )
+    if box is not None:
+        with box:
+            widgets.chart(cached.break_even_map(scenario), key="break_even_map")
     if ev.break_even:
         st.table(views.break_even_table(ev))
         st.caption(
