@@ -188,6 +188,14 @@ class TestScenarioPage:
         assert app.text_input(key="f:name").value == "Acme, 250 staff"
         assert app.number_input(key="f:organization.users").value == 250
 
+    def test_server_auto_is_shown_as_auto(self, app, open_page):
+        """An option with ``server: auto`` shows 'auto' in its server picker, not 'none'."""
+        open_page(app, "scenario")
+        app.session_state["open_onprem_0"] = True
+        app.run()
+        picker = app.selectbox(key=state.widget_key(("onprem", 0, "server")))
+        assert picker.value == "auto"
+
     def test_captions_come_from_the_scenario(self, app, open_page):
         """The Organisation caption gives the scenario's own figures (after an edit, the
         new ones); the ranges line says how many inputs have one in words."""

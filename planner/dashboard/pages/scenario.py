@@ -34,6 +34,7 @@ from planner.dashboard.fields import (
 from planner.dashboard.views import Default
 from planner.dashboard.widgets import NOT_SET
 from planner.models import CloudOption, OnPremOption
+from planner.resolution import AUTO_SERVER
 
 _COLUMNS = 4
 
@@ -285,7 +286,11 @@ def _onprem_option(
             widgets.choice_field(
                 (*prefix, "server"),
                 "Server profile",
-                {NOT_SET: "none: give hardware below", **{s.id: s.label for s in cat.servers}},
+                {
+                    NOT_SET: "none: give hardware below",
+                    AUTO_SERVER: "auto: the profile sizing picks for the load",
+                    **{s.id: s.label for s in cat.servers},
+                },
                 help=_desc(OnPremOption, "server"),
             )
         with cols[4]:
