@@ -151,6 +151,25 @@ class Comparison(_Frozen):
     warnings: list[str]
 
 
+# id of a resolved option -> (the option, its inputs): every costing pass (the profile
+# pick, the break-even grid and scan, a sweep) reads the same frozen options again. The
+# option is kept with its inputs so a reused id never matches; emptied past _INPUTS_MAX.
+_INPUTS: dict[int, tuple[Option, Inputs]] = {}
+_INPUTS_MAX = 1024
+
+
+def _option_inputs(option: Option) -> Inputs:
+    """The option's numeric fields and seat terms as inputs, built once per option."""
+    hit = _INPUTS.get(id(option))
+    if hit is not None and hit[0] is option:
+        return hit[1]
+    inputs = Inputs.of(option, **seat_inputs(option))
+    if len(_INPUTS) >= _INPUTS_MAX:
+        _INPUTS.clear()
+    _INPUTS[id(option)] = (option, inputs)
+    return inputs
+
+
 def option_costs(
     option: Option,
     org: Inputs,
@@ -166,7 +185,9 @@ def option_costs(
     (fields of the resolved option) may hold (N,) arrays; ``d`` must be
     ``demand(org, horizon)``; ``terms`` says how the option stands to today's system.
     """
-    inputs = Inputs.of(option, **seat_inputs(option), **overrides)
+    inputs = _option_inputs(option)
+    if overrides:
+        inputs = inputs.replace(**overrides)
     if isinstance(option, ResolvedOnPrem):
         return onprem_lines(org, inputs, esc, d, sc, terms)
     return cloud_lines(org, inputs, esc, d, sc, terms), None

@@ -298,15 +298,42 @@ def capacity_kind(
     return "manual" if inline else "catalog"
 
 
+# (id of a catalog entry, origin, field) -> (the entry, (value, provenance) or None).
+# Resolving an option on every hardware profile reads the same catalog entries (stack,
+# server, defaults) again and again; each fact is read once. The entry is kept with its
+# fact so a reused id never matches, and the memo is emptied when it grows past _FACTS_MAX.
+_Found = tuple[float | str, Provenance] | None
+_FACTS: dict[tuple[int, str, str], tuple[object, _Found]] = {}
+_FACTS_MAX = 8192
+
+
+def _fact(origin: str, layer: object, field: str) -> _Found:
+    """The sourced fact ``field`` of catalog entry ``layer`` (value, provenance), or None."""
+    key = (id(layer), origin, field)
+    hit = _FACTS.get(key)
+    if hit is not None and hit[0] is layer:
+        return hit[1]
+    fact = getattr(layer, field, None)
+    found = (
+        (fact.value, Provenance.of(origin, fact))
+        if isinstance(fact, Sourced | SourcedText)
+        else None
+    )
+    if len(_FACTS) >= _FACTS_MAX:
+        _FACTS.clear()
+    _FACTS[key] = (layer, found)
+    return found
+
+
 def _lookup(
     field: str, layers: list[tuple[str, object | None]]
 ) -> tuple[float | str | None, Provenance | None]:
     for origin, layer in layers:
         if layer is None:
             continue
-        fact = getattr(layer, field, None)
-        if isinstance(fact, Sourced | SourcedText):
-            return fact.value, Provenance.of(origin, fact)
+        found = _fact(origin, layer, field)
+        if found is not None:
+            return found
     return None, None
 
 

@@ -49,9 +49,15 @@ FloatArray = npt.NDArray[np.float64]
 REDUNDANCY_CODES = {"none": 0, "n+1": 1, "2n": 2}
 DR_CODES = {"none": 0, "cold": 1, "warm": 2}
 _EPS = 1e-9  # absorbs floating-point noise before floor/ceil (0.1 * 3 / 0.3 must be 1)
+_MAX = float(np.finfo(np.float64).max)  # what np.nan_to_num puts for inf by default
+_MIN = float(np.finfo(np.float64).min)  # and for -inf
 
 
 def _column(value: Any) -> FloatArray:
+    if type(value) is float or type(value) is int:  # the common case, made cheap
+        return np.array([[value]], dtype=np.float64)
+    if isinstance(value, np.ndarray) and value.dtype == np.float64 and value.shape[1:] == (1,):
+        return value  # already a column (an Inputs value passed on)
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim > 1:
         arr = arr.reshape(-1)
@@ -92,7 +98,8 @@ class Inputs:
 
     def get(self, name: str, default: float) -> FloatArray:
         """The field ``name``, or ``default`` as a (1, 1) column when it is not given."""
-        return self._values.get(name, _column(default))
+        found = self._values.get(name)
+        return found if found is not None else _column(default)
 
     def replace(self, **overrides: Any) -> Inputs:
         """A copy with some fields replaced."""
@@ -269,8 +276,18 @@ class Sizing:
         return np.asarray(np.argmax(stacked, axis=0), dtype=np.float64)
 
 
+def _finite(x: FloatArray, posinf: float = 0.0) -> FloatArray:
+    """``np.nan_to_num(x, nan=0.0, posinf=posinf)``, several times faster on the small
+    arrays of a single scenario (and ``x`` itself when every value is finite)."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return x
+    fill = np.where(np.isnan(x), 0.0, np.where(x > 0, posinf, _MIN))
+    return np.asarray(np.where(finite, x, fill), dtype=np.float64)
+
+
 def _ceil(x: FloatArray) -> FloatArray:
-    return np.asarray(np.ceil(np.nan_to_num(x, nan=0.0, posinf=0.0) - _EPS), dtype=np.float64)
+    return np.asarray(np.ceil(_finite(x) - _EPS), dtype=np.float64)
 
 
 def size(d: Demand, opt: Inputs) -> Sizing:
@@ -323,8 +340,8 @@ def size(d: Demand, opt: Inputs) -> Sizing:
             "storage": data_tb / (servers * usable),
             "message_rate": d.peak_msgs_per_s / (servers * opt.capacity_msgs_per_s),
             "client_load": np.maximum(
-                np.nan_to_num(d.fetches_per_s / (servers * fetch_cap / util), nan=0.0),
-                np.nan_to_num(d.sessions / (servers * session_cap / util), nan=0.0),
+                _finite(d.fetches_per_s / (servers * fetch_cap / util), posinf=_MAX),
+                _finite(d.sessions / (servers * session_cap / util), posinf=_MAX),
             ),
         }
     return Sizing(needed, np.asarray(servers, dtype=np.float64), utilisation)
