@@ -11,11 +11,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from planner.cli import run
 from planner.mailserver import pop3_protocol as P
 from planner.mailserver.config import Listen, Pop3Limits, ServerConfig
 from planner.mailserver.maildrop import LOCK_FILE, maildir_path
@@ -194,13 +195,34 @@ class TestLogin:
         assert pop3_connect().multi("AUTH") == (P.OK_AUTH_MECHS, b"PLAIN\r\n")
 
 
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pop3Process]:
+    """One server for the module without --insecure-auth (no certificate either)."""
+    server = Pop3Process(tmp_path_factory.mktemp("pop3-strict")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pop3Process]:
+    """A server with a certificate and no plain-text logins, for the module (no test
+    changes its one mailbox)."""
+    data_dir = tmp_path_factory.mktemp("pop3-tls")
+    cert, key = make_tls_files(data_dir)
+    add_user(data_dir, "t@example.test", "tls pw")
+    deliver(maildir_path(data_dir, "t@example.test"), MSG_LF)
+    server = Pop3Process(data_dir, "--tls-cert", str(cert), "--tls-key", str(key)).start()
+    yield server
+    server.stop()
+
+
 class TestCleartextRefused:
     @pytest.mark.parametrize("command", ["USER a@example.test", "PASS x", "AUTH PLAIN AGFAYg=="])
     def test_login_refused_without_tls(
-        self, pop3_connect: Connect, pop3_start: Start, command: str
+        self, pop3_connect: Connect, strict_server: Pop3Process, command: str
     ) -> None:
         """Without TLS and without --insecure-auth every login command is refused."""
-        wire = pop3_connect(pop3_start().port)
+        wire = pop3_connect(strict_server.port)
 
         assert wire.cmd(command) == P.ERR_PLAINTEXT_DISALLOWED
 
@@ -221,22 +243,16 @@ class TestCleartextRefused:
         """--insecure-auth allows clear-text logins from loopback addresses only."""
         assert is_loopback(peer) is loopback
 
-    def test_capa_hides_login_without_tls(self, pop3_connect: Connect, pop3_start: Start) -> None:
+    def test_capa_hides_login_without_tls(
+        self, pop3_connect: Connect, strict_server: Pop3Process
+    ) -> None:
         """CAPA does not offer USER or SASL when they would be refused."""
-        _, body = pop3_connect(pop3_start().port).multi("CAPA")
+        _, body = pop3_connect(strict_server.port).multi("CAPA")
 
         assert (b"USER" in body, b"SASL" in body) == (False, False)
 
 
 class TestTLS:
-    @pytest.fixture
-    def tls_server(self, pop3_start: Start, tmp_path: Path) -> Pop3Process:
-        """A server with a certificate and no plain-text logins."""
-        cert, key = make_tls_files(tmp_path)
-        add_user(tmp_path, "t@example.test", "tls pw")
-        deliver(maildir_path(tmp_path, "t@example.test"), MSG_LF)
-        return pop3_start("--tls-cert", str(cert), "--tls-key", str(key))
-
     def test_stls_then_login(self, tls_server: Pop3Process) -> None:
         """STLS upgrades the session, then CAPA offers USER and the login works."""
         client = poplib.POP3("127.0.0.1", tls_server.port, timeout=10)
@@ -462,14 +478,13 @@ class TestDeletion:
         assert again.cmd("STAT") == P.OK_STAT.format(count=1, octets=SIZE_LF)
 
     def test_failed_removal_reported(
-        self, pop3_connect: Connect, pop3_start: Start, tmp_path: Path
+        self, pop3_connect: Connect, pop3_mailbox: Pop3Mailbox
     ) -> None:
         """A message that cannot be removed at QUIT stays, the others go, and QUIT says so."""
-        root = add_user(tmp_path, "d@example.test", "pw")
-        deliver(root, MSG_LF, sub="cur")
-        stuck = deliver(root, MSG_CRLF, sub="cur")
-        wire = pop3_connect(pop3_start("--insecure-auth").port)
-        wire.login("d@example.test", "pw")
+        root = pop3_mailbox.root
+        pop3_mailbox.deliver(MSG_LF, sub="cur")
+        stuck = pop3_mailbox.deliver(MSG_CRLF, sub="cur")
+        wire = logged_in(pop3_connect, pop3_mailbox)
         (root / "cur" / stuck).unlink()
         (root / "cur" / stuck).mkdir()  # unlink() of a directory fails: an I/O error stand-in
         (root / "cur" / stuck / "x").write_text("x")
@@ -778,14 +793,26 @@ class TestLimitsAndOptions:
         ],
         ids=["not-hostport", "open-bracket", "host-name", "idle", "connections", "delay", "none"],
     )
-    def test_bad_options(self, tmp_path: Path, args: list[str], message: str) -> None:
+    def test_bad_options(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    ) -> None:
         """A bad POP3 option of mailplan serve is one line on stderr and exit status 2."""
+        argv = ["serve", "--data-dir", str(tmp_path), "--smtp", "off", "--submission", "off"]
+        argv += ["--pop3", "127.0.0.1:0", *args]
+
+        assert run(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(message), err
+        assert len(err.splitlines()) == 1
+
+    def test_bad_option_from_the_command(self, tmp_path: Path) -> None:
+        """The ``mailplan serve`` process itself exits 2 with the one line, no traceback."""
         cmd = [sys.executable, "-m", "planner", "serve", "--data-dir", str(tmp_path)]
-        cmd += ["--smtp", "off", "--submission", "off", "--pop3", "127.0.0.1:0", *args]
+        cmd += ["--smtp", "off", "--submission", "off", "--pop3", "nonsense"]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
         assert proc.returncode == 2
-        assert proc.stderr.startswith(message), proc.stderr
+        assert proc.stderr.startswith("mailplan: --pop3: expected HOST:PORT"), proc.stderr
         assert len(proc.stderr.splitlines()) == 1
 
     def test_two_workers(self, pop3_start: Start, tmp_path: Path) -> None:
