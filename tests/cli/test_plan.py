@@ -1,4 +1,6 @@
-"""The planning commands, run as a user runs them: a real subprocess, real files."""
+"""The planning commands, run as a user runs them: real files; each command at least once
+as a real subprocess (exit status, streams, no traceback), its other outputs in-process
+(the ``cli`` fixture of tests/cli/conftest.py)."""
 
 from __future__ import annotations
 
@@ -40,9 +42,9 @@ def bad_scenario(tmp_path: Path) -> Path:
 
 
 class TestValidate:
-    def test_ok(self, default_path):
+    def test_ok(self, cli, default_path):
         """A good file prints ok and exits 0."""
-        r = mailplan("validate", default_path)
+        r = cli("validate", default_path)
         assert r.returncode == 0
         assert r.stdout.startswith("ok: Acme, 250 staff (6 options, 5 years)")
 
@@ -73,18 +75,18 @@ class TestValidate:
         ],
         ids=["missing-file", "missing-argument", "bad-format", "bad-option", "bad-command"],
     )
-    def test_usage_errors(self, args, expected):
+    def test_usage_errors(self, cli, args, expected):
         """Usage errors are one line naming the command, exit 2."""
-        r = mailplan(*args)
+        r = cli(*args)
         assert r.returncode == 2
         assert r.stderr.startswith(expected)
         assert len(r.stderr.strip().splitlines()) == 1
 
-    def test_unknown_plan(self, tmp_path):
+    def test_unknown_plan(self, cli, tmp_path):
         """An unknown plan id is one line listing the known plans."""
         path = tmp_path / "s.yaml"
         path.write_text("name: x\norganization: {users: 5}\ncloud: [{id: c, plan: m365-bogus}]\n")
-        r = mailplan("compare", path)
+        r = cli("compare", path)
         assert r.returncode == 2
         assert r.stderr.startswith(
             "mailplan: cloud[0].plan: unknown plan 'm365-bogus' (known: exo-plan-1,"
@@ -108,18 +110,18 @@ class TestCompare:
             assert len(by_id[o.id]["years"]) == 5
         assert {"onprem", "cloud", "year", "users", "year_npv"} == data["break_even"][0].keys()
 
-    def test_table(self, default_path):
+    def test_table(self, cli, default_path):
         """The table names every option and the cheapest."""
-        r = mailplan("compare", default_path)
+        r = cli("compare", default_path)
         assert r.returncode == 0
         ev = evaluate(load_scenario(default_path))
         for o in ev.options:
             assert o.id in r.stdout
         assert f"Cheapest by NPV: {ev.cheapest}" in r.stdout
 
-    def test_csv(self, default_path):
+    def test_csv(self, cli, default_path):
         """compare --format csv is one row per option with totals."""
-        r = mailplan("compare", default_path, "--format", "csv")
+        r = cli("compare", default_path, "--format", "csv")
         lines = r.stdout.strip().splitlines()
         assert (
             lines[0]
@@ -155,17 +157,17 @@ class TestSize:
         assert first["years"][0]["binding"] == "storage"
         assert set(first["years"][0]["utilisation"]) == {"storage", "message_rate", "client_load"}
 
-    def test_csv(self, default_path):
+    def test_csv(self, cli, default_path):
         """size --format csv is the sizing frame."""
-        r = mailplan("size", default_path, "--format", "csv")
+        r = cli("size", default_path, "--format", "csv")
         assert r.stdout.splitlines()[0] == (
             "option,year,users,messages_per_day,peak_msgs_per_s,storage_tb,capacity_msgs_per_s,servers,"
             "server,binding,storage_utilisation,message_rate_utilisation,client_load_utilisation"
         )
 
-    def test_table(self, default_path):
+    def test_table(self, cli, default_path):
         """The table says where the capacity figure came from."""
-        r = mailplan("size", default_path)
+        r = cli("size", default_path)
         text = " ".join(r.stdout.split())
         assert "capacity per server: 100 msgs/s (catalog: 1u-4x8tb-raid10" in text
         assert "(picked: the lowest NPV)" in text
@@ -181,9 +183,9 @@ class TestCatalogAndSchema:
         assert plan["price_per_user_month"]["source"].startswith("https://")
         assert plan["price_per_user_month"]["as_of"] == "2026-07-01"
 
-    def test_catalog_table(self):
+    def test_catalog_table(self, cli):
         """The catalog table lists plans and their sources."""
-        r = mailplan("catalog")
+        r = cli("catalog")
         assert r.returncode == 0
         assert "gws-business-starter" in r.stdout
         assert "https://" in r.stdout

@@ -1,4 +1,5 @@
-"""mailplan simulate and mailplan sensitivity, run as a user runs them (subprocess, files)."""
+"""mailplan simulate and mailplan sensitivity, run as a user runs them: real files; each
+command at least once as a real subprocess, its other outputs in-process (``cli``)."""
 
 from __future__ import annotations
 
@@ -36,14 +37,14 @@ class TestSimulate:
             assert set(option["npv"]) == {"p10", "p50", "p90", "mean"}
         assert sum(o["p_cheapest"] for o in simulated["options"]) == pytest.approx(1.0)
 
-    def test_seed_reproduces(self, ranged_path, simulated):
+    def test_seed_reproduces(self, cli, ranged_path, simulated):
         """The same seed prints the same result."""
-        r = mailplan("simulate", ranged_path, "-n", "2000", "--seed", "7", "-f", "json")
+        r = cli("simulate", ranged_path, "-n", "2000", "--seed", "7", "-f", "json")
         assert json.loads(r.stdout) == simulated
 
-    def test_table(self, ranged_path):
+    def test_table(self, cli, ranged_path):
         """The table names every option, the seed, and how often the choice holds."""
-        r = mailplan("simulate", ranged_path, "--draws", "500", "--seed", "1")
+        r = cli("simulate", ranged_path, "--draws", "500", "--seed", "1")
         assert r.returncode == 0, r.stderr
         assert "500 draws (seed 1)" in r.stdout
         for option in ("postfix-dovecot", "exchange-se", "m365-basic", "gws-starter"):
@@ -71,9 +72,9 @@ class TestSensitivity:
         assert swings == sorted(swings, reverse=True)
         assert rows[0]["input"] == "onprem.postfix-dovecot.admin_hours_per_month"
 
-    def test_json_with_pair(self, ranged_path):
+    def test_json_with_pair(self, cli, ranged_path):
         """--onprem and --cloud choose the pair; JSON says what the gap measures."""
-        r = mailplan(
+        r = cli(
             "sensitivity",
             ranged_path,
             "--onprem",
@@ -113,9 +114,9 @@ class TestBadInput:
         ],
         ids=["missing-file", "zero-draws", "too-many-draws", "unknown-onprem", "bad-format"],
     )
-    def test_one_line_exit_2(self, ranged_path, args, expected):
+    def test_one_line_exit_2(self, cli, ranged_path, args, expected):
         """Bad flags and files are one line naming the flag or file, exit 2, no traceback."""
-        r = mailplan(*(a.replace("{ranged}", str(ranged_path)) for a in args))
+        r = cli(*(a.replace("{ranged}", str(ranged_path)) for a in args))
         assert r.returncode == 2
         assert r.stderr.startswith(expected), r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
@@ -143,9 +144,9 @@ class TestBadInput:
         assert r.stdout == ""
 
 
-def test_schema_shows_range_forms():
+def test_schema_shows_range_forms(cli):
     """mailplan schema offers the range forms on numeric fields."""
-    r = mailplan("schema")
+    r = cli("schema")
     schema = json.loads(r.stdout)
     pue = schema["$defs"]["OnPremOption"]["properties"]["pue"]["anyOf"]
     assert {"$ref": "#/$defs/RangeTriangular"} in pue
