@@ -1,5 +1,6 @@
 """Outbound connection reuse: several messages to one MX over one SMTP session, RSET
-between them, a new session after a drop, none after a 4yz, idle sessions closed."""
+between them, a new session after a drop, none after a 4yz, idle sessions closed; and the
+resolver's own cache of DNS records."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import itertools
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.mailserver.config import RelaySettings
-from planner.mailserver.relay import ConnectionCache, send_message
+from planner.mailserver.config import Listen, RelaySettings
+from planner.mailserver.relay import ConnectionCache, MxResolver, send_message
 from planner.net import free_port
 from tests.mailserver.conftest import FakeDNS, ServerProcess, make_users, start_server, wait_for
 
@@ -306,3 +308,22 @@ class TestCache:
         asyncio.run(run())
         wait_for(lambda: [s.ended for s in mx.sessions] == ["quit"] * 3, what="quits")
         assert [len(s.messages) for s in mx.sessions] == [2, 2, 1]
+
+
+class TestAnswerCache:
+    def test_records_kept_for_their_ttl(self, dns_server):
+        """An A record is answered from the resolver's own cache until its TTL (1 s from
+        the test DNS server) runs out; then the new record is asked for and kept."""
+        name = f"h{uuid.uuid4().hex[:8]}.test"
+        dns_server.a(name, "127.0.3.1")
+        settings = RelaySettings(dns=Listen(host="127.0.0.1", port=dns_server.port))
+        resolver = MxResolver(settings)
+
+        async def lookup() -> list[str]:
+            return await resolver.addresses(name)
+
+        assert asyncio.run(lookup()) == ["127.0.3.1"]
+        expires, _ = resolver._answers[(name, "A")]
+        assert expires <= time.monotonic() + 1
+        dns_server.a(name, "127.0.3.2")
+        wait_for(lambda: asyncio.run(lookup()) == ["127.0.3.2"], what="the new record")
