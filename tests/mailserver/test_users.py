@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from planner.cli import run
 from planner.mailserver.users import UserDB, UserError, hash_password, verify_hash
 from tests.mailserver.conftest import MAILPLAN
 
@@ -83,21 +84,24 @@ def test_hash_round_trip():
     assert not verify_hash("px", stored)
 
 
-def test_cli_add_list_del(tmp_path):
-    """mailplan user add/list/del manage the file; a second del fails with exit 2."""
+def test_cli_add_list_del(tmp_path, capsys):
+    """mailplan user add/list/del manage the file; a second del fails with exit 2. (``add``
+    runs as the real program, its password on standard input; the rest in-process.)"""
     data = str(tmp_path)
 
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*MAILPLAN, "user", *args, "--data-dir", data],
-            input=stdin, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+    def run_here(*args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        status = run(["user", *args, "--data-dir", data])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, status, out, err)
 
-    assert run("add", "Eve@Example.Test", "--password-stdin", stdin="pw\n").stdout == (
-        "added eve@example.test\n"
-    )
-    assert run("list").stdout == "eve@example.test\n"
-    assert run("del", "eve@example.test").returncode == 0
-    failed = run("del", "eve@example.test")
+    added = subprocess.run(
+        [*MAILPLAN, "user", "add", "Eve@Example.Test", "--password-stdin", "--data-dir", data],
+        input="pw\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (added.returncode, added.stdout) == (0, "added eve@example.test\n")
+    assert run_here("list").stdout == "eve@example.test\n"
+    assert run_here("del", "eve@example.test").returncode == 0
+    failed = run_here("del", "eve@example.test")
     assert failed.returncode == 2
     assert failed.stderr == "mailplan: user del: no such user: eve@example.test\n"
