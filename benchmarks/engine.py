@@ -14,6 +14,7 @@ Run: .venv/bin/python benchmarks/engine.py [--repeat N]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -59,6 +60,10 @@ def main() -> None:
     loop_s = statistics.median(timed(loop, 3)) / sample * len(users)
 
     n_opt = len(ev.options)
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} "
+        "(shared with other developers: figures are noisy; compare min as well as median)"
+    )
     print(
         f"default scenario ({n_opt} options, {scenario.horizon_years} years), evaluate + compare:"
     )

@@ -70,7 +70,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.sizing import Demand, FloatArray, Inputs, fleet_of, servers_needed, years
+from planner.sizing import Demand, FloatArray, Inputs, finite, fleet_of, servers_needed, years
 
 __all__ = [
     "CAPEX_CATEGORIES",
@@ -258,7 +258,7 @@ def _moves(
 def downtime_line(avail: FloatArray, d: Demand, sc: Inputs) -> FloatArray:
     """Cost of the hours mail is down a year: (1 - availability) * 8,760 h * (cost per
     user-hour * users + cost per hour); 0 where availability is unknown."""
-    hours = np.nan_to_num((1.0 - avail) * HOURS_PER_YEAR, nan=0.0)
+    hours = finite((1.0 - avail) * HOURS_PER_YEAR)
     return np.asarray(
         hours * (sc.downtime_cost_per_user_hour * d.users + sc.downtime_cost_per_hour),
         dtype=np.float64,
@@ -297,7 +297,7 @@ def _escalate(
         key = f"{field}:locked" if k == "subscription" else str(field)
         if field is not None and key not in factors:
             rate = esc.get(field, 0.0) + inflation
-            if not np.any(rate != 0.0):
+            if not (rate != 0.0).any():
                 factors[key] = None
             elif k == "subscription" and np.any(lock > 1):
                 steps = np.maximum(years(horizon) - np.maximum(lock, 1.0), 0.0)

@@ -21,6 +21,7 @@ are those of the plan it runs on that year. A ruled-out option is never the chea
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
@@ -188,6 +189,19 @@ def option_costs(
     inputs = _option_inputs(option)
     if overrides:
         inputs = inputs.replace(**overrides)
+    return _costs_of(option, inputs, org, esc, d, sc, terms)
+
+
+def _costs_of(
+    option: Option,
+    inputs: Inputs,
+    org: Inputs,
+    esc: Inputs,
+    d: Demand,
+    sc: Inputs | None,
+    terms: Terms,
+) -> tuple[dict[str, FloatArray], FloatArray | None]:
+    """``option_costs`` with the option's inputs given."""
     if isinstance(option, ResolvedOnPrem):
         return onprem_lines(org, inputs, esc, d, sc, terms)
     return cloud_lines(org, inputs, esc, d, sc, terms), None
@@ -212,18 +226,35 @@ def path_costs(
     where it is ruled out). ``overrides`` apply to every plan of the chain, except the
     inline prices of the first plan (``PLAN_PRICED``), which stay with it.
     """
+    carried = {k: v for k, v in overrides.items() if k not in PLAN_PRICED}
+
+    def inputs(k: int) -> Inputs:
+        given = overrides if k == 0 else carried
+        return _option_inputs(chain[k]).replace(**given) if given else _option_inputs(chain[k])
+
+    return _path_costs(chain, inputs, org, esc, d, start, current, sc, terms)
+
+
+def _path_costs(
+    chain: tuple[Option, ...],
+    inputs: Callable[[int], Inputs],
+    org: Inputs,
+    esc: Inputs,
+    d: Demand,
+    start: dt.date,
+    current: bool,
+    sc: Inputs | None,
+    terms: Terms,
+) -> tuple[dict[str, FloatArray], FloatArray | None, Path]:
+    """``path_costs`` with the inputs of each plan of the chain given (``inputs(k)``)."""
     # seat caps and minimums count the seats on the plan itself (segments on other plans
     # and unlicensed shared mailboxes are not on it)
     mixed = bool(d.segment_users) or d.shared is not None
     seated = replace(d, users=own_seats(chain[0], d)) if mixed else d
     p = path(chain, seated, start, current=current)
-    carried = {k: v for k, v in overrides.items() if k not in PLAN_PRICED}
     stages = np.minimum(p.stage, len(chain) - 1)
     used = [int(k) for k in np.unique(stages)]  # only the plans some point runs on
-    costed = {
-        k: option_costs(chain[k], org, esc, d, sc, terms, **(overrides if k == 0 else carried))
-        for k in used
-    }
+    costed = {k: _costs_of(chain[k], inputs(k), org, esc, d, sc, terms) for k in used}
     if len(used) == 1:  # every point runs on one plan all along
         lines, servers = costed[used[0]]
         return lines, servers, p
@@ -234,7 +265,8 @@ def path_costs(
     masks = {k: pick == k for k in used[:-1]}
 
     def choose(arrays: dict[int, FloatArray]) -> FloatArray:
-        out = np.broadcast_to(arrays[used[-1]], shape)
+        last = arrays[used[-1]]
+        out = last if last.shape == shape else np.broadcast_to(last, shape)
         for k in reversed(used[:-1]):
             out = np.where(masks[k], arrays[k], out)
         return np.asarray(out, dtype=np.float64)
@@ -245,6 +277,29 @@ def path_costs(
     if first[1] is not None:
         servers = choose({k: v[1] for k, v in costed.items() if v[1] is not None})
     return lines, servers, p
+
+
+# What the feasibility rules read from an option (``planner.feasibility``): profiles of one
+# option costed as rows of one pass must agree on these, as they share one path.
+_RULE_FIELDS = ("end_of_life", "available_to_new_customers", "kind")
+
+
+def _stack_chains(chains: list[tuple[Option, ...]]) -> tuple[Inputs, ...] | None:
+    """The inputs of each plan of several on-prem chains (one per hardware profile), one
+    row per chain; None when they cannot share a pass (different lengths, a cloud plan,
+    different rules or fields)."""
+    if len({len(c) for c in chains}) != 1:
+        return None
+    out = []
+    for plans in zip(*chains, strict=True):
+        if not all(isinstance(o, ResolvedOnPrem) for o in plans):
+            return None
+        rules = {tuple(getattr(o, f) for f in _RULE_FIELDS) for o in plans}
+        rows = Inputs.stack([_option_inputs(o) for o in plans])
+        if len(rules) != 1 or rows is None:
+            return None
+        out.append(rows)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -382,20 +437,47 @@ class Evaluation:
         """The hardware profile with the lowest NPV of the option over the horizon (its own
         costs; what a move adds is the same on every profile)."""
 
-        def cost(c: Candidate) -> float:
-            lines, _, _ = path_costs(
-                (c.option, *c.successors),
-                self._org,
-                self._esc,
-                self.demand,
-                self.start,
-                current=c.option.id == self.scenario.current,
-                sc=self._sc,
-                terms=self.terms(c.option.id),
-            )
-            return float(npv(lines, self.discount, self.end_discount)[0])
+        option_id = found[0].option.id
+        chains = [(c.option, *c.successors) for c in found]
+        stacked = _stack_chains(chains)
+        if stacked is None:  # the profiles differ in more than numbers: one at a time
 
-        return min(found, key=cost)
+            def cost(c: Candidate) -> float:
+                lines, _, _ = path_costs(
+                    (c.option, *c.successors),
+                    self._org,
+                    self._esc,
+                    self.demand,
+                    self.start,
+                    current=option_id == self.scenario.current,
+                    sc=self._sc,
+                    terms=self.terms(option_id),
+                )
+                return float(npv(lines, self.discount, self.end_discount)[0])
+
+            return min(found, key=cost)
+        # every profile in one pass, one row each
+        lines, _, _ = _path_costs(
+            chains[0],
+            stacked.__getitem__,
+            self._org,
+            self._esc,
+            self.demand,
+            self.start,
+            option_id == self.scenario.current,
+            self._sc,
+            self.terms(option_id),
+        )
+        # row by row, the very arithmetic of one profile costed alone
+        costs = [
+            float(
+                npv({k: v[j : j + 1] for k, v in lines.items()}, self.discount, self.end_discount)[
+                    0
+                ]
+            )
+            for j in range(len(found))
+        ]
+        return found[min(range(len(found)), key=costs.__getitem__)]
 
     def organization_inputs(self, **overrides: Any) -> Inputs:
         """The organisation's numbers as inputs; with a ``user_profile``, the client load
@@ -517,7 +599,10 @@ class Evaluation:
                 shape = np.broadcast_shapes(shape, (running_today.shape[0], 1))
                 dual = np.zeros(shape)
                 dual[:, 0] = running_today * sc.dual_running_months[:, 0] / 12.0
-                lines = {k: np.broadcast_to(v, shape) for k, v in lines.items()}
+                lines = {
+                    k: v if v.shape == shape else np.broadcast_to(v, shape)
+                    for k, v in lines.items()
+                }
                 lines["dual_running"] = lines["dual_running"] + dual
             if self.scenario.tax_pct is not None:
                 lines = {**lines, "tax": self._tax(lines)}

@@ -35,6 +35,7 @@ __all__ = [
     "Inputs",
     "Sizing",
     "demand",
+    "finite",
     "fleet",
     "fleet_of",
     "segment_count",
@@ -95,6 +96,17 @@ class Inputs:
                     values[name] = value
         values.update(overrides)
         return cls(values)
+
+    @classmethod
+    def stack(cls, rows: list[Inputs]) -> Inputs | None:
+        """Single-row inputs stacked into one, a row each; None unless every one is a
+        single row with the same fields."""
+        names = list(rows[0]._values)
+        if any(r.n != 1 or list(r._values) != names for r in rows):
+            return None
+        if any(r._values[k].shape != (1, 1) for r in rows for k in names):
+            return None
+        return cls({k: np.concatenate([r._values[k] for r in rows]) for k in names})
 
     def get(self, name: str, default: float) -> FloatArray:
         """The field ``name``, or ``default`` as a (1, 1) column when it is not given."""
@@ -276,18 +288,18 @@ class Sizing:
         return np.asarray(np.argmax(stacked, axis=0), dtype=np.float64)
 
 
-def _finite(x: FloatArray, posinf: float = 0.0) -> FloatArray:
+def finite(x: FloatArray, posinf: float = _MAX) -> FloatArray:
     """``np.nan_to_num(x, nan=0.0, posinf=posinf)``, several times faster on the small
     arrays of a single scenario (and ``x`` itself when every value is finite)."""
-    finite = np.isfinite(x)
-    if finite.all():
+    ok = np.isfinite(x)
+    if ok.all():
         return x
     fill = np.where(np.isnan(x), 0.0, np.where(x > 0, posinf, _MIN))
-    return np.asarray(np.where(finite, x, fill), dtype=np.float64)
+    return np.asarray(np.where(ok, x, fill), dtype=np.float64)
 
 
 def _ceil(x: FloatArray) -> FloatArray:
-    return np.asarray(np.ceil(_finite(x) - _EPS), dtype=np.float64)
+    return np.asarray(np.ceil(finite(x, posinf=0.0) - _EPS), dtype=np.float64)
 
 
 def size(d: Demand, opt: Inputs) -> Sizing:
@@ -340,8 +352,8 @@ def size(d: Demand, opt: Inputs) -> Sizing:
             "storage": data_tb / (servers * usable),
             "message_rate": d.peak_msgs_per_s / (servers * opt.capacity_msgs_per_s),
             "client_load": np.maximum(
-                _finite(d.fetches_per_s / (servers * fetch_cap / util), posinf=_MAX),
-                _finite(d.sessions / (servers * session_cap / util), posinf=_MAX),
+                finite(d.fetches_per_s / (servers * fetch_cap / util)),
+                finite(d.sessions / (servers * session_cap / util)),
             ),
         }
     return Sizing(needed, np.asarray(servers, dtype=np.float64), utilisation)
