@@ -10,12 +10,19 @@ import smtplib
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from planner.cli import run
-from tests.mailserver.conftest import MAILPLAN, wait_for
+from tests.mailserver.conftest import (
+    MAILPLAN,
+    ServerProcess,
+    make_users,
+    start_server,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -33,10 +40,21 @@ def worker_pids(server_pid: int) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with the default options for the tests that only look at it (bob and alice)."""
+    data_dir = tmp_path_factory.mktemp("serve") / "data"
+    data_dir.mkdir()
+    make_users(data_dir)
+    srv = start_server(data_dir)
+    yield srv
+    srv.stop()
+
+
 class TestStartAndStop:
-    def test_prints_listener_lines_then_ready(self, server_factory):
+    def test_prints_listener_lines_then_ready(self, server):
         """Port 0 is resolved and printed as 'listening NAME HOST:PORT', then 'ready'."""
-        srv = server_factory()
+        srv = server
         assert [LISTEN_RE.match(line) is not None for line in srv.lines[:2]] == [True, True]
         assert re.fullmatch(r"ready workers=1 pid=\d+", srv.lines[2])
         assert 0 not in srv.ports.values()
@@ -162,9 +180,9 @@ class TestBadOptions:
         assert run(argv) == 2
         assert capsys.readouterr().err.strip() == message
 
-    def test_port_in_use(self, server_factory, tmp_path):
+    def test_port_in_use(self, server, tmp_path):
         """A listener port already taken is a one-line error with exit 2."""
-        srv = server_factory()
+        srv = server
         out = subprocess.run(
             [*MAILPLAN, "serve", "--data-dir", str(tmp_path / "other"), "--domain", "example.test",
              "--smtp", "127.0.0.1:0", "--submission", f"127.0.0.1:{srv.smtp_port}"],
@@ -253,9 +271,9 @@ def test_queue_lists_nothing_for_an_empty_queue(tmp_path):
     assert out.stdout == "queue is empty\n"
 
 
-def test_stats_json_is_valid_json_while_running(server_factory):
+def test_stats_json_is_valid_json_while_running(server):
     """stats.json is replaced atomically: always complete JSON while the server runs."""
-    srv = server_factory()
+    srv = server
     path: Path = srv.data_dir / "stats.json"
     for _ in range(20):
         assert isinstance(json.loads(path.read_text()), dict)
