@@ -52,13 +52,25 @@ def _structure(md: str) -> str:
     return "\n".join(out) + "\n"
 
 
+@pytest.fixture(scope="module")
+def default_md(default_ev: Evaluation) -> str:
+    """The Markdown report of the default scenario, rendered once for the module."""
+    return render(default_ev, "md").decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def case_md(case_ev: Evaluation) -> str:
+    """The Markdown report of each case (see ``case_ev``), rendered once for the module."""
+    return render(case_ev, "md").decode("utf-8")
+
+
 @pytest.mark.timeout(60)
-def test_every_table_figure_equals_the_engine(case_ev: Evaluation) -> None:
+def test_every_table_figure_equals_the_engine(case_ev: Evaluation, case_md: str) -> None:
     """Totals, yearly costs, sizing, break-even, scores and assumptions match the engine."""
-    check_tables(markdown_tables(render(case_ev, "md").decode("utf-8")), case_ev)
+    check_tables(markdown_tables(case_md), case_ev)
 
 
-def test_golden_structure(default_ev: Evaluation) -> None:
+def test_golden_structure(default_ev: Evaluation, default_md: str) -> None:
     """The default scenario's report has exactly these headings and tables, in this order:
     the options' tables in ranked order (cheapest first), and the last section's headings
     those of planner/report/formulas.md (kept there)."""
@@ -73,12 +85,14 @@ def test_golden_structure(default_ev: Evaluation) -> None:
     )
     expected = GOLDEN_DEFAULT.format(options=" | ".join(order), yearly=yearly) + formulas
 
-    assert _structure(render(default_ev, "md").decode("utf-8")) == expected
+    assert _structure(default_md) == expected
 
 
-def test_summary_names_the_recommendation_and_the_disagreement(default_ev: Evaluation) -> None:
+def test_summary_names_the_recommendation_and_the_disagreement(
+    default_ev: Evaluation, default_md: str
+) -> None:
     """The summary recommends the cheapest option and says the best-scored one differs."""
-    md = render(default_ev, "md").decode("utf-8")
+    md = default_md
     summary = md.split("## 1. Executive summary", 1)[1].split("**Totals", 1)[0]
 
     assert f"- Recommended by cost: {default_ev.cheapest} (" in summary
@@ -88,20 +102,22 @@ def test_summary_names_the_recommendation_and_the_disagreement(default_ev: Evalu
     assert "## 5. Uncertainty and sensitivity" not in md
 
 
-def test_summary_break_even_line_uses_the_engine_pair(default_ev: Evaluation) -> None:
+def test_summary_break_even_line_uses_the_engine_pair(
+    default_ev: Evaluation, default_md: str
+) -> None:
     """The summary's break-even is the engine's for the cheapest on-prem and cloud options."""
     be = next(
         b for b in default_ev.break_even if (b.onprem, b.cloud) == ("postfix-dovecot", "m365-basic")
     )
-    md = render(default_ev, "md").decode("utf-8")
+    md = default_md
 
     assert f"catches up in year {be.year} (cumulative cost)" in md
     assert f"costs no more by NPV from {be.users:,} users at the start" in md
 
 
-def test_ruled_out_options_are_named(case_ev: Evaluation) -> None:
+def test_ruled_out_options_are_named(case_ev: Evaluation, case_md: str) -> None:
     """Every option ruled out by a requirement is named with its requirement, in words."""
-    md = render(case_ev, "md").decode("utf-8")
+    md = case_md
     labels = {r.id: r.label for r in case_ev.catalog.qualitative.requirements}
     for oid, a in case_ev.assessments.items():
         for req in a.ruled_out_by:
@@ -130,19 +146,19 @@ def test_ranged_scenario_names_risk_in_summary(presets: dict[str, Path]) -> None
     assert "**Sensitivity of the NPV gap postfix-dovecot - m365-basic (USD)**" in md
 
 
-def test_sizing_names_what_sets_each_server_count(default_ev: Evaluation) -> None:
+def test_sizing_names_what_sets_each_server_count(default_ev: Evaluation, default_md: str) -> None:
     """Under Sizing, one sentence per on-prem option says what sets its last year's server
     count, the engine's own sentence."""
-    md = render(default_ev, "md").decode()
+    md = default_md
     sizing = md.split("### Sizing per year", 1)[1].split("## 3. Costs", 1)[0]
     for o in default_ev.resolved.onprem:
         assert default_ev.binding_sentence(o.id, default_ev.horizon) in sizing
 
 
-def test_costs_say_where_the_answer_flips(default_ev: Evaluation) -> None:
+def test_costs_say_where_the_answer_flips(default_ev: Evaluation, default_md: str) -> None:
     """Under Costs, the nearest flip points of the (unranged) default scenario, as the
     engine's sentences, nearest first."""
-    md = render(default_ev, "md").decode()
+    md = default_md
     flips = md.split("### Where the answer flips", 1)[1].split("###", 1)[0]
     sentences = flip_sentences(default_ev, flip_points(default_ev))
     assert len(sentences) == 5
