@@ -379,7 +379,8 @@ def _seat_mix_text(org: Organization, field: str) -> str:
 
 
 class Evaluation:
-    """A scenario evaluated against a catalog. Cheap to build; frames are made on demand."""
+    """A scenario evaluated against a catalog: every cost line and the break-even grid are
+    costed when it is built; frames are made on demand."""
 
     def __init__(
         self, scenario: Scenario, catalog: Catalog | None = None, start: dt.date | None = None
@@ -420,12 +421,20 @@ class Evaluation:
         self.opportunity: dict[str, FloatArray] = {}  # option -> (H,) labour, display
         self.servers: dict[str, FloatArray] = {}
         self.paths: dict[str, Path] = {}
-        for option_id, c in self.costs_all(self._org, self._esc, self.demand).items():
+        # One pass: the scenario is row 0, the break-even grid (``_grid_npv``) rows 1..;
+        # each row is costed as if alone, and a pass costs about as much for 427 rows as
+        # for one, so the comparison's grid comes nearly free.
+        org = self._org.replace(users=np.concatenate([self._org.users[:, 0], self._grid]))
+        self._grid_npv: dict[str, FloatArray] = {}
+        for option_id, c in self.costs_all(org, self._esc, demand(org, self.horizon)).items():
             self.lines[option_id] = {k: v[0] * self.rate for k, v in c.lines.items()}
             self.opportunity[option_id] = c.opportunity[0] * self.rate
-            self.paths[option_id] = c.path
+            self.paths[option_id] = replace(
+                c.path, stage=c.path.stage[:1], ruled_out=c.path.ruled_out[:1]
+            )
             if c.servers is not None:
                 self.servers[option_id] = c.servers[0]
+            self._grid_npv[option_id] = self.npv_of({k: v[1:] for k, v in c.lines.items()})
         self.availability: dict[str, float | None] = {
             o.id: self._availability(o.id) for o in self.resolved.options
         }
@@ -1136,10 +1145,6 @@ class Evaluation:
         return np.unique(
             np.rint(np.geomspace(SWEEP_MIN_USERS, SWEEP_MAX_USERS, n)).astype(np.int64)
         )
-
-    @cached_property
-    def _grid_npv(self) -> dict[str, FloatArray]:
-        return self._npv_for_users(self._grid, tuple(o.id for o in self.options))
 
     def _candidates(self, onprem_id: str, cloud_id: str) -> npt.NDArray[np.int64] | None:
         """Grid intervals where on-prem may reach cloud (None: at the grid's first point)."""
