@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from planner.models import Catalog
+from planner.report.content import ruled_out_reasons
 from planner.risk import SensitivitySummary, SimulationSummary
 
 __all__ = [
@@ -46,9 +48,10 @@ def value(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
-def percentiles_table(summary: SimulationSummary) -> pd.DataFrame:
+def percentiles_table(summary: SimulationSummary, catalog: Catalog) -> pd.DataFrame:
     """One row per option: NPV P10, P50, P90 and mean, total P50, share of draws in which
-    it is the cheapest; the cheapest in the typical case marked ``(cheapest)``."""
+    it is the cheapest, what rules it out (in words, from ``catalog``); the cheapest in
+    the typical case marked ``(cheapest)``."""
     cur = summary.currency
     rows = [
         {
@@ -60,7 +63,7 @@ def percentiles_table(summary: SimulationSummary) -> pd.DataFrame:
             f"NPV mean ({cur})": f"{o.npv.mean:,.0f}",
             f"Total P50, {summary.horizon_years} years ({cur})": f"{o.total.p50:,.0f}",
             "Cheapest in": share(o.p_cheapest),
-            "Ruled out by": ", ".join(o.ruled_out_by) or "–",
+            "Ruled out by": ruled_out_reasons(catalog, o.ruled_out_by),
         }
         for o in summary.options
     ]

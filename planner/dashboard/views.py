@@ -20,7 +20,7 @@ from planner.errors import ScenarioError
 from planner.evaluation import BreakEven, Evaluation, OptionSummary
 from planner.models import CRITERIA, Catalog, Migration, Scenario
 from planner.recommendation import money, parity, ranked
-from planner.report.content import catch_up_phrase
+from planner.report.content import catch_up_phrase, ruled_out_reasons
 from planner.resolution import Provenance, ResolvedOnPrem, resolve
 
 __all__ = [
@@ -116,7 +116,7 @@ def totals_table(ev: Evaluation) -> pd.DataFrame:
             f"NPV ({cur})": f"{o.npv:,.0f}",
             f"Per user-month ({cur})": f"{o.per_user_month:,.2f}",
             "Score (1-5)": "–" if o.qualitative_score is None else f"{o.qualitative_score:.2f}",
-            "Ruled out by": ", ".join(o.ruled_out_by) or "–",
+            "Ruled out by": ruled_out_reasons(ev.catalog, o.ruled_out_by),
         }
         for o in ranked(comp)
     ]
@@ -395,7 +395,7 @@ def requirement_table(ev: Evaluation) -> pd.DataFrame:
     rows = [
         {
             "Option": o.id,
-            "Ruled out by": ", ".join(o.ruled_out_by),
+            "Ruled out by": ruled_out_reasons(ev.catalog, o.ruled_out_by),
             "Why": "; ".join(
                 [*ev.assessments[o.id].reasons, *(w for w in o.warnings if "ruled out" in w)]
             ),

@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from planner import __version__, charts
 from planner.errors import PlannerError
 from planner.evaluation import Evaluation, OptionSummary
-from planner.models import CRITERIA, Escalation, Migration, Organization, Scenario
+from planner.models import CRITERIA, Catalog, Escalation, Migration, Organization, Scenario
 from planner.recommendation import features_phrase, headline, lacks, money, parity, ranked
 from planner.report.labels import SCOPE_TITLES, field_title, path_title, plain, readable_paths
 from planner.resolution import ResolvedOnPrem
@@ -438,7 +438,7 @@ def _summary(ev: Evaluation, analysis: RiskAnalysis | None = None) -> Section:
     if ruled:
         items.append(
             "Ruled out (cannot be bought for this organisation, or fails a requirement): "
-            + "; ".join(f"{o.id} ({_reasons(ev, o.ruled_out_by)})" for o in ruled)
+            + "; ".join(f"{o.id} ({ruled_out_reasons(ev.catalog, o.ruled_out_by)})" for o in ruled)
             + "."
         )
     items.append(
@@ -461,10 +461,12 @@ _RULES = {
 }
 
 
-def _reasons(ev: Evaluation, ids: Iterable[str]) -> str:
-    """Why an option is ruled out, in words: the requirement's label or the rule."""
-    labels = {r.id: r.label for r in ev.catalog.qualitative.requirements}
-    return ", ".join(labels.get(i) or _RULES.get(i) or i.replace("_", " ") for i in ids)
+def ruled_out_reasons(catalog: Catalog, ids: Iterable[str]) -> str:
+    """Why an option is ruled out, in words: the requirement's label or the rule
+    (``end_of_life`` reads "support ends"); "–" when nothing rules it out."""
+    labels = {r.id: r.label for r in catalog.qualitative.requirements}
+    words = [labels.get(i) or _RULES.get(i) or i.replace("_", " ") for i in ids]
+    return ", ".join(words) or "–"
 
 
 def _signed(x: float) -> str:
@@ -486,7 +488,7 @@ def _totals_table(ev: Evaluation) -> Table:
     for o in ranked(cmp):
         status = ["recommended"] if o.id == cmp.cheapest else []
         if o.ruled_out_by:
-            status.append("ruled out: " + _reasons(ev, o.ruled_out_by))
+            status.append("ruled out: " + ruled_out_reasons(ev.catalog, o.ruled_out_by))
         vs: tuple[str, ...] = ()
         if current is not None:
             if o.id == current or o.vs_current is None:

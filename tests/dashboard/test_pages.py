@@ -467,9 +467,9 @@ class TestComparePage:
         assert_clean(app)
         ruled_out = find_table(app, column="Why")
         assert sorted(ruled_out) == ["exchange-2019", "gws-starter", "m365-basic", "m365-standard"]
-        assert ruled_out["m365-basic"]["Ruled out by"] == "data_on_premises"
+        assert ruled_out["m365-basic"]["Ruled out by"] == "Data stays on premises"
         open_page(app, "costs")
-        assert table_rows(app)["m365-basic"]["Ruled out by"] == "data_on_premises"
+        assert table_rows(app)["m365-basic"]["Ruled out by"] == "Data stays on premises"
 
     def test_weight_changes_the_weighted_score(self, app, open_page):
         """A weight of 0 leaves a criterion out of the weighted score, as the engine computes."""

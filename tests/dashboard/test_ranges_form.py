@@ -146,7 +146,7 @@ class TestRiskTables:
     def test_percentiles_table_formats_the_summary(self):
         """One row per option, the summary's figures with thousands separators."""
         summary = risk.simulate(ranged(), draws=500, seed=1).summary
-        table = risk_views.percentiles_table(summary)
+        table = risk_views.percentiles_table(summary, load_catalog())
         first = summary.options[0]
         assert list(table.index) == [
             o.id + (" (cheapest)" if o.id == summary.cheapest else "") for o in summary.options

@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from planner import evaluate, load_catalog
+from planner import evaluate, load_catalog, load_scenario, scenario_presets
 from planner.dashboard import views
 from tests.conftest import make_scenario
 
@@ -81,6 +81,16 @@ class TestTables:
         assert list(table.index) == ["cheap (cheapest)", "dear"]
         assert table.loc["dear", "Total, 3 years (USD)"] == "28,800"
         assert table.loc["dear", "Per user-month (USD)"] == "8.00"
+
+    def test_ruled_out_reasons_are_words(self):
+        """An option past its end of support is ruled out in words ("support ends"), as
+        the report says it, not by the rule's id; an eligible option shows "–"."""
+        ev = evaluate(load_scenario(scenario_presets()["default"]), start=dt.date(2026, 1, 1))
+
+        column = views.totals_table(ev)["Ruled out by"]
+
+        assert column["exchange-2019"] == "support ends"
+        assert column.filter(like="postfix-dovecot").item() == "–"
 
     def test_break_even_table_spells_out_never(self):
         """A pair that never breaks even says so in words."""

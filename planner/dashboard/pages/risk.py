@@ -235,7 +235,7 @@ def render() -> None:
 
     st.subheader("NPV of each option")
     widgets.chart(cached.risk_npv_distributions(view, draws, seed), key="risk_npv")
-    st.table(risk_views.percentiles_table(summary))
+    st.table(risk_views.percentiles_table(summary, cached.catalog()))
     widgets.chart(cached.risk_p_cheapest(view, draws, seed), key="risk_p_cheapest")
 
     st.subheader("What moves the decision")
