@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 import typer
 
-from planner.cli import app
+from planner.cli import app, load_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -179,6 +179,7 @@ def _command_lines() -> Iterator[tuple[str, str]]:
 def test_documented_commands_and_options_exist() -> None:
     """Every ``mailplan`` command in the README's and docs' code blocks names a real
     command, and each of its ``--options`` is one that command takes."""
+    load_commands()
     root = typer.main.get_command(app)
     problems = []
     for page, line in _command_lines():
