@@ -8,6 +8,7 @@ currency at ``usd_exchange_rate``. Field names carry their units.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
@@ -647,6 +648,10 @@ def _as_line_error(e: Any) -> InitErrorDetails:
     )
 
 
+_RANGES_SEEN: dict[int, dict[str, Distribution]] = {}
+"""``Scenario.ranges`` of each live scenario, by ``id`` (dropped when it is collected)."""
+
+
 class Scenario(_Model):
     """A planning scenario: the organisation, its mail, and the options to compare.
 
@@ -777,11 +782,17 @@ class Scenario(_Model):
         A range whose field no longer holds its typical value (the field was changed with
         ``model_copy``) is left out: the number that was set wins.
         """
-        return {
-            path: dist
-            for path, dist in self._range_by_path.items()
-            if self._holds_center(path, dist)
-        }
+        # A report build asks hundreds of times, and the model is frozen: kept per object
+        # (not as a private attribute, which model_copy and == would carry and compare).
+        kept = _RANGES_SEEN.get(id(self))
+        if kept is None:
+            kept = _RANGES_SEEN[id(self)] = {
+                path: dist
+                for path, dist in self._range_by_path.items()
+                if self._holds_center(path, dist)
+            }
+            weakref.finalize(self, _RANGES_SEEN.pop, id(self), None)
+        return dict(kept)
 
     def field_value(self, path: str) -> float | None:
         """The number at a field path, or None when the path names no numeric field."""
