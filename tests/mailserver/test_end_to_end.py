@@ -74,7 +74,7 @@ def test_swaks_in_fetchmail_out(server: ServerProcess, account: tuple[str, str],
     rc.chmod(0o600)
     env = {**os.environ, "HOME": str(tmp_path), "FETCHMAILHOME": str(tmp_path)}
     run = subprocess.run(
-        ["fetchmail", "-f", str(rc), "-N", "-i", str(tmp_path / "ids")],
+        ["fetchmail", "-f", str(rc), "-N", "--pidfile", str(tmp_path / "pid"), "-i", str(tmp_path / "ids")],
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr

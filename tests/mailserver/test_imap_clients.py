@@ -77,7 +77,7 @@ def test_fetchmail_imap_keep_then_delete(server: ImapProcess, tmp_path: Path) ->
         rc.chmod(0o600)
         env = {**os.environ, "HOME": str(tmp_path), "FETCHMAILHOME": str(tmp_path)}
         return subprocess.run(
-            ["fetchmail", "-f", str(rc), "-N", "-v"],
+            ["fetchmail", "-f", str(rc), "-N", "--pidfile", str(tmp_path / "pid"), "-v"],
             capture_output=True,
             text=True,
             env=env,

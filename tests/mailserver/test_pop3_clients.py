@@ -110,7 +110,17 @@ class TestFetchmail:
         rc.chmod(0o600)
         env = {**os.environ, "HOME": str(tmp_path), "FETCHMAILHOME": str(tmp_path)}
         return subprocess.run(
-            ["fetchmail", "-f", str(rc), "-N", "-v", "-i", str(tmp_path / "ids")],
+            [
+                "fetchmail",
+                "-f",
+                str(rc),
+                "-N",
+                "-v",
+                "--pidfile",
+                str(tmp_path / "pid"),
+                "-i",
+                str(tmp_path / "ids"),
+            ],
             capture_output=True,
             text=True,
             env=env,
