@@ -70,7 +70,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.sizing import Demand, FloatArray, Inputs, finite, fleet_of, servers_needed, years
+from planner.sizing import (
+    Demand,
+    FloatArray,
+    Inputs,
+    finite,
+    fleet_of,
+    servers_needed,
+    shaped,
+    years,
+)
 
 __all__ = [
     "CAPEX_CATEGORIES",
@@ -241,16 +250,19 @@ def _moves(
 ) -> dict[str, FloatArray]:
     """Migration, training and downtime lines (dual running is added by the evaluation)."""
     n, horizon = shape
-    first_users = np.broadcast_to(d.users[:, :1], (n, 1))
-    first_boxes = np.broadcast_to(d.mailboxes[:, :1], (n, 1))  # shared mailboxes move too
-    zero = np.zeros((n, 1))
-    migration = first_boxes * (sc.per_mailbox + sc.tool_per_mailbox) if terms.moving else zero
-    training = (
-        first_users * sc.training_hours_per_user * opt.admin_hourly_cost if terms.moving else zero
-    )
+    if not terms.moving:  # nothing moves: zero lines, without the arithmetic
+        return {
+            "migration": np.zeros(shape),
+            "training": np.zeros(shape),
+            "dual_running": np.zeros(shape),
+        }
+    first_users = shaped(d.users[:, :1], (n, 1))
+    first_boxes = shaped(d.mailboxes[:, :1], (n, 1))  # shared mailboxes move too
+    migration = first_boxes * (sc.per_mailbox + sc.tool_per_mailbox)
+    training = first_users * sc.training_hours_per_user * opt.admin_hourly_cost
     return {
-        "migration": _first_year(np.broadcast_to(migration, (n, 1)), horizon),
-        "training": _first_year(np.broadcast_to(training, (n, 1)), horizon),
+        "migration": _first_year(shaped(migration, (n, 1)), horizon),
+        "training": _first_year(shaped(training, (n, 1)), horizon),
         "dual_running": np.zeros(shape),
     }
 
@@ -275,7 +287,7 @@ def sender_auth_line(org: Inputs, opt: Inputs, terms: Terms, shape: tuple[int, i
     ).copy()
     if not terms.current:
         setup = domains * opt.get("sender_auth_setup_hours_per_domain", 0.0)
-        hours[:, 0] = hours[:, 0] + np.broadcast_to(setup, (shape[0], 1))[:, 0]
+        hours[:, 0] = hours[:, 0] + shaped(setup, (shape[0], 1))[:, 0]
     return np.asarray(hours * opt.admin_hourly_cost, dtype=np.float64)
 
 
@@ -306,7 +318,7 @@ def _escalate(
                 factors[key] = escalator(rate, horizon)
         factor = factors.get(key) if field is not None else None
         value = v if factor is None else v * factor
-        out[k] = value if np.shape(value) == shape else np.broadcast_to(value, shape)
+        out[k] = shaped(value, shape)
     return out
 
 
@@ -323,21 +335,21 @@ def onprem_lines(
     n = max(org.n, opt.n, esc.n, sc.n, d.users.shape[0])
     horizon = d.users.shape[1]
     shape = (n, horizon)
-    servers = np.broadcast_to(servers_needed(d, opt), shape)
+    servers = shaped(servers_needed(d, opt), shape)
     age = None
     if terms.current and terms.initial_age is not None:
         age = np.full((n, 1), terms.initial_age)
     f = fleet_of(
         servers,
-        np.broadcast_to(opt.refresh_years, (n, 1)),
+        shaped(opt.refresh_years, (n, 1)),
         initial_age=age,
-        warranty_years=np.broadcast_to(opt.get("warranty_years", 0.0), (n, 1)),
+        warranty_years=shaped(opt.get("warranty_years", 0.0), (n, 1)),
     )
     price = opt.server_price * (1.0 - opt.get("hardware_discount_pct", 0.0))  # negotiated
     licence_factor = 1.0 - opt.get("discount_pct", 0.0)
     residual = np.zeros(shape)
-    residual[:, -1] = -(np.broadcast_to(price, (n, 1))[:, 0] * f.residual_units)
-    setup = np.zeros((n, 1)) if terms.current else np.broadcast_to(opt.setup_cost, (n, 1))
+    residual[:, -1] = -(shaped(price, (n, 1))[:, 0] * f.residual_units)
+    setup = np.zeros((n, 1)) if terms.current else shaped(opt.setup_cost, (n, 1))
     labour_hours = (
         opt.admin_hours_per_month
         + opt.admin_hours_per_server_month * servers
@@ -420,11 +432,9 @@ def cloud_lines(
     moves = _moves(org, opt, sc, d, terms, shape)
     own = opt.get("migration_per_user", np.nan)  # the option's own price per mailbox, if any
     if terms.moving:
-        first_boxes = np.broadcast_to(d.mailboxes[:, :1], (n, 1))
+        first_boxes = shaped(d.mailboxes[:, :1], (n, 1))
         per_mailbox = np.where(np.isnan(own), sc.per_mailbox, own) + sc.tool_per_mailbox
-        moves["migration"] = _first_year(
-            np.broadcast_to(first_boxes * per_mailbox, (n, 1)), horizon
-        )
+        moves["migration"] = _first_year(shaped(first_boxes * per_mailbox, (n, 1)), horizon)
     vendor = 1.0 - opt.get("discount_pct", 0.0)  # a negotiated discount on the list price
     if d.segment_users or d.shared is not None:
         subscription, storage = _seat_mix(opt, d)
@@ -448,7 +458,7 @@ def cloud_lines(
         "feature_addons": d.users * opt.feature_addon_per_user_month * 12.0 * vendor,
         **moves,
         "exit": _last_year(
-            np.broadcast_to(opt.get("exit_cost", 0.0), (n, 1)) * (not terms.current), horizon
+            shaped(opt.get("exit_cost", 0.0), (n, 1)) * (not terms.current), horizon
         ),
         "downtime": downtime_line(availability(opt, "cloud"), d, sc),
         "tax": np.zeros(shape),  # added by planner.evaluation

@@ -40,6 +40,7 @@ __all__ = [
     "fleet_of",
     "segment_count",
     "servers_needed",
+    "shaped",
     "size",
     "users_by_year",
     "years",
@@ -288,6 +289,13 @@ class Sizing:
         return np.asarray(np.argmax(stacked, axis=0), dtype=np.float64)
 
 
+def shaped(x: FloatArray, shape: tuple[int, ...]) -> FloatArray:
+    """``x`` broadcast to ``shape`` (a read-only view), or ``x`` itself when it has that
+    shape already. Chosen for speed: ``np.broadcast_to`` costs a few microseconds even when
+    there is nothing to do, and a costing makes hundreds of these calls on small arrays."""
+    return x if x.shape == shape else np.broadcast_to(x, shape)
+
+
 def finite(x: FloatArray, posinf: float = _MAX) -> FloatArray:
     """``np.nan_to_num(x, nan=0.0, posinf=posinf)``, several times faster on the small
     arrays of a single scenario (and ``x`` itself when every value is finite)."""
@@ -405,15 +413,15 @@ def fleet_of(
     ``out_of_warranty`` counts, each year, the servers in service at least that old.
     """
     n, horizon = servers.shape
-    refresh = np.broadcast_to(np.rint(refresh_years[:, 0]), (n,))
-    age0 = None if initial_age is None else np.broadcast_to(initial_age[:, 0], (n,))
+    refresh = shaped(np.rint(refresh_years[:, 0]), (n,))
+    age0 = None if initial_age is None else shaped(initial_age[:, 0], (n,))
     # column 0: servers in service before year 1 (empty for a new installation)
     births = np.empty((n, horizon + 1))
     births[:, 0] = -age0 if age0 is not None else 0.0
     births[:, 1:] = np.arange(horizon, dtype=np.float64)
     cohorts = np.zeros((n, horizon + 1))
     purchases = np.zeros((n, horizon))
-    warranty = None if warranty_years is None else np.broadcast_to(warranty_years[:, 0], (n,))
+    warranty = None if warranty_years is None else shaped(warranty_years[:, 0], (n,))
     aged = np.zeros((n, horizon))
     in_service = np.zeros(n)
     if age0 is not None:
