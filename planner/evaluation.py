@@ -649,7 +649,8 @@ class Evaluation:
         """Availability of the plan the option runs on in year 1 (None when unknown)."""
         chain = self.resolved.chain(option_id)
         option = chain[min(int(self.paths[option_id].stage[0, 0]), len(chain) - 1)]
-        value = float(availability(Inputs.of(option), option.kind)[0, 0])
+        # the inputs every costing built (seat terms add only seg*/shared_* fields)
+        value = float(availability(_option_inputs(option), option.kind)[0, 0])
         return None if np.isnan(value) else value
 
     # region #### per-option figures ####
