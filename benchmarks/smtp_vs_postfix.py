@@ -190,6 +190,9 @@ class DnsResponder:
             (mx, rr_a): [socket.inet_aton(sink_ip)],
         }
         self.names = {SINK_DOMAIN, mx}
+        soa = _qname(f"ns.{SINK_DOMAIN}") + _qname(f"admin.{SINK_DOMAIN}")
+        soa += struct.pack("!IIIII", 1, 3600, 600, 86400, 300)
+        self.soa = _qname(SINK_DOMAIN) + struct.pack("!HHIH", 6, 1, 300, len(soa)) + soa
         self.loop = asyncio.new_event_loop()
         self.transport: asyncio.DatagramTransport | None = None
         ready = threading.Event()
@@ -232,11 +235,14 @@ class DnsResponder:
         rdatas = self.answers.get((name, qtype), [])
         rcode = 0 if name in self.names else 3
         flags = 0x8400 | (struct.unpack("!H", query[2:4])[0] & 0x0100) | rcode
-        header = query[:2] + struct.pack("!HHHHH", flags, 1, len(rdatas), 0, 0)
+        # No answer (the sink's AAAA, NXDOMAIN) carries the zone's SOA, as an authoritative
+        # server's does: resolvers keep such answers for its minimum TTL (RFC 2308).
+        authority = b"" if rdatas else self.soa
+        header = query[:2] + struct.pack("!HHHHH", flags, 1, len(rdatas), int(bool(authority)), 0)
         answers = b"".join(
             b"\xc0\x0c" + struct.pack("!HHIH", qtype, 1, 300, len(r)) + r for r in rdatas
         )
-        return header + query[12:end] + answers
+        return header + query[12:end] + answers + authority
 
     def stop(self) -> None:
         if self.transport is not None:
