@@ -423,6 +423,7 @@ class Evaluation:
         for option_id, found in self.resolved.candidates.items():
             self.resolved = self.resolved.with_pick(option_id, self._cheapest_profile(found))
         self.lines: dict[str, dict[str, FloatArray]] = {}  # option -> category -> (H,) display
+        self._yearly: dict[str, tuple[dict[str, FloatArray], FloatArray]] = {}  # see yearly
         self.opportunity: dict[str, FloatArray] = {}  # option -> (H,) labour, display
         self.servers: dict[str, FloatArray] = {}
         self.paths: dict[str, Path] = {}
@@ -666,7 +667,17 @@ class Evaluation:
 
     def yearly(self, option_id: str) -> FloatArray:
         """Cost per year (H,), display currency."""
-        return np.asarray(sum(self.lines[option_id].values()), dtype=np.float64)
+        # Summed once per option: the comparison's break-even years ask for it for every
+        # pair. Kept with the lines dict it was summed from (a replaced dict is summed
+        # again); a copy is returned, as callers may change it.
+        lines = self.lines[option_id]
+        hit = self._yearly.get(option_id)
+        if hit is None or hit[0] is not lines:
+            hit = self._yearly[option_id] = (
+                lines,
+                np.asarray(sum(lines.values()), dtype=np.float64),
+            )
+        return hit[1].copy()
 
     def total(self, option_id: str) -> float:
         """Undiscounted cost over the horizon, display currency."""
