@@ -103,7 +103,7 @@ def render(ev: Evaluation, fmt: str) -> bytes:
         find_chromium()  # fail before building the page
     from planner.report.html import render_html
 
-    page = render_html(build(ev))
+    page = render_html(build(ev), printed=fmt == "pdf")
     if fmt == "html":
         return page.encode("utf-8")
     from planner.report.pdf import render_pdf

@@ -73,7 +73,8 @@ tr.total td { font-weight: bold; border-top: 1px solid #888; }
 thead { display: table-header-group; }
 tr, li { break-inside: avoid; page-break-inside: avoid; }
 p.note { color: #555; font-size: 8.5pt; margin: 0.1em 0 0.8em; break-before: avoid; }
-table.small { font-size: 7.5pt; }
+table.small { font-size: 8pt; line-height: 1.2; }
+table.small th, table.small td { padding: 1px 3px; }
 div.keep { break-inside: avoid; page-break-inside: avoid; }
 a.url { overflow-wrap: anywhere; }
 figure.chart { margin: 0.8em 0; break-inside: avoid; page-break-inside: avoid; }
@@ -94,7 +95,9 @@ _KEYED_BY_OPTION = {"totals", "break-even", "capacity", "benchmark", "risk-optio
 _KEEP_ROWS = 32  # tables up to this many rows (a yearly cost table) are not split across pages
 _SMALL = {"assumptions", "qualitative-reasons"}  # long text: a smaller font
 _COLUMN_WIDTHS_PCT = {  # fixed layouts for the tables with long text and URLs
-    "assumptions": (9, 15, 7, 8, 20, 8, 8, 25),
+    # the notes, the longest text, get the most width: fewer lines a row, fewer pages
+    # (47 -> 42 for the default scenario; each printed page costs Chromium print time)
+    "assumptions": (8, 14, 6, 8, 16, 7, 6, 35),
     "qualitative-reasons": (15, 15, 6, 8, 56),
 }
 _HYPHENATED = re.compile(r"\S*-\S*")
@@ -154,6 +157,8 @@ def _table(t: Table) -> str:
 
 
 _CONFIG = '{"displayModeBar":false,"responsive":false}'
+# for the PDF: a static plot has no hover, zoom or drag layers to build, so it draws faster
+_PRINT_CONFIG = '{"displayModeBar":false,"responsive":false,"staticPlot":true}'
 
 
 def _json(obj: object) -> str:
@@ -161,9 +166,10 @@ def _json(obj: object) -> str:
     return str(plotly.io.json.to_json_plotly(obj)).replace("</", "<\\/")
 
 
-def _chart(c: Chart, templates: dict[str, int]) -> str:
+def _chart(c: Chart, templates: dict[str, int], printed: bool) -> str:
     """The chart's div and the script that draws it. Its template (the same for most
-    charts, 3 KB each) is written once per page (``_templates``) and referred to."""
+    charts, 3 KB each) is written once per page (``_templates``) and referred to; a
+    ``printed`` chart is static (``_PRINT_CONFIG``)."""
     spec = c.figure().to_plotly_json()
     layout = dict(spec["layout"])
     template = _json(layout.pop("template", {}))
@@ -173,7 +179,8 @@ def _chart(c: Chart, templates: dict[str, int]) -> str:
         f'<figure class="chart" id="figure-{html.escape(c.key)}">'
         f'<div id="{key}" class="plotly-graph-div"></div><script>'
         f'Plotly.newPlot("{key}",{_json(spec["data"])},'
-        f"Object.assign({{template:MAILPLAN_TEMPLATES[{n}]}},{_json(layout)}),{_CONFIG});"
+        f"Object.assign({{template:MAILPLAN_TEMPLATES[{n}]}},{_json(layout)}),"
+        f"{_PRINT_CONFIG if printed else _CONFIG});"
         "</script></figure>"
     )
 
@@ -183,7 +190,7 @@ def _templates(templates: dict[str, int]) -> str:
     return f"<script>var MAILPLAN_TEMPLATES=[{','.join(templates)}];</script>"
 
 
-def _block(b: Block, templates: dict[str, int]) -> str:
+def _block(b: Block, templates: dict[str, int], printed: bool) -> str:
     if isinstance(b, Paragraph):
         return f"<p>{html.escape(plain(b.text))}</p>"
     if isinstance(b, Subheading):
@@ -193,14 +200,14 @@ def _block(b: Block, templates: dict[str, int]) -> str:
     if isinstance(b, Table):
         return _table(b)
     if isinstance(b, Chart):
-        return _chart(b, templates)
+        return _chart(b, templates, printed)
     if isinstance(b, MarkdownText):
         return str(MarkdownIt("commonmark").render(b.text))
     raise TypeError(f"unknown block {b!r}")
 
 
-def _section(s: Section, n: int, templates: dict[str, int]) -> str:
-    body = "\n".join(_block(b, templates) for b in s.blocks)
+def _section(s: Section, n: int, templates: dict[str, int], printed: bool) -> str:
+    body = "\n".join(_block(b, templates, printed) for b in s.blocks)
     return (
         f'<section class="{s.key}" id="{s.key}">'
         f"<h2>{n}. {html.escape(s.title)}</h2>\n{body}</section>"
@@ -221,10 +228,15 @@ def _title_page(report: Report) -> str:
     )
 
 
-def render_html(report: Report) -> str:
-    """The whole report as one HTML document (UTF-8 text, about 1.3 MB with plotly.js)."""
+def render_html(report: Report, printed: bool = False) -> str:
+    """The whole report as one HTML document (UTF-8 text, about 1.5 MB with plotly.js).
+
+    ``printed``: the page is for the PDF, its charts static (no hover or zoom).
+    """
     templates: dict[str, int] = {}  # template JSON -> its index, filled by the charts
-    sections = "\n".join(_section(s, i, templates) for i, s in enumerate(report.sections, 1))
+    sections = "\n".join(
+        _section(s, i, templates, printed) for i, s in enumerate(report.sections, 1)
+    )
     script = ""
     if report.charts():
         script = f'<script type="text/javascript">{plotly_js()}</script>{_templates(templates)}'

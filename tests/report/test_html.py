@@ -76,6 +76,22 @@ def test_every_chart_is_drawn_with_a_fixed_print_size(default_html: str, default
     assert len(re.findall(r'"displayModeBar":\s*false', default_html)) == expected
 
 
+def test_printed_page_draws_static_charts(default_ev) -> None:
+    """The page printed to PDF draws every chart static (no hover or zoom layers to
+    build); the HTML report keeps them interactive."""
+    from planner.report.content import build
+    from planner.report.html import render_html
+
+    report = build(default_ev)
+    printed = render_html(report, printed=True)
+    screen = render_html(report)
+    n = len(report.charts())
+
+    assert n > 0
+    assert printed.count('"staticPlot":true') == printed.count("Plotly.newPlot(") == n
+    assert '"staticPlot":true' not in screen
+
+
 def test_plotly_bundle_is_the_vendored_partial_one_at_the_targeted_version() -> None:
     """The inlined plotly.js is the vendored basic bundle, with its licence beside it, at
     the plotly.js version the installed Python plotly targets (figure JSON and bundle agree)."""

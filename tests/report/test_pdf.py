@@ -97,6 +97,31 @@ def test_charts_stay_vector(default_pdf: Path) -> None:
     assert "Cumulative cost of ownership" in _text(default_pdf)  # chart title is real text
 
 
+def _pages(pdf: Path) -> int:
+    out = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    return int(out.stdout.split("Pages:", 1)[1].split()[0])
+
+
+def test_every_chart_is_printed(default_pdf: Path, default_ev) -> None:
+    """Each chart of the report is drawn before the print: its title (SVG text drawn by
+    plotly, not in the HTML source as text) is in the PDF, as many times as charts carry it."""
+    from planner.report.content import build
+
+    titles = [c.figure().layout.title.text for c in build(default_ev).charts()]
+    text = _text(default_pdf)
+
+    assert titles
+    assert all(titles)
+    for title in set(titles):
+        assert text.count(" ".join(title.split())) >= titles.count(title), title
+
+
+def test_page_count_stays_down(default_pdf: Path) -> None:
+    """The default report prints on at most 44 pages (42 when measured; 47 before the
+    dense assumptions table): every page costs Chromium print time (PDF goal < 5 s)."""
+    assert _pages(default_pdf) <= 44
+
+
 def test_missing_chromium_names_the_debian_package(
     default_ev: Evaluation, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
