@@ -291,6 +291,37 @@ def sender_auth_line(org: Inputs, opt: Inputs, terms: Terms, shape: tuple[int, i
     return np.asarray(hours * opt.admin_hourly_cost, dtype=np.float64)
 
 
+# (id of escalation inputs, horizon) -> (those inputs, factor of each escalation field,
+# None where it escalates by nothing). Chosen for speed: every pass of an evaluation costs
+# each option with the same escalation inputs, and working a factor out again is several
+# numpy calls. The inputs are kept so a reused id never matches; emptied past _FACTORS_MAX.
+_FACTORS: dict[tuple[int, int], tuple[Inputs, dict[str, FloatArray | None]]] = {}
+_FACTORS_MAX = 256
+
+
+def _esc_factors(esc: Inputs, horizon: int) -> dict[str, FloatArray | None]:
+    """The escalation factors worked out so far for ``esc`` over ``horizon`` years."""
+    hit = _FACTORS.get((id(esc), horizon))
+    if hit is not None and hit[0] is esc:
+        return hit[1]
+    if len(_FACTORS) >= _FACTORS_MAX:
+        _FACTORS.clear()
+    factors: dict[str, FloatArray | None] = {}
+    _FACTORS[id(esc), horizon] = (esc, factors)
+    return factors
+
+
+def _factor(rate: FloatArray, horizon: int, lock: FloatArray | None) -> FloatArray | None:
+    """Escalation factors (N, H) at ``rate`` (None: no escalation); under a price ``lock``
+    of L years > 1, flat through year L."""
+    if not (rate != 0.0).any():
+        return None
+    if lock is not None and np.any(lock > 1):
+        steps = np.maximum(years(horizon) - np.maximum(lock, 1.0), 0.0)
+        return np.asarray((1.0 + rate) ** steps, dtype=np.float64)
+    return escalator(rate, horizon)
+
+
 def _escalate(
     lines: dict[str, FloatArray],
     esc: Inputs,
@@ -301,22 +332,20 @@ def _escalate(
     """Each line times its category's escalation; a cloud subscription under a price lock
     of L years stays flat through year L and escalates from year L + 1."""
     inflation = esc.get("inflation", 0.0)
-    factors: dict[str, FloatArray | None] = {}
+    # the factors of a category depend on ``esc`` and the horizon alone (a subscription's
+    # also on the option's price lock: worked out each call)
+    factors = _esc_factors(esc, horizon)
     lock = opt.get("price_lock_years", 0.0)
     out = {}
     for k, v in lines.items():
         field = ESCALATION.get(k)
-        key = f"{field}:locked" if k == "subscription" else str(field)
-        if field is not None and key not in factors:
-            rate = esc.get(field, 0.0) + inflation
-            if not (rate != 0.0).any():
-                factors[key] = None
-            elif k == "subscription" and np.any(lock > 1):
-                steps = np.maximum(years(horizon) - np.maximum(lock, 1.0), 0.0)
-                factors[key] = np.asarray((1.0 + rate) ** steps, dtype=np.float64)
-            else:
-                factors[key] = escalator(rate, horizon)
-        factor = factors.get(key) if field is not None else None
+        factor: FloatArray | None = None
+        if field is not None and k == "subscription":  # not kept: depends on the lock
+            factor = _factor(esc.get(field, 0.0) + inflation, horizon, lock)
+        elif field is not None:
+            if field not in factors:
+                factors[field] = _factor(esc.get(field, 0.0) + inflation, horizon, None)
+            factor = factors[field]
         value = v if factor is None else v * factor
         out[k] = shaped(value, shape)
     return out
