@@ -66,6 +66,11 @@ def _column(value: Any) -> FloatArray:
     return arr.reshape(-1, 1)
 
 
+# float.hex() of a default -> its (1, 1) column, read-only (see Inputs.get); the defaults
+# are the literals the cost model passes, a few dozen at most.
+_DEFAULTS: dict[str, FloatArray] = {}
+
+
 class Inputs:
     """Numeric inputs as column arrays of shape (N, 1), read as attributes.
 
@@ -119,7 +124,16 @@ class Inputs:
     def get(self, name: str, default: float) -> FloatArray:
         """The field ``name``, or ``default`` as a (1, 1) column when it is not given."""
         found = self._values.get(name)
-        return found if found is not None else _column(default)
+        if found is not None:
+            return found
+        if type(default) is float:  # made once per value (read-only): a costing asks often
+            key = default.hex()  # tells -0.0 from 0.0, and every NaN is one key
+            col = _DEFAULTS.get(key)
+            if col is None:
+                col = _DEFAULTS[key] = _column(default)
+                col.flags.writeable = False
+            return col
+        return _column(default)
 
     def replace(self, **overrides: Any) -> Inputs:
         """A copy with some fields replaced."""
