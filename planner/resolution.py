@@ -67,9 +67,12 @@ class Provenance(_Frozen):
     @classmethod
     def of(cls, origin: str, fact: Sourced | SourcedText | None = None) -> Provenance:
         """Provenance from a catalog fact (or a bare origin such as ``inline``)."""
+        # model_construct, chosen for speed (resolving makes hundreds of these): ``origin``
+        # is a string built here and the fact's fields were validated when the catalog was
+        # read, with the very types of these fields
         if fact is None:
-            return cls(origin=origin)
-        return cls(
+            return cls.model_construct(origin=origin)
+        return cls.model_construct(
             origin=origin,
             source=fact.source,
             as_of=fact.as_of,
