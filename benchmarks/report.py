@@ -4,8 +4,10 @@ Prints, per format, the wall-clock time of ``planner.report.render(ev, fmt)`` (t
 scenario already evaluated; the first call, which loads plotly.js and openpyxl, is
 reported apart as "first"), against the goals HTML < 1 s and PDF < 5 s; then the HTML
 report's size (goal < 1.5 MB) and the time Chromium takes to open it, from navigation
-to the last chart drawn (median of 5, goal < 2 s; Debian's /usr/bin/chromium driven by
-Playwright, offline); and two peers measured in the same run:
+to the page loaded with the charts within a screen of the viewport drawn (the report
+draws the charts below the fold as they are scrolled near; median of 5, goal < 2 s),
+then to every chart drawn, scrolling to each in turn (Debian's /usr/bin/chromium driven
+by Playwright, offline); and two peers measured in the same run:
 - HTML: plotly's own ``fig.to_html(include_plotlyjs=True)`` of one chart (the floor of
   any self-contained plotly page);
 - PDF: headless Chromium printing a one-line HTML page with the same flags (the floor
@@ -52,19 +54,39 @@ def line(name: str, times: list[float], first: float | None = None, extra: str =
     print(text + extra)
 
 
-def open_times(page_file: Path, charts_expected: int, repeat: int) -> list[float]:
-    """Seconds from navigation to the last of ``charts_expected`` plotly charts drawn, for
-    each of ``repeat`` fresh tabs opening ``page_file`` in headless Chromium (the browser
-    started once, before the first run; time read from the page's own clock,
-    ``performance.now()`` whose origin is the navigation start)."""
+# A chart counts as drawn when plotly has put its SVG in its div. On screen the report draws
+# a chart only when it comes within a screen of the viewport (planner/report/html.py,
+# _DEFER): the page opens on its title page and contents, with no chart in view.
+_DRAWN = "d => d.querySelector('.main-svg') !== null"
+_NEAR = (
+    "d => { const r = d.getBoundingClientRect(), h = window.innerHeight;"
+    " return r.bottom > -h && r.top < 2 * h; }"
+)
+_FIRST_SCREEN_DRAWN = (
+    "() => document.readyState === 'complete' && "
+    f"Array.from(document.querySelectorAll('.plotly-graph-div')).filter({_NEAR})"
+    f".every({_DRAWN})"
+)
+_SCROLL_THROUGH = (
+    "async () => { const wait = () => new Promise(r => requestAnimationFrame(r));"
+    " for (const d of document.querySelectorAll('.plotly-graph-div')) {"
+    "  d.scrollIntoView();"
+    f"  while (!({_DRAWN})(d)) await wait(); }}"
+    " return performance.now(); }"
+)
+
+
+def open_times(page_file: Path, repeat: int) -> tuple[list[float], list[float]]:
+    """For each of ``repeat`` fresh tabs opening ``page_file`` in headless Chromium (the
+    browser started once, before the first run), seconds from navigation to
+    - the page loaded with every chart within a screen of the viewport drawn (what a
+      reader waits for: "open"), and
+    - every chart drawn, the page scrolled to each chart in turn ("all charts").
+    Times are read from the page's own clock, ``performance.now()``, whose origin is the
+    navigation start."""
     from playwright.sync_api import sync_playwright
 
-    drawn = (
-        "n => document.querySelectorAll('.js-plotly-plot .main-svg').length > 0 && "
-        "Array.from(document.querySelectorAll('.js-plotly-plot'))"
-        ".filter(d => d.querySelector('.main-svg')).length >= n"
-    )
-    out = []
+    opened, all_drawn = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(find_chromium()),
@@ -76,12 +98,13 @@ def open_times(page_file: Path, charts_expected: int, repeat: int) -> list[float
                 context = browser.new_context(viewport={"width": 1200, "height": 900})
                 page = context.new_page()
                 page.goto(page_file.resolve().as_uri(), wait_until="commit")
-                page.wait_for_function(drawn, arg=charts_expected, polling="raf", timeout=60_000)
-                out.append(float(page.evaluate("performance.now()")) / 1000)
+                page.wait_for_function(_FIRST_SCREEN_DRAWN, polling="raf", timeout=60_000)
+                opened.append(float(page.evaluate("performance.now()")) / 1000)
+                all_drawn.append(float(page.evaluate(_SCROLL_THROUGH)) / 1000)
                 context.close()
         finally:
             browser.close()
-    return out
+    return opened, all_drawn
 
 
 def main() -> None:
@@ -127,13 +150,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         page_file = Path(tmp) / "report.html"
         page_file.write_bytes(page_bytes)
-        opened = open_times(page_file, n_charts, args.open_repeat)
+        opened, all_drawn = open_times(page_file, args.open_repeat)
     verdict = "meets" if statistics.median(opened) < OPEN_GOAL_S else "MISSES"
     line(
-        f"open html in Chromium ({n_charts} charts)",
+        "open html in Chromium (first screen)",
         opened,
         extra=f"  goal < {OPEN_GOAL_S:g} s: {verdict}",
     )
+    line(f"  then all {n_charts} charts (scrolled)", all_drawn)
 
     fig = charts.cumulative_tco(ev)
     peer_html = timed(lambda: fig.to_html(include_plotlyjs=True), args.repeat)

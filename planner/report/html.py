@@ -175,19 +175,43 @@ def _chart(c: Chart, templates: dict[str, int], printed: bool) -> str:
     template = _json(layout.pop("template", {}))
     n = templates.setdefault(template, len(templates))
     key = f"chart-{c.key}"
-    return (
-        f'<figure class="chart" id="figure-{html.escape(c.key)}">'
-        f'<div id="{key}" class="plotly-graph-div"></div><script>'
+    draw = (
         f'Plotly.newPlot("{key}",{_json(spec["data"])},'
         f"Object.assign({{template:MAILPLAN_TEMPLATES[{n}]}},{_json(layout)}),"
-        f"{_PRINT_CONFIG if printed else _CONFIG});"
-        "</script></figure>"
+        f"{_PRINT_CONFIG if printed else _CONFIG})"
+    )
+    if not printed:  # drawn when scrolled near (``_DEFER``)
+        draw = f'MAILPLAN_CHART("{key}",function(){{return {draw};}})'
+    return (
+        f'<figure class="chart" id="figure-{html.escape(c.key)}">'
+        f'<div id="{key}" class="plotly-graph-div" style="height:{c.height}px"></div>'
+        f"<script>{draw};</script></figure>"
     )
 
 
-def _templates(templates: dict[str, int]) -> str:
-    """The charts' templates, once, before the first chart."""
-    return f"<script>var MAILPLAN_TEMPLATES=[{','.join(templates)}];</script>"
+# On screen a chart is drawn when it comes within a screen of the viewport (an
+# IntersectionObserver), so opening the page draws none of the charts below the fold;
+# before a print from the browser every chart left is drawn. The PDF's page draws every
+# chart as the page loads, before Chromium prints it.
+_DEFER = (
+    "var MAILPLAN_PENDING=new Map();"
+    "function MAILPLAN_DRAW(el){var f=MAILPLAN_PENDING.get(el);if(!f)return;"
+    "MAILPLAN_PENDING.delete(el);if(MAILPLAN_SEEN)MAILPLAN_SEEN.unobserve(el);f();}"
+    "var MAILPLAN_SEEN=window.IntersectionObserver?new IntersectionObserver(function(es){"
+    "es.forEach(function(e){if(e.isIntersecting)MAILPLAN_DRAW(e.target);});},"
+    "{rootMargin:'100% 0px'}):null;"
+    "function MAILPLAN_CHART(id,draw){var el=document.getElementById(id);"
+    "MAILPLAN_PENDING.set(el,draw);if(MAILPLAN_SEEN)MAILPLAN_SEEN.observe(el);"
+    "else MAILPLAN_DRAW(el);}"
+    "window.addEventListener('beforeprint',function(){"
+    "Array.from(MAILPLAN_PENDING.keys()).forEach(MAILPLAN_DRAW);});"
+)
+
+
+def _templates(templates: dict[str, int], printed: bool) -> str:
+    """The charts' templates, once, before the first chart (and on screen ``_DEFER``)."""
+    defer = "" if printed else _DEFER
+    return f"<script>var MAILPLAN_TEMPLATES=[{','.join(templates)}];{defer}</script>"
 
 
 def _block(b: Block, templates: dict[str, int], printed: bool) -> str:
@@ -239,7 +263,9 @@ def render_html(report: Report, printed: bool = False) -> str:
     )
     script = ""
     if report.charts():
-        script = f'<script type="text/javascript">{plotly_js()}</script>{_templates(templates)}'
+        script = (
+            f'<script type="text/javascript">{plotly_js()}</script>{_templates(templates, printed)}'
+        )
     title = html.escape(report.title)
     return (
         "<!DOCTYPE html>\n"

@@ -92,6 +92,29 @@ def test_printed_page_draws_static_charts(default_ev) -> None:
     assert '"staticPlot":true' not in screen
 
 
+def test_screen_page_draws_charts_when_scrolled_near(default_ev) -> None:
+    """On screen every chart is drawn when it comes near the viewport (an
+    IntersectionObserver) or before a print from the browser; its div keeps the chart's
+    height meanwhile. The page printed to PDF draws every chart as it loads."""
+    from planner.report.content import build
+    from planner.report.html import render_html
+
+    report = build(default_ev)
+    screen = render_html(report)
+    printed = render_html(report, printed=True)
+    n = len(report.charts())
+
+    assert screen.count('MAILPLAN_CHART("chart-') == n
+    assert "new IntersectionObserver(" in screen
+    assert "addEventListener('beforeprint'" in screen
+    assert "MAILPLAN_CHART(" not in printed
+    for c in report.charts():
+        assert (
+            f'<div id="chart-{c.key}" class="plotly-graph-div" style="height:{c.height}px">'
+            in screen
+        )
+
+
 def test_plotly_bundle_is_the_vendored_partial_one_at_the_targeted_version() -> None:
     """The inlined plotly.js is the vendored basic bundle, with its licence beside it, at
     the plotly.js version the installed Python plotly targets (figure JSON and bundle agree)."""
