@@ -483,15 +483,17 @@ class Evaluation:
             self._sc,
             self.terms(option_id),
         )
-        # row by row, the very arithmetic of one profile costed alone
-        costs = [
-            float(
-                npv({k: v[j : j + 1] for k, v in lines.items()}, self.discount, self.end_discount)[
-                    0
-                ]
-            )
-            for j in range(len(found))
-        ]
+        # row by row, the very arithmetic of one profile costed alone (costs.npv on the
+        # row): the lines are summed once for every row, as adding whole arrays adds each
+        # row alike, and only the product with the discount factors is taken row by row
+        total = np.asarray(sum(v for k, v in lines.items() if k != "residual"), dtype=np.float64)
+        residual = lines.get("residual")
+        costs = []
+        for j in range(len(found)):
+            out = total[j : j + 1] @ self.discount
+            if residual is not None:
+                out = out + residual[j : j + 1, -1] * self.end_discount
+            costs.append(float(out[0]))
         return found[min(range(len(found)), key=costs.__getitem__)]
 
     def organization_inputs(self, **overrides: Any) -> Inputs:
