@@ -2,8 +2,8 @@
 
 The rangeable fields are read from the models (``RANGED_MODELS`` and
 ``planner.ranges.numeric_fields``), so a numeric field added later is covered without
-touching this file. Each field gets a range on its own (on the default scenario, and on
-two or three of the other bundled scenarios), and every field at once on each scenario,
+touching this file. Each field gets a range on its own on every bundled scenario, and
+every field at once on each scenario,
 about the field's typical value (for option fields left to the catalog: the resolved
 value) and within its bounds.
 
@@ -74,15 +74,13 @@ def rangeable_paths(scenario: Scenario, *, every_option: bool = True) -> Iterato
             yield from (f"{section}.{option.id}.{name}" for option in chosen)
 
 
-# One at a time: every field of the models on the default scenario, and every third field
-# on each other scenario (the thirds take turns, so each field also meets two or three of
-# them), the four forms in turn. An option field is ranged on one option of its kind (they
-# take turns). The all-at-once tests range every field of every option of every scenario.
+# One at a time: every field of the models on every bundled scenario, the four forms in
+# turn. An option field is ranged on one option of its kind (they take turns). The
+# all-at-once tests range every field of every option of every scenario.
 CASES = [
-    (name, path, FORMS[i % len(FORMS)])
+    (name, path, FORMS[(i + k) % len(FORMS)])
     for k, name in enumerate(SCENARIOS)
     for i, path in enumerate(rangeable_paths(_scenario(name), every_option=False))
-    if name == "default" or i % 3 == k % 3
 ]
 
 
