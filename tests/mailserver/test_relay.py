@@ -319,7 +319,10 @@ class TestQueueLifetime:
             dns_server.a("mx.later.test", ip)
             srv = server_factory(*relay_args(dns_server, mx_port), name="restart")
             send(srv, ["ned@later.test"])
-            wait_for(lambda: mx.connections >= 1, what="a first attempt")
+            wait_for(
+                lambda: any(e["attempts"] for e in queue_json(srv.data_dir)),
+                what="a first attempt recorded in the queue",
+            )
             assert srv.stop() == 0
             listing = subprocess.run(
                 [*MAILPLAN, "queue", "--data-dir", str(srv.data_dir)],
