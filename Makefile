@@ -1,8 +1,6 @@
 # Two commands for a fresh machine: `make run` (the dashboard) and `make test`.
 # Both create .venv (if missing) and install mailplan into it with every extra and its dev
-# tools (--no-compile: Python compiles a module when it is first imported, rather than pip
-# compiling every module of every package, plotly's thousands included, at install).
-# `make test` is what CI runs (.ci/run): lint, type-check, the whole suite. `make unit`
+# tools. `make test` is what CI runs (.ci/run): lint, type-check, the whole suite. `make unit`
 # runs the tests that need nothing outside Python: not the ones marked `peers` (Postfix,
 # Dovecot, swaks, msmtp, fetchmail, mpop, pdftotext) or `browser` (Chromium).
 PYTHON ?= python3
@@ -19,7 +17,7 @@ XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist worksteal)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
