@@ -151,23 +151,13 @@ def _execute(
 
 def _finish(result: BenchmarkResult, fmt: OutFormat, db: Path | None, no_save: bool) -> None:
     from planner.bench.store import ResultStore
+    from planner.cli import render
 
     store = None if no_save else ResultStore(db)
     result = result if store is None else store.save(result)
-    _print_result(result, fmt)
+    render.print_bench_result(result, as_json=fmt is OutFormat.json)
     if store is not None and fmt is OutFormat.table:
         typer.echo(f"saved as result {result.id} in {store.path}")
-
-
-def _print_result(result: BenchmarkResult, fmt: OutFormat) -> None:
-    from planner.cli import render
-
-    if fmt is OutFormat.json:
-        print(result.model_dump_json(indent=2))
-        return
-    con = render.console()
-    for part in render.bench_result_view(result):
-        con.print(part)
 
 
 # endregion
@@ -432,8 +422,9 @@ def show_cmd(
     """One saved result in full."""
     require_extra("bench", "hdrh")
     from planner.bench.store import ResultStore
+    from planner.cli import render
 
-    _print_result(ResultStore(db).get(result_id), fmt)
+    render.print_bench_result(ResultStore(db).get(result_id), as_json=fmt is OutFormat.json)
 
 
 @bench_app.command("apply")

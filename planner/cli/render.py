@@ -403,6 +403,16 @@ def bench_result_view(result: BenchmarkResult) -> list[Table | str]:
     return out
 
 
+def print_bench_result(result: BenchmarkResult, *, as_json: bool) -> None:
+    """One benchmark result on stdout: its JSON, or the tables of :func:`bench_result_view`."""
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    con = console()
+    for part in bench_result_view(result):
+        con.print(part)
+
+
 def bench_list_rows(results: list[BenchmarkResult]) -> list[dict[str, Any]]:
     """``mailplan bench list --format json``: one object per saved result; the capacity is
     the figure ``bench apply`` would use (:func:`planner.bench.result.capacity_figure`)."""
