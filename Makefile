@@ -38,10 +38,7 @@ unit: $(STAMP)
 suite: $(STAMP)
 	$(BIN)/pytest $(XDIST)
 
-# Lint and type-check run beside the suite: mypy uses one core for most of a minute, and
-# the suite's workers take up what it leaves (their few lines land among pytest's dots).
-test: $(STAMP)
-	$(MAKE) --no-print-directory -j 3 lint typecheck suite
+test: lint typecheck suite
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache .hypothesis
