@@ -73,6 +73,11 @@ def number(value: float) -> str:
 
 @failures.callback("The change could not be applied")
 def _on_change(path: Path, key: str) -> None:
+    if key not in st.session_state:
+        # Streamlit dropped the widget's state (a run that did not draw it ended between
+        # the edit and this callback, e.g. a page switch under load): no value to apply,
+        # and the draft keeps the last value that was applied.
+        return
     value = st.session_state[key]
     if isinstance(value, dt.date):
         value = value.isoformat()
