@@ -118,16 +118,7 @@ class Mailplan:
         cmd = [*exe, "serve", "--data-dir", str(self.data), "--domain", "bench.test",
                "--smtp", "127.0.0.1:0", "--submission", "off", "--hostname", "bench.test",
                "--log-file", str(self.root / "mailplan.log")]  # fmt: skip
-        if self.workers:
-            cmd += ["--workers", str(self.workers)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("listening smtp "):
-                self.port = int(line.rsplit(":", 1)[1])
-            if line.startswith("ready "):
-                return
-        raise RuntimeError("mailplan serve did not start")
+        self.proc, self.port = _spawn_serve(cmd, self.workers)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -170,6 +161,22 @@ def servers(workers: int | None) -> Iterator[tuple[Postfix, Mailplan]]:
 
 
 # region #### relay case: DNS responder, sink, Postfix + OpenDKIM, mailplan ####
+
+
+def _spawn_serve(cmd: list[str], workers: int | None) -> tuple[subprocess.Popen[str], int]:
+    """Start ``mailplan serve`` (``cmd``, plus ``--workers``) and wait for its ``ready`` line;
+    the process and its SMTP port."""
+    if workers:
+        cmd = [*cmd, "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    port = 0
+    for line in proc.stdout:
+        if line.startswith("listening smtp "):
+            port = int(line.rsplit(":", 1)[1])
+        if line.startswith("ready "):
+            return proc, port
+    raise RuntimeError("mailplan serve did not start")
 
 
 def _qname(name: str) -> bytes:
@@ -424,16 +431,7 @@ class MailplanRelay(Mailplan):
                "--hostname", SIGN_DOMAIN, "--log-file", str(self.root / "mailplan-relay.log"),
                "--trusted-network", "127.0.0.0/8", "--dns", f"127.0.0.1:{self.dns_port}",
                "--relay-port", str(self.sink_port)]  # fmt: skip
-        if self.workers:
-            cmd += ["--workers", str(self.workers)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("listening smtp "):
-                self.port = int(line.rsplit(":", 1)[1])
-            if line.startswith("ready "):
-                return
-        raise RuntimeError("mailplan serve did not start")
+        self.proc, self.port = _spawn_serve(cmd, self.workers)
 
 
 def session_cpu_s(sids: list[int]) -> float:
