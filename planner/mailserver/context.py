@@ -13,7 +13,6 @@ import ssl
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from planner.mailserver.auth_penalty import AuthPenalty
@@ -53,7 +52,8 @@ class ServerContext:
     """Open SMTP connections over all processes."""
     auth_penalty: AuthPenalty
     """Failed logins per client address, shared with this process's POP3 listeners."""
-    kick_relay: Callable[[Path], None] | None = None
+    kick_relay: Callable[..., None] | None = None
+    """``kick_relay(path, fresh=...)``: deliver a queue file now (RelayWorker.kick)."""
     committer: CommitClient | None = None
     """The store process for durable writes (None: the I/O thread pool)."""
     sessions: set[Session] = field(default_factory=set)

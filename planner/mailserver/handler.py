@@ -27,6 +27,7 @@ from planner.mailserver.context import ServerContext
 from planner.mailserver.dkim import DkimSigner
 from planner.mailserver.envelope import RoutedEnvelope, session_ip, session_login
 from planner.mailserver.policy import RouteKind, TrustedNetworks, routing_trick, split_address
+from planner.mailserver.relay import LOCK_INLINE_MAX
 from planner.mailserver.smtp_replies import Reply
 from planner.mailserver.store import (
     JUNK,
@@ -282,8 +283,9 @@ class DeliveryHandler:
             stats.incr("queued")
             log.info("%s: queued to=%s", qid, ",".join(f"<{a}>" for a in remote))
             if self.ctx.kick_relay is not None:
+                fresh = len(queue_jobs[0][1]) <= LOCK_INLINE_MAX
                 for path in paths:
-                    self.ctx.kick_relay(path)
+                    self.ctx.kick_relay(path, fresh=fresh)
         return Reply.QUEUED.format(qid=qid)
 
     async def _dkim_signatures(self, content: bytes) -> bytes:

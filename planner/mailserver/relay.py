@@ -58,6 +58,8 @@ __all__ = [
 log = logging.getLogger("mailplan.relay")
 DNS_CACHE_SIZE = 10_000
 """DNS answers kept per server process (each for its TTL)."""
+LOCK_INLINE_MAX = 256 * 1024
+"""Queue files up to this size, just written, are locked and read on the event loop."""
 _T = TypeVar("_T")
 
 
@@ -234,6 +236,12 @@ class _Client:
         await self.writer.drain()
         return await self.reply(timeout_s)
 
+    async def pipeline(self, lines: list[str], timeout_s: float) -> list[tuple[int, str]]:
+        """Send ``lines`` in one write and read one reply each, in order (RFC 2920)."""
+        self.writer.write("".join(f"{line}\r\n" for line in lines).encode("utf-8"))
+        await self.writer.drain()
+        return [await self.reply(timeout_s) for _ in lines]
+
 
 def _client_tls() -> ssl.SSLContext:
     ctx = ssl.create_default_context()
@@ -392,27 +400,66 @@ class ConnectionCache:
 
 
 async def _transaction(
-    session: _Session, sender: str, recipients: list[str], content: bytes, settings: RelaySettings
+    session: _Session,
+    sender: str,
+    recipients: list[str],
+    content: bytes,
+    settings: RelaySettings,
+    *,
+    rset: bool,
 ) -> tuple[dict[str, tuple[int, str]], bool]:
-    """MAIL, RCPT…, DATA on an open session: per-recipient replies, and whether the
-    transaction ended with a 2yz reply to the final dot (the session is clean)."""
+    """[RSET,] MAIL, RCPT…, DATA on an open session: per-recipient replies, and whether
+    the transaction ended with a 2yz reply to the final dot (the session is clean).
+
+    With ``rset`` (a cached session) RSET comes first (RFC 5321 §4.1.1.5); a reply other
+    than 250 to it, or a failure before any of the message went out, raises
+    :class:`_StaleSession`. When the server advertised PIPELINING the commands go as one
+    group, DATA last, and every reply is read in order (RFC 2920 §3.1): one round trip
+    instead of one a command."""
     c = session.client
     session.payload_sent = False
     cmd_t, data_t = settings.command_timeout_s, settings.data_timeout_s
     size = f" SIZE={len(content)}" if "SIZE" in session.keywords else ""
-    code, text = await c.command(f"MAIL FROM:<{sender}>{size}", cmd_t)
-    if code != 250:
+    mail = f"MAIL FROM:<{sender}>{size}"
+    rcpts = [f"RCPT TO:<{r}>" for r in recipients]
+    rset_reply: tuple[int, str] | None = None
+    data_reply: tuple[int, str] | None = None
+    rcpt_replies: list[tuple[int, str]] = []
+    if "PIPELINING" in session.keywords:
+        group = (["RSET"] if rset else []) + [mail, *rcpts, "DATA"]
+        replies = await c.pipeline(group, cmd_t)
+        if rset:
+            rset_reply = replies.pop(0)
+        mail_reply, rcpt_replies, data_reply = replies[0], replies[1:-1], replies[-1]
+    else:
+        if rset:
+            rset_reply = await c.command("RSET", cmd_t)
+            if rset_reply[0] != 250:
+                raise _StaleSession()
+        mail_reply = await c.command(mail, cmd_t)
+        if mail_reply[0] == 250:
+            rcpt_replies = [await c.command(line, cmd_t) for line in rcpts]
+            if any(code in (250, 251) for code, _ in rcpt_replies):
+                data_reply = await c.command("DATA", cmd_t)
+    results = dict(zip(recipients, rcpt_replies, strict=False))
+    accepted = [r for r, (code, _) in results.items() if code in (250, 251)]
+    go = mail_reply[0] == 250 and bool(accepted)
+    if data_reply is not None and data_reply[0] == 354 and not go:
+        # DATA was pipelined and accepted though no transaction is open: an empty
+        # message ends it (no recipient was accepted, nothing is delivered); the
+        # session is not reused.
+        await c.command(".", data_t)
+        data_reply = (503, "5.5.1 no valid recipients")
+        session.payload_sent = True
+    if mail_reply[0] != 250:
+        if rset_reply is not None and rset_reply[0] != 250 and not session.payload_sent:
+            raise _StaleSession()
+        code, text = mail_reply
         raise DeliveryFailure(code if code >= 400 else 451, f"MAIL FROM: {text}")
-    results: dict[str, tuple[int, str]] = {}
-    accepted: list[str] = []
-    for rcpt in recipients:
-        code, text = await c.command(f"RCPT TO:<{rcpt}>", cmd_t)
-        results[rcpt] = (code, text)
-        if code in (250, 251):
-            accepted.append(rcpt)
     clean = False
     if accepted:
-        code, text = await c.command("DATA", cmd_t)
+        assert data_reply is not None
+        code, text = data_reply
         if code == 354:
             session.payload_sent = True
             c.writer.write(dot_stuff(content))
@@ -475,24 +522,19 @@ async def _send_on(
     clean = False
     quit_ = False
     try:
-        if reused:
-            # RSET before each further transaction (RFC 5321 §4.1.1.5): its 250 shows
-            # the cached session is alive; if not, nothing of this message went out yet.
-            try:
-                code, _ = await session.client.command("RSET", settings.command_timeout_s)
-            except (OSError, TimeoutError, ConnectionError, ssl.SSLError):
-                raise _StaleSession() from None
-            if code != 250:
-                raise _StaleSession()
-            if cache is not None:
-                cache.reused += 1
         try:
-            results, clean = await _transaction(session, sender, recipients, content, settings)
-        except (OSError, ConnectionError, ssl.SSLError):
+            # A cached session gets RSET first: its 250 shows it is alive; if not,
+            # nothing of this message went out yet.
+            results, clean = await _transaction(
+                session, sender, recipients, content, settings, rset=reused
+            )
+        except (OSError, TimeoutError, ConnectionError, ssl.SSLError):
             if reused and not session.payload_sent:
                 # the remote closed the cached session before the message: a new one
                 raise _StaleSession() from None
             raise
+        if reused and cache is not None:
+            cache.reused += 1
         session.messages += 1
         quit_ = True
         return SendResult(results, session.client.where)
@@ -528,12 +570,14 @@ class RelayWorker:
             per_destination=settings.max_concurrent,
         )
 
-    def kick(self, path: Path) -> None:
-        """Try to deliver a queue file now (in the background)."""
+    def kick(self, path: Path, *, fresh: bool = False) -> None:
+        """Try to deliver a queue file now (in the background). ``fresh``: the file was
+        just written and is at most :data:`LOCK_INLINE_MAX` bytes, so it is locked and
+        read on the event loop (from the page cache) instead of in a thread."""
         if path in self._busy or self.ctx.stopping:
             return
         self._busy.add(path)
-        task = self.ctx.loop.create_task(self._attempt(path))
+        task = self.ctx.loop.create_task(self._attempt(path, fresh))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -571,10 +615,15 @@ class RelayWorker:
     async def _io(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await self.ctx.loop.run_in_executor(self.ctx.executor, fn, *args)
 
-    async def _attempt(self, path: Path) -> None:
+    async def _attempt(self, path: Path, fresh: bool = False) -> None:
         try:
             async with self._sem:
-                locked = await self._io(self.ctx.store.lock, path)
+                # A thread hop costs more CPU than reading a small file just written
+                # (py-spy, relaying at 50 sessions): such a file is locked here.
+                if fresh:
+                    locked = self.ctx.store.lock(path)
+                else:
+                    locked = await self._io(self.ctx.store.lock, path)
                 if locked is None:
                     return
                 try:
@@ -584,7 +633,9 @@ class RelayWorker:
                     # In a thread: the last close of a queue file just unlinked frees its
                     # inode, which blocked the event loop for a sixth of its time when
                     # relaying (py-spy); shielded, so a cancelled attempt still closes it.
-                    await asyncio.shield(self._io(self.ctx.store.release, locked))
+                    # Store.remove has closed it already when the entry is done.
+                    if locked.fd >= 0:
+                        await asyncio.shield(self._io(self.ctx.store.release, locked))
         except asyncio.CancelledError:
             raise
         except Exception:

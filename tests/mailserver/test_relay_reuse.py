@@ -51,6 +51,12 @@ class ScriptedMX:
         self.data_reply: Callable[[bytes], str | None] = lambda raw: None
         self.drop_after: Callable[[MxSession, bytes], bool] = lambda s, raw: False
         self.drop_on_mail: Callable[[MxSession], bool] = lambda s: False
+        self.rcpt_reply: Callable[[str], str | None] = lambda cmd: None
+        """The reply to a RCPT command (``None``: 250)."""
+        self.pipelining = False
+        """Advertise PIPELINING and hold the replies to RSET, MAIL and RCPT until DATA
+        (RFC 2920 lets a server answer a group at once): a client that waits for each
+        reply before the next command would wait for ever."""
         self._lock = threading.Lock()
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -83,9 +89,10 @@ class ScriptedMX:
         conn.settimeout(20)
         f = conn.makefile("rwb")
 
-        def say(line: str) -> None:
+        def say(line: str, *, hold: bool = False) -> None:
             f.write(line.encode() + b"\r\n")
-            f.flush()
+            if not hold:
+                f.flush()
 
         try:
             say("220 mx.remote.test ESMTP scripted")
@@ -99,6 +106,8 @@ class ScriptedMX:
                 verb = cmd.split(" ", 1)[0].upper()
                 if verb == "EHLO":
                     say("250-mx.remote.test")
+                    if self.pipelining:
+                        say("250-PIPELINING")
                     say("250 SIZE 10000000")
                 elif verb == "MAIL" and self.drop_on_mail(s):
                     s.ended = "dropped"
@@ -123,8 +132,10 @@ class ScriptedMX:
                     s.ended = "quit"
                     say("221 bye")
                     return
+                elif verb == "RCPT":
+                    say(self.rcpt_reply(cmd) or "250 2.1.5 ok", hold=self.pipelining)
                 else:
-                    say("250 2.0.0 ok")
+                    say("250 2.0.0 ok", hold=self.pipelining and verb in ("RSET", "MAIL"))
         except (OSError, ValueError):
             s.ended = s.ended or "eof"
         finally:
@@ -237,6 +248,38 @@ class TestReuse:
         assert len(mx.sessions) == 2
         assert "deferred" not in server.log()
         wait_for(lambda: queue_empty(server), what="queue empty")
+
+    def test_pipelining_one_group_per_message(self, server, remote):
+        """An MX that advertises PIPELINING and answers RSET, MAIL and RCPT only once it
+        has DATA (RFC 2920): every message arrives, over one session, none deferred."""
+        domain, mx = remote()
+        mx.pipelining = True
+        sent = []
+        for _ in range(3):
+            sent.append(send(server, f"u@{domain}"))
+            wait_for(lambda: len(mx.accepted) == len(sent), what="relayed")
+        assert tokens(mx) == sent
+        assert len(mx.sessions) == 1
+        verbs = [c.split(" ", 1)[0] for c in mx.sessions[0].commands]
+        assert verbs == ["EHLO", "MAIL", "RCPT", "DATA"] + ["RSET", "MAIL", "RCPT", "DATA"] * 2
+        wait_for(lambda: queue_empty(server), what="queue empty")
+        assert "deferred" not in server.log()
+
+    def test_pipelining_refused_recipient_with_data_accepted(self, server, remote):
+        """A pipelining MX refuses the only RCPT (550) yet answers the DATA of the group
+        with 354: the client ends that DATA with an empty message (none of the message goes
+        out; this fake MX, which keeps no recipient list, takes the empty one), and the
+        recipient bounces (the 550) instead of being retried."""
+        domain, mx = remote()
+        mx.pipelining = True
+        mx.rcpt_reply = lambda cmd: "550 5.1.1 no such user"
+        send(server, f"nobody@{domain}")
+        wait_for(lambda: "bounced to=<nobody@" in server.log(), what="bounced")
+        wait_for(lambda: mx.sessions[0].ended, what="session ended")
+        assert mx.accepted in ([], [b""])
+        verbs = [c.split(" ", 1)[0] for c in mx.sessions[0].commands]
+        assert verbs[:4] == ["EHLO", "MAIL", "RCPT", "DATA"]
+        assert "deferred" not in server.log()
 
     def test_4xx_is_retried_and_the_session_not_reused(self, server, remote):
         """A 451 to one message's final dot: that session gets QUIT, never another
