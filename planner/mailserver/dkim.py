@@ -326,3 +326,10 @@ def _fold_list(h: bytes, width: int = 70) -> bytes:
             line += piece
     lines.append(line)
     return b"\r\n\t ".join(lines)
+
+
+def with_signatures(signer: DkimSigner, trace: bytes, content: bytes) -> bytes:
+    """What the queue keeps of a relayed message: ``trace`` (the Received: field with its
+    CRLF), the ``DKIM-Signature:`` fields of :meth:`DkimSigner.signatures`, ``content``."""
+    sigs = signer.signatures(content) if signer else []
+    return trace + b"".join(sig + b"\r\n" for sig in sigs) + content

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.mailserver.authcheck import AuthChecker, AuthResult, strip_forged
 from planner.mailserver.context import ServerContext
-from planner.mailserver.dkim import DkimSigner
+from planner.mailserver.dkim import DkimSigner, with_signatures
 from planner.mailserver.envelope import RoutedEnvelope, session_ip, session_login
 from planner.mailserver.policy import RouteKind, TrustedNetworks, routing_trick, split_address
 from planner.mailserver.relay import LOCK_INLINE_MAX
@@ -56,8 +56,8 @@ USERS_RECHECK_S = 1.0
 """How long a "user exists" answer is reused (so RCPT does not stat the users file)."""
 _USERS_CACHE_MAX = 10_000
 SIGN_INLINE_MAX = 256 * 1024
-"""Messages up to this size are DKIM-signed on the event loop (well under a millisecond of
-hashing); larger ones in a thread."""
+"""Messages up to this size are DKIM-signed in the store process (or, without one, on the
+event loop); larger ones on an I/O thread, so a big message holds up no batch of commits."""
 AUTH_DNS_TIMEOUT_S = 5.0
 """Time for each DNS look-up of the inbound SPF/DKIM/DMARC checks."""
 
@@ -253,9 +253,8 @@ class DeliveryHandler:
             local_jobs = [
                 (in_folder(addr, JUNK) if junk else addr, data, size_crlf) for addr in local
             ]
-        queue_jobs: list[tuple[QueueEntry, bytes]] = []
+        queue_jobs: list[tuple[QueueEntry, bytes, bytes]] = []
         if remote:
-            queued = received + b"\r\n" + await self._dkim_signatures(content) + content
             now = time.time()
             entry = QueueEntry(
                 qid=qid,
@@ -263,10 +262,9 @@ class DeliveryHandler:
                 recipients=tuple(QueueRecipient(address=a) for a in remote),
                 created_at_s=now,
                 next_attempt_at_s=now,
-                size_bytes=len(queued),
                 client=client_ip,
             )
-            queue_jobs = [(entry, queued)]
+            queue_jobs = [(entry, received + b"\r\n", content)]
         try:
             files, paths = await self._commit(local_jobs, queue_jobs)
         except StoreError as exc:
@@ -283,24 +281,24 @@ class DeliveryHandler:
             stats.incr("queued")
             log.info("%s: queued to=%s", qid, ",".join(f"<{a}>" for a in remote))
             if self.ctx.kick_relay is not None:
-                fresh = len(queue_jobs[0][1]) <= LOCK_INLINE_MAX
+                fresh = len(queue_jobs[0][2]) <= LOCK_INLINE_MAX
                 for path in paths:
                     self.ctx.kick_relay(path, fresh=fresh)
         return Reply.QUEUED.format(qid=qid)
 
-    async def _dkim_signatures(self, content: bytes) -> bytes:
-        """``DKIM-Signature:`` fields (each with its CRLF) for a relayed message whose
-        ``From:`` domain has keys; empty otherwise. Made once, before the message is
-        queued, so retries send the same signature."""
-        if not self.signer:
-            return b""
-        if len(content) <= SIGN_INLINE_MAX:
-            sigs = self.signer.signatures(content)
-        else:
-            sigs = await self.ctx.loop.run_in_executor(
-                self.ctx.executor, self.signer.signatures, content
+    async def _signed(
+        self, entry: QueueEntry, trace: bytes, content: bytes
+    ) -> tuple[QueueEntry, bytes]:
+        """A relayed message as queued: ``trace``, the ``DKIM-Signature:`` fields when its
+        ``From:`` domain has keys, ``content``; and its entry with that size. Signed once,
+        before the message is queued, so retries send the same signature."""
+        if self.signer and len(content) > SIGN_INLINE_MAX:
+            queued = await self.ctx.loop.run_in_executor(
+                self.ctx.executor, with_signatures, self.signer, trace, content
             )
-        return b"".join(sig + b"\r\n" for sig in sigs)
+        else:
+            queued = with_signatures(self.signer, trace, content)
+        return entry.model_copy(update={"size_bytes": len(queued)}), queued
 
     async def _check_inbound(
         self, session: Session, qid: str, content: bytes, sender: str, client_ip: str
@@ -330,18 +328,29 @@ class DeliveryHandler:
         return result
 
     async def _commit(
-        self, local: list[tuple[str, bytes, int]], queued: list[tuple[QueueEntry, bytes]]
+        self, local: list[tuple[str, bytes, int]], queued: list[tuple[QueueEntry, bytes, bytes]]
     ) -> Any:
-        """Make the files durable (store process, else I/O threads); a dropped connection
-        cannot cancel a commit once started (aiosmtpd cancels the handler on EOF)."""
+        """Sign the relayed messages and make the files durable: both in the store
+        process when there is one (messages up to SIGN_INLINE_MAX), else signing here and
+        writing on I/O threads. A dropped connection cannot cancel a commit once started
+        (aiosmtpd cancels the handler on EOF)."""
         fut: asyncio.Future[Any]
-        if self.ctx.committer is not None and self.ctx.committer.alive:
-            raw = [(e.qid, encode_queue_file(e, c)) for e, c in queued]
-            fut = asyncio.ensure_future(self.ctx.committer.commit(local, raw))
+        committer = self.ctx.committer
+        if (
+            committer is not None
+            and committer.alive
+            and all(len(c) <= SIGN_INLINE_MAX for _, _, c in queued)
+        ):
+            fut = asyncio.ensure_future(committer.commit(local, [], queued))
         else:
-            fut = self.ctx.loop.run_in_executor(
-                self.ctx.executor, self.ctx.store.commit, local, queued
-            )
+            signed = [await self._signed(e, t, c) for e, t, c in queued]
+            if committer is not None and committer.alive:
+                raw = [(e.qid, encode_queue_file(e, c)) for e, c in signed]
+                fut = asyncio.ensure_future(committer.commit(local, raw))
+            else:
+                fut = self.ctx.loop.run_in_executor(
+                    self.ctx.executor, self.ctx.store.commit, local, signed
+                )
         fut.add_done_callback(_consume_exception)
         return await asyncio.shield(fut)
 

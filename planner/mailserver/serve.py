@@ -337,7 +337,9 @@ class _Worker:
         store_pid = 0
         try:
             store_pid, self.store_sock = start_store_process(
-                self.config.data_dir, self.config.io_threads
+                self.config.data_dir,
+                self.config.io_threads,
+                frozenset(d.lower() for d in self.config.domains),
             )
             return run_loop(self.main())  # uvloop when installed
         except Exception as exc:

@@ -32,6 +32,7 @@ from planner.mailserver.dkim import (
     relaxed_body,
     relaxed_header,
 )
+from planner.mailserver.handler import SIGN_INLINE_MAX
 from planner.net import free_port
 from tests.mailserver.conftest import (
     MAILPLAN,
@@ -294,6 +295,27 @@ class TestServerSigns:
         if shutil.which("opendkim"):
             report = opendkim_verifies(tmp_path, raw, keys)
             assert report.count("dkim=pass") == 2, report
+
+    def test_large_message_is_signed_too(self, setup, dns_server):
+        """A message over SIGN_INLINE_MAX (signed on an I/O thread, not in the store
+        process) goes out with one verifying signature per key, like a small one."""
+        server, mx, _ = setup
+        mx.mode = "accept"
+        rcpt = f"erin@{mx.domain}"
+        body = b"".join(b"line %d of a long message\r\n" % i for i in range(12_000))
+        assert len(body) > SIGN_INLINE_MAX
+        msg = MESSAGE.replace(b"carol@remote.test", rcpt.encode()) + body
+        with server.smtp() as c:
+            c.login("bob@example.test", "bob-secret")
+            assert c.sendmail("bob@example.test", [rcpt], msg) == {}
+        wait_for(lambda: mx.received, what="delivery")
+        wire = mx.received[0].raw
+        raw = b"\r\n".join(ln[1:] if ln[:1] == b"." else ln for ln in wire.split(b"\r\n"))
+        assert raw.count(b"DKIM-Signature:") == 2
+        verifier = dkim.DKIM(raw)
+        get_txt = dns_txt(dns_server)
+        assert verifier.verify(idx=0, dnsfunc=get_txt)
+        assert verifier.verify(idx=1, dnsfunc=get_txt)
 
     def test_other_from_domain_is_not_signed(self, setup):
         """A relayed message whose From: is not a local domain goes out unsigned."""
