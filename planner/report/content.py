@@ -91,7 +91,11 @@ class Bullets:
 @dataclass(frozen=True)
 class Table:
     """A table with formatted cells. ``key`` is stable (used as the HTML id and by tests);
-    ``numeric`` marks the right-aligned columns."""
+    ``numeric`` marks the right-aligned columns.
+
+    ``endnotes`` (column indices) marks long text repeated down the rows (sources and
+    notes): the HTML and PDF print it once, as numbered notes after the table, each row
+    citing its note in one column titled ``endnotes_title``; Markdown keeps it inline."""
 
     key: str
     title: str
@@ -99,6 +103,8 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
     numeric: tuple[bool, ...]
     note: str | None = None
+    endnotes: tuple[int, ...] = ()
+    endnotes_title: str = "Notes"
 
 
 @dataclass(frozen=True)
@@ -1139,6 +1145,10 @@ def _assumptions(ev: Evaluation) -> Section:
                 ),
                 rows=tuple(rows),
                 numeric=(False, False, True, False, False, False, False, False),
+                # 227 rows share 78 source notes (default scenario): printed once each,
+                # the appendix takes 10 PDF pages instead of 22
+                endnotes=(4, 7),
+                endnotes_title="Source, note",
             ),
         ),
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 
@@ -23,6 +24,7 @@ import plotly.io.json
 from markdown_it import MarkdownIt
 
 from planner.report.content import (
+    EMPTY,
     Block,
     Bullets,
     Chart,
@@ -77,6 +79,9 @@ table.small { font-size: 8pt; line-height: 1.2; }
 table.small th, table.small td { padding: 1px 3px; }
 div.keep { break-inside: avoid; page-break-inside: avoid; }
 a.url { overflow-wrap: anywhere; }
+ol.endnotes { font-size: 8pt; line-height: 1.25; margin: 0.6em 0; padding-left: 2.6em; }
+ol.endnotes li { margin: 0 0 0.25em; }
+ol.endnotes span.label { color: #555; }
 figure.chart { margin: 0.8em 0; break-inside: avoid; page-break-inside: avoid; }
 a { color: #2b5d8a; text-decoration: none; }
 code { font-size: 9pt; }
@@ -95,9 +100,9 @@ _KEYED_BY_OPTION = {"totals", "break-even", "capacity", "benchmark", "risk-optio
 _KEEP_ROWS = 32  # tables up to this many rows (a yearly cost table) are not split across pages
 _SMALL = {"assumptions", "qualitative-reasons"}  # long text: a smaller font
 _COLUMN_WIDTHS_PCT = {  # fixed layouts for the tables with long text and URLs
-    # the notes, the longest text, get the most width: fewer lines a row, fewer pages
-    # (47 -> 42 for the default scenario; each printed page costs Chromium print time)
-    "assumptions": (8, 14, 6, 8, 16, 7, 6, 35),
+    # sources and notes are endnotes (``Table.endnotes``): scope, input, value, origin,
+    # the note cited, as of, estimate
+    "assumptions": (13, 34, 9, 18, 7, 10, 9),
     "qualitative-reasons": (15, 15, 6, 8, 56),
 }
 _HYPHENATED = re.compile(r"\S*-\S*")
@@ -123,18 +128,70 @@ def _cell(text: str) -> str:
     return html.escape(plain(text))
 
 
+def _endnoted(t: Table) -> tuple[Table, str]:
+    """``t`` with its ``endnotes`` columns replaced by one column citing a numbered note
+    ("[3]"), and the notes as an ordered list; each distinct combination of those columns'
+    texts is one note, numbered in order of first citation. A row whose texts are all
+    empty cites none ("–")."""
+    if not t.endnotes:
+        return t, ""
+    at = t.endnotes[0]
+    kept = [i for i in range(len(t.columns)) if i not in t.endnotes]
+    kept.insert(sum(i < at for i in kept), -1)  # the citing column, where the first was
+    numbers: dict[tuple[str, ...], int] = {}
+    rows = []
+    for row in t.rows:
+        texts = tuple(row[i] for i in t.endnotes)
+        if all(v == EMPTY for v in texts):
+            cite = EMPTY
+        else:
+            cite = f"[{numbers.setdefault(texts, len(numbers) + 1)}]"
+        rows.append(tuple(cite if i < 0 else row[i] for i in kept))
+    items = []
+    for texts, n in numbers.items():
+        parts = [
+            f'<span class="label">{html.escape(t.columns[i])}:</span> {_cell(v)}'
+            for i, v in zip(t.endnotes, texts, strict=True)
+            if v != EMPTY
+        ]
+        items.append(f'<li id="{html.escape(t.key)}-note-{n}">{" ".join(parts)}</li>')
+    table = replace(
+        t,
+        columns=tuple(t.endnotes_title if i < 0 else t.columns[i] for i in kept),
+        rows=tuple(rows),
+        numeric=tuple(False if i < 0 else t.numeric[i] for i in kept),
+        endnotes=(),
+    )
+    notes = (
+        f'<ol class="endnotes" id="{html.escape(t.key)}-notes" '
+        f'aria-label="{html.escape(t.endnotes_title)}">{"".join(items)}</ol>'
+    )
+    return table, notes
+
+
+_CITE = re.compile(r"\[(\d+)\]\Z")
+
+
 def _table(t: Table) -> str:
+    key = t.key
+    t, notes = _endnoted(t)
+
     def cls(i: int, text: str = "") -> str:
         if not t.numeric[i]:
             keyed = t.key in _KEYED_BY_OPTION and i == 0 and text
             return ' class="nowrap"' if keyed and len(text) <= _NOWRAP_ID_CHARS else ""
         return ' class="num"' if len(text) <= _NOWRAP_CHARS else ' class="num wrap"'
 
+    def cell(text: str) -> str:
+        if notes and (m := _CITE.match(text)):
+            return f'<a href="#{html.escape(key)}-note-{m.group(1)}">{text}</a>'
+        return _cell(text)
+
     head = "".join(f"<th{cls(i)}>{_header(c)}</th>" for i, c in enumerate(t.columns))
     body = []
     for row in t.rows:
         total = ' class="total"' if row[0] in ("total", "Weighted score") else ""
-        cells = "".join(f"<td{cls(i, v)}>{_cell(v)}</td>" for i, v in enumerate(row))
+        cells = "".join(f"<td{cls(i, v)}>{cell(v)}</td>" for i, v in enumerate(row))
         body.append(f"<tr{total}>{cells}</tr>")
     classes = []
     if t.key in _SMALL:
@@ -150,6 +207,7 @@ def _table(t: Table) -> str:
     )
     if t.note:
         out += f'<p class="note">{html.escape(plain(t.note))}</p>'
+    out += notes
     # Chromium does not keep a table whole across a page break; a block around it, with
     # its note, it does
     keep = " keep" if len(t.rows) <= _KEEP_ROWS else ""

@@ -19,11 +19,13 @@ from planner.report.labels import SCOPE_TITLES, field_title
 
 @dataclass
 class ParsedTable:
-    """A table as a reader sees it: its title, column headers and cell texts."""
+    """A table as a reader sees it: its title, column headers and cell texts, and the
+    numbered notes its cells cite ("[3]" -> the note's text; HTML only)."""
 
     title: str
     columns: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def by_first_column(self) -> dict[str, dict[str, str]]:
         """Rows keyed by their first cell, each a dict column -> cell."""
@@ -41,6 +43,8 @@ class _TableParser(HTMLParser):
         self._caption: list[str] | None = None
         self._row: list[str] | None = None
         self._in_head = False
+        self._in_notes = False
+        self._note: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "table":
@@ -53,6 +57,10 @@ class _TableParser(HTMLParser):
             self._row = []
         elif tag in ("td", "th"):
             self._cell = []
+        elif tag == "ol" and dict(attrs).get("class") == "endnotes":
+            self._in_notes = True
+        elif tag == "li" and self._in_notes:
+            self._note = []
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "caption" and self._caption is not None:
@@ -60,6 +68,12 @@ class _TableParser(HTMLParser):
             self._caption = None
         elif tag == "thead":
             self._in_head = False
+        elif tag == "ol":
+            self._in_notes = False
+        elif tag == "li" and self._note is not None:
+            notes = self.tables[-1].notes
+            notes[f"[{len(notes) + 1}]"] = " ".join("".join(self._note).split())
+            self._note = None
         elif tag in ("td", "th") and self._cell is not None and self._row is not None:
             self._row.append("".join(self._cell).strip())
             self._cell = None
@@ -75,6 +89,8 @@ class _TableParser(HTMLParser):
             self._cell.append(data)
         elif self._caption is not None:
             self._caption.append(data)
+        elif self._note is not None:
+            self._note.append(data)
 
 
 def html_tables(text: str) -> list[ParsedTable]:
@@ -273,12 +289,25 @@ def check_qualitative(tables: list[ParsedTable], ev: Evaluation) -> None:
 
 
 def check_assumptions(tables: list[ParsedTable], ev: Evaluation) -> None:
-    """Every input with its value, origin, source and date."""
-    rows = _one(tables, "Inputs, sources and dates").rows
+    """Every input with its value, origin, source and date. The HTML cites the source
+    and note of each row as a numbered note printed after the table ("[3]")."""
+    table = _one(tables, "Inputs, sources and dates")
+    rows = table.rows
     frame = ev.assumptions
     assert len(rows) == len(frame)
     for shown, r in zip(rows, frame.itertuples(), strict=True):
-        scope, field_, value, origin, source, as_of, estimate, _note = shown
+        if table.notes:
+            scope, field_, value, origin, cite, as_of, estimate = shown
+            note = table.notes.get(cite, "")
+            if pd.isna(r.source):
+                assert "Source:" not in note, (r.scope, r.field, cite)
+            else:
+                assert note.startswith(f"Source: {r.source}"), (r.scope, r.field, cite)
+            if not pd.isna(r.note):
+                assert " ".join(str(r.note).split()) in note, (r.scope, r.field, cite)
+            source = "–" if pd.isna(r.source) else r.source
+        else:
+            scope, field_, value, origin, source, as_of, estimate, _note = shown
         kind = r.scope if r.scope in SCOPE_TITLES else ev.option(r.scope).kind
         assert scope == SCOPE_TITLES.get(r.scope, r.scope)
         assert (field_, origin) == (field_title(kind, r.field), r.origin)
