@@ -28,7 +28,7 @@ import collections
 import logging
 import re
 from base64 import b64decode
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, _AuthMechAttr
@@ -144,6 +144,28 @@ def longest_line(content: bytes) -> int:
     return max(map(len, content.split(b"\r\n"))) + 2
 
 
+class _CommandTable(Mapping[str, Any]):
+    """aiosmtpd's command table (``_smtp_methods``: name → bound ``smtp_*`` method) for
+    one connection, binding a method when it is looked up: building the whole dict of
+    bound methods for every connection cost a few percent of the event loop's CPU when
+    relaying (py-spy), and a session uses five or six commands of it."""
+
+    __slots__ = ("_names", "_obj")
+
+    def __init__(self, obj: object, names: dict[str, str]) -> None:
+        self._obj = obj
+        self._names = names
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self._obj, self._names[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 class ServerSMTP(SMTP):
     """One SMTP connection of the reference server (inbound or submission listener)."""
 
@@ -198,7 +220,7 @@ class ServerSMTP(SMTP):
         """
         proto = cls(handler, submission=submission)
         state = dict(vars(proto))
-        smtp_names = [(name, "smtp_" + name) for name in proto._smtp_methods]
+        smtp_names = {name: "smtp_" + name for name in proto._smtp_methods}
         auth = [
             (
                 name,
@@ -220,7 +242,7 @@ class ServerSMTP(SMTP):
                 client_connected_cb=obj._cb_client_connected,
                 loop=loop,
             )
-            obj._smtp_methods = {name: getattr(obj, attr) for name, attr in smtp_names}
+            obj._smtp_methods = _CommandTable(obj, smtp_names)  # type: ignore[assignment]
             obj._auth_methods = {
                 name: _AuthMechAttr(fn.__get__(obj) if builtin else fn, builtin)
                 for name, fn, builtin in auth
