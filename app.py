@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.dashboard import DEFAULT_PAGE, PAGES, PAGES_DIR, failures, sidebar
+from planner.dashboard import DEFAULT_PAGE, PAGES, PAGES_DIR, failures, heap, sidebar
 
 
 def run() -> None:
     """Register the pages, draw the frame, run the chosen page.
 
     A failure in the sidebar or the page is shown in its place as one line (and, for a
-    bug, an expander with the traceback), never as Streamlit's error page.
+    bug, an expander with the traceback), never as Streamlit's error page. First the
+    collector is told to skip what this run finds alive (``heap``): the full collection
+    Streamlit runs after the script then looks only at what the run made.
     """
+    heap.before_run()
     page = st.navigation(
         [
             st.Page(PAGES_DIR / file, title=title, url_path=url, default=file == DEFAULT_PAGE)
