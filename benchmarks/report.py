@@ -10,8 +10,10 @@ then to every chart drawn, scrolling to each in turn (Debian's /usr/bin/chromium
 by Playwright, offline); and two peers measured in the same run:
 - HTML: plotly's own ``fig.to_html(include_plotlyjs=True)`` of one chart (the floor of
   any self-contained plotly page);
-- PDF: headless Chromium printing a one-line HTML page with the same flags (the floor
-  of any Chromium print: browser start and exit).
+- PDF: headless Chromium printing a one-line HTML page the same way (the floor of any
+  Chromium print: browser start and exit), each run right after a PDF run.
+Every line ends with the load average (1, 5, 15 min): the machine may be shared; compare
+the ratio PDF / one-line print, which cancels most of the load out.
 
 Run: .venv/bin/python benchmarks/report.py [--repeat N] [--pdf-repeat N] [--open-repeat N]
 """
@@ -19,7 +21,9 @@ Run: .venv/bin/python benchmarks/report.py [--repeat N] [--pdf-repeat N] [--open
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -51,7 +55,8 @@ def line(name: str, times: list[float], first: float | None = None, extra: str =
     text += f"  (n={len(times)})"
     if first is not None:
         text += f"  first {first:.3f} s"
-    print(text + extra)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{text}{extra}  [load {load}]")
 
 
 # A chart counts as drawn when plotly has put its SVG in its div. On screen the report draws
@@ -110,7 +115,7 @@ def open_times(page_file: Path, repeat: int) -> tuple[list[float], list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per fast format")
-    parser.add_argument("--pdf-repeat", type=int, default=3, help="runs of the PDF")
+    parser.add_argument("--pdf-repeat", type=int, default=5, help="runs of the PDF")
     parser.add_argument("--open-repeat", type=int, default=5, help="openings of the HTML")
     args = parser.parse_args()
 
@@ -125,11 +130,23 @@ def main() -> None:
         report.render(ev, fmt)
         return time.perf_counter() - t
 
+    blank_dir = tempfile.TemporaryDirectory()
+    blank = Path(blank_dir.name) / "blank.html"
+    blank.write_text("<!DOCTYPE html><p>mailplan</p>")
+    peer_pdf: list[float] = []
+
+    def blank_print() -> None:
+        """The floor of any Chromium print: a one-line page, printed the same way."""
+        print_to_pdf(blank, blank.with_suffix(".pdf"))
+
     results: dict[str, float] = {}
     for fmt in report.FORMATS:
         first = render_once(fmt)
-        repeat = args.pdf_repeat if fmt == "pdf" else args.repeat
-        runs = [render_once(fmt) for _ in range(repeat)]
+        runs = []
+        for _ in range(args.pdf_repeat if fmt == "pdf" else args.repeat):
+            runs.append(render_once(fmt))
+            if fmt == "pdf":  # interleaved, so both see the same load
+                peer_pdf.extend(timed(blank_print, 1))
         results[fmt] = statistics.median(runs)
         goal = GOALS_S.get(fmt)
         extra = ""
@@ -162,12 +179,13 @@ def main() -> None:
     fig = charts.cumulative_tco(ev)
     peer_html = timed(lambda: fig.to_html(include_plotlyjs=True), args.repeat)
     line("peer: plotly to_html, 1 chart", peer_html)
-    with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "blank.html"
-        page.write_text("<!DOCTYPE html><p>mailplan</p>")
-        pdf = Path(tmp) / "blank.pdf"
-        peer_pdf = timed(lambda: print_to_pdf(page, pdf), args.pdf_repeat)
     line("peer: Chromium print of 1-line page", peer_pdf)
+    pdf_file = Path(blank_dir.name) / "report.pdf"
+    pdf_file.write_bytes(report.render(ev, "pdf"))
+    info = subprocess.run(["pdfinfo", str(pdf_file)], capture_output=True, text=True).stdout
+    pages = info.split("Pages:", 1)[1].split()[0] if "Pages:" in info else "?"
+    print(f"{'pdf pages':<34} {pages}")
+    blank_dir.cleanup()
 
     print()
     print(

@@ -97,18 +97,17 @@ def render(ev: Evaluation, fmt: str) -> bytes:
         from planner.report.markdown import render_markdown
 
         return render_markdown(build(ev)).encode("utf-8")
-    if fmt == "pdf":
-        from planner.report.chromium import find_chromium
-
-        find_chromium()  # fail before building the page
     from planner.report.html import render_html
 
-    page = render_html(build(ev), printed=fmt == "pdf")
     if fmt == "html":
-        return page.encode("utf-8")
+        return render_html(build(ev)).encode("utf-8")
+    from planner.report.chromium import Printer
     from planner.report.pdf import render_pdf
 
-    return render_pdf(page)
+    # the browser starts (or fails: no Chromium) before the page is built, and starts up
+    # on the other core while Python builds it
+    with Printer() as printer:
+        return render_pdf(render_html(build(ev), printed=True), printer)
 
 
 def output_paths(path: Path, fmt: str) -> list[Path]:

@@ -9,20 +9,23 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from planner.report.chromium import print_to_pdf
+from planner.report.chromium import Printer
 from planner.report.errors import ReportError
 
 __all__ = ["render_pdf"]
 
 
-def render_pdf(html: str) -> bytes:
-    """Print the HTML document ``html`` to PDF bytes (needs Chromium, see ``chromium.py``)."""
+def render_pdf(html: str, printer: Printer | None = None) -> bytes:
+    """Print the HTML document ``html`` to PDF bytes with ``printer`` (already started),
+    or a Chromium started now (needs Chromium, see ``chromium.py``)."""
     with tempfile.TemporaryDirectory(prefix="mailplan-pdf-") as tmp:
         page = Path(tmp) / "report.html"
         page.write_text(html, encoding="utf-8")
-        out = Path(tmp) / "report.pdf"
-        print_to_pdf(page, out)
-        data = out.read_bytes()
+        if printer is not None:
+            data = printer.print(page)
+        else:
+            with Printer() as own:
+                data = own.print(page)
     if not data.startswith(b"%PDF-"):
         raise ReportError("report: Chromium wrote something that is not a PDF")
     return data

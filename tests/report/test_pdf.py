@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from planner import Evaluation
-from planner.report import ChromiumNotFound, render
-from planner.report.chromium import DEBIAN_PACKAGE, ENV_VAR
+from planner.report import ChromiumNotFound, ReportError, render
+from planner.report.chromium import DEBIAN_PACKAGE, ENV_VAR, Printer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -138,6 +138,42 @@ def test_assumptions_cite_every_source_once(default_pdf: Path, default_ev) -> No
     assert f"[{len(notes)}]" in appendix
     assert f"[{len(notes) + 1}]" not in appendix
     assert len(notes) < len(default_ev.assumptions) / 2
+
+
+def test_printer_prints_pages_in_turn(tmp_path: Path) -> None:
+    """One started Printer prints two pages, each a one-page A4 PDF with its own text, and
+    its browser has exited once it is closed."""
+    pages = []
+    for word in ("first", "second"):
+        page = tmp_path / f"{word}.html"
+        page.write_text(f"<!DOCTYPE html><style>@page {{ size: A4 }}</style><p>{word} page")
+        pages.append(page)
+    with Printer() as printer:
+        pdfs = [printer.print(page) for page in pages]
+    assert printer._proc.poll() is not None
+    for word, data in zip(("first", "second"), pdfs, strict=True):
+        path = tmp_path / f"{word}.pdf"
+        path.write_bytes(data)
+        assert _pages(path) == 1
+        assert _text(path) == f"{word} page"
+
+
+def test_printer_names_a_page_it_cannot_open(tmp_path: Path) -> None:
+    """A page that does not exist is a one-line ReportError naming Chromium's error."""
+    with Printer() as printer, pytest.raises(ReportError) as exc:
+        printer.print(tmp_path / "missing.html")
+    assert "ERR_FILE_NOT_FOUND" in str(exc.value)
+
+
+def test_printer_gives_up_on_a_page_that_never_loads(tmp_path: Path) -> None:
+    """A page whose script never ends is a ReportError once the timeout is spent, and the
+    browser is ended."""
+    page = tmp_path / "hang.html"
+    page.write_text("<!DOCTYPE html><script>for (;;) {}</script>")
+    printer = Printer(timeout_s=3)
+    with printer, pytest.raises(ReportError, match="within 3 s"):
+        printer.print(page)
+    assert printer._proc.poll() is not None
 
 
 def test_missing_chromium_names_the_debian_package(
