@@ -57,6 +57,7 @@ import statistics
 import time
 from collections.abc import Callable, Set
 from pathlib import Path
+from typing import NamedTuple
 
 from playwright.sync_api import Browser, BrowserContext, WebSocket, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -220,6 +221,45 @@ page's clock (ms since navigation start); ``armed``: only once a run has started
 the watch was armed."""
 
 
+class Sample(NamedTuple):
+    """One measure: ms until drawn, websocket bytes received, server CPU ms meanwhile."""
+
+    ms: float
+    ws: int
+    cpu: float
+
+
+def _server_pid() -> int | None:
+    """The ``streamlit run`` child of this process (``serve.running``), from /proc."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            if (
+                int(fields[1]) == os.getpid()
+                and b"streamlit" in (stat.parent / "cmdline").read_bytes()
+            ):
+                return int(stat.parent.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+_SERVER: list[int | None] = [None]
+"""The server's pid while ``bench_browser`` runs (None: not found, CPU not shown)."""
+
+
+def _server_cpu_ms() -> float:
+    """The server's user + system CPU time so far (ms); NaN when unknown."""
+    pid = _SERVER[0]
+    if pid is None:
+        return math.nan
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 class _Tab:
     """One browser tab (a dashboard session) with the bytes its websocket received."""
 
@@ -247,11 +287,13 @@ class _Tab:
         )
         return float(handle.json_value())
 
-    def open(self, path: str, title: str) -> tuple[float, int]:
-        """Load ``path``: ms from navigation start until drawn, websocket bytes."""
+    def open(self, path: str, title: str) -> Sample:
+        """Load ``path``: ms from navigation start until drawn, websocket bytes, server CPU."""
         self.received = 0
+        cpu = _server_cpu_ms()
         self.page.goto(f"{self.url}/{path}")
-        return self.drawn(title, armed=False), self.received
+        drawn = self.drawn(title, armed=False)
+        return Sample(drawn, self.received, _server_cpu_ms() - cpu)
 
     def act(
         self,
@@ -260,27 +302,30 @@ class _Tab:
         title: str,
         text: str = "",
         charts: int | None = None,
-    ) -> tuple[float, int]:
-        """``action`` (which fires ``event``): ms from that event until drawn, bytes."""
+    ) -> Sample:
+        """``action`` (which fires ``event``): ms from that event until drawn, bytes,
+        server CPU."""
         self.page.evaluate(_WATCH, event)
         self.received = 0
+        cpu = _server_cpu_ms()
         action()
         try:
             end = self.drawn(title, text, armed=True, charts=charts)
         except PlaywrightTimeout:
             print(f"  (not drawn within {WAIT_MS / 1000:.0f} s after the {event}: left out)")
-            return math.nan, self.received
+            return Sample(math.nan, self.received, math.nan)
+        cpu = _server_cpu_ms() - cpu
         start = self.page.evaluate("window.__mp.t0")
         if start is None:
             raise RuntimeError(f"no {event} event was seen")
-        return end - float(start), self.received
+        return Sample(end - float(start), self.received, cpu)
 
-    def switch(self, title: str) -> tuple[float, int]:
+    def switch(self, title: str) -> Sample:
         """Click ``title`` in the sidebar navigation."""
         link = self.page.get_by_role("link", name=title, exact=True)
         return self.act("click", link.click, title)
 
-    def edit(self, label: str, value: str, title: str, text: str = "") -> tuple[float, int]:
+    def edit(self, label: str, value: str, title: str, text: str = "") -> Sample:
         """Type ``value`` in the number field ``label`` and press Enter."""
         field = self.page.get_by_role("spinbutton", name=label, exact=True)
         field.fill(value)
@@ -297,24 +342,27 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _line(name: str, samples: list[tuple[float, int]], goal: float | None = None) -> None:
-    ms = sorted(s for s, _ in samples if not math.isnan(s))
+def _line(name: str, samples: list[Sample], goal: float | None = None) -> None:
+    ms = sorted(s.ms for s in samples if not math.isnan(s.ms))
     if not ms:
         print(f"  {name:<34} no sample was drawn in time")
         return
-    kb = statistics.median(b for _, b in samples) / 1024
+    kb = statistics.median(s.ws for s in samples) / 1024
+    cpus = [s.cpu for s in samples if not math.isnan(s.cpu)]
+    cpu = f"  server CPU {statistics.median(cpus):4.0f} ms" if cpus else ""
     verdict = ""
     if goal is not None:
         verdict = f"  goal < {goal:.0f} ms: " + (
             "meets" if statistics.median(ms) < goal else "MISSES"
         )
     print(f"  {name:<34} median {statistics.median(ms):6.0f} ms  min {ms[0]:6.0f}  "
-          f"max {ms[-1]:6.0f}  ws {kb:7.1f} KB  load {_load()}{verdict}")  # fmt: skip
+          f"max {ms[-1]:6.0f}  ws {kb:7.1f} KB{cpu}  load {_load()}{verdict}")  # fmt: skip
 
 
 def bench_browser(runs: int, measures: Set[str] = MEASURES) -> None:
     """Median of ``runs`` of each measure (``first``, ``switch``, ``edit``), in Chromium."""
     with serve.running() as url, sync_playwright() as p:
+        _SERVER[0] = _server_pid()
         browser = p.chromium.launch(
             executable_path=str(find_chromium()), headless=True, args=list(serve.BROWSER_ARGS)
         )
@@ -378,7 +426,7 @@ def _switch_and_edit(browser: Browser, url: str, runs: int, measures: Set[str]) 
 
 def _switching(tab: _Tab, runs: int) -> None:
     print("\nswitching pages in the sidebar: click until drawn (goal < 300 ms)")
-    switched: dict[str, list[tuple[float, int]]] = {t: [] for t in SWITCHES}
+    switched: dict[str, list[Sample]] = {t: [] for t in SWITCHES}
     for _ in range(runs):
         for title in SWITCHES:
             switched[title].append(tab.switch(title))

@@ -17,6 +17,7 @@ Opt-in: ``import planner`` does not load it. Modules:
 - ``bench_job`` a benchmark run in its own process, its progress and Stop; no Streamlit
 - ``bench_views`` the Benchmark page's tables and charts; no Streamlit
 - ``serve``   the dashboard in a child process on a free port, browser flags; no Streamlit
+- ``heap``    the collector skips what was alive before a run (``app.py``); no Streamlit
 - ``pages/``  one script per page (Scenario, Costs, Risk, Scale, Benchmark, Compare, Report)
 """
 
