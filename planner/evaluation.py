@@ -1199,7 +1199,7 @@ class Evaluation:
                 elif not candidates.size:
                     found[o.id, c.id] = None
                 else:
-                    queue[o.id, c.id] = [int(i) for i in candidates]
+                    queue[o.id, c.id] = candidates.tolist()  # Python ints
         # each pair's next batch size, at first _FIRST_ROUND user counts
         limits: dict[tuple[str, str], int] = {}
         while queue:

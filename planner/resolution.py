@@ -65,6 +65,14 @@ class Provenance(_Frozen):
     note: str | None = None
 
     @classmethod
+    def plain(cls, origin: str, note: str | None = None) -> Provenance:
+        """A provenance with no source: ``Provenance(origin=..., note=...)`` built without
+        validating (chosen for speed: resolving makes hundreds; both are plain strings)."""
+        if note is None:
+            return cls.model_construct(origin=origin)
+        return cls.model_construct(origin=origin, note=note)
+
+    @classmethod
     def of(cls, origin: str, fact: Sourced | SourcedText | None = None) -> Provenance:
         """Provenance from a catalog fact (or a bare origin such as ``inline``)."""
         # model_construct, chosen for speed (resolving makes hundreds of these): ``origin``
@@ -446,7 +454,7 @@ def _resolve_onprem(
     for field in (*_SERVER_FIELDS, *_DEFAULT_FIELDS, "redundancy"):
         inline = getattr(opt, field)
         if inline is not None:
-            values[field], provenance[field] = inline, Provenance(origin="inline")
+            values[field], provenance[field] = inline, Provenance.plain("inline")
             continue
         value, prov = _lookup(field, layers)
         if field == "storage_tb_per_server" and value is None and server is not None:
@@ -472,17 +480,17 @@ def _resolve_onprem(
     for field, neutral in _ONPREM_OPTIONAL.items():
         inline = getattr(opt, field, None)
         if inline is not None:
-            values[field], provenance[field] = inline, Provenance(origin="inline")
+            values[field], provenance[field] = inline, Provenance.plain("inline")
             continue
         value, prov = _lookup(field, layers)
         if value is None or prov is None:
             values[field] = neutral
-            provenance[field] = Provenance(origin="mailplan default", note=f"not set: {neutral}")
+            provenance[field] = Provenance.plain("mailplan default", f"not set: {neutral}")
         else:
             values[field], provenance[field] = value, prov
     if opt.helpdesk_hourly_cost is not None:
         values["helpdesk_hourly_cost"] = opt.helpdesk_hourly_cost
-        provenance["helpdesk_hourly_cost"] = Provenance(origin="inline")
+        provenance["helpdesk_hourly_cost"] = Provenance.plain("inline")
     else:
         rate: object
         rate, prov = _lookup("helpdesk_hourly_cost", layers)
@@ -548,7 +556,7 @@ def _resolve_onprem(
         inline_value = getattr(opt, field)
         fact = getattr(server, field, None) if server is not None else None
         if inline_value is not None:
-            values[field], provenance[field] = inline_value, Provenance(origin="inline")
+            values[field], provenance[field] = inline_value, Provenance.plain("inline")
         elif fact is not None:
             values[field] = fact.value * scale
             provenance[field] = Provenance.of(f"server {opt.server}", fact)

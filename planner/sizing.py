@@ -71,6 +71,15 @@ def _column(value: Any) -> FloatArray:
 _DEFAULTS: dict[str, FloatArray] = {}
 
 
+def _fields(model: BaseModel) -> list[tuple[str, Any]]:
+    """``list(model)``: the public fields in order, then any extra fields."""
+    out = [(k, v) for k, v in model.__dict__.items() if not k.startswith("_")]
+    extra = model.__pydantic_extra__
+    if extra:
+        out += extra.items()
+    return out
+
+
 class Inputs:
     """Numeric inputs as column arrays of shape (N, 1), read as attributes.
 
@@ -100,8 +109,13 @@ class Inputs:
         """Numeric fields of ``model`` (if any), then ``overrides``."""
         values: dict[str, Any] = {}
         if model is not None:
-            for name, value in model:
-                if name == "redundancy":
+            # Chosen for speed: the model's fields read as ``iter(model)`` yields them (its
+            # __dict__ without private names, then any extra fields), without the generator
+            for name, value in _fields(model):
+                kind = type(value)
+                if kind is float or kind is int:  # the common case, tested first
+                    values[name] = value
+                elif name == "redundancy":
                     values[name] = REDUNDANCY_CODES[value]
                 elif name == "dr":
                     values[name] = DR_CODES[value]
@@ -119,7 +133,10 @@ class Inputs:
             return None
         if any(r._values[k].shape != (1, 1) for r in rows for k in names):
             return None
-        return cls({k: np.concatenate([r._values[k] for r in rows]) for k in names})
+        # one (fields, rows) block, each field a (rows, 1) view of it: one call, not one
+        # np.concatenate a field
+        block = np.array([[r._values[k][0, 0] for r in rows] for k in names], dtype=np.float64)
+        return cls(dict(zip(names, block.reshape(len(names), len(rows), 1), strict=True)))
 
     def get(self, name: str, default: float) -> FloatArray:
         """The field ``name``, or ``default`` as a (1, 1) column when it is not given."""
@@ -340,13 +357,40 @@ def size(d: Demand, opt: Inputs) -> Sizing:
     IOPS and memory per mailbox x copies against the server's disks and RAM. Each is at
     the planned utilisation.
     """
+    needed, servers = _needed(d, opt)
     util = opt.target_utilization
     copies = opt.get("copies", 1.0)
+    usable, data_tb = _storage(d, opt, copies)
+    fetch_cap = opt.get("client_capacity_fetches_per_s", np.nan) * util
+    session_cap = opt.get("client_capacity_sessions", np.nan) * util
+    with np.errstate(divide="ignore", invalid="ignore"):
+        utilisation = {
+            "storage": data_tb / (servers * usable),
+            "message_rate": d.peak_msgs_per_s / (servers * opt.capacity_msgs_per_s),
+            "client_load": np.maximum(
+                finite(d.fetches_per_s / (servers * fetch_cap / util)),
+                finite(d.sessions / (servers * session_cap / util)),
+            ),
+        }
+    return Sizing(needed, servers, utilisation)
+
+
+def _storage(d: Demand, opt: Inputs, copies: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Usable TB a server (after filesystem overhead) and the TB to store each year (every
+    copy, with index and retention overheads)."""
     overhead = (
         1.0 + opt.get("storage_index_overhead", 0.0) + opt.get("storage_retention_overhead", 0.0)
     )
     usable = opt.storage_tb_per_server * (1.0 - opt.get("storage_filesystem_overhead", 0.0))
-    data_tb = d.storage_tb * overhead * copies
+    return usable, d.storage_tb * overhead * copies
+
+
+def _needed(d: Demand, opt: Inputs) -> tuple[dict[str, FloatArray], FloatArray]:
+    """Servers each dimension needs (N, H) and the servers in service, spares added (see
+    ``size``)."""
+    util = opt.target_utilization
+    copies = opt.get("copies", 1.0)
+    usable, data_tb = _storage(d, opt, copies)
     fetch_cap = opt.get("client_capacity_fetches_per_s", np.nan) * util
     session_cap = opt.get("client_capacity_sessions", np.nan) * util
     iops_cap = opt.get("disks", 0.0) * opt.get("disk_iops", 0.0) * util
@@ -376,22 +420,13 @@ def size(d: Demand, opt: Inputs) -> Sizing:
     base = np.maximum(reduce(np.maximum, needed.values()), 1.0)
     code = opt.redundancy
     servers = np.where(code == 2, base * 2.0, base + (code == 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        utilisation = {
-            "storage": data_tb / (servers * usable),
-            "message_rate": d.peak_msgs_per_s / (servers * opt.capacity_msgs_per_s),
-            "client_load": np.maximum(
-                finite(d.fetches_per_s / (servers * fetch_cap / util)),
-                finite(d.sessions / (servers * session_cap / util)),
-            ),
-        }
-    return Sizing(needed, np.asarray(servers, dtype=np.float64), utilisation)
+    return needed, np.asarray(servers, dtype=np.float64)
 
 
 def servers_needed(d: Demand, opt: Inputs) -> FloatArray:
     """Servers in service each year, spares included; shape (N, H), at least ``copies``
     (each copy of a mailbox lives on its own server). See ``size``."""
-    return size(d, opt).servers
+    return _needed(d, opt)[1]  # without the utilisation, which only ``size`` reports
 
 
 def fleet(servers: FloatArray, refresh_years: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -435,6 +470,8 @@ def fleet_of(
     """
     n, horizon = servers.shape
     refresh = shaped(np.rint(refresh_years[:, 0]), (n,))
+    if initial_age is None and _grows_only(servers, refresh):
+        return _growing_fleet(servers, refresh, warranty_years)
     age0 = None if initial_age is None else shaped(initial_age[:, 0], (n,))
     # column 0: servers in service before year 1 (empty for a new installation)
     births = np.empty((n, horizon + 1))
@@ -481,4 +518,44 @@ def fleet_of(
     used_years = horizon - births  # years of use by the end of the horizon
     share = np.clip(1.0 - used_years / refresh[:, None], 0.0, 1.0)
     share[:, 0] = 0.0  # servers in service before year 1: sunk, see above
+    return Fleet(purchases, (cohorts * share).sum(axis=1), aged)
+
+
+def _grows_only(servers: FloatArray, refresh: FloatArray) -> bool:
+    """A new installation whose fleet of whole servers never shrinks and never comes up for
+    refresh within the horizon (every refresh at least ``horizon`` years): no server is
+    retired or replaced, so each year buys only the growth."""
+    return bool(
+        (refresh >= servers.shape[1]).all()
+        and (servers[:, 0] >= 0.0).all()
+        and (servers == np.floor(servers)).all()
+        and (servers[:, -1] < 2.0**53).all()
+        and (servers[:, 1:] >= servers[:, :-1]).all()
+    )
+
+
+def _growing_fleet(
+    servers: FloatArray, refresh: FloatArray, warranty_years: FloatArray | None
+) -> Fleet:
+    """``fleet_of`` for a fleet that ``_grows_only``, without the year-by-year loop. Server
+    counts are whole numbers, so the sums here are exact; the residual share is the same
+    arithmetic as in ``fleet_of``."""
+    n, horizon = servers.shape
+    purchases = np.diff(servers, axis=1, prepend=0.0)
+    births = np.empty((n, horizon + 1))
+    births[:, 0] = 0.0
+    births[:, 1:] = np.arange(horizon, dtype=np.float64)
+    cohorts = np.zeros((n, horizon + 1))
+    cohorts[:, 1:] = purchases
+    aged = np.zeros((n, horizon))
+    if warranty_years is not None:
+        y = np.arange(horizon, dtype=np.float64)
+        # [row, year, year bought]: bought by that year and at least the warranty old
+        old = (y[:, None] - y[None, :] >= shaped(warranty_years[:, 0], (n,))[:, None, None]) & (
+            y[None, :] <= y[:, None]
+        )
+        aged = (purchases[:, None, :] * old).sum(axis=2)
+    used_years = horizon - births
+    share = np.clip(1.0 - used_years / refresh[:, None], 0.0, 1.0)
+    share[:, 0] = 0.0
     return Fleet(purchases, (cohorts * share).sum(axis=1), aged)
