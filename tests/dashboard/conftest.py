@@ -6,12 +6,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import yaml
-from streamlit.testing.v1 import AppTest
+from streamlit.components.v2.component_manager import BidiComponentManager
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+from streamlit.testing.v1 import AppTest, app_test, local_script_runner
 
 from tests.conftest import BASE_SCENARIO, ROOT
 
@@ -88,11 +90,48 @@ def _bench_db(tmp_path, monkeypatch) -> Any:
     return path
 
 
+@pytest.fixture(name="components", scope="session")
+def _components() -> BidiComponentManager:
+    """Streamlit's registry of the installed packages' components, discovered once per
+    worker. A new AppTest scans every installed distribution's files for component
+    manifests on its first run (about 0.25 CPU-s, most of a first run); a Streamlit
+    server does that once for all its sessions, and so do the tests: the venv does not
+    change under them and the app registers no component of its own."""
+    manager = BidiComponentManager()
+    manager.discover_and_register_components(start_file_watching=False)
+    return manager
+
+
+@pytest.fixture(name="_one_script_cache", scope="session", autouse=True)
+def _one_script_cache() -> Iterator[None]:
+    """One cache of the app's compiled scripts per worker, as a Streamlit server keeps one
+    for all its sessions: AppTest makes a new one for every run, so each run compiled
+    app.py and its page again (the Scenario and Benchmark pages, 0.03-0.04 CPU-s)."""
+    cache = ScriptCache()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app_test, "ScriptCache", lambda: cache)
+        mp.setattr(local_script_runner, "ScriptCache", lambda: cache)
+        yield
+
+
+@pytest.fixture(name="new_app")
+def _new_app(components: BidiComponentManager) -> Callable[[], AppTest]:
+    """Start the dashboard in a new session (its own session state) and run it once."""
+
+    def new_app() -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        # AppTest keeps the registry it discovered here, for its later runs; the one
+        # discovered at the start of the session is the same.
+        at._bidi_component_manager = components
+        return at.run()
+
+    return new_app
+
+
 @pytest.fixture(name="app")
-def _app() -> AppTest:
+def _app(new_app: Callable[[], AppTest]) -> AppTest:
     """The dashboard after its first run (the Costs page on the default scenario)."""
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    return at.run()
+    return new_app()
 
 
 def open_sections(at: AppTest) -> AppTest:

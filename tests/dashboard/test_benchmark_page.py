@@ -25,7 +25,7 @@ from planner.bench.workload import Workload
 from planner.dashboard import bench_views, state
 from planner.dashboard.bench_form import LABELS, NUMBERS, bounds, default
 from planner.net import free_port
-from tests.dashboard.conftest import APP, assert_clean, errors, metric
+from tests.dashboard.conftest import assert_clean, errors, metric
 
 WAIT_S = 60
 
@@ -199,7 +199,9 @@ class TestRun:
         assert not bench_db.exists()
 
     @pytest.mark.timeout(90)
-    def test_stop_ends_the_run_and_discards_it(self, page, bench_db, tmp_path, monkeypatch):
+    def test_stop_ends_the_run_and_discards_it(
+        self, page, new_app, bench_db, tmp_path, monkeypatch
+    ):
         """Stop ends a 60 s run at once, stops the reference server (its folder is gone)
         and saves nothing; meanwhile another tab cannot start a second run."""
         monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the job's reference server lives
@@ -210,7 +212,7 @@ class TestRun:
             page,
             lambda at: "ok," in (at.get("progress")[0].proto.text if at.get("progress") else ""),
         )
-        other = AppTest.from_file(str(APP), default_timeout=60).run()
+        other = new_app()
         other.switch_page("planner/dashboard/pages/benchmark.py").run()
         assert run_button(other).disabled
         assert texts(other.info)[0].startswith("Another benchmark is running")
