@@ -1146,7 +1146,7 @@ def _assumptions(ev: Evaluation) -> Section:
                 rows=tuple(rows),
                 numeric=(False, False, True, False, False, False, False, False),
                 # 227 rows share 78 source notes (default scenario): printed once each,
-                # the appendix takes 10 PDF pages instead of 22
+                # the appendix takes 11 PDF pages instead of 22
                 endnotes=(4, 7),
                 endnotes_title="Source, note",
             ),

@@ -99,6 +99,9 @@ _NOWRAP_ID_CHARS = 24  # option ids up to this long never wrap in the tables key
 _KEYED_BY_OPTION = {"totals", "break-even", "capacity", "benchmark", "risk-options"}
 _KEEP_ROWS = 32  # tables up to this many rows (a yearly cost table) are not split across pages
 _SMALL = {"assumptions", "qualitative-reasons"}  # long text: a smaller font
+# as many columns as this (a column per option): a smaller font too, so that the table
+# fits the A4 width; a wider table makes Chromium shrink every page of the PDF to fit it
+_SMALL_COLUMNS = 7
 _COLUMN_WIDTHS_PCT = {  # fixed layouts for the tables with long text and URLs
     # sources and notes are endnotes (``Table.endnotes``): scope, input, value, origin,
     # the note cited, as of, estimate
@@ -194,7 +197,7 @@ def _table(t: Table) -> str:
         cells = "".join(f"<td{cls(i, v)}>{cell(v)}</td>" for i, v in enumerate(row))
         body.append(f"<tr{total}>{cells}</tr>")
     classes = []
-    if t.key in _SMALL:
+    if t.key in _SMALL or len(t.columns) >= _SMALL_COLUMNS:
         classes.append("small")
     cols = ""
     if (widths := _COLUMN_WIDTHS_PCT.get(t.key)) and len(widths) == len(t.columns):
