@@ -424,6 +424,7 @@ class Evaluation:
             self.resolved = self.resolved.with_pick(option_id, self._cheapest_profile(found))
         self.lines: dict[str, dict[str, FloatArray]] = {}  # option -> category -> (H,) display
         self._yearly: dict[str, tuple[dict[str, FloatArray], FloatArray]] = {}  # see yearly
+        self._npv: dict[str, tuple[dict[str, FloatArray], float]] = {}  # see npv
         self.opportunity: dict[str, FloatArray] = {}  # option -> (H,) labour, display
         self.servers: dict[str, FloatArray] = {}
         self.paths: dict[str, Path] = {}
@@ -688,8 +689,17 @@ class Evaluation:
     def npv(self, option_id: str) -> float:
         """Cost over the horizon discounted to the start of year 1 (the residual credit as
         end-of-year money), display currency."""
-        lines = {k: v[None, :] for k, v in self.lines[option_id].items()}
-        return float(npv(lines, self.discount, self.end_discount)[0])
+        # Worked out once per option, as ``yearly`` is: the comparison asks for it several
+        # times an option (its own, against today's system, the cheapest)
+        own = self.lines[option_id]
+        hit = self._npv.get(option_id)
+        if hit is None or hit[0] is not own:
+            lines = {k: v[None, :] for k, v in own.items()}
+            hit = self._npv[option_id] = (
+                own,
+                float(npv(lines, self.discount, self.end_discount)[0]),
+            )
+        return hit[1]
 
     def npv_of(self, lines: dict[str, FloatArray]) -> FloatArray:
         """NPV (N,) of USD cost lines (N, H), in display currency."""

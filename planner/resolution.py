@@ -309,42 +309,48 @@ def capacity_kind(
     return "manual" if inline else "catalog"
 
 
-# (id of a catalog entry, origin, field) -> (the entry, (value, provenance) or None).
+# (id of a catalog entry, origin) -> (the entry, field -> (value, provenance) or None).
 # Resolving an option on every hardware profile reads the same catalog entries (stack,
 # server, defaults) again and again; each fact is read once. The entry is kept with its
-# fact so a reused id never matches, and the memo is emptied when it grows past _FACTS_MAX.
+# facts so a reused id never matches, and the memo is emptied when it grows past _FACTS_MAX.
 _Found = tuple[float | str, Provenance] | None
-_FACTS: dict[tuple[int, str, str], tuple[object, _Found]] = {}
-_FACTS_MAX = 8192
+_Layer = tuple[str, object, dict[str, _Found]]  # origin, catalog entry, its facts read so far
+_FACTS: dict[tuple[int, str], tuple[object, dict[str, _Found]]] = {}
+_FACTS_MAX = 1024
+_UNREAD = object()
 
 
 def _fact(origin: str, layer: object, field: str) -> _Found:
     """The sourced fact ``field`` of catalog entry ``layer`` (value, provenance), or None."""
-    key = (id(layer), origin, field)
-    hit = _FACTS.get(key)
-    if hit is not None and hit[0] is layer:
-        return hit[1]
     fact = getattr(layer, field, None)
-    found = (
-        (fact.value, Provenance.of(origin, fact))
-        if isinstance(fact, Sourced | SourcedText)
-        else None
-    )
-    if len(_FACTS) >= _FACTS_MAX:
-        _FACTS.clear()
-    _FACTS[key] = (layer, found)
-    return found
+    if isinstance(fact, Sourced | SourcedText):
+        return fact.value, Provenance.of(origin, fact)
+    return None
 
 
-def _lookup(
-    field: str, layers: list[tuple[str, object | None]]
-) -> tuple[float | str | None, Provenance | None]:
+def _layers(layers: list[tuple[str, object | None]]) -> list[_Layer]:
+    """The given catalog entries (None: not there), each with the facts read from it so far."""
+    out = []
     for origin, layer in layers:
         if layer is None:
             continue
-        found = _fact(origin, layer, field)
+        hit = _FACTS.get((id(layer), origin))
+        if hit is None or hit[0] is not layer:
+            if len(_FACTS) >= _FACTS_MAX:
+                _FACTS.clear()
+            hit = _FACTS[id(layer), origin] = (layer, {})
+        out.append((origin, layer, hit[1]))
+    return out
+
+
+def _lookup(field: str, layers: list[_Layer]) -> tuple[float | str | None, Provenance | None]:
+    """``field`` from the first of ``layers`` that gives it: (value, provenance), or Nones."""
+    for origin, layer, facts in layers:
+        found = facts.get(field, _UNREAD)
+        if found is _UNREAD:
+            found = facts[field] = _fact(origin, layer, field)
         if found is not None:
-            return found
+            return found  # type: ignore[return-value]
     return None, None
 
 
@@ -443,12 +449,14 @@ def _resolve_onprem(
     ):
         return None
 
-    layers: list[tuple[str, object | None]] = [
-        (f"relay {opt.relay}", relay),
-        (f"stack {opt.stack}", stack),
-        (f"server {opt.server}", server),
-        ("defaults", catalog.defaults),
-    ]
+    layers = _layers(
+        [
+            (f"relay {opt.relay}", relay),
+            (f"stack {opt.stack}", stack),
+            (f"server {opt.server}", server),
+            ("defaults", catalog.defaults),
+        ]
+    )
     values: dict[str, object] = {}
     provenance: dict[str, Provenance] = {}
     for field in (*_SERVER_FIELDS, *_DEFAULT_FIELDS, "redundancy"):

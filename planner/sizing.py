@@ -129,9 +129,8 @@ class Inputs:
         """Single-row inputs stacked into one, a row each; None unless every one is a
         single row with the same fields."""
         names = list(rows[0]._values)
+        # every field of a single row is a (1, 1) column (see __init__)
         if any(r.n != 1 or list(r._values) != names for r in rows):
-            return None
-        if any(r._values[k].shape != (1, 1) for r in rows for k in names):
             return None
         # one (fields, rows) block, each field a (rows, 1) view of it: one call, not one
         # np.concatenate a field
