@@ -927,23 +927,31 @@ class Evaluation:
     @cached_property
     def costs(self) -> pd.DataFrame:
         """Tidy cost frame: option, kind, year, category, amount (display currency)."""
-        rows = []
+        # Built once from columns, in the order a stable sort on (option, year) gives:
+        # options by id, then year, then the option's categories as its lines list them.
+        option_col: list[str] = []
+        kind_col: list[str] = []
+        year_col: list[npt.NDArray[np.int64]] = []
+        category_col: list[str] = []
+        amounts: list[FloatArray] = []
         yrs = np.arange(1, self.horizon + 1)
-        for option in self.options:
-            for category, values in self.lines[option.id].items():
-                rows.append(
-                    pd.DataFrame(
-                        {
-                            "option": option.id,
-                            "kind": option.kind,
-                            "year": yrs,
-                            "category": category,
-                            "amount": values,
-                        }
-                    )
-                )
-        frame = pd.concat(rows, ignore_index=True)
-        return frame.sort_values(["option", "year"], kind="stable").reset_index(drop=True)
+        for option in sorted(self.options, key=lambda o: o.id):
+            lines = self.lines[option.id]
+            n = len(lines) * self.horizon
+            option_col += [option.id] * n
+            kind_col += [option.kind] * n
+            year_col.append(np.repeat(yrs, len(lines)))
+            category_col += list(lines) * self.horizon
+            amounts.append(np.stack(list(lines.values()), axis=1).ravel())
+        return pd.DataFrame(
+            {
+                "option": option_col,
+                "kind": kind_col,
+                "year": np.concatenate(year_col),
+                "category": category_col,
+                "amount": np.concatenate(amounts),
+            }
+        )
 
     @cached_property
     def sizing(self) -> pd.DataFrame:
