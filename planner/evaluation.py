@@ -1348,8 +1348,11 @@ class Evaluation:
             plans = self.plan_by_year(o.id)
             seats = self.seats_by_year(o.id) if o.kind == "cloud" else None
             capex = np.sum([lines[c] for c in CAPEX_CATEGORIES if c in lines], axis=0)
+            # model_construct, chosen for speed (a year and an option a comparison): every
+            # field below is already of its declared type (Python ints, floats, strings);
+            # a test checks the result against the validated models field by field
             years = [
-                YearCost(
+                YearCost.model_construct(
                     year=y + 1,
                     users=int(users[y]),
                     cost=_round(yearly[y]),
@@ -1363,7 +1366,7 @@ class Evaluation:
             ]
             a = self.assessments[o.id]
             options.append(
-                OptionSummary(
+                OptionSummary.model_construct(
                     id=o.id,
                     kind=o.kind,
                     label=o.label,
