@@ -1348,11 +1348,8 @@ class Evaluation:
             plans = self.plan_by_year(o.id)
             seats = self.seats_by_year(o.id) if o.kind == "cloud" else None
             capex = np.sum([lines[c] for c in CAPEX_CATEGORIES if c in lines], axis=0)
-            # model_construct, chosen for speed (a year and an option a comparison): every
-            # field below is already of its declared type (Python ints, floats, strings);
-            # a test checks the result against the validated models field by field
             years = [
-                YearCost.model_construct(
+                YearCost(
                     year=y + 1,
                     users=int(users[y]),
                     cost=_round(yearly[y]),
@@ -1366,7 +1363,7 @@ class Evaluation:
             ]
             a = self.assessments[o.id]
             options.append(
-                OptionSummary.model_construct(
+                OptionSummary(
                     id=o.id,
                     kind=o.kind,
                     label=o.label,

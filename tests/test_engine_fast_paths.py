@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pydantic import BaseModel
 
 from planner import sizing
 
@@ -45,40 +44,3 @@ def test_servers_needed_is_the_servers_of_size() -> None:
     for o in ev.resolved.onprem:
         opt = Inputs.of(o)
         assert servers_needed(d, opt).tobytes() == size(d, opt).servers.tobytes()
-
-
-def _same_types(built: object, validated: object, where: str = "") -> None:
-    """Every value of ``built`` has the very type (and value) of ``validated``'s."""
-    assert type(built) is type(validated), where
-    if isinstance(built, dict):
-        assert list(built) == list(validated), where  # type: ignore[call-overload]
-        for k, v in built.items():
-            _same_types(v, validated[k], f"{where}.{k}")  # type: ignore[index]
-    elif isinstance(built, list):
-        assert len(built) == len(validated), where  # type: ignore[arg-type]
-        for i, (a, b) in enumerate(zip(built, validated, strict=True)):  # type: ignore[call-overload]
-            _same_types(a, b, f"{where}[{i}]")
-    elif isinstance(built, BaseModel):
-        assert built.model_fields_set == validated.model_fields_set, where  # type: ignore[attr-defined]
-        for k in type(built).model_fields:
-            _same_types(getattr(built, k), getattr(validated, k), f"{where}.{k}")
-    else:
-        assert built == validated or (built != built and validated != validated), where
-
-
-@pytest.mark.parametrize(
-    "name", ["default", "office-25", "company-250", "org-5000", "seat-mix-600", "default-ranges"]
-)
-def test_comparison_built_without_validation_matches_the_validated_models(name: str) -> None:
-    import planner
-    from planner.evaluation import OptionSummary, YearCost
-
-    comparison = planner.evaluate(
-        planner.load_scenario(planner.scenario_presets()[name])
-    ).comparison
-    for option in comparison.options:
-        fields = {k: getattr(option, k) for k in option.model_fields_set}
-        fields["years"] = [
-            YearCost(**{k: getattr(y, k) for k in y.model_fields_set}) for y in option.years
-        ]
-        _same_types(option, OptionSummary(**fields), option.id)
