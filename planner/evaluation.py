@@ -1339,7 +1339,7 @@ class Evaluation:
     @cached_property
     def comparison(self) -> Comparison:
         """Everything ``mailplan compare`` reports, as one model."""
-        users = self.demand.users[0]
+        users_l = self.demand.users[0].tolist()
         options = []
         for o in self.options:
             lines = self.lines[o.id]
@@ -1348,15 +1348,18 @@ class Evaluation:
             plans = self.plan_by_year(o.id)
             seats = self.seats_by_year(o.id) if o.kind == "cloud" else None
             capex = np.sum([lines[c] for c in CAPEX_CATEGORIES if c in lines], axis=0)
+            # read as Python floats once (the very values), not one numpy scalar a cell
+            cells = {c: lines[c].tolist() for c in cats}
+            yearly_l, capex_l = yearly.tolist(), capex.tolist()
             years = [
                 YearCost(
                     year=y + 1,
-                    users=int(users[y]),
-                    cost=_round(yearly[y]),
-                    by_category={c: _round(lines[c][y]) for c in cats},
+                    users=int(users_l[y]),
+                    cost=round(yearly_l[y], 2),
+                    by_category={c: round(cells[c][y], 2) for c in cats},
                     plan=plans[y],
-                    capex=_round(capex[y]),
-                    opex=_round(yearly[y] - capex[y]),
+                    capex=round(capex_l[y], 2),
+                    opex=round(yearly_l[y] - capex_l[y], 2),
                     seats=seats[y] if seats is not None else None,
                 )
                 for y in range(self.horizon)
