@@ -1355,11 +1355,11 @@ class Evaluation:
                 YearCost(
                     year=y + 1,
                     users=int(users_l[y]),
-                    cost=round(yearly_l[y], 2),
-                    by_category={c: round(cells[c][y], 2) for c in cats},
+                    cost=_round(yearly_l[y]),
+                    by_category={c: _round(cells[c][y]) for c in cats},
                     plan=plans[y],
-                    capex=round(capex_l[y], 2),
-                    opex=round(yearly_l[y] - capex_l[y], 2),
+                    capex=_round(capex_l[y]),
+                    opex=_round(yearly_l[y] - capex_l[y]),
                     seats=seats[y] if seats is not None else None,
                 )
                 for y in range(self.horizon)

@@ -12,6 +12,9 @@ from planner import sizing
 def test_growing_fleet_matches_the_year_by_year_fleet(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A random fleet that only grows and is never refreshed within the horizon gives the
+    same purchases, residual units and out-of-warranty servers, bit for bit, on the fast
+    path and on the year-by-year loop."""
     rng = np.random.default_rng(seed)
     n, horizon = int(rng.integers(1, 30)), int(rng.integers(1, 9))
     servers = np.cumsum(rng.integers(0, 4, size=(n, horizon)), axis=1).astype(np.float64)
@@ -27,6 +30,8 @@ def test_growing_fleet_matches_the_year_by_year_fleet(
 
 
 def test_a_fleet_that_shrinks_or_is_refreshed_takes_the_general_path() -> None:
+    """A shrinking fleet, one due for refresh within the horizon, a fractional or unknown
+    server count: none takes the fast path."""
     refresh = np.array([5.0])
     assert not sizing._grows_only(np.array([[2.0, 1.0, 1.0]]), refresh)
     assert not sizing._grows_only(np.array([[1.0, 2.0, 2.0, 3.0, 3.0, 3.0]]), refresh)
@@ -35,6 +40,8 @@ def test_a_fleet_that_shrinks_or_is_refreshed_takes_the_general_path() -> None:
 
 
 def test_servers_needed_is_the_servers_of_size() -> None:
+    """``servers_needed`` (without the utilisation) gives ``size``'s servers for every
+    on-prem option of the default over 200 organisation sizes."""
     import planner
     from planner.sizing import Inputs, demand, servers_needed, size
 

@@ -37,7 +37,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from planner.mailserver.dkim import DkimSigner, with_signatures
+from planner.mailserver.dkim import DkimSigner, signed_for_queue
 from planner.mailserver.store import (
     MaildirFile,
     QueueEntry,
@@ -82,9 +82,8 @@ def _signed(
     """``(qid, queue file bytes)`` of each relayed message, signed."""
     out = []
     for entry, trace, content in to_sign:
-        queued = with_signatures(signer, trace, content)
-        entry = entry.model_copy(update={"size_bytes": len(queued)})
-        out.append((entry.qid, encode_queue_file(entry, queued)))
+        signed, queued = signed_for_queue(signer, entry, trace, content)
+        out.append((signed.qid, encode_queue_file(signed, queued)))
     return out
 
 

@@ -13,6 +13,7 @@ import ssl
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from planner.mailserver.auth_penalty import AuthPenalty
@@ -23,7 +24,7 @@ from planner.mailserver.stats import CounterRow
 from planner.mailserver.store import Store
 from planner.mailserver.users import UserDB
 
-__all__ = ["ServerContext", "Session"]
+__all__ = ["KickRelay", "ServerContext", "Session"]
 
 
 class Session(Protocol):
@@ -34,6 +35,12 @@ class Session(Protocol):
 
     def shutdown(self) -> None:
         """Tell the client the server is going away, and close."""
+
+
+class KickRelay(Protocol):
+    """Deliver a queue file now (:meth:`~planner.mailserver.relay.RelayWorker.kick`)."""
+
+    def __call__(self, path: Path, *, fresh: bool = False) -> None: ...
 
 
 @dataclass
@@ -52,8 +59,8 @@ class ServerContext:
     """Open SMTP connections over all processes."""
     auth_penalty: AuthPenalty
     """Failed logins per client address, shared with this process's POP3 listeners."""
-    kick_relay: Callable[..., None] | None = None
-    """``kick_relay(path, fresh=...)``: deliver a queue file now (RelayWorker.kick)."""
+    kick_relay: KickRelay | None = None
+    """Deliver a queue file now (RelayWorker.kick)."""
     committer: CommitClient | None = None
     """The store process for durable writes (None: the I/O thread pool)."""
     sessions: set[Session] = field(default_factory=set)

@@ -29,6 +29,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from planner.mailserver.store import QueueEntry
+
 __all__ = [
     "ALGORITHMS",
     "DkimError",
@@ -328,8 +330,13 @@ def _fold_list(h: bytes, width: int = 70) -> bytes:
     return b"\r\n\t ".join(lines)
 
 
-def with_signatures(signer: DkimSigner, trace: bytes, content: bytes) -> bytes:
+def signed_for_queue(
+    signer: DkimSigner, entry: QueueEntry, trace: bytes, content: bytes
+) -> tuple[QueueEntry, bytes]:
     """What the queue keeps of a relayed message: ``trace`` (the Received: field with its
-    CRLF), the ``DKIM-Signature:`` fields of :meth:`DkimSigner.signatures`, ``content``."""
+    CRLF), the ``DKIM-Signature:`` fields of :meth:`DkimSigner.signatures` (none when its
+    ``From:`` domain has no key), ``content``; and ``entry`` with that size. Signed once,
+    before the message is queued, so retries send the same signature."""
     sigs = signer.signatures(content) if signer else []
-    return trace + b"".join(sig + b"\r\n" for sig in sigs) + content
+    queued = trace + b"".join(sig + b"\r\n" for sig in sigs) + content
+    return entry.model_copy(update={"size_bytes": len(queued)}), queued

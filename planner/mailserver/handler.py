@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.mailserver.authcheck import AuthChecker, AuthResult, strip_forged
 from planner.mailserver.context import ServerContext
-from planner.mailserver.dkim import DkimSigner, with_signatures
+from planner.mailserver.dkim import DkimSigner, signed_for_queue
 from planner.mailserver.envelope import RoutedEnvelope, session_ip, session_login
 from planner.mailserver.policy import RouteKind, TrustedNetworks, routing_trick, split_address
 from planner.mailserver.relay import LOCK_INLINE_MAX
@@ -289,16 +289,13 @@ class DeliveryHandler:
     async def _signed(
         self, entry: QueueEntry, trace: bytes, content: bytes
     ) -> tuple[QueueEntry, bytes]:
-        """A relayed message as queued: ``trace``, the ``DKIM-Signature:`` fields when its
-        ``From:`` domain has keys, ``content``; and its entry with that size. Signed once,
-        before the message is queued, so retries send the same signature."""
+        """:func:`~planner.mailserver.dkim.signed_for_queue`, on an I/O thread for a
+        message over SIGN_INLINE_MAX."""
         if self.signer and len(content) > SIGN_INLINE_MAX:
-            queued = await self.ctx.loop.run_in_executor(
-                self.ctx.executor, with_signatures, self.signer, trace, content
+            return await self.ctx.loop.run_in_executor(
+                self.ctx.executor, signed_for_queue, self.signer, entry, trace, content
             )
-        else:
-            queued = with_signatures(self.signer, trace, content)
-        return entry.model_copy(update={"size_bytes": len(queued)}), queued
+        return signed_for_queue(self.signer, entry, trace, content)
 
     async def _check_inbound(
         self, session: Session, qid: str, content: bytes, sender: str, client_ip: str

@@ -590,9 +590,9 @@ class Store:
         try:
             os.unlink(locked.path)
         except FileNotFoundError:
-            self.release(locked)
             return
-        self.release(locked)
+        finally:
+            self.release(locked)
         self._syncers.get(locked.path.parent).sync()
 
     @staticmethod

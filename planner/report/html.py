@@ -131,13 +131,13 @@ def _cell(text: str) -> str:
     return html.escape(plain(text))
 
 
-def _endnoted(t: Table) -> tuple[Table, str]:
+def _endnoted(t: Table) -> tuple[Table, str, int]:
     """``t`` with its ``endnotes`` columns replaced by one column citing a numbered note
-    ("[3]"), and the notes as an ordered list; each distinct combination of those columns'
-    texts is one note, numbered in order of first citation. A row whose texts are all
-    empty cites none ("–")."""
+    ("[3]"), the notes as an ordered list, and the index of the citing column (-1: no
+    endnotes); each distinct combination of those columns' texts is one note, numbered
+    in order of first citation. A row whose texts are all empty cites none ("–")."""
     if not t.endnotes:
-        return t, ""
+        return t, "", -1
     at = t.endnotes[0]
     kept = [i for i in range(len(t.columns)) if i not in t.endnotes]
     kept.insert(sum(i < at for i in kept), -1)  # the citing column, where the first was
@@ -169,15 +169,11 @@ def _endnoted(t: Table) -> tuple[Table, str]:
         f'<ol class="endnotes" id="{html.escape(t.key)}-notes" '
         f'aria-label="{html.escape(t.endnotes_title)}">{"".join(items)}</ol>'
     )
-    return table, notes
-
-
-_CITE = re.compile(r"\[(\d+)\]\Z")
+    return table, notes, kept.index(-1)
 
 
 def _table(t: Table) -> str:
-    key = t.key
-    t, notes = _endnoted(t)
+    t, notes, cites = _endnoted(t)
 
     def cls(i: int, text: str = "") -> str:
         if not t.numeric[i]:
@@ -185,16 +181,16 @@ def _table(t: Table) -> str:
             return ' class="nowrap"' if keyed and len(text) <= _NOWRAP_ID_CHARS else ""
         return ' class="num"' if len(text) <= _NOWRAP_CHARS else ' class="num wrap"'
 
-    def cell(text: str) -> str:
-        if notes and (m := _CITE.match(text)):
-            return f'<a href="#{html.escape(key)}-note-{m.group(1)}">{text}</a>'
+    def cell(i: int, text: str) -> str:
+        if i == cites and text != EMPTY:  # "[3]": a link to note 3
+            return f'<a href="#{html.escape(t.key)}-note-{text[1:-1]}">{text}</a>'
         return _cell(text)
 
     head = "".join(f"<th{cls(i)}>{_header(c)}</th>" for i, c in enumerate(t.columns))
     body = []
     for row in t.rows:
         total = ' class="total"' if row[0] in ("total", "Weighted score") else ""
-        cells = "".join(f"<td{cls(i, v)}>{cell(v)}</td>" for i, v in enumerate(row))
+        cells = "".join(f"<td{cls(i, v)}>{cell(i, v)}</td>" for i, v in enumerate(row))
         body.append(f"<tr{total}>{cells}</tr>")
     classes = []
     if t.key in _SMALL or len(t.columns) >= _SMALL_COLUMNS:

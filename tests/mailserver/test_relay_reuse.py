@@ -202,6 +202,16 @@ def tokens(mx: ScriptedMX) -> list[bytes]:
     return [raw.split(b"\r\nSubject: ", 1)[1][:32] for raw in mx.accepted]
 
 
+def send_one_by_one(server: ServerProcess, mx: ScriptedMX, to: str, count: int) -> list[bytes]:
+    """Send ``count`` messages to ``to``, each once the one before it has been relayed;
+    their Subject tokens."""
+    sent: list[bytes] = []
+    for _ in range(count):
+        sent.append(send(server, to))
+        wait_for(lambda: len(mx.accepted) == len(sent), what="relayed")
+    return sent
+
+
 def queue_empty(server: ServerProcess) -> bool:
     return not any((server.data_dir / "queue" / "entries").iterdir())
 
@@ -210,10 +220,7 @@ class TestReuse:
     def test_messages_to_one_mx_share_a_connection(self, server, remote):
         """Five messages one after another go over one session, with RSET between them."""
         domain, mx = remote()
-        sent = []
-        for _ in range(5):
-            sent.append(send(server, f"u@{domain}"))
-            wait_for(lambda: len(mx.accepted) == len(sent), what="relayed")
+        sent = send_one_by_one(server, mx, f"u@{domain}", 5)
         assert tokens(mx) == sent
         assert len(mx.sessions) == 1
         verbs = [c.split(" ", 1)[0] for c in mx.sessions[0].commands]
@@ -254,10 +261,7 @@ class TestReuse:
         has DATA (RFC 2920): every message arrives, over one session, none deferred."""
         domain, mx = remote()
         mx.pipelining = True
-        sent = []
-        for _ in range(3):
-            sent.append(send(server, f"u@{domain}"))
-            wait_for(lambda: len(mx.accepted) == len(sent), what="relayed")
+        sent = send_one_by_one(server, mx, f"u@{domain}", 3)
         assert tokens(mx) == sent
         assert len(mx.sessions) == 1
         verbs = [c.split(" ", 1)[0] for c in mx.sessions[0].commands]
