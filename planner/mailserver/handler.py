@@ -1,12 +1,13 @@
 """The SMTP handler: who may send, where each recipient goes, and the durable commit.
 
-The four steps of delivery, each logged with the queue id:
+The four steps of delivery, logged with the queue id (``accepted`` and each delivery at
+info, as an MTA does; the steps between at debug):
 
 1. accept: after DATA, the message gets a queue id (``accepted``);
-2. route: each recipient is local (a user of a ``--domain``) or relayed (``route``);
+2. route: each recipient is local (a user of a ``--domain``) or relayed (``route``, debug);
 3. find the remote server: done by the relay worker (:mod:`planner.mailserver.relay`);
 4. deliver: local recipients get a Maildir file, relayed ones one queue file, and only
-   when every file is durable is the reply 250 (``delivered`` / ``queued``).
+   when every file is durable is the reply 250 (``delivered``; ``queued``, debug).
 
 aiosmtpd calls ``handle_MAIL`` and ``handle_RCPT``; :class:`~planner.mailserver.smtp.ServerSMTP`
 calls ``handle_DATA`` once the data is framed and checked.
@@ -230,8 +231,9 @@ class DeliveryHandler:
         )  # fmt: skip
         local = [addr for addr, kind in routes if kind is RouteKind.LOCAL]
         remote = [addr for addr, kind in routes if kind is RouteKind.RELAY]
-        for addr, kind in routes:
-            log.info("%s: route to=<%s> %s", qid, addr, kind.value)
+        if log.isEnabledFor(logging.DEBUG):
+            for addr, kind in routes:
+                log.debug("%s: route to=<%s> %s", qid, addr, kind.value)
         local_jobs: list[tuple[str, bytes, int]] = []
         if local:
             trace = [received]
@@ -279,7 +281,8 @@ class DeliveryHandler:
             stats.incr("delivered_local", len(files))
         if paths:
             stats.incr("queued")
-            log.info("%s: queued to=%s", qid, ",".join(f"<{a}>" for a in remote))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: queued to=%s", qid, ",".join(f"<{a}>" for a in remote))
             if self.ctx.kick_relay is not None:
                 fresh = len(queue_jobs[0][2]) <= LOCK_INLINE_MAX
                 for path in paths:

@@ -694,7 +694,7 @@ class RelayWorker:
             self.ctx.loop.call_later(delay, self.kick, locked.path)
         else:
             await self._io(self.ctx.store.remove, locked)
-            log.info("%s: removed from queue", qid)
+            log.debug("%s: removed from queue", qid)
 
     async def _deliver_domain(
         self, qid: str, domain: str, sender: str, rcpts: list[str], locked: LockedEntry
@@ -704,7 +704,8 @@ class RelayWorker:
         except DeliveryFailure as exc:
             log.info("%s: mx domain=%s failed: %s", qid, domain, exc)
             return {r: (exc.code, exc.text) for r in rcpts}
-        log.info("%s: mx domain=%s hosts=%s", qid, domain, ",".join(hosts))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: mx domain=%s hosts=%s", qid, domain, ",".join(hosts))
         last: tuple[int, str] = (451, "4.4.1 no MX host could be reached")
         for host in hosts:
             try:

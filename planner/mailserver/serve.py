@@ -131,7 +131,7 @@ def _bind(listen: Listen, *, listening: bool) -> socket.socket:
 class _BufferedHandler(logging.Handler):
     """Log lines collected in memory and appended to the file a few times a second.
 
-    One ``write`` per flush instead of one per line (a busy server logs four lines per
+    One ``write`` per flush instead of one per line (a busy server logs two lines per
     message); a background thread flushes every ``FLUSH_S`` seconds, and at 64 KiB.
     """
 

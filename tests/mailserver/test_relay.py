@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -180,7 +181,8 @@ class TestUnits:
 
 class TestDelivery:
     def test_relayed_with_starttls_crlf_and_dot_stuffing(self, server, remote):
-        """The remote MX gets the message over STARTTLS, CRLF only, dot-stuffed, with a trace header."""
+        """The remote MX gets the message over STARTTLS, CRLF only, dot-stuffed, with a trace
+        header; the log has two lines for it at the default level, accepted and relayed."""
         domain, mx = remote("accept", tls=True)
         tok = send(server, [f"carol@{domain}"], b"line\r\n.dot\r\n")
         wait_for(lambda: mx.received, what="delivery to the MX")
@@ -192,7 +194,13 @@ class TestDelivery:
         assert rec.raw.count(b"\n") == rec.raw.count(b"\r\n")
         wait_for(lambda: not queued(server, tok), what="the queue to empty")
         log = wait_for(lambda: f"relayed to=<carol@{domain}>" in (t := server.log()) and t, 5)
-        assert f"mx domain={domain} hosts=mx.{domain}" in log
+        assert f"relayed to=<carol@{domain}> via=mx.{domain}[" in log
+        # at the default level one line when accepted and one per delivery; the steps
+        # between (route, queued, mx, removed) are debug lines
+        (qid,) = re.findall(rf" INFO (\w+): relayed to=<carol@{re.escape(domain)}>", log)
+        steps = [line.split(f"{qid}: ", 1)[1].split(" ", 1)[0] for line in log.splitlines()
+                 if f" {qid}: " in line]  # fmt: skip
+        assert steps == ["accepted", "relayed"]
 
     def test_next_mx_when_the_first_is_down(self, server, remote, dns_server):
         """With the preferred MX unreachable, the next one by preference gets the mail."""
